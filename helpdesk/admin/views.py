@@ -1,0 +1,190 @@
+"""Admin pages (users, queues, API tokens) and supervisors' queue membership."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from helpdesk.auth import services
+from helpdesk.auth.models import ApiToken, Role, User
+from helpdesk.errors import DomainError, NotFound
+from helpdesk.extensions import db
+from helpdesk.permissions import can_manage_queue_members, member_queue_ids, role_required
+from helpdesk.tickets.models import Queue, QueueMembership
+
+from .forms import ActionForm, MemberForm, QueueForm, TokenForm, UserForm
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+def _flash_error(err: DomainError) -> None:
+    details = "; ".join(m for msgs in (err.fields or {}).values() for m in (msgs if isinstance(msgs, list) else [str(msgs)]))
+    flash(f"{err.message} {details}".strip(), "error")
+
+
+def _get(model, ident: int):
+    obj = db.session.get(model, ident)
+    if obj is None:
+        raise NotFound("Not found.")
+    return obj
+
+
+# ---------------------------------------------------------------- users
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def users():
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                actor=_me(), email=form.email.data, name=form.name.data, role=form.role.data, password=form.password.data
+            )
+        except DomainError as err:
+            _flash_error(err)
+        else:
+            flash(f"Account created for {user.display_name}.", "success")
+            return redirect(url_for("admin.users"))
+    rows = db.session.scalars(sa.select(User).where(User.role != Role.PATIENT).order_by(User.role, User.display_name))
+    patients = db.session.scalar(sa.select(sa.func.count()).where(User.role == Role.PATIENT))
+    return render_template("admin/users.html", users=list(rows), patients=patients, form=form, action=ActionForm()), (
+        422 if form.errors else 200
+    )
+
+
+@bp.post("/users/<int:user_id>/active/<int:active>")
+@role_required(Role.ADMIN)
+def set_active(user_id: int, active: int):
+    user = _get(User, user_id)
+    if ActionForm().validate_on_submit():
+        try:
+            services.set_active(actor=_me(), user=user, active=bool(active))
+            flash("Account updated.", "success")
+        except DomainError as err:
+            _flash_error(err)
+    return redirect(url_for("admin.users"))
+
+
+# ---------------------------------------------------------------- queues and membership
+
+
+@bp.route("/queues", methods=["GET", "POST"])
+@role_required(Role.ADMIN, Role.SUPERVISOR)
+def queues():
+    me = _me()
+    form = QueueForm()
+    if me.role == Role.ADMIN and form.validate_on_submit():
+        try:
+            queue = services.create_queue(actor=me, slug=form.slug.data, name=form.name.data, description=form.description.data)
+        except DomainError as err:
+            _flash_error(err)
+        else:
+            flash(f"Queue {queue.name} created.", "success")
+            return redirect(url_for("admin.queues"))
+    stmt = sa.select(Queue).order_by(Queue.name)
+    if me.role != Role.ADMIN:
+        stmt = stmt.where(Queue.id.in_(member_queue_ids(me)))
+    rows = list(db.session.scalars(stmt))
+    counts = dict(db.session.execute(sa.select(QueueMembership.queue_id, sa.func.count()).group_by(QueueMembership.queue_id)).all())
+    return render_template("admin/queues.html", queues=rows, counts=counts, form=form, action=ActionForm(), me=me)
+
+
+@bp.post("/queues/<int:queue_id>/active/<int:active>")
+@role_required(Role.ADMIN)
+def queue_active(queue_id: int, active: int):
+    queue = _get(Queue, queue_id)
+    if ActionForm().validate_on_submit():
+        try:
+            services.set_queue_active(actor=_me(), queue=queue, active=bool(active))
+            flash("Queue updated.", "success")
+        except DomainError as err:
+            _flash_error(err)
+    return redirect(url_for("admin.queues"))
+
+
+def _managed_queue(queue_id: int) -> Queue:
+    queue = _get(Queue, queue_id)
+    if not can_manage_queue_members(_me(), queue.id):
+        raise NotFound("Not found.")
+    return queue
+
+
+@bp.route("/queues/<int:queue_id>/members", methods=["GET", "POST"])
+@role_required(Role.ADMIN, Role.SUPERVISOR)
+def members(queue_id: int):
+    queue = _managed_queue(queue_id)
+    current = list(
+        db.session.scalars(
+            sa.select(User).join(QueueMembership, QueueMembership.user_id == User.id)
+            .where(QueueMembership.queue_id == queue.id).order_by(User.display_name)
+        )
+    )
+    candidates = list(
+        db.session.scalars(
+            sa.select(User).where(
+                User.role.in_([Role.AGENT, Role.SUPERVISOR]), User.active.is_(True),
+                User.id.not_in([u.id for u in current] or [0]),
+            ).order_by(User.display_name)
+        )
+    )
+    form = MemberForm()
+    form.user_id.choices = [(u.id, f"{u.display_name} ({u.role.value})") for u in candidates]
+    if form.validate_on_submit():
+        try:
+            services.add_member(actor=_me(), queue=queue, user=_get(User, form.user_id.data))
+            flash("Member added.", "success")
+        except DomainError as err:
+            _flash_error(err)
+        return redirect(url_for("admin.members", queue_id=queue.id))
+    return render_template("admin/members.html", queue=queue, members=current, form=form, action=ActionForm())
+
+
+@bp.post("/queues/<int:queue_id>/members/<int:user_id>/remove")
+@role_required(Role.ADMIN, Role.SUPERVISOR)
+def remove_member(queue_id: int, user_id: int):
+    queue = _managed_queue(queue_id)
+    if ActionForm().validate_on_submit():
+        try:
+            services.remove_member(actor=_me(), queue=queue, user=_get(User, user_id))
+            flash("Member removed.", "success")
+        except DomainError as err:
+            _flash_error(err)
+    return redirect(url_for("admin.members", queue_id=queue.id))
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def tokens():
+    form = TokenForm()
+    secret = None
+    if form.validate_on_submit():
+        try:
+            _token, secret = services.create_api_token(actor=_me(), name=form.name.data)
+        except DomainError as err:
+            _flash_error(err)
+        else:
+            flash("Token created. Copy it now: it won't be shown again.", "success")
+    rows = list(db.session.scalars(sa.select(ApiToken).order_by(ApiToken.created_at.desc())))
+    return render_template("admin/tokens.html", tokens=rows, form=TokenForm(formdata=None), secret=secret, action=ActionForm())
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@role_required(Role.ADMIN)
+def revoke_token(token_id: int):
+    token = _get(ApiToken, token_id)
+    if ActionForm().validate_on_submit():
+        try:
+            services.revoke_api_token(actor=_me(), token=token)
+            flash("Token revoked.", "success")
+        except DomainError as err:
+            _flash_error(err)
+    return redirect(url_for("admin.tokens"))

@@ -1,0 +1,122 @@
+"""API schemas: input schemas load to plain dicts; output schemas dump models."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from helpdesk.tickets.models import Priority, Status
+
+BODY_MAX = 20_000
+SUBJECT_MAX = 200
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class RequesterIn(StrictSchema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    name = fields.Str(required=True, validate=validate.Length(min=1, max=120))
+
+
+class TicketCreateIn(StrictSchema):
+    subject = fields.Str(required=True, validate=validate.Length(min=1, max=SUBJECT_MAX))
+    body = fields.Str(required=True, validate=validate.Length(min=1, max=BODY_MAX))
+    requester = fields.Nested(RequesterIn, required=True)
+    priority = fields.Str(validate=validate.OneOf([p.value for p in Priority]))
+
+
+class TicketPatchIn(StrictSchema):
+    status = fields.Str(validate=validate.OneOf([s.value for s in Status]))
+    priority = fields.Str(validate=validate.OneOf([p.value for p in Priority]))
+    queue = fields.Str(validate=validate.Length(min=1, max=40))
+    reason = fields.Str(validate=validate.Length(min=1, max=500))
+    assignee = fields.Int(allow_none=True, strict=True)
+
+
+class MessageIn(StrictSchema):
+    body = fields.Str(required=True, validate=validate.Length(min=1, max=BODY_MAX))
+    public = fields.Bool(load_default=True)
+    next_status = fields.Str(validate=validate.OneOf([s.value for s in Status if s != Status.NEW]))
+
+
+class TicketListArgs(StrictSchema):
+    queue = fields.Str(validate=validate.Length(max=40))
+    status = fields.Str(validate=validate.OneOf([s.value for s in Status] + ["active"]))
+    priority = fields.Str(validate=validate.OneOf([p.value for p in Priority]))
+    assignee = fields.Str(validate=validate.Length(max=20))
+    q = fields.Str(validate=validate.Length(min=1, max=200))
+    sort = fields.Str(load_default="newest", validate=validate.OneOf(["newest", "oldest", "priority"]))
+    cursor = fields.Str(validate=validate.Length(max=200))
+    limit = fields.Int(load_default=25, validate=validate.Range(min=1, max=100))
+
+
+class PersonOut(Schema):
+    id = fields.Int()
+    name = fields.Str(attribute="display_name")
+
+
+class RequesterOut(Schema):
+    name = fields.Str(attribute="display_name")
+    email = fields.Str()
+
+
+class MessageOut(Schema):
+    id = fields.Int()
+    body = fields.Str()
+    public = fields.Bool()
+    channel = fields.Function(lambda m: m.channel.value)
+    author = fields.Method("author_name")
+    from_staff = fields.Bool()
+    created_at = fields.DateTime()
+
+    def author_name(self, message) -> str | None:
+        return message.author.display_name if message.author else None
+
+
+class TicketOut(Schema):
+    reference = fields.Str()
+    subject = fields.Str()
+    status = fields.Function(lambda t: t.status.value)
+    status_label = fields.Function(lambda t: t.status.patient_label, metadata={"description": "Status in patient words"})
+    priority = fields.Function(lambda t: t.priority.value)
+    channel = fields.Function(lambda t: t.channel.value)
+    queue = fields.Function(lambda t: t.queue.slug)
+    requester = fields.Nested(RequesterOut)
+    assignee = fields.Nested(PersonOut, allow_none=True)
+    follow_up_of = fields.Function(lambda t: t.follow_up_of.reference if t.follow_up_of else None)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    first_response_at = fields.DateTime(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    emergency = fields.Method("emergency_notice", allow_none=True)
+
+    def emergency_notice(self, ticket) -> dict | None:
+        from helpdesk.routing.services import emergency_notice
+
+        return emergency_notice(ticket)
+
+
+class TicketDetailOut(TicketOut):
+    messages = fields.Method("visible_messages")
+
+    def visible_messages(self, ticket) -> list[dict]:
+        staff = self.context_is_staff()
+        return MessageOut(many=True).dump([m for m in ticket.messages if m.public or staff])
+
+    def context_is_staff(self) -> bool:
+        from helpdesk.permissions import acting_user
+
+        user = acting_user()
+        return bool(user and user.is_staff)
+
+
+class TicketPageOut(Schema):
+    items = fields.List(fields.Nested(TicketOut))
+    next_cursor = fields.Str(allow_none=True)
+
+
+class ErrorOut(Schema):
+    error = fields.Dict()

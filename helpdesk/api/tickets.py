@@ -1,0 +1,139 @@
+"""/api/v1/tickets: the patient portal submits and follows requests; staff work them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from helpdesk.api.auth import authenticate_request
+from helpdesk.api.schemas import (
+    MessageIn,
+    TicketCreateIn,
+    TicketDetailOut,
+    TicketListArgs,
+    TicketPageOut,
+    TicketPatchIn,
+)
+from helpdesk.auth.models import Role, User
+from helpdesk.errors import Forbidden, ValidationFailed
+from helpdesk.extensions import db
+from helpdesk.permissions import get_visible_ticket
+from helpdesk.tickets import queries, services
+from helpdesk.tickets.models import Channel, Queue
+
+blp = Blueprint("api_tickets", __name__, url_prefix="/api/v1/tickets", description="Help requests")
+
+
+@blp.before_request
+def _authenticate() -> None:
+    authenticate_request()
+
+
+def _user() -> User:
+    from flask import g
+
+    return g.api_user
+
+
+ERRORS = {401: "Missing or invalid token", 403: "Not allowed for this token", 404: "No such request",
+          409: "Invalid transition", 413: "Request too large", 422: "Invalid input"}
+
+
+def _document_errors(*codes: int):
+    def deco(fn):
+        for code in codes:
+            fn = blp.alt_response(code, description=ERRORS[code], schema=None)(fn)
+        return fn
+
+    return deco
+
+
+@blp.route("")
+class Tickets(MethodView):
+    @blp.arguments(TicketListArgs, location="query")
+    @blp.response(200, TicketPageOut)
+    @_document_errors(401, 422)
+    def get(self, args: dict[str, Any]):
+        """List the requests this token may see (keyset pagination with `cursor`)."""
+        filters = queries.TicketFilters(
+            queue=args.get("queue"), status=args.get("status"), priority=args.get("priority"),
+            assignee=args.get("assignee"), q=args.get("q"), sort=args["sort"], cursor=args.get("cursor"),
+            limit=args["limit"],
+        )
+        filters.validate()
+        items, next_cursor = queries.ticket_list(_user(), filters)
+        return {"items": items, "next_cursor": next_cursor}
+
+    @blp.arguments(TicketCreateIn)
+    @blp.response(201, TicketDetailOut)
+    @_document_errors(401, 403, 413, 422)
+    def post(self, data: dict[str, Any]):
+        """Create a request for a patient (integration tokens). The patient account is
+        created when the e-mail address is new."""
+        user = _user()
+        if user.role != Role.INTEGRATION:
+            raise Forbidden("Only integration tokens create requests.")
+        ticket = services.create_ticket_for_requester(
+            requester_email=data["requester"]["email"], requester_name=data["requester"]["name"],
+            subject=data["subject"], body=data["body"], channel=Channel.API, created_by=user,
+            priority=data.get("priority"),
+        )
+        location = url_for("api_tickets.TicketItem", reference=ticket.reference)
+        return ticket, 201, {"Location": location}
+
+
+@blp.route("/<reference>")
+class TicketItem(MethodView):
+    @blp.response(200, TicketDetailOut)
+    @_document_errors(401, 404)
+    def get(self, reference: str):
+        """One request with its thread (internal notes only for staff)."""
+        user = _user()
+        ticket = get_visible_ticket(user, reference)
+        services.record_staff_view(user, ticket)
+        return ticket
+
+    @blp.arguments(TicketPatchIn)
+    @blp.response(200, TicketDetailOut)
+    @_document_errors(401, 403, 404, 409, 422)
+    def patch(self, data: dict[str, Any], reference: str):
+        """Change status, priority, queue (with `reason`) or assignee."""
+        user = _user()
+        ticket = get_visible_ticket(user, reference)
+        if not data:
+            raise ValidationFailed("Send at least one field to change.")
+        queue_id = None
+        if "queue" in data:
+            queue = db.session.scalar(sa.select(Queue).where(Queue.slug == data["queue"].replace("_", "-")))
+            if queue is None or not queue.active:
+                raise ValidationFailed("Unknown queue.", fields={"queue": ["Unknown or inactive queue."]})
+            queue_id = queue.id
+        kwargs: dict[str, Any] = {}
+        if "assignee" in data:
+            kwargs["assignee_id"] = data["assignee"]
+        return services.update_ticket(
+            ticket, actor=user, status=data.get("status"), priority=data.get("priority"),
+            queue_id=queue_id, reason=data.get("reason"), source="api", **kwargs,
+        )
+
+
+@blp.route("/<reference>/messages")
+class TicketMessages(MethodView):
+    @blp.arguments(MessageIn)
+    @blp.response(201, TicketDetailOut)
+    @_document_errors(401, 403, 404, 409, 422)
+    def post(self, data: dict[str, Any], reference: str):
+        """Add to the thread. The portal writes as the patient; staff reply or add notes.
+        A message to a closed request opens a new, linked request (returned)."""
+        user = _user()
+        ticket = get_visible_ticket(user, reference)
+        author = ticket.requester if user.role == Role.INTEGRATION else user
+        posted = services.post_message(
+            ticket, author=author, actor=user, body=data["body"], public=data["public"],
+            channel=Channel.API, next_status=data.get("next_status"),
+        )
+        return posted.ticket, 201, {"Location": url_for("api_tickets.TicketItem", reference=posted.ticket.reference)}

@@ -1,0 +1,281 @@
+"""Accounts: registration, sign-in checks, staff and token administration."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import date
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+
+from helpdesk import audit
+from helpdesk.auth.models import ApiToken, Role, User, verify_dummy_password
+from helpdesk.db import commit
+from helpdesk.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from helpdesk.extensions import db
+from helpdesk.permissions import can_manage_queue_members, forget_memberships
+from helpdesk.tickets.models import Queue, QueueMembership
+from helpdesk.timeutil import utcnow
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 128
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
+
+
+def normalise_email(raw: object, field: str = "email") -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValidationFailed("Enter an email address.", fields={field: ["Enter an email address."]})
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise ValidationFailed("Enter a valid email address.", fields={field: ["Enter a valid email address."]}) from None
+
+
+def check_password_rules(password: object) -> str:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise ValidationFailed(
+            f"Use at least {MIN_PASSWORD} characters.", fields={"password": [f"At least {MIN_PASSWORD} characters."]}
+        )
+    if len(password) > MAX_PASSWORD:
+        raise ValidationFailed("That password is too long.", fields={"password": [f"At most {MAX_PASSWORD} characters."]})
+    return password
+
+
+def clean_name(raw: object) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValidationFailed("Enter a name.", fields={"name": ["Enter a name."]})
+    name = " ".join(raw.split())
+    if len(name) > 120:
+        raise ValidationFailed("That name is too long.", fields={"name": ["At most 120 characters."]})
+    return name
+
+
+def email_taken(email: str) -> bool:
+    return db.session.scalar(sa.select(User.id).where(User.email == email)) is not None
+
+
+def _new_user(email: str, name: str, role: Role, password: str | None) -> User:
+    if email_taken(email):
+        raise Conflict("An account with that email already exists.", fields={"email": ["Already registered."]})
+    user = User(email=email, display_name=name, role=role, active=True)
+    if password is not None:
+        user.set_password(check_password_rules(password))
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def register_patient(*, email: object, name: object, password: object, date_of_birth: date | None = None) -> User:
+    user = _new_user(normalise_email(email), clean_name(name), Role.PATIENT, check_password_rules(password))
+    user.date_of_birth = date_of_birth
+    audit.record("user.registered", "user", user.id, actor_id=user.id, changes={"role": {"before": None, "after": "patient"}})
+    commit()
+    return user
+
+
+def create_user(*, actor: User | None, email: object, name: object, role: Role | str, password: object | None) -> User:
+    """An admin (or the CLI, actor None) creates an account of any role."""
+    if actor is not None and actor.role != Role.ADMIN:
+        raise Forbidden("Only admins create accounts.")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ValidationFailed("Unknown role.", fields={"role": [f"One of: {', '.join(r.value for r in Role)}."]}) from None
+    user = _new_user(normalise_email(email), clean_name(name), role, password if password is None else str(password))
+    audit.record(
+        "user.created", "user", user.id, actor_id=actor.id if actor else None,
+        changes={"role": {"before": None, "after": role.value}},
+    )
+    commit()
+    return user
+
+
+def set_active(*, actor: User | None, user: User, active: bool) -> User:
+    if actor is not None and actor.role != Role.ADMIN:
+        raise Forbidden("Only admins change accounts.")
+    if actor is not None and actor.id == user.id and not active:
+        raise Conflict("You can't deactivate your own account.")
+    if user.active == active:
+        raise ValidationFailed("Nothing changed.")
+    user.active = active
+    user.session_token = secrets.token_hex(16)  # ends every session of the account
+    audit.record(
+        "user.activated" if active else "user.deactivated", "user", user.id,
+        actor_id=actor.id if actor else None, changes={"active": {"before": not active, "after": active}},
+    )
+    commit()
+    return user
+
+
+def authenticate(email: object, password: object) -> User | None:
+    """The user if the credentials are right; the same work and answer otherwise."""
+    pw = password if isinstance(password, str) else ""
+    try:
+        address = normalise_email(email)
+    except ValidationFailed:
+        verify_dummy_password(pw)
+        return None
+    user = db.session.scalar(sa.select(User).where(User.email == address))
+    if user is None or user.role == Role.INTEGRATION:
+        verify_dummy_password(pw)
+        ok = False
+    else:
+        ok = user.check_password(pw) and user.active
+    if not ok:
+        audit.record("auth.sign_in_failed", "user", user.id if user else None, actor_id=None)
+        commit()
+        return None
+    assert user is not None
+    if user.password_needs_rehash():
+        user.set_password(pw)
+    user.last_login_at = utcnow()
+    audit.record("auth.signed_in", "user", user.id, actor_id=user.id)
+    commit()
+    return user
+
+
+def sign_out(user: User) -> None:
+    """End the user's sessions: rotating the token invalidates every copy of the cookie."""
+    user.session_token = secrets.token_hex(16)
+    audit.record("auth.signed_out", "user", user.id, actor_id=user.id)
+    commit()
+
+
+# ---------------------------------------------------------------- queues and membership
+
+
+def create_queue(*, actor: User | None, slug: object, name: object, description: object = "") -> Queue:
+    if actor is not None and actor.role != Role.ADMIN:
+        raise Forbidden("Only admins create queues.")
+    slug_s = str(slug or "").strip().lower()
+    if not SLUG_RE.match(slug_s):
+        raise ValidationFailed(
+            "Use 3-40 lowercase letters, digits and dashes for the slug.", fields={"slug": ["Invalid slug."]}
+        )
+    if db.session.scalar(sa.select(Queue.id).where(Queue.slug == slug_s)) is not None:
+        raise Conflict("A queue with that slug exists.", fields={"slug": ["Already used."]})
+    name_s = clean_name(name)
+    desc = " ".join(str(description or "").split())[:500]
+    queue = Queue(slug=slug_s, name=name_s, description=desc, active=True)
+    db.session.add(queue)
+    db.session.flush()
+    audit.record("queue.created", "queue", queue.slug, actor_id=actor.id if actor else None)
+    commit()
+    return queue
+
+
+def set_queue_active(*, actor: User, queue: Queue, active: bool) -> Queue:
+    if actor.role != Role.ADMIN:
+        raise Forbidden("Only admins change queues.")
+    if queue.slug == "triage" and not active:
+        raise Conflict("The triage queue can't be deactivated: unsure requests go there.")
+    if queue.active == active:
+        raise ValidationFailed("Nothing changed.")
+    queue.active = active
+    audit.record("queue.updated", "queue", queue.slug, actor_id=actor.id,
+                 changes={"active": {"before": not active, "after": active}})
+    commit()
+    return queue
+
+
+def add_member(*, actor: User | None, queue: Queue, user: User) -> QueueMembership:
+    if actor is not None and not can_manage_queue_members(actor, queue.id):
+        raise Forbidden("You can't manage this queue.")
+    if not user.is_staff:
+        raise ValidationFailed("Only staff can be queue members.", fields={"user": ["Must be staff."]})
+    existing = db.session.scalar(
+        sa.select(QueueMembership).where(QueueMembership.queue_id == queue.id, QueueMembership.user_id == user.id)
+    )
+    if existing is not None:
+        raise Conflict("Already a member of this queue.")
+    membership = QueueMembership(queue=queue, user=user)
+    db.session.add(membership)
+    audit.record("queue.member_added", "queue", queue.slug, actor_id=actor.id if actor else None,
+                 changes={"member": {"before": None, "after": user.id}})
+    commit()
+    forget_memberships()
+    return membership
+
+
+def remove_member(*, actor: User, queue: Queue, user: User) -> None:
+    if not can_manage_queue_members(actor, queue.id):
+        raise Forbidden("You can't manage this queue.")
+    membership = db.session.scalar(
+        sa.select(QueueMembership).where(QueueMembership.queue_id == queue.id, QueueMembership.user_id == user.id)
+    )
+    if membership is None:
+        raise NotFound("Not a member of this queue.")
+    db.session.delete(membership)
+    audit.record("queue.member_removed", "queue", queue.slug, actor_id=actor.id,
+                 changes={"member": {"before": user.id, "after": None}})
+    commit()
+    forget_memberships()
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+def create_api_token(*, actor: User | None, name: object, user: User | None = None) -> tuple[ApiToken, str]:
+    """A new bearer token; the secret is returned once and only its hash is stored.
+
+    Without ``user`` the token belongs to an integration account of the same name
+    (created on first use): the patient portal, say.
+    """
+    if actor is not None and actor.role != Role.ADMIN:
+        raise Forbidden("Only admins create API tokens.")
+    label = " ".join(str(name or "").split())
+    if not label or len(label) > 80:
+        raise ValidationFailed("Give the token a name (at most 80 characters).", fields={"name": ["Required."]})
+    if user is None:
+        slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "integration"
+        email = f"{slug}@integrations.invalid"
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+        if user is None:
+            user = User(email=email, display_name=label, role=Role.INTEGRATION, active=True)
+            db.session.add(user)
+            db.session.flush()
+            audit.record("user.created", "user", user.id, actor_id=actor.id if actor else None,
+                         changes={"role": {"before": None, "after": "integration"}})
+    secret, digest = ApiToken.generate()
+    token = ApiToken(name=label, user=user, token_hash=digest, prefix=secret[:10])
+    db.session.add(token)
+    db.session.flush()
+    audit.record("api_token.created", "api_token", token.id, actor_id=actor.id if actor else None,
+                 changes={"user_id": {"before": None, "after": user.id}})
+    commit()
+    return token, secret
+
+
+def revoke_api_token(*, actor: User | None, token: ApiToken) -> ApiToken:
+    if actor is not None and actor.role != Role.ADMIN:
+        raise Forbidden("Only admins revoke API tokens.")
+    if token.revoked_at is not None:
+        raise Conflict("This token is already revoked.")
+    token.revoked_at = utcnow()
+    audit.record("api_token.revoked", "api_token", token.id, actor_id=actor.id if actor else None)
+    commit()
+    return token
+
+
+def find_or_create_patient(*, email: object, name: object, actor: User) -> User:
+    """The portal names a patient by e-mail; the account is created (without a
+    password: they set one through a reset) when it is new. No commit: the caller's
+    unit of work includes it."""
+    address = normalise_email(email, "requester.email")
+    user = db.session.scalar(sa.select(User).where(User.email == address))
+    if user is not None:
+        if user.role != Role.PATIENT:
+            raise ValidationFailed("That address doesn't belong to a patient.",
+                                   fields={"requester": {"email": ["Not a patient account."]}})
+        return user
+    try:
+        display = clean_name(name)
+    except ValidationFailed:
+        raise ValidationFailed("Give the patient's name.", fields={"requester": {"name": ["Required."]}}) from None
+    user = User(email=address, display_name=display, role=Role.PATIENT, active=True)
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user.created", "user", user.id, actor_id=actor.id,
+                 changes={"role": {"before": None, "after": "patient"}, "via": "api"})
+    return user

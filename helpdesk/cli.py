@@ -1,0 +1,185 @@
+"""flask commands: users, API tokens, demo data, jobs and workers."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from helpdesk.auth.models import ApiToken, Role, User
+from helpdesk.errors import DomainError
+from helpdesk.extensions import db
+
+users_cli = AppGroup("users", help="Manage accounts.")
+token_cli = AppGroup("api-token", help="Manage API tokens.")
+jobs_cli = AppGroup("jobs", help="Background jobs.")
+
+
+def _fail(err: DomainError) -> None:
+    details = "; ".join(f"{k}: {v}" for k, v in (err.fields or {}).items())
+    raise click.ClickException(f"{err.message} {details}".strip())
+
+
+@users_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role if r != Role.INTEGRATION]), required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--queue", "queues", multiple=True, help="Queue slug to join (staff); repeatable.")
+def create_user_cmd(email: str, name: str, role: str, password: str, queues: tuple[str, ...]) -> None:
+    """Create an account."""
+    from helpdesk.auth import services
+    from helpdesk.tickets.models import Queue
+
+    try:
+        user = services.create_user(actor=None, email=email, name=name, role=role, password=password)
+        for slug in queues:
+            queue = db.session.scalar(sa.select(Queue).where(Queue.slug == slug))
+            if queue is None:
+                raise click.ClickException(f"No queue '{slug}'.")
+            services.add_member(actor=None, queue=queue, user=user)
+    except DomainError as err:
+        _fail(err)
+    click.echo(f"Created {user.role.value} {user.email} (id {user.id}).")
+
+
+@users_cli.command("list")
+def list_users_cmd() -> None:
+    """List staff and integration accounts (patients are counted only)."""
+    for u in db.session.scalars(sa.select(User).where(User.role != Role.PATIENT).order_by(User.id)):
+        click.echo(f"{u.id:>5}  {u.role.value:<12} {'active' if u.active else 'inactive':<9} {u.email}")
+    n = db.session.scalar(sa.select(sa.func.count()).where(User.role == Role.PATIENT))
+    click.echo(f"{n} patient account(s)")
+
+
+@users_cli.command("deactivate")
+@click.argument("email")
+def deactivate_cmd(email: str) -> None:
+    """Deactivate an account and end its sessions."""
+    from helpdesk.auth import services
+
+    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise click.ClickException("No such account.")
+    try:
+        services.set_active(actor=None, user=user, active=False)
+    except DomainError as err:
+        _fail(err)
+    click.echo(f"Deactivated {user.email}.")
+
+
+@token_cli.command("create")
+@click.option("--name", required=True, help="What the token is for, e.g. 'patient-portal'.")
+@click.option("--user", "user_email", default=None, help="Issue for an existing account instead.")
+def create_token_cmd(name: str, user_email: str | None) -> None:
+    """Create a bearer token; it is printed once and only its hash is stored."""
+    from helpdesk.auth import services
+
+    user = None
+    if user_email:
+        user = db.session.scalar(sa.select(User).where(User.email == user_email.strip().lower()))
+        if user is None:
+            raise click.ClickException("No such account.")
+    try:
+        token, secret = services.create_api_token(actor=None, name=name, user=user)
+    except DomainError as err:
+        _fail(err)
+    click.echo(f"Token {token.id} for {token.user.email} ({token.user.role.value}). Store it now; it is not shown again:")
+    click.echo(secret)
+
+
+@token_cli.command("list")
+def list_tokens_cmd() -> None:
+    for t in db.session.scalars(sa.select(ApiToken).order_by(ApiToken.id)):
+        state = "revoked" if t.revoked_at else "active"
+        click.echo(f"{t.id:>4}  {t.prefix}…  {state:<8} {t.name}  ({t.user.email})")
+
+
+@token_cli.command("revoke")
+@click.argument("token_id", type=int)
+def revoke_token_cmd(token_id: int) -> None:
+    from helpdesk.auth import services
+
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise click.ClickException("No such token.")
+    try:
+        services.revoke_api_token(actor=None, token=token)
+    except DomainError as err:
+        _fail(err)
+    click.echo(f"Revoked token {token_id}.")
+
+
+@jobs_cli.command("sweep")
+def sweep_cmd() -> None:
+    """Push outbox jobs that never reached Redis (or run them, in inline mode)."""
+    from helpdesk import jobs
+
+    n = jobs.sweep_outbox()
+    click.echo(f"{n} job(s) dispatched; outbox now {jobs.outbox_counts()}")
+
+
+def worker_cmd_factory():
+    @click.command("worker")
+    @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+    def worker_cmd(burst: bool) -> None:
+        """Run an RQ worker; each job runs inside this app's context."""
+        from rq import SimpleWorker
+
+        from helpdesk import jobs
+
+        settings = current_app.config["HELPDESK"]
+        if settings.redis_url is None:
+            raise click.ClickException("REDIS_URL is not set: jobs run inline in the web process.")
+        logging.getLogger("rq.worker").setLevel(logging.INFO)
+        jobs.sweep_outbox()  # anything left while Redis or the workers were down
+        connection = jobs.redis_connection()
+        # SimpleWorker runs jobs in this process, which holds the app context (and a
+        # database pool that is not shared across a fork).
+        worker = SimpleWorker([jobs.QUEUE_NAME], connection=connection)
+        worker.work(burst=burst, with_scheduler=True)
+
+    return worker_cmd
+
+
+def cron_cmd_factory():
+    @click.command("cron")
+    def cron_cmd() -> None:
+        """Run the periodic-job scheduler (run exactly one per deployment)."""
+        from rq.cron import CronScheduler
+
+        from helpdesk import jobs, periodic
+
+        scheduler = CronScheduler(connection=jobs.redis_connection())
+        periodic.register(scheduler)
+        scheduler.start()
+
+    return cron_cmd
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+@click.option("--tickets", "n_tickets", default=200, show_default=True)
+def seed_demo_cmd(if_empty: bool, n_tickets: int) -> None:
+    """Load demo queues, users, tickets and a trained routing model."""
+    from helpdesk import demo
+
+    if if_empty and db.session.scalar(sa.select(sa.func.count()).select_from(User)):
+        click.echo("Database already has data; demo seed skipped.")
+        return
+    demo.seed(n_tickets=n_tickets, echo=click.echo)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(token_cli)
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(worker_cmd_factory())
+    app.cli.add_command(cron_cmd_factory())
+    app.cli.add_command(seed_demo_cmd)
+    from helpdesk.routing.cli import routing_cli
+
+    app.cli.add_command(routing_cli)

@@ -1,0 +1,172 @@
+"""Typed configuration built from environment variables.
+
+Nothing here runs at import time: ``Settings.from_env()`` is called by ``create_app``
+when no explicit settings are given. Bad values fail fast with ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+Environment = Literal["development", "testing", "production"]
+ENVIRONMENTS: tuple[str, ...] = ("development", "testing", "production")
+
+# Only ever used in development and testing; production refuses to start without a key.
+DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed."""
+
+
+def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def default_instance_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "instance"
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: Environment = "production"
+    secret_key: str = ""
+    database_url: str = ""
+    redis_url: str | None = None
+    port: int = 5000
+    external_url: str = "http://127.0.0.1:5000"
+    instance_path: Path = field(default_factory=default_instance_path)
+    # routing decision (issue: routing)
+    routing_threshold: float = 0.55
+    routing_margin: float = 0.15
+    model_dir: Path | None = None
+    # limits
+    max_body_chars: int = 20_000
+    max_subject_chars: int = 200
+    max_request_bytes: int = 1_048_576
+    login_rate_limit: str = "10 per minute;50 per hour"
+    page_size: int = 25
+    jobs_inline: bool = True
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        name = env.get("HELPDESK_ENV", "production").strip().lower()
+        if name not in ENVIRONMENTS:
+            raise ConfigError(f"HELPDESK_ENV must be one of {', '.join(ENVIRONMENTS)}, got {name!r}")
+        instance = Path(env.get("HELPDESK_INSTANCE_PATH") or default_instance_path())
+        secret = env.get("SECRET_KEY", "")
+        if not secret:
+            if name == "production":
+                raise ConfigError("SECRET_KEY must be set outside development and testing")
+            secret = DEV_SECRET_KEY
+        elif name == "production" and len(secret) < 16:
+            raise ConfigError("SECRET_KEY must be at least 16 characters in production")
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'helpdesk.db'}"
+        database_url = normalise_database_url(database_url)
+        redis_url = env.get("REDIS_URL") or None
+        if redis_url and urlparse(redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError(f"REDIS_URL must be a redis:// URL, got {redis_url!r}")
+        external_url = env.get("EXTERNAL_URL") or f"http://127.0.0.1:{_int(env, 'PORT', 5000, 1, 65535)}"
+        if urlparse(external_url).scheme not in ("http", "https"):
+            raise ConfigError("EXTERNAL_URL must start with http:// or https://")
+        model_dir = env.get("MODEL_DIR")
+        return cls(
+            env=name,  # type: ignore[arg-type]
+            secret_key=secret,
+            database_url=database_url,
+            redis_url=redis_url,
+            port=_int(env, "PORT", 5000, 1, 65535),
+            external_url=external_url.rstrip("/"),
+            instance_path=instance,
+            routing_threshold=_float(env, "ROUTING_THRESHOLD", 0.55, 0.0, 1.0),
+            routing_margin=_float(env, "ROUTING_MARGIN", 0.15, 0.0, 1.0),
+            model_dir=Path(model_dir) if model_dir else None,
+            page_size=_int(env, "PAGE_SIZE", 25, 5, 200),
+            jobs_inline=redis_url is None,
+        )
+
+    @classmethod
+    def for_testing(cls, **overrides: Any) -> Settings:
+        """Settings for the test-suite: honours DATABASE_URL / REDIS_URL when given."""
+        env = {k: v for k, v in os.environ.items() if k in ("DATABASE_URL", "REDIS_URL")}
+        env["HELPDESK_ENV"] = "testing"
+        base = cls.from_env(env)
+        return replace(base, **overrides)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def resolved_model_dir(self) -> Path:
+        return self.model_dir or (self.instance_path / "models")
+
+    def flask_config(self) -> dict[str, Any]:
+        secure = self.env == "production"
+        return {
+            "HELPDESK": self,
+            "SECRET_KEY": self.secret_key,
+            "TESTING": self.env == "testing",
+            "DEBUG": False,
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options(self.database_url),
+            "MAX_CONTENT_LENGTH": self.max_request_bytes,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": secure,
+            "REMEMBER_COOKIE_SECURE": secure,
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "WTF_CSRF_ENABLED": True,
+            "WTF_CSRF_TIME_LIMIT": None,
+            "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
+            "RATELIMIT_SWALLOW_ERRORS": True,
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+            "RATELIMIT_HEADERS_ENABLED": True,
+            "API_TITLE": "Help desk API",
+            "API_VERSION": "v1",
+            "OPENAPI_VERSION": "3.0.3",
+            "OPENAPI_URL_PREFIX": "/api/v1",
+            "OPENAPI_JSON_PATH": "openapi.json",
+        }
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the common short forms."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+

@@ -1,0 +1,130 @@
+"""Domain errors and how the edge turns them into responses.
+
+Services raise these; views never build error responses by hand. Under ``/api`` the
+answer is JSON ``{"error": {"code", "message", "fields"?}}``; elsewhere a friendly page.
+Messages never contain patient-written text.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, flash, jsonify, redirect, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+
+class ValidationFailed(DomainError):
+    status = 422
+    code = "validation_error"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class InvalidTransition(DomainError):
+    status = 409
+    code = "invalid_transition"
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def error_payload(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    err: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        err["fields"] = fields
+    return {"error": err}
+
+
+def json_error(status: int, code: str, message: str, fields: dict[str, Any] | None = None) -> Response:
+    resp = jsonify(error_payload(code, message, fields))
+    resp.status_code = status
+    return resp
+
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+}
+
+FRIENDLY = {
+    400: "Something in that request wasn't right. Please check and try again.",
+    401: "Please sign in to continue.",
+    403: "You don't have access to this page.",
+    404: "We couldn't find that page.",
+    405: "That action isn't available here.",
+    413: "That was too large to send. Please shorten it and try again.",
+    429: "Too many attempts. Please wait a minute and try again.",
+    500: "Something went wrong on our side. Your information is safe; please try again.",
+}
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(err: DomainError):
+        if wants_json():
+            return json_error(err.status, err.code, err.message, err.fields)
+        if err.status in (409, 400, 422) and request.method == "POST" and request.referrer:
+            flash(err.message, "error")
+            return redirect(request.referrer)
+        return _page(err.status, err.message)
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        status = err.code or 500
+        if wants_json():
+            message = FRIENDLY.get(status, err.description or "Error")
+            if status == 413:
+                message = "The request is too large (limit 1 MB)."
+            elif err.description and status in (400, 405, 429):
+                message = str(err.description)
+            return json_error(status, HTTP_CODES.get(status, "error"), message)
+        return _page(status, FRIENDLY.get(status, "Something went wrong."))
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        # The exception text may carry user input: log its type and the route only.
+        log.error("unhandled %s on %s %s", type(err).__name__, request.method, request.url_rule)
+        if app.config.get("TESTING") and app.config.get("PROPAGATE_TEST_ERRORS", True):
+            raise err
+        if wants_json():
+            return json_error(500, "internal_error", FRIENDLY[500])
+        return _page(500, FRIENDLY[500])
+
+
+def _page(status: int, message: str):
+    return render_template("errors/error.html", status=status, message=message), status

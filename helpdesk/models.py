@@ -1,0 +1,12 @@
+"""Import every model so that the metadata (and Alembic) sees all tables."""
+
+from helpdesk.audit import AuditEvent
+from helpdesk.auth.models import ApiToken, User
+from helpdesk.jobs import OutboxJob
+from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
+from helpdesk.tickets.models import Message, Queue, QueueMembership, Ticket
+
+__all__ = [
+    "ApiToken", "AuditEvent", "Message", "ModelVersion", "OutboxJob", "Queue", "QueueMembership",
+    "RoutingDecision", "RoutingLabel", "Ticket", "User",
+]

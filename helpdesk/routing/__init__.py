@@ -1,0 +1,1 @@
+"""Request routing: the pure classifier core, emergency guard, de-identification, metrics."""

@@ -1,0 +1,110 @@
+"""flask routing …: retrain, evaluate, list and activate model versions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from tqdm import tqdm
+
+routing_cli = AppGroup("routing", help="The request router's models.")
+
+
+class _Progress:
+    def __init__(self, total: int) -> None:
+        self.bar = tqdm(total=total, desc="retrain", unit="step", file=sys.stderr, leave=True)
+
+    def __call__(self, step: str) -> None:
+        self.bar.set_postfix_str(step[:40])
+        if self.bar.n < self.bar.total:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.n = self.bar.total
+        self.bar.refresh()
+        self.bar.close()
+
+
+@routing_cli.command("retrain")
+@click.option("--force", is_flag=True, help="Promote even if the new model regresses.")
+@click.option("--seed", default=0, show_default=True)
+def retrain_cmd(force: bool, seed: int) -> None:
+    """Train a new version from the corpus plus agents' labels; promote it unless it regresses."""
+    from helpdesk.routing.training import retrain
+
+    progress = _Progress(total=12)
+    try:
+        report = retrain(force=force, seed=seed, progress=progress)
+    finally:
+        progress.close()
+    h, e = report.holdout, report.project_eval
+    click.echo(f"examples: {report.n_examples} ({report.n_corpus} corpus + {report.n_tickets} labelled tickets, de-identified)")
+    click.echo(f"held-out:        macro-F1 {h['macro_f1']:.3f}  accuracy {h['accuracy']:.3f}  "
+               f"coverage {h['coverage']:.3f}  auto-accuracy {h['auto_accuracy']:.3f}  (n={h['n']})")
+    click.echo(f"evaluation file: macro-F1 {e['macro_f1']:.3f}  accuracy {e['accuracy']:.3f}  "
+               f"coverage {e['coverage']:.3f}  auto-accuracy {e['auto_accuracy']:.3f}  (n={e['n']})")
+    if report.baseline:
+        b = report.baseline
+        click.echo(f"active model {b['version']}: held-out macro-F1 {b['holdout']['macro_f1']:.3f}, "
+                   f"evaluation file macro-F1 {b['project_eval']['macro_f1']:.3f}")
+    verdict = "PROMOTED" if report.promoted else "NOT promoted"
+    click.echo(f"{report.version}: {verdict} ({report.reason})")
+
+
+@routing_cli.command("evaluate")
+@click.option("--csv", "csv_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate_cmd(csv_path: Path, as_json: bool) -> None:
+    """Evaluate the active model on a CSV with columns text,queue."""
+    from helpdesk.routing import evaluation
+    from helpdesk.routing.services import model_cache
+
+    router = model_cache.get()
+    if router is None:
+        raise click.ClickException(f"No usable model: {model_cache.error}. Run 'flask routing retrain'.")
+    try:
+        texts, labels = evaluation.read_labelled_csv(csv_path, known_labels=list(router.labels))
+    except evaluation.UnknownQueueError as err:
+        raise click.ClickException(str(err)) from None
+    settings = current_app.config["HELPDESK"]
+    result = evaluation.evaluate(router, texts, labels, settings.routing_threshold, settings.routing_margin)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"model {model_cache.version} on {csv_path.name}")
+        click.echo(evaluation.format_report(result))
+
+
+@routing_cli.command("models")
+def models_cmd() -> None:
+    """List model versions with their metrics."""
+    from helpdesk.routing.training import list_models
+
+    rows = list_models()
+    if not rows:
+        click.echo("No models yet. Run 'flask routing retrain'.")
+    for m in rows:
+        ev = (m.metrics or {}).get("project_eval", {})
+        click.echo(f"{'*' if m.active else ' '} {m.version}  {m.created_at:%Y-%m-%d %H:%M}  n={m.n_examples:<6} "
+                   f"eval macro-F1={ev.get('macro_f1', 0):.3f} coverage={ev.get('coverage', 0):.3f}")
+
+
+@routing_cli.command("activate")
+@click.argument("version")
+def activate_cmd(version: str) -> None:
+    """Make VERSION the active model (roll back or forward)."""
+    from helpdesk.errors import DomainError
+    from helpdesk.routing.classifier import ModelLoadError
+    from helpdesk.routing.training import activate
+
+    try:
+        activate(version)
+    except DomainError as err:
+        raise click.ClickException(err.message) from None
+    except ModelLoadError:
+        raise click.ClickException(f"The file of {version} can't be read; not activated.") from None
+    click.echo(f"{version} is now active.")

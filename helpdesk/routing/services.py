@@ -1,0 +1,121 @@
+"""Routing in the app: the per-process model, decisions, triage and labels."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from helpdesk.extensions import db
+from helpdesk.routing.models import LabelSource, ModelVersion, RoutingDecision, RoutingLabel
+from helpdesk.tickets.models import Ticket
+
+log = logging.getLogger(__name__)
+
+TRIAGE_QUEUE = "triage"
+EMERGENCY_QUEUE = "clinical-escalation"
+_RECHECK_SECONDS = 30.0
+
+
+class _ModelCache:
+    """The model is loaded once per process and reloaded only when another version
+    becomes active (checked at most every 30 s)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.router: Any = None
+        self.version: str | None = None
+        self.error: str | None = None
+        self.checked_at = 0.0
+
+    def get(self) -> Any:
+        now = time.monotonic()
+        if now - self.checked_at < _RECHECK_SECONDS and (self.router is not None or self.error):
+            return self.router
+        with self.lock:
+            active = db.session.execute(
+                sa.select(ModelVersion.version, ModelVersion.path).where(ModelVersion.active.is_(True))
+            ).first()
+            self.checked_at = now
+            if active is None:
+                self.router, self.version, self.error = None, None, "no active model"
+                return None
+            if active.version == self.version and self.router is not None:
+                return self.router
+            from helpdesk.routing.classifier import ModelLoadError, load
+
+            try:
+                self.router = load(resolve_model_path(active.path))
+                self.version, self.error = active.version, None
+            except ModelLoadError as exc:
+                log.error("routing model %s could not be loaded: %s", active.version, type(exc).__name__)
+                self.router, self.version, self.error = None, None, f"model {active.version} unreadable"
+            return self.router
+
+    def reset(self) -> None:
+        with self.lock:
+            self.router, self.version, self.error, self.checked_at = None, None, None, 0.0
+
+
+model_cache = _ModelCache()
+
+
+def resolve_model_path(stored: str) -> Path:
+    path = Path(stored)
+    if path.is_absolute():
+        return path
+    return current_app.config["HELPDESK"].resolved_model_dir / path
+
+
+def model_health() -> str:
+    try:
+        router = model_cache.get()
+    except Exception as exc:  # the database itself is reported separately
+        return f"unavailable ({type(exc).__name__})"
+    if router is None:
+        return f"degraded: {model_cache.error}; requests go to triage"
+    return f"ok ({model_cache.version})"
+
+
+def decide(text: str) -> dict[str, Any]:
+    """The router's decision for ``text``; triage (not an error) when there is no model."""
+    router = model_cache.get()
+    if router is None:
+        return {"queue": None, "auto_routed": False, "confidence": 0.0, "top3": [],
+                "model_version": None, "note": "no_model"}
+    settings = current_app.config["HELPDESK"]
+    d = router.decide(text, threshold=settings.routing_threshold, margin=settings.routing_margin)
+    return {
+        "queue": d.queue, "auto_routed": d.auto_routed, "confidence": float(d.confidence),
+        "top3": [[q, float(p)] for q, p in d.top3], "model_version": d.model_version,
+        "note": None if d.auto_routed else "unsure",
+    }
+
+
+def ticket_text(ticket: Ticket) -> str:
+    first = ticket.messages[0].body if ticket.messages else ""
+    return f"{ticket.subject}\n{first}"
+
+
+def routing_info(ticket: Ticket) -> RoutingDecision | None:
+    return db.session.scalar(sa.select(RoutingDecision).where(RoutingDecision.ticket_id == ticket.id))
+
+
+def emergency_notice(ticket: Ticket) -> dict[str, str] | None:
+    if not ticket.emergency:
+        return None
+    from helpdesk.routing.emergency import EMERGENCY_MESSAGE, EMERGENCY_MESSAGE_ES
+
+    return {"message": EMERGENCY_MESSAGE, "message_es": EMERGENCY_MESSAGE_ES}
+
+
+def add_label(ticket: Ticket, *, from_queue: str, to_queue: str, actor_id: int | None) -> None:
+    """Record a human routing decision (no commit: part of the caller's move)."""
+    source = LabelSource.TRIAGE if from_queue == TRIAGE_QUEUE else LabelSource.MOVE
+    db.session.add(RoutingLabel(ticket_id=ticket.id, from_queue=from_queue, queue=to_queue,
+                                source=source, actor_id=actor_id))

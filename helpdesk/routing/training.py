@@ -1,0 +1,202 @@
+"""Training, evaluation and the model registry (Flask side of the pure classifier)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from helpdesk import audit
+from helpdesk.db import commit
+from helpdesk.errors import NotFound
+from helpdesk.extensions import db
+from helpdesk.routing import classifier, evaluation
+from helpdesk.routing.deid import deidentify
+from helpdesk.routing.models import ModelVersion, RoutingLabel
+from helpdesk.routing.services import model_cache
+from helpdesk.tickets.models import Message, Queue, Ticket
+from helpdesk.timeutil import utcnow
+
+CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
+TRAIN_CSV = CORPUS_DIR / "train.csv"
+EVAL_CSV = CORPUS_DIR / "eval.csv"
+# Queues the router never predicts: people (or the emergency guard) put tickets there.
+NOT_PREDICTED = {"triage", "clinical-escalation"}
+
+
+def routable_queues() -> list[str]:
+    return list(db.session.scalars(
+        sa.select(Queue.slug).where(Queue.active.is_(True), Queue.slug.not_in(NOT_PREDICTED)).order_by(Queue.slug)
+    ))
+
+
+def corpus_examples(path: Path = TRAIN_CSV) -> tuple[list[str], list[str]]:
+    return evaluation.read_labelled_csv(path, known_labels=None)
+
+
+def labelled_ticket_examples() -> tuple[list[str], list[str]]:
+    """Agents' decisions (latest per ticket), de-identified before any training."""
+    latest = (
+        sa.select(RoutingLabel.ticket_id, sa.func.max(RoutingLabel.id).label("label_id"))
+        .group_by(RoutingLabel.ticket_id).subquery()
+    )
+    first_message = (
+        sa.select(Message.ticket_id, sa.func.min(Message.id).label("message_id"))
+        .group_by(Message.ticket_id).subquery()
+    )
+    rows = db.session.execute(
+        sa.select(Ticket.subject, Message.body, RoutingLabel.queue, Ticket.requester_id)
+        .join(latest, latest.c.ticket_id == Ticket.id)
+        .join(RoutingLabel, RoutingLabel.id == latest.c.label_id)
+        .join(first_message, first_message.c.ticket_id == Ticket.id)
+        .join(Message, Message.id == first_message.c.message_id)
+        .where(RoutingLabel.queue.not_in(NOT_PREDICTED))
+    ).all()
+    from helpdesk.auth.models import User
+
+    names = dict(db.session.execute(
+        sa.select(User.id, User.display_name).where(User.id.in_({r.requester_id for r in rows}))
+    ).all()) if rows else {}
+    texts, labels = [], []
+    for subject, body, queue, requester_id in rows:
+        person = names.get(requester_id, "")
+        texts.append(deidentify(f"{subject}\n{body}", names=[person, *person.split()]))
+        labels.append(queue)
+    return texts, labels
+
+
+@dataclass
+class RetrainReport:
+    version: str
+    promoted: bool
+    reason: str
+    n_examples: int
+    n_corpus: int
+    n_tickets: int
+    holdout: dict[str, Any]
+    project_eval: dict[str, Any]
+    baseline: dict[str, Any] = field(default_factory=dict)
+
+
+def _split(texts: list[str], labels: list[str], share: float, seed: int) -> tuple[list[int], list[int]]:
+    """Stratified split: indices for training and held out."""
+    rng = random.Random(seed)
+    by_label: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    train_idx, hold_idx = [], []
+    for idxs in by_label.values():
+        rng.shuffle(idxs)
+        k = max(1, int(len(idxs) * share)) if len(idxs) > 4 else 0
+        hold_idx += idxs[:k]
+        train_idx += idxs[k:]
+    return sorted(train_idx), sorted(hold_idx)
+
+
+def retrain(*, force: bool = False, seed: int = 0, progress: Callable[[str], None] | None = None,
+            extra: tuple[list[str], list[str]] | None = None) -> RetrainReport:
+    """Train a new version on corpus + labelled tickets, evaluate, promote unless it regresses."""
+    step = progress or (lambda _s: None)
+    step("loading corpus")
+    c_texts, c_labels = corpus_examples()
+    step("loading labelled tickets")
+    t_texts, t_labels = labelled_ticket_examples()
+    texts, labels = c_texts + t_texts, c_labels + t_labels
+    if extra:
+        texts, labels = texts + extra[0], labels + extra[1]
+    train_idx, hold_idx = _split(texts, labels, 0.2, seed)
+    settings = current_app.config["HELPDESK"]
+    th, mg = settings.routing_threshold, settings.routing_margin
+    step("training candidate on the training split")
+    candidate = classifier.train([texts[i] for i in train_idx], [labels[i] for i in train_idx], seed=seed, progress=step)
+    hold_t, hold_l = [texts[i] for i in hold_idx], [labels[i] for i in hold_idx]
+    e_texts, e_labels = evaluation.read_labelled_csv(EVAL_CSV, known_labels=None)
+    step("evaluating candidate")
+    cand_hold = evaluation.evaluate(candidate, hold_t, hold_l, th, mg)
+    cand_eval = evaluation.evaluate(candidate, e_texts, e_labels, th, mg)
+
+    baseline: dict[str, Any] = {}
+    current = model_cache.get()
+    promoted, reason = True, "no active model"
+    if current is not None:
+        step("evaluating the active model on the same sets")
+        base_hold = evaluation.evaluate(current, hold_t, hold_l, th, mg)
+        base_eval = evaluation.evaluate(current, e_texts, e_labels, th, mg)
+        baseline = {"holdout": _headline(base_hold), "project_eval": _headline(base_eval), "version": model_cache.version}
+        tolerance = 0.005
+        regressed = [
+            name for name, new, old in (
+                ("held-out macro-F1", cand_hold["macro_f1"], base_hold["macro_f1"]),
+                ("evaluation-file macro-F1", cand_eval["macro_f1"], base_eval["macro_f1"]),
+            ) if new < old - tolerance
+        ]
+        promoted = not regressed
+        reason = "no regression" if promoted else "regressed on " + ", ".join(regressed)
+    if force and not promoted:
+        promoted, reason = True, reason + " (promoted with --force)"
+
+    step("training the final model on all examples")
+    final = classifier.train(texts, labels, seed=seed, progress=step)
+    metrics = {"holdout": _headline(cand_hold), "project_eval": _headline(cand_eval),
+               "threshold": th, "margin": mg, "n_corpus": len(c_texts), "n_tickets": len(t_texts)}
+    version = register_model(final, n_examples=len(texts), metrics=metrics, activate=promoted)
+    return RetrainReport(version=version, promoted=promoted, reason=reason, n_examples=len(texts),
+                         n_corpus=len(c_texts), n_tickets=len(t_texts), holdout=cand_hold,
+                         project_eval=cand_eval, baseline=baseline)
+
+
+def _headline(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: result[k] for k in ("macro_f1", "accuracy", "coverage", "auto_accuracy", "n")}
+
+
+def new_version_name() -> str:
+    return datetime.now(UTC).strftime("v%Y%m%d-%H%M%S-%f")
+
+
+def register_model(router: Any, *, n_examples: int, metrics: dict[str, Any], activate: bool) -> str:
+    version = new_version_name()
+    router.version = version
+    model_dir = current_app.config["HELPDESK"].resolved_model_dir
+    model_dir.mkdir(parents=True, exist_ok=True)
+    classifier.save(router, model_dir / f"{version}.joblib")
+    row = ModelVersion(version=version, path=f"{version}.joblib", n_examples=n_examples, metrics=metrics)
+    db.session.add(row)
+    db.session.flush()
+    audit.record("routing.model_trained", "routing_model", version, actor_id=None,
+                 changes={"n_examples": n_examples, "promoted": activate})
+    if activate:
+        _activate(row, actor_id=None)
+    commit()
+    model_cache.reset()
+    return version
+
+
+def _activate(row: ModelVersion, actor_id: int | None) -> None:
+    previous = db.session.scalar(sa.select(ModelVersion).where(ModelVersion.active.is_(True)))
+    if previous is not None and previous.id != row.id:
+        previous.active = False
+    row.active = True
+    row.activated_at = utcnow()
+    audit.record("routing.model_activated", "routing_model", row.version, actor_id=actor_id,
+                 changes={"active": {"before": previous.version if previous else None, "after": row.version}})
+
+
+def activate(version: str, actor_id: int | None = None) -> ModelVersion:
+    row = db.session.scalar(sa.select(ModelVersion).where(ModelVersion.version == version))
+    if row is None:
+        raise NotFound(f"No model version {version}.")
+    classifier.load(current_app.config["HELPDESK"].resolved_model_dir / row.path)  # refuse an unreadable file
+    _activate(row, actor_id)
+    commit()
+    model_cache.reset()
+    return row
+
+
+def list_models() -> list[ModelVersion]:
+    return list(db.session.scalars(sa.select(ModelVersion).order_by(ModelVersion.created_at.desc())))

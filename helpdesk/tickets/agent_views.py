@@ -1,0 +1,152 @@
+"""The agent workspace: queues, the ticket list and the ticket page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from helpdesk.errors import DomainError
+from helpdesk.permissions import STAFF, get_visible_ticket, role_required
+from helpdesk.tickets import queries, services
+from helpdesk.tickets.forms import AgentReplyForm, AssignForm, ClaimForm, MoveForm, UpdateForm
+from helpdesk.tickets.models import Priority, Status
+
+bp = Blueprint("agent", __name__, url_prefix="/agent")
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+@bp.get("/")
+@role_required(*STAFF)
+def dashboard():
+    return render_template("agent/dashboard.html", rows=queries.queue_counts(_me()), Status=Status)
+
+
+@bp.get("/tickets")
+@role_required(*STAFF)
+def ticket_list():
+    size = current_app.config["HELPDESK"].page_size
+    filters = queries.TicketFilters.from_args(request.args, size)
+    tickets, next_cursor = queries.ticket_list(_me(), filters)
+    return render_template(
+        "agent/ticket_list.html",
+        tickets=tickets,
+        next_cursor=next_cursor,
+        filters=filters,
+        queues=[row["queue"] for row in queries.queue_counts(_me())],
+        Status=Status,
+        Priority=Priority,
+    )
+
+
+def _ticket_page(ticket, reply_form=None, move_form=None, status: int = 200):
+    me = _me()
+    agents = queries.assignable_agents(ticket.queue_id)
+    update_form = UpdateForm(status=ticket.status.value, priority=ticket.priority.value)
+    move_form = move_form or MoveForm()
+    assign_form = AssignForm(assignee_id=str(ticket.assignee_id or ""))
+    assign_form.assignee_id.choices = [("", "Unassigned")] + [(str(a.id), a.display_name) for a in agents]
+    from helpdesk.routing.services import routing_info
+
+    queues = queries.active_queues()
+    move_form.queue_id.choices = [(q.id, q.name) for q in queues if q.id != ticket.queue_id]
+    return render_template(
+        "agent/ticket.html",
+        ticket=ticket,
+        reply_form=reply_form or AgentReplyForm(),
+        update_form=update_form,
+        move_form=move_form,
+        assign_form=assign_form,
+        claim_form=ClaimForm(),
+        me=me,
+        routing=routing_info(ticket),
+        routing_queue_ids={q.slug: q.id for q in queues},
+        Status=Status,
+    ), status
+
+
+@bp.get("/tickets/<reference>")
+@role_required(*STAFF)
+def ticket_page(reference: str):
+    ticket = get_visible_ticket(_me(), reference)
+    services.record_staff_view(_me(), ticket)
+    return _ticket_page(ticket)
+
+
+@bp.post("/tickets/<reference>/reply")
+@role_required(*STAFF)
+def reply(reference: str):
+    ticket = get_visible_ticket(_me(), reference)
+    form = AgentReplyForm()
+    if not form.validate_on_submit():
+        return _ticket_page(ticket, reply_form=form, status=422)
+    try:
+        services.post_message(
+            ticket, author=_me(), body=form.body.data, public=not form.internal.data,
+            next_status=form.next_status.data or None,
+        )
+    except DomainError as err:
+        form.body.errors = [err.message]
+        return _ticket_page(ticket, reply_form=form, status=err.status)
+    flash("Internal note added." if form.internal.data else "Reply sent to the patient.", "success")
+    return redirect(url_for("agent.ticket_page", reference=ticket.reference))
+
+
+@bp.post("/tickets/<reference>/update")
+@role_required(*STAFF)
+def update(reference: str):
+    ticket = get_visible_ticket(_me(), reference)
+    form = UpdateForm()
+    if not form.validate_on_submit():
+        flash("Choose a valid status and priority.", "error")
+        return redirect(url_for("agent.ticket_page", reference=ticket.reference))
+    services.update_ticket(ticket, actor=_me(), status=form.status.data, priority=form.priority.data)
+    flash("Request updated.", "success")
+    return redirect(url_for("agent.ticket_page", reference=ticket.reference))
+
+
+@bp.post("/tickets/<reference>/move")
+@role_required(*STAFF)
+def move(reference: str):
+    ticket = get_visible_ticket(_me(), reference)
+    form = MoveForm()
+    form.queue_id.choices = [(q.id, q.name) for q in queries.active_queues() if q.id != ticket.queue_id]
+    if not form.validate_on_submit():
+        return _ticket_page(ticket, move_form=form, status=422)
+    services.update_ticket(ticket, actor=_me(), queue_id=form.queue_id.data, reason=form.reason.data)
+    flash(f"Moved to {ticket.queue.name}.", "success")
+    # The mover may no longer be a member of the new queue.
+    from helpdesk.permissions import can_view_ticket
+
+    if can_view_ticket(_me(), ticket):
+        return redirect(url_for("agent.ticket_page", reference=ticket.reference))
+    return redirect(url_for("agent.ticket_list"))
+
+
+@bp.post("/tickets/<reference>/assign")
+@role_required(*STAFF)
+def assign(reference: str):
+    ticket = get_visible_ticket(_me(), reference)
+    raw = request.form.get("assignee_id", "")
+    form = AssignForm()
+    form.assignee_id.choices = [("", "Unassigned")] + [(str(a.id), "") for a in queries.assignable_agents(ticket.queue_id)]
+    if not form.validate_on_submit():
+        flash("Choose someone from this queue.", "error")
+        return redirect(url_for("agent.ticket_page", reference=ticket.reference))
+    services.update_ticket(ticket, actor=_me(), assignee_id=int(raw) if raw else None)
+    flash("Assignment updated.", "success")
+    return redirect(url_for("agent.ticket_page", reference=ticket.reference))
+
+
+@bp.post("/tickets/<reference>/claim")
+@role_required(*STAFF)
+def claim(reference: str):
+    ticket = get_visible_ticket(_me(), reference)
+    if not ClaimForm().validate_on_submit():
+        flash("Please try again.", "error")
+        return redirect(url_for("agent.ticket_page", reference=ticket.reference))
+    services.update_ticket(ticket, actor=_me(), assignee_id=_me().id)
+    flash("You now own this request.", "success")
+    return redirect(url_for("agent.ticket_page", reference=ticket.reference))

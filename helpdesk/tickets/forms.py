@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from helpdesk.tickets.models import Priority, Status
+
+# The field limits are enforced again by the services (the one source of truth);
+# these give the patient an early, friendly message.
+SUBJECT_MAX = 200
+BODY_MAX = 20_000
+
+
+class HelpRequestForm(FlaskForm):
+    subject = StringField("What do you need help with?", validators=[DataRequired(), Length(max=SUBJECT_MAX)])
+    body = TextAreaField("Tell us more", validators=[DataRequired(), Length(max=BODY_MAX)])
+
+
+class ReplyForm(FlaskForm):
+    body = TextAreaField("Your reply", validators=[DataRequired(), Length(max=BODY_MAX)])
+
+
+class CloseForm(FlaskForm):
+    confirm = HiddenField(default="1")
+
+
+class AgentReplyForm(FlaskForm):
+    body = TextAreaField("Message", validators=[DataRequired(), Length(max=BODY_MAX)])
+    internal = BooleanField("Internal note (not shown to the patient)")
+    next_status = SelectField(
+        "Then set status",
+        choices=[("", "Keep status")] + [(s.value, s.label) for s in Status if s != Status.NEW],
+        validators=[Optional()],
+    )
+
+
+class UpdateForm(FlaskForm):
+    status = SelectField("Status", choices=[(s.value, s.label) for s in Status])
+    priority = SelectField("Priority", choices=[(p.value, p.value.capitalize()) for p in Priority])
+
+
+class MoveForm(FlaskForm):
+    queue_id = SelectField("Move to queue", coerce=int)
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
+
+
+class AssignForm(FlaskForm):
+    assignee_id = SelectField("Assignee", coerce=str)
+
+
+class ClaimForm(FlaskForm):
+    pass

@@ -1,0 +1,99 @@
+"""Patient pages: get help, my requests, a request's public thread, reply, close."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from helpdesk.auth.models import Role
+from helpdesk.errors import DomainError
+from helpdesk.permissions import get_visible_ticket, role_required
+from helpdesk.tickets import queries, services
+from helpdesk.tickets.forms import CloseForm, HelpRequestForm, ReplyForm
+from helpdesk.tickets.models import Channel, Status
+
+bp = Blueprint("patient", __name__)
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _apply_errors(form, err: DomainError) -> None:
+    for field, messages in (err.fields or {}).items():
+        if field in form:
+            form[field].errors = list(messages)
+    if not err.fields or not any(f in form for f in err.fields):
+        flash(err.message, "error")
+
+
+@bp.route("/help", methods=["GET", "POST"])
+@role_required(Role.PATIENT)
+def get_help():
+    form = HelpRequestForm()
+    if form.validate_on_submit():
+        try:
+            ticket = services.create_ticket(
+                requester=_me(), subject=form.subject.data, body=form.body.data,
+                channel=Channel.WEB, created_by=_me(),
+            )
+        except DomainError as err:
+            _apply_errors(form, err)
+        else:
+            flash(f"Thank you. We received your request {ticket.reference}.", "success")
+            return redirect(url_for("patient.request_page", reference=ticket.reference))
+    status = 422 if request.method == "POST" else 200
+    return render_template("patient/get_help.html", form=form), status
+
+
+@bp.get("/requests")
+@role_required(Role.PATIENT)
+def my_requests():
+    size = current_app.config["HELPDESK"].page_size
+    tickets, next_cursor = queries.patient_requests(_me(), request.args.get("cursor"), size)
+    return render_template("patient/my_requests.html", tickets=tickets, next_cursor=next_cursor)
+
+
+@bp.get("/requests/<reference>")
+@role_required(Role.PATIENT)
+def request_page(reference: str):
+    ticket = get_visible_ticket(_me(), reference)
+    return render_template(
+        "patient/request.html", ticket=ticket, form=ReplyForm(), close_form=CloseForm(), Status=Status
+    )
+
+
+@bp.post("/requests/<reference>/reply")
+@role_required(Role.PATIENT)
+def reply(reference: str):
+    ticket = get_visible_ticket(_me(), reference)
+    form = ReplyForm()
+    if form.validate_on_submit():
+        try:
+            posted = services.post_message(ticket, author=_me(), body=form.body.data, channel=Channel.WEB)
+        except DomainError as err:
+            _apply_errors(form, err)
+        else:
+            if posted.new_ticket:
+                flash(
+                    f"That request was closed, so we opened a new one for you: {posted.ticket.reference}.", "success"
+                )
+            else:
+                flash("Your reply was sent.", "success")
+            return redirect(url_for("patient.request_page", reference=posted.ticket.reference))
+    return render_template(
+        "patient/request.html", ticket=ticket, form=form, close_form=CloseForm(), Status=Status
+    ), 422
+
+
+@bp.post("/requests/<reference>/close")
+@role_required(Role.PATIENT)
+def close(reference: str):
+    ticket = get_visible_ticket(_me(), reference)
+    form = CloseForm()
+    if not form.validate_on_submit():
+        flash("Please try again.", "error")
+        return redirect(url_for("patient.request_page", reference=ticket.reference))
+    services.update_ticket(ticket, actor=_me(), status=Status.CLOSED, source="patient")
+    flash("Your request is closed. You can still read it here.", "success")
+    return redirect(url_for("patient.request_page", reference=ticket.reference))

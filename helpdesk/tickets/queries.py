@@ -1,0 +1,197 @@
+"""Read-side queries for ticket lists. No commits here."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from helpdesk.auth.models import User
+from helpdesk.errors import ValidationFailed
+from helpdesk.extensions import db
+from helpdesk.permissions import member_queue_ids, ticket_scope
+from helpdesk.tickets.models import Message, Priority, Queue, Status, Ticket
+
+SORTS = ("newest", "oldest", "priority")
+
+
+@dataclass
+class TicketFilters:
+    queue: str | None = None
+    status: str | None = None
+    priority: str | None = None
+    assignee: str | None = None  # "mine" | "unassigned" | user id
+    q: str | None = None
+    sort: str = "newest"
+    cursor: str | None = None
+    limit: int = 25
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, args: Any, limit: int) -> TicketFilters:
+        def get(name: str) -> str | None:
+            value = args.get(name)
+            return value.strip() if isinstance(value, str) and value.strip() else None
+
+        f = cls(
+            queue=get("queue"),
+            status=get("status"),
+            priority=get("priority"),
+            assignee=get("assignee"),
+            q=get("q"),
+            sort=get("sort") or "newest",
+            cursor=get("cursor"),
+            limit=limit,
+        )
+        f.validate()
+        return f
+
+    def validate(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.sort not in SORTS:
+            errors["sort"] = [f"One of: {', '.join(SORTS)}."]
+        if self.status and self.status not in {s.value for s in Status} | {"active"}:
+            errors["status"] = ["Unknown status."]
+        if self.priority and self.priority not in {p.value for p in Priority}:
+            errors["priority"] = ["Unknown priority."]
+        if self.assignee and self.assignee not in ("mine", "unassigned") and not self.assignee.isdigit():
+            errors["assignee"] = ["Use mine, unassigned or a user id."]
+        if self.q and len(self.q) > 200:
+            errors["q"] = ["At most 200 characters."]
+        if errors:
+            raise ValidationFailed("Some filters are not valid.", fields=errors)
+
+    def as_args(self, **override: Any) -> dict[str, str]:
+        args = {
+            "queue": self.queue, "status": self.status, "priority": self.priority,
+            "assignee": self.assignee, "q": self.q, "sort": self.sort if self.sort != "newest" else None,
+        }
+        args.update(override)
+        return {k: v for k, v in args.items() if v}
+
+
+def _encode_cursor(values: list[Any]) -> str:
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+        if sort == "priority":
+            rank, created, ident = values
+            return [int(rank), datetime.fromisoformat(created), int(ident)]
+        created, ident = values
+        return [datetime.fromisoformat(created), int(ident)]
+    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
+        raise ValidationFailed("That page link is not valid.", fields={"cursor": ["Invalid cursor."]}) from None
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]:
+    """One page of the tickets ``user`` may see, keyset-paginated; three queries at most."""
+    stmt = sa.select(Ticket).where(ticket_scope(user))
+    if f.queue:
+        stmt = stmt.join(Queue, Queue.id == Ticket.queue_id).where(Queue.slug == f.queue)
+    if f.status == "active":
+        stmt = stmt.where(Ticket.status.in_([Status.NEW, Status.OPEN, Status.PENDING_PATIENT]))
+    elif f.status:
+        stmt = stmt.where(Ticket.status == Status(f.status))
+    if f.priority:
+        stmt = stmt.where(Ticket.priority == Priority(f.priority))
+    if f.assignee == "mine":
+        stmt = stmt.where(Ticket.assignee_id == user.id)
+    elif f.assignee == "unassigned":
+        stmt = stmt.where(Ticket.assignee_id.is_(None))
+    elif f.assignee:
+        stmt = stmt.where(Ticket.assignee_id == int(f.assignee))
+    if f.q:
+        pattern = _like(f.q)
+        in_body = sa.select(Message.id).where(Message.ticket_id == Ticket.id, Message.body.ilike(pattern, escape="\\"))
+        if not user.is_staff:
+            in_body = in_body.where(Message.public.is_(True))
+        stmt = stmt.where(sa.or_(Ticket.subject.ilike(pattern, escape="\\"), in_body.exists()))
+
+    if f.sort == "priority":
+        keys = [Ticket.priority_rank, Ticket.created_at, Ticket.id]
+        order = [k.desc() for k in keys]
+        cmp = "lt"
+    elif f.sort == "oldest":
+        keys = [Ticket.created_at, Ticket.id]
+        order = [k.asc() for k in keys]
+        cmp = "gt"
+    else:
+        keys = [Ticket.created_at, Ticket.id]
+        order = [k.desc() for k in keys]
+        cmp = "lt"
+    if f.cursor:
+        values = _decode_cursor(f.cursor, f.sort)
+        row, bound = sa.tuple_(*keys), sa.tuple_(*[sa.literal(v, type_=k.type) for k, v in zip(keys, values, strict=True)])
+        stmt = stmt.where(row < bound if cmp == "lt" else row > bound)
+    stmt = stmt.order_by(*order).limit(f.limit + 1).options(
+        joinedload(Ticket.requester), joinedload(Ticket.queue), joinedload(Ticket.assignee)
+    )
+    rows = list(db.session.scalars(stmt).unique())
+    next_cursor = None
+    if len(rows) > f.limit:
+        rows = rows[: f.limit]
+        last = rows[-1]
+        values = [last.priority_rank, last.created_at, last.id] if f.sort == "priority" else [last.created_at, last.id]
+        next_cursor = _encode_cursor(values)
+    return rows, next_cursor
+
+
+def queue_counts(user: User) -> list[dict[str, Any]]:
+    """Per queue the user works in: ticket counts by status (aggregated in SQL)."""
+    ids = member_queue_ids(user)
+    if not ids:
+        return []
+    queues = list(db.session.scalars(sa.select(Queue).where(Queue.id.in_(ids)).order_by(Queue.name)))
+    counts = db.session.execute(
+        sa.select(Ticket.queue_id, Ticket.status, sa.func.count())
+        .where(Ticket.queue_id.in_(ids))
+        .group_by(Ticket.queue_id, Ticket.status)
+    ).all()
+    by_queue: dict[int, dict[str, int]] = {q.id: {s.value: 0 for s in Status} for q in queues}
+    for queue_id, status, n in counts:
+        by_queue[queue_id][Status(status).value] = n
+    mine = dict(
+        db.session.execute(
+            sa.select(Ticket.queue_id, sa.func.count())
+            .where(Ticket.queue_id.in_(ids), Ticket.assignee_id == user.id,
+                   Ticket.status.in_([Status.NEW, Status.OPEN, Status.PENDING_PATIENT]))
+            .group_by(Ticket.queue_id)
+        ).all()
+    )
+    return [{"queue": q, "counts": by_queue[q.id], "mine": mine.get(q.id, 0)} for q in queues]
+
+
+def patient_requests(user: User, cursor: str | None, limit: int) -> tuple[list[Ticket], str | None]:
+    return ticket_list(user, TicketFilters(sort="newest", cursor=cursor, limit=limit))
+
+
+def assignable_agents(queue_id: int) -> list[User]:
+    from helpdesk.tickets.models import QueueMembership
+
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .join(QueueMembership, QueueMembership.user_id == User.id)
+            .where(QueueMembership.queue_id == queue_id, User.active.is_(True))
+            .order_by(User.display_name)
+        )
+    )
+
+
+def active_queues() -> list[Queue]:
+    return list(db.session.scalars(sa.select(Queue).where(Queue.active.is_(True)).order_by(Queue.name)))

@@ -1,0 +1,558 @@
+"""The one update path for tickets (CONVENTIONS rule 5).
+
+Pages, the API, the CLI, e-mail and jobs all change tickets through these functions.
+Each public function is one unit of work: it checks the rules, writes audit rows and
+commits once (through ``helpdesk.db.commit``, which then dispatches jobs). Nothing is
+half-written on error.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from helpdesk import audit, jobs
+from helpdesk.auth.models import Role, User
+from helpdesk.db import commit, rollback
+from helpdesk.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from helpdesk.extensions import db
+from helpdesk.permissions import can_be_assigned, can_view_ticket, can_work_ticket
+from helpdesk.tickets.models import (
+    TRANSITIONS,
+    Channel,
+    Message,
+    Priority,
+    Queue,
+    Status,
+    Ticket,
+    new_reference,
+)
+from helpdesk.timeutil import utcnow
+
+TRIAGE_QUEUE = "triage"
+EMERGENCY_QUEUE = "clinical-escalation"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+UNSET: Any = object()
+
+
+# ---------------------------------------------------------------- validation helpers
+
+
+def clean_text(value: Any, field: str, *, max_len: int, multiline: bool = True) -> str:
+    """Normalise user text; refuse empty, whitespace-only, over-long or non-text values."""
+    if not isinstance(value, str):
+        raise ValidationFailed(f"{field.capitalize()} must be text.", fields={field: ["Must be text."]})
+    text = unicodedata.normalize("NFC", value)
+    text = _CONTROL.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    if not multiline:
+        text = " ".join(text.split())
+    text = text.strip()
+    if not text:
+        raise ValidationFailed(f"{field.capitalize()} can't be empty.", fields={field: ["Can't be empty."]})
+    if len(text) > max_len:
+        msg = f"Must be at most {max_len:,} characters."
+        raise ValidationFailed(f"{field.capitalize()} is too long. {msg}", fields={field: [msg]})
+    return text
+
+
+def _limits() -> tuple[int, int]:
+    s = current_app.config["HELPDESK"]
+    return s.max_subject_chars, s.max_body_chars
+
+
+def _queue_by_slug(slug: str) -> Queue:
+    queue = db.session.scalar(sa.select(Queue).where(Queue.slug == slug))
+    if queue is None:
+        raise Conflict(f"The '{slug}' queue does not exist; run the seed or create it.")
+    return queue
+
+
+def _snapshot(t: Ticket) -> dict[str, Any]:
+    return {
+        "status": t.status.value,
+        "priority": t.priority.value,
+        "queue": t.queue.slug if t.queue else None,
+        "assignee_id": t.assignee_id,
+    }
+
+
+# ---------------------------------------------------------------- create
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    ticket: Ticket
+    message: Message
+
+
+def create_ticket(
+    *,
+    requester: User,
+    subject: Any,
+    body: Any,
+    channel: Channel,
+    created_by: User,
+    priority: Priority | str | None = None,
+    follow_up_of: Ticket | None = None,
+) -> Ticket:
+    """A patient's new request: the ticket and its first message, then routing."""
+    try:
+        ticket = _new_ticket(
+            requester=requester,
+            subject=subject,
+            body=body,
+            channel=channel,
+            created_by=created_by,
+            priority=priority,
+            follow_up_of=follow_up_of,
+        ).ticket
+    except Exception:
+        rollback()
+        raise
+    commit()
+    return ticket
+
+
+def _new_ticket(
+    *,
+    requester: User,
+    subject: Any,
+    body: Any,
+    channel: Channel,
+    created_by: User,
+    priority: Priority | str | None,
+    follow_up_of: Ticket | None,
+) -> NewTicket:
+    max_subject, max_body = _limits()
+    subject_text = clean_text(subject, "subject", max_len=max_subject, multiline=False)
+    body_text = clean_text(body, "body", max_len=max_body)
+    if requester.role != Role.PATIENT:
+        raise ValidationFailed("Requests are made for patients.", fields={"requester": ["Must be a patient."]})
+    try:
+        prio = Priority(priority) if priority is not None else Priority.NORMAL
+    except ValueError:
+        raise ValidationFailed(
+            "Unknown priority.", fields={"priority": [f"One of: {', '.join(p.value for p in Priority)}."]}
+        ) from None
+    now = utcnow()
+    from helpdesk.routing.emergency import detect_emergency
+
+    # The emergency guard runs before anything else and regardless of the model:
+    # the patient must see the 911 message at once, and clinicians must see the ticket.
+    emergency = detect_emergency(f"{subject_text}\n{body_text}")
+    start_queue = EMERGENCY_QUEUE if emergency else TRIAGE_QUEUE
+    if emergency:
+        prio = Priority.URGENT
+    ticket = Ticket(
+        reference=_unused_reference(),
+        subject=subject_text,
+        requester=requester,
+        created_by=created_by,
+        queue=_queue_by_slug(start_queue),
+        emergency=emergency.category if emergency else None,
+        status=Status.NEW,
+        priority=prio,
+        channel=channel,
+        follow_up_of=follow_up_of,
+        created_at=now,
+        updated_at=now,
+    )
+    message = Message(ticket=ticket, author=requester, body=body_text, public=True, channel=channel, created_at=now)
+    db.session.add_all([ticket, message])
+    db.session.flush()
+    audit.record(
+        "ticket.created",
+        "ticket",
+        ticket.reference,
+        actor_id=created_by.id,
+        changes={
+            "status": {"before": None, "after": ticket.status.value},
+            "priority": {"before": None, "after": prio.value},
+            "queue": {"before": None, "after": start_queue},
+            "emergency": {"before": None, "after": ticket.emergency},
+            "channel": {"before": None, "after": channel.value},
+            "follow_up_of": {"before": None, "after": follow_up_of.reference if follow_up_of else None},
+        },
+    )
+    jobs.enqueue("helpdesk.routing.tasks.route_ticket", ticket.id)
+    return NewTicket(ticket, message)
+
+
+def _unused_reference() -> str:
+    for _ in range(10):
+        ref = new_reference()
+        if db.session.scalar(sa.select(Ticket.id).where(Ticket.reference == ref)) is None:
+            return ref
+    raise Conflict("Could not allocate a reference; please try again.")
+
+
+# ---------------------------------------------------------------- messages
+
+
+@dataclass(frozen=True)
+class Posted:
+    """The message posted and the ticket it landed on (a new one if the old was closed)."""
+
+    ticket: Ticket
+    message: Message
+    new_ticket: bool = False
+
+
+def post_message(
+    ticket: Ticket,
+    *,
+    author: User,
+    body: Any,
+    public: bool = True,
+    channel: Channel = Channel.WEB,
+    next_status: Status | str | None = None,
+    actor: User | None = None,
+) -> Posted:
+    """Add to the thread. Patients reply; staff reply publicly or add internal notes.
+
+    A patient reply reopens a ticket that waits for them or was resolved; a message
+    to a closed ticket starts a new request linked to the old one.
+    """
+    try:
+        posted = _post(ticket, author=author, actor=actor or author, body=body, public=public,
+                       channel=channel, next_status=next_status)
+    except Exception:
+        rollback()
+        raise
+    commit()
+    return posted
+
+
+def _post(
+    ticket: Ticket,
+    *,
+    author: User,
+    actor: User,
+    body: Any,
+    public: bool,
+    channel: Channel,
+    next_status: Status | str | None,
+) -> Posted:
+    if not can_view_ticket(actor, ticket):
+        raise NotFound("No request with that reference.")
+    if actor is not author and (actor.role != Role.INTEGRATION or author.id != ticket.requester_id):
+        raise Forbidden("Only the portal may write on a patient's behalf.")
+    _, max_body = _limits()
+    text = clean_text(body, "body", max_len=max_body)
+    now = utcnow()
+
+    if not author.is_staff:
+        if not public or next_status is not None:
+            raise Forbidden("Patients can only send replies.")
+        if ticket.status == Status.CLOSED:
+            created = _new_ticket(
+                requester=ticket.requester,
+                subject=ticket.subject,
+                body=text,
+                channel=channel,
+                created_by=actor,
+                priority=ticket.priority,
+                follow_up_of=ticket,
+            )
+            return Posted(created.ticket, created.message, new_ticket=True)
+        message = Message(ticket=ticket, author=author, body=text, public=True, channel=channel, created_at=now)
+        db.session.add(message)
+        before = _snapshot(ticket)
+        if ticket.status in (Status.PENDING_PATIENT, Status.RESOLVED):
+            _set_status(ticket, Status.OPEN, now)
+        ticket.updated_at = now
+        db.session.flush()
+        audit.record(
+            "ticket.patient_replied",
+            "ticket",
+            ticket.reference,
+            actor_id=actor.id,
+            changes={"message_id": message.id, **audit.diff(before, _snapshot(ticket))},
+        )
+        return Posted(ticket, message)
+
+    if not can_work_ticket(author, ticket):
+        raise NotFound("No request with that reference.")
+    if ticket.status == Status.CLOSED:
+        raise InvalidTransition("This request is closed; it can't be answered.")
+    message = Message(ticket=ticket, author=author, body=text, public=public, channel=channel, created_at=now)
+    db.session.add(message)
+    before = _snapshot(ticket)
+    if public:
+        if ticket.first_response_at is None:
+            ticket.first_response_at = now
+        target = Status(next_status) if next_status else (Status.OPEN if ticket.status == Status.NEW else None)
+    else:
+        target = Status(next_status) if next_status else None
+    if target is not None and target != ticket.status:
+        _transition(ticket, target, now)
+    if ticket.assignee_id is None and public and can_be_assigned(author, ticket):
+        ticket.assignee = author
+    ticket.updated_at = now
+    db.session.flush()
+    audit.record(
+        "ticket.replied" if public else "ticket.noted",
+        "ticket",
+        ticket.reference,
+        actor_id=author.id,
+        changes={"message_id": message.id, **audit.diff(before, _snapshot(ticket))},
+    )
+    return Posted(ticket, message)
+
+
+# ---------------------------------------------------------------- field changes
+
+
+def update_ticket(
+    ticket: Ticket,
+    *,
+    actor: User,
+    status: Status | str | None = None,
+    priority: Priority | str | None = None,
+    queue_id: int | None = None,
+    reason: Any = None,
+    assignee_id: int | None = UNSET,
+    source: str = "agent",
+) -> Ticket:
+    """Change status, priority, queue (with a reason) or assignee, and audit it."""
+    try:
+        _update(ticket, actor=actor, status=status, priority=priority, queue_id=queue_id,
+                reason=reason, assignee_id=assignee_id, source=source)
+    except Exception:
+        rollback()
+        raise
+    commit()
+    return ticket
+
+
+def _update(
+    ticket: Ticket,
+    *,
+    actor: User,
+    status: Status | str | None,
+    priority: Priority | str | None,
+    queue_id: int | None,
+    reason: Any,
+    assignee_id: int | None,
+    source: str,
+) -> None:
+    if not can_view_ticket(actor, ticket):
+        raise NotFound("No request with that reference.")
+    now = utcnow()
+    before = _snapshot(ticket)
+    details: dict[str, Any] = {}
+
+    if not actor.is_staff:
+        # A patient (or the portal on their behalf) may only close their request.
+        if priority is not None or queue_id is not None or assignee_id is not UNSET:
+            raise Forbidden("Only staff can change this.")
+        if status is None:
+            raise ValidationFailed("Nothing to change.")
+        if _parse(Status, status, "status") != Status.CLOSED:
+            raise Forbidden("You can only close your request.")
+        if ticket.status == Status.CLOSED:
+            raise InvalidTransition("This request is already closed.")
+        _transition(ticket, Status.CLOSED, now)
+    else:
+        if not can_work_ticket(actor, ticket):
+            raise NotFound("No request with that reference.")
+        if queue_id is not None and queue_id != ticket.queue_id:
+            target = db.session.get(Queue, queue_id)
+            if target is None or not target.active:
+                raise ValidationFailed("Unknown queue.", fields={"queue": ["Choose an active queue."]})
+            why = clean_text(reason, "reason", max_len=500, multiline=False) if reason is not None else ""
+            if not why:
+                raise ValidationFailed(
+                    "Say why the request moves to another queue.", fields={"reason": ["A reason is required."]}
+                )
+            details["move"] = {"from": ticket.queue.slug, "to": target.slug, "reason": why, "source": source}
+            from helpdesk.routing.services import add_label
+
+            add_label(ticket, from_queue=ticket.queue.slug, to_queue=target.slug, actor_id=actor.id)
+            ticket.queue = target
+            db.session.flush()
+            if ticket.assignee is not None and not _member_of(ticket.assignee, target.id):
+                ticket.assignee = None
+        if priority is not None:
+            ticket.priority = _parse(Priority, priority, "priority")
+        if assignee_id is not UNSET:
+            if assignee_id is None:
+                ticket.assignee = None
+            else:
+                assignee = db.session.get(User, assignee_id)
+                if assignee is None or not assignee.is_staff or not assignee.active or not _member_of(
+                    assignee, ticket.queue_id
+                ):
+                    raise ValidationFailed(
+                        "That person can't be assigned to this queue.",
+                        fields={"assignee": ["Must be an active member of the ticket's queue."]},
+                    )
+                ticket.assignee = assignee
+        if status is not None:
+            target_status = _parse(Status, status, "status")
+            if target_status != ticket.status:
+                _transition(ticket, target_status, now)
+
+    changes = audit.diff(before, _snapshot(ticket))
+    if not changes:
+        raise ValidationFailed("Nothing changed.")
+    ticket.updated_at = now
+    changes.update(details)
+    action = "ticket.moved" if "move" in details else "ticket.updated"
+    audit.record(action, "ticket", ticket.reference, actor_id=actor.id, changes=changes)
+
+
+def _member_of(user: User, queue_id: int) -> bool:
+    from helpdesk.tickets.models import QueueMembership
+
+    return (
+        db.session.scalar(
+            sa.select(QueueMembership.id).where(
+                QueueMembership.user_id == user.id, QueueMembership.queue_id == queue_id
+            )
+        )
+        is not None
+    )
+
+
+def _parse(enum_cls: Any, value: Any, field: str) -> Any:
+    try:
+        return enum_cls(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum_cls)
+        raise ValidationFailed(f"Unknown {field}.", fields={field: [f"One of: {allowed}."]}) from None
+
+
+def _transition(ticket: Ticket, target: Status, now) -> None:
+    if target not in TRANSITIONS[ticket.status]:
+        raise InvalidTransition(
+            f"A request can't go from '{ticket.status.label}' to '{target.label}'.",
+            fields={"status": [f"Allowed next: {', '.join(s.value for s in sorted(TRANSITIONS[ticket.status])) or 'none'}."]},
+        )
+    _set_status(ticket, target, now)
+
+
+def _set_status(ticket: Ticket, target: Status, now) -> None:
+    if target == Status.RESOLVED:
+        ticket.resolved_at = now
+    elif target == Status.CLOSED:
+        ticket.closed_at = now
+        if ticket.resolved_at is None:
+            ticket.resolved_at = now
+    elif ticket.status == Status.RESOLVED:
+        ticket.resolved_at = None  # reopened
+    ticket.status = target
+
+
+# ---------------------------------------------------------------- reads that are audited
+
+
+def record_staff_view(user: User, ticket: Ticket) -> None:
+    """A staff member opened a ticket: an audit event of its own (reads are audited)."""
+    if not user.is_staff:
+        return
+    audit.record("ticket.viewed", "ticket", ticket.reference, actor_id=user.id)
+    commit()
+
+
+def create_ticket_for_requester(
+    *,
+    requester_email: Any,
+    requester_name: Any,
+    subject: Any,
+    body: Any,
+    channel: Channel,
+    created_by: User,
+    priority: Priority | str | None = None,
+) -> Ticket:
+    """The portal (or e-mail) submits for a patient named by address; the patient's
+    account is created when new. One transaction: nothing is kept if any part fails."""
+    from helpdesk.auth.services import find_or_create_patient
+
+    try:
+        requester = find_or_create_patient(email=requester_email, name=requester_name, actor=created_by)
+        ticket = _new_ticket(
+            requester=requester, subject=subject, body=body, channel=channel,
+            created_by=created_by, priority=priority, follow_up_of=None,
+        ).ticket
+    except Exception:
+        rollback()
+        raise
+    commit()
+    return ticket
+
+
+# ---------------------------------------------------------------- routing (system changes)
+
+
+def apply_routing(ticket: Ticket, decision: dict[str, Any]) -> Ticket:
+    """Record the router's decision and, when it is sure, move the ticket out of
+    triage and assign it within the queue. Idempotent: a ticket is routed once."""
+    from helpdesk.routing.models import RoutingDecision
+
+    try:
+        if db.session.scalar(sa.select(RoutingDecision.id).where(RoutingDecision.ticket_id == ticket.id)):
+            return ticket
+        note = decision.get("note")
+        target: Queue | None = None
+        if ticket.emergency:
+            note = "emergency"
+        elif decision.get("auto_routed") and ticket.queue.slug == TRIAGE_QUEUE:
+            target = db.session.scalar(
+                sa.select(Queue).where(Queue.slug == decision["queue"], Queue.active.is_(True))
+            )
+            if target is None:
+                note = "unknown_queue"
+        db.session.add(RoutingDecision(
+            ticket_id=ticket.id, predicted_queue=(decision["top3"][0][0] if decision.get("top3") else None),
+            confidence=decision.get("confidence", 0.0), top3=decision.get("top3", []),
+            model_version=decision.get("model_version"), auto_routed=target is not None, note=note,
+        ))
+        before = _snapshot(ticket)
+        if target is not None:
+            ticket.queue = target
+            db.session.flush()
+        if ticket.assignee_id is None:
+            agent = _pick_assignee(ticket.queue)
+            if agent is not None:
+                ticket.assignee = agent
+                ticket.queue.last_assigned_id = agent.id
+        changes = audit.diff(before, _snapshot(ticket))
+        changes["routing"] = {"auto_routed": target is not None, "confidence": round(decision.get("confidence", 0.0), 4),
+                              "model_version": decision.get("model_version"), "note": note}
+        ticket.updated_at = utcnow()
+        audit.record("ticket.routed", "ticket", ticket.reference, actor_id=None, changes=changes)
+    except Exception:
+        rollback()
+        raise
+    commit()
+    return ticket
+
+
+def _pick_assignee(queue: Queue) -> User | None:
+    from helpdesk.tickets.models import Assignment, QueueMembership
+
+    if queue.assignment == Assignment.MANUAL:
+        return None
+    candidates = (
+        sa.select(User)
+        .join(QueueMembership, QueueMembership.user_id == User.id)
+        .where(QueueMembership.queue_id == queue.id, User.active.is_(True), User.available.is_(True),
+               User.role.in_([Role.AGENT, Role.SUPERVISOR]))
+    )
+    if queue.assignment == Assignment.ROUND_ROBIN:
+        after = queue.last_assigned_id or 0
+        nxt = db.session.scalar(candidates.where(User.id > after).order_by(User.id).limit(1))
+        return nxt or db.session.scalar(candidates.order_by(User.id).limit(1))
+    load = (
+        sa.select(sa.func.count(Ticket.id))
+        .where(Ticket.assignee_id == User.id, Ticket.status.in_([Status.NEW, Status.OPEN, Status.PENDING_PATIENT]))
+        .correlate(User)
+        .scalar_subquery()
+    )
+    return db.session.scalar(candidates.order_by(load.asc(), User.id).limit(1))

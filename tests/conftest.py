@@ -1,0 +1,128 @@
+"""Fixtures: one migrated database per run, emptied before every test.
+
+SQLite (a temp file) and inline jobs by default; PostgreSQL and real RQ when
+DATABASE_URL / REDIS_URL are set (as .ci/run does). Services commit for real — the
+browser and worker tests need committed rows visible to other connections — so
+each test starts from empty tables instead of a rolled-back transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from helpdesk import create_app
+from helpdesk.config import Settings
+from helpdesk.extensions import db, limiter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    instance = tmp_path_factory.mktemp("instance")
+    overrides = {"instance_path": instance}
+    if not os.environ.get("DATABASE_URL"):
+        overrides["database_url"] = f"sqlite:///{instance / 'test.db'}"
+    return Settings.for_testing(**overrides)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Iterator[Flask]:
+    app = create_app(settings)
+    with app.app_context():
+        _reset_schema()
+        from flask_migrate import upgrade
+
+        upgrade(directory=str(ROOT / "migrations"))
+    yield app
+
+
+def _reset_schema() -> None:
+    """Drop whatever an earlier run left, so the migrations build the schema afresh."""
+    engine = db.engine
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        else:
+            for table in sa.inspect(conn).get_table_names():
+                conn.execute(sa.text(f'DROP TABLE IF EXISTS "{table}"'))
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(sa.text(f'DELETE FROM "{t}"'))
+
+
+@pytest.fixture(scope="session")
+def trained_model_file(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One routing model for the whole run, trained on the project's corpus."""
+    from helpdesk.routing import classifier
+    from helpdesk.routing.training import corpus_examples
+
+    texts, labels = corpus_examples()
+    router = classifier.train(texts, labels, seed=0)
+    router.version = "test-model"
+    path = app.config["HELPDESK"].resolved_model_dir / "test-model.joblib"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    classifier.save(router, path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _clean(app: Flask, trained_model_file: Path) -> Iterator[None]:
+    from helpdesk.routing.models import ModelVersion
+    from helpdesk.routing.services import model_cache
+
+    with app.app_context():
+        _empty_tables()
+        db.session.add(ModelVersion(version="test-model", path=trained_model_file.name, active=True))
+        db.session.commit()
+        model_cache.reset()
+    if app.config["HELPDESK"].redis_url:
+        from redis import Redis
+
+        Redis.from_url(app.config["HELPDESK"].redis_url).flushdb()
+    limiter.reset()
+    app.config["WTF_CSRF_ENABLED"] = False
+    yield
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[None]:
+    """An application context for calling services directly."""
+    with app.test_request_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+# ------------------------------------------------------------------ factories
+
+from tests.factories import *  # noqa: E402,F401,F403
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "no CSRF token in page"
+    return match.group(1)

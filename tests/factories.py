@@ -1,0 +1,132 @@
+"""Test data built through the real services (no hand-made rows)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from helpdesk.auth import services as accounts
+from helpdesk.auth.models import Role, User
+from helpdesk.demo import QUEUES
+from helpdesk.extensions import db
+from helpdesk.tickets import services as tickets
+from helpdesk.tickets.models import Channel, Queue, Ticket
+
+PASSWORD = "correct horse battery"  # noqa: S105
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def queues(ctx) -> dict[str, Queue]:
+    return {slug: accounts.create_queue(actor=None, slug=slug, name=name, description=d) for slug, name, d in QUEUES}
+
+
+@pytest.fixture
+def make_user(ctx, queues):
+    def make(role: Role | str = Role.PATIENT, *, member_of: tuple[str, ...] = (), name: str | None = None,
+             email: str | None = None) -> User:
+        n = next(_seq)
+        role = Role(role)
+        user = accounts.create_user(
+            actor=None, email=email or f"{role.value}{n}@example.test", name=name or f"{role.value.capitalize()} Person{n}",
+            role=role, password=PASSWORD,
+        )
+        for slug in member_of:
+            accounts.add_member(actor=None, queue=queues[slug], user=user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def patient(make_user) -> User:
+    return make_user(Role.PATIENT, name="Maria Lopez")
+
+
+@pytest.fixture
+def other_patient(make_user) -> User:
+    return make_user(Role.PATIENT, name="John Other")
+
+
+@pytest.fixture
+def agent(make_user) -> User:
+    return make_user(Role.AGENT, member_of=("billing", "triage", "account-access", "scheduling"), name="Alex Agent")
+
+
+@pytest.fixture
+def outsider_agent(make_user) -> User:
+    """An agent who is not a member of the queues the test tickets land in."""
+    return make_user(Role.AGENT, member_of=("general",), name="Olga Outsider")
+
+
+@pytest.fixture
+def supervisor(make_user) -> User:
+    return make_user(Role.SUPERVISOR, member_of=tuple(q[0] for q in QUEUES), name="Sam Supervisor")
+
+
+@pytest.fixture
+def admin(make_user) -> User:
+    return make_user(Role.ADMIN, name="Ada Admin")
+
+
+@pytest.fixture
+def portal(ctx):
+    """An integration account with its bearer secret."""
+    token, secret = accounts.create_api_token(actor=None, name="patient-portal")
+    return token.user, secret
+
+
+@pytest.fixture
+def make_ticket(ctx, queues, patient):
+    def make(requester: User | None = None, subject: str = "Question about my bill",
+             body: str = "I was charged twice for my visit on the statement, please check the billing charge.",
+             queue: str | None = "billing", channel: Channel = Channel.WEB, created_by: User | None = None) -> Ticket:
+        requester = requester or patient
+        t = tickets.create_ticket(requester=requester, subject=subject, body=body, channel=channel,
+                                  created_by=created_by or requester)
+        run_jobs()
+        db.session.refresh(t)
+        if queue and t.queue.slug != queue:
+            t.queue = queues[queue]  # test setup: place the ticket where the test needs it
+            db.session.commit()
+        return t
+
+    return make
+
+
+def run_jobs() -> None:
+    """Run queued jobs: nothing to do inline; a burst of a real RQ worker with Redis."""
+    from flask import current_app
+
+    if current_app.config["HELPDESK"].redis_url is None:
+        return
+    from rq import SimpleWorker
+
+    from helpdesk import jobs
+
+    SimpleWorker([jobs.QUEUE_NAME], connection=jobs.redis_connection()).work(burst=True)
+
+
+def login(client: FlaskClient, user: User) -> FlaskClient:
+    with client.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+    return client
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def count(model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+__all__ = [
+    "PASSWORD", "admin", "agent", "bearer", "count", "login", "make_ticket", "make_user", "other_patient",
+    "outsider_agent", "patient", "portal", "queues", "run_jobs", "supervisor",
+]

@@ -1,0 +1,131 @@
+"""Jobs: enqueued after commit, inline without Redis, and never lost when Redis is down."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+import sqlalchemy as sa
+
+from helpdesk import create_app, jobs
+from helpdesk.extensions import db
+from helpdesk.routing.models import RoutingDecision
+from helpdesk.tickets import services
+from helpdesk.tickets.models import Channel, Ticket
+
+
+def test_inline_mode_runs_the_routing_job_right_after_commit(app, ctx, make_ticket):
+    if app.config["HELPDESK"].redis_url:
+        pytest.skip("this run uses Redis; the Redis path is tested below")
+    t = make_ticket(queue=None)
+    decision = db.session.scalar(sa.select(RoutingDecision).where(RoutingDecision.ticket_id == t.id))
+    assert decision is not None and decision.model_version == "test-model"
+    assert jobs.outbox_counts() == {"pending": 0, "failed": 0}
+
+
+def test_jobs_refuse_anything_but_ids(ctx):
+    with pytest.raises(TypeError):
+        jobs.enqueue("helpdesk.routing.tasks.route_ticket", "my chest hurts and " * 10)
+    db.session.rollback()
+
+
+def test_a_job_for_a_deleted_row_is_harmless_and_running_twice_is_too(app, ctx, make_ticket):
+    from helpdesk.routing.tasks import route_ticket
+
+    route_ticket(987654)  # no such ticket
+    t = make_ticket(queue=None)
+    route_ticket(t.id)
+    route_ticket(t.id)
+    n = db.session.scalar(sa.select(sa.func.count()).where(RoutingDecision.ticket_id == t.id))
+    assert n == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def own_redis() -> Iterator[dict]:
+    """A real Redis server of our own that the test can stop and start."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = _free_port()
+    state: dict = {"port": port, "proc": None}
+
+    def start() -> None:
+        state["proc"] = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis did not start")
+
+    def stop() -> None:
+        if state["proc"] is not None:
+            state["proc"].terminate()
+            state["proc"].wait(timeout=10)
+            state["proc"] = None
+
+    state["start"], state["stop"] = start, stop
+    start()
+    yield state
+    stop()
+
+
+def test_a_redis_outage_never_loses_a_submission(app, own_redis, queues, patient):
+    """Redis stops: the ticket still commits and its job waits in the outbox; Redis
+    comes back: the sweep pushes the job and a real RQ worker runs it."""
+    from rq import SimpleWorker
+
+    settings = replace(app.config["HELPDESK"], redis_url=f"redis://127.0.0.1:{own_redis['port']}/0")
+    redis_app = create_app(settings)
+    with redis_app.test_request_context():
+        patient_row = db.session.get(type(patient), patient.id)
+        own_redis["stop"]()
+        t = services.create_ticket(requester=patient_row, subject="My bill is wrong",
+                                   body="I was charged twice for one visit.", channel=Channel.WEB,
+                                   created_by=patient_row)
+        ticket_id = t.id
+        assert db.session.get(Ticket, ticket_id) is not None
+        assert jobs.outbox_counts()["pending"] == 1
+        assert jobs.sweep_outbox() == 0  # still down: nothing lost, nothing pushed
+
+        own_redis["start"]()
+        assert jobs.sweep_outbox() == 1
+        SimpleWorker([jobs.QUEUE_NAME], connection=jobs.redis_connection()).work(burst=True)
+        db.session.expire_all()
+        assert db.session.scalar(sa.select(RoutingDecision).where(RoutingDecision.ticket_id == ticket_id))
+        assert jobs.outbox_counts() == {"pending": 0, "failed": 0}
+        db.session.remove()
+
+
+def test_a_failing_job_is_retried_then_marked_failed_not_lost(app, ctx, monkeypatch):
+    row = jobs.enqueue("helpdesk.routing.tasks.route_ticket", 1)
+    db.session.commit()
+    jobs.discard_pending()
+
+    def boom(_ticket_id):
+        raise RuntimeError("patient text must not reach the log")
+
+    import helpdesk.routing.tasks as tasks
+
+    monkeypatch.setattr(tasks, "route_ticket", boom)
+    monkeypatch.setattr(jobs, "inline_mode", lambda: True)
+    for _ in range(jobs.MAX_ATTEMPTS):
+        jobs.run_outbox_job(row.id)
+    db.session.expire_all()
+    again = db.session.get(jobs.OutboxJob, row.id)
+    assert again.failed and again.attempts == jobs.MAX_ATTEMPTS and again.last_error == "RuntimeError"

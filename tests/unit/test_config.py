@@ -1,0 +1,55 @@
+"""Configuration is typed, validated and read from the environment at start-up."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpdesk import create_app
+from helpdesk.config import ConfigError, Settings
+
+
+def test_production_requires_a_secret_key():
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        Settings.from_env({"HELPDESK_ENV": "production"})
+
+
+def test_development_has_working_defaults(tmp_path):
+    s = Settings.from_env({"HELPDESK_ENV": "development", "HELPDESK_INSTANCE_PATH": str(tmp_path)})
+    assert s.database_url == f"sqlite:///{tmp_path / 'helpdesk.db'}"
+    assert s.redis_url is None and s.jobs_inline and s.port == 5000
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HELPDESK_ENV": "staging"}, "HELPDESK_ENV"),
+        ({"HELPDESK_ENV": "development", "PORT": "eighty"}, "PORT"),
+        ({"HELPDESK_ENV": "development", "PORT": "70000"}, "PORT"),
+        ({"HELPDESK_ENV": "development", "REDIS_URL": "http://x"}, "REDIS_URL"),
+        ({"HELPDESK_ENV": "development", "ROUTING_THRESHOLD": "2"}, "ROUTING_THRESHOLD"),
+        ({"HELPDESK_ENV": "production", "SECRET_KEY": "short"}, "SECRET_KEY"),
+    ],
+)
+def test_bad_values_fail_fast(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
+
+
+def test_postgres_urls_use_psycopg3():
+    s = Settings.from_env({"HELPDESK_ENV": "development", "DATABASE_URL": "postgresql://u@h/db"})
+    assert s.database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_production_cookies_are_secure(tmp_path):
+    s = Settings.from_env({"HELPDESK_ENV": "production", "SECRET_KEY": "x" * 32, "HELPDESK_INSTANCE_PATH": str(tmp_path)})
+    app = create_app(s)
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    resp = app.test_client().get("/login", base_url="https://helpdesk.example")
+    assert "max-age=31536000" in resp.headers["Strict-Transport-Security"]
+
+
+def test_creating_the_app_touches_no_database(tmp_path):
+    s = Settings.from_env({"HELPDESK_ENV": "development", "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+                           "HELPDESK_INSTANCE_PATH": str(tmp_path)})
+    create_app(s)  # would raise if it connected

@@ -1,0 +1,71 @@
+"""Admin and supervisor pages: users, queues and membership, API tokens."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from helpdesk.auth.models import ApiToken, Role, User, hash_token
+from helpdesk.extensions import db
+from helpdesk.tickets.models import Queue, QueueMembership
+from tests.factories import count, login
+
+
+def test_admin_creates_and_deactivates_users(client, ctx, admin, queues):
+    login(client, admin)
+    assert client.get("/admin/users").status_code == 200
+    resp = client.post("/admin/users", data={"name": "New Agent", "email": "new.agent@example.org",
+                                             "role": "agent", "password": "agent password"})
+    assert resp.status_code == 302
+    user = db.session.scalar(sa.select(User).where(User.email == "new.agent@example.org"))
+    assert user.role == Role.AGENT
+    old_token = user.session_token
+    assert client.post(f"/admin/users/{user.id}/active/0").status_code == 302
+    db.session.refresh(user)
+    assert not user.active and user.session_token != old_token
+    # duplicate email: friendly error, nothing created
+    n = count(User)
+    client.post("/admin/users", data={"name": "X", "email": "new.agent@example.org", "role": "agent",
+                                      "password": "agent password"})
+    assert count(User) == n
+
+
+def test_admin_manages_queues_and_supervisors_manage_their_members(client, ctx, admin, supervisor, make_user):
+    login(client, admin)
+    assert client.post("/admin/queues", data={"slug": "imaging", "name": "Imaging"}).status_code == 302
+    assert db.session.scalar(sa.select(Queue).where(Queue.slug == "imaging")) is not None
+    assert client.post("/admin/queues", data={"slug": "Bad Slug!", "name": "x"}).status_code == 200
+    assert count(Queue) == 10
+    newbie = make_user(Role.AGENT)
+    billing = db.session.scalar(sa.select(Queue).where(Queue.slug == "billing"))
+    login(client, supervisor)
+    assert client.get(f"/admin/queues/{billing.id}/members").status_code == 200
+    assert client.post(f"/admin/queues/{billing.id}/members", data={"user_id": newbie.id}).status_code == 302
+    assert db.session.scalar(sa.select(QueueMembership).where(QueueMembership.user_id == newbie.id)) is not None
+    assert client.post(f"/admin/queues/{billing.id}/members/{newbie.id}/remove").status_code == 302
+    assert db.session.scalar(sa.select(QueueMembership).where(QueueMembership.user_id == newbie.id)) is None
+
+
+def test_supervisor_cannot_manage_a_queue_they_are_not_in(client, ctx, make_user, queues):
+    sup = make_user(Role.SUPERVISOR, member_of=("billing",))
+    login(client, sup)
+    assert client.get(f"/admin/queues/{queues['billing'].id}/members").status_code == 200
+    assert client.get(f"/admin/queues/{queues['records'].id}/members").status_code == 404
+    assert client.get("/admin/users").status_code == 403
+    assert client.get("/admin/tokens").status_code == 403
+
+
+def test_admin_tokens_shown_once_and_stored_hashed(client, ctx, admin, patient, agent):
+    login(client, admin)
+    resp = client.post("/admin/tokens", data={"name": "patient-portal"})
+    page = resp.get_data(as_text=True)
+    token = db.session.scalar(sa.select(ApiToken))
+    secret = page.split('<code class="secret">')[1].split("</code>")[0]
+    assert token.token_hash == hash_token(secret) and secret not in token.token_hash
+    assert secret not in client.get("/admin/tokens").get_data(as_text=True)
+    assert client.post(f"/admin/tokens/{token.id}/revoke").status_code == 302
+    db.session.refresh(token)
+    assert token.revoked_at is not None
+    for user in (patient, agent):
+        login(client, user)
+        assert client.get("/admin/tokens").status_code == 403
+        assert client.post(f"/admin/tokens/{token.id}/revoke").status_code == 403

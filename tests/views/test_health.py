@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+from helpdesk import create_app
+
+
+def test_health_reports_database_jobs_and_routing(client, app):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["jobs"] == ("redis" if app.config["HELPDESK"].redis_url else "inline")
+    assert body["routing"].startswith("ok")
+
+
+def test_health_is_503_naming_the_database_when_it_is_unreachable(app, tmp_path):
+    broken = create_app(replace(app.config["HELPDESK"], database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+                                instance_path=tmp_path))
+    resp = broken.test_client().get("/healthz")
+    assert resp.status_code == 503
+    body = resp.get_json()
+    assert body["status"] == "unavailable" and body["database"].startswith("unavailable")
