@@ -56,6 +56,12 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(patient_bp)
     app.register_blueprint(agent_bp)
     app.register_blueprint(admin_bp)
+    from helpdesk.routing.views import bp as routing_bp
+
+    app.register_blueprint(routing_bp)
+    from helpdesk.kb.views import bp as kb_bp
+
+    app.register_blueprint(kb_bp)
     init_api(app)
 
     from helpdesk.errors import register_error_handlers

@@ -183,3 +183,6 @@ def register_cli(app: Flask) -> None:
     from helpdesk.routing.cli import routing_cli
 
     app.cli.add_command(routing_cli)
+    from helpdesk.kb.cli import kb_cli
+
+    app.cli.add_command(kb_cli)

@@ -23,6 +23,12 @@ def index():
     return redirect(url_for("agent.dashboard"))
 
 
+@bp.get("/livez")
+def livez():
+    """Liveness: the process answers (no database, no Redis). /healthz is readiness."""
+    return jsonify({"status": "ok"})
+
+
 @bp.get("/healthz")
 def healthz():
     settings = current_app.config["HELPDESK"]

@@ -108,11 +108,16 @@ def register_error_handlers(app: Flask) -> None:
         status = err.code or 500
         if wants_json():
             message = FRIENDLY.get(status, err.description or "Error")
+            fields = _webargs_fields(err)
             if status == 413:
                 message = "The request is too large (limit 1 MB)."
+            elif fields:
+                message = "Some fields are missing or not valid."
+            elif status == 422:
+                message = "The request could not be understood: send a JSON object."
             elif err.description and status in (400, 405, 429):
                 message = str(err.description)
-            return json_error(status, HTTP_CODES.get(status, "error"), message)
+            return json_error(status, HTTP_CODES.get(status, "error"), message, fields)
         return _page(status, FRIENDLY.get(status, "Something went wrong."))
 
     @app.errorhandler(Exception)
@@ -124,6 +129,22 @@ def register_error_handlers(app: Flask) -> None:
         if wants_json():
             return json_error(500, "internal_error", FRIENDLY[500])
         return _page(500, FRIENDLY[500])
+
+
+def _webargs_fields(err: HTTPException) -> dict[str, Any] | None:
+    """flask-smorest/webargs put marshmallow's messages under data["messages"][location]."""
+    data = getattr(err, "data", None)
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if not isinstance(messages, dict):
+        return None
+    fields: dict[str, Any] = {}
+    for location_messages in messages.values():
+        if isinstance(location_messages, dict):
+            fields.update(location_messages)
+    # marshmallow reports unknown fields as "Unknown field."; keep its words
+    return {k: v for k, v in fields.items() if k != "_schema"} or (
+        {"body": fields["_schema"]} if "_schema" in fields else None
+    )
 
 
 def _page(status: int, message: str):

@@ -3,10 +3,23 @@
 from helpdesk.audit import AuditEvent
 from helpdesk.auth.models import ApiToken, User
 from helpdesk.jobs import OutboxJob
+from helpdesk.kb.models import (
+    Article,
+    ArticleFeedback,
+    ArticleQueue,
+    ArticleVersion,
+    ArticleViewDay,
+    Deflection,
+    KbIndexState,
+    TicketArticleLink,
+)
 from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
 from helpdesk.tickets.models import Message, Queue, QueueMembership, Ticket
 
 __all__ = [
     "ApiToken", "AuditEvent", "Message", "ModelVersion", "OutboxJob", "Queue", "QueueMembership",
     "RoutingDecision", "RoutingLabel", "Ticket", "User",
+    # knowledge base
+    "Article", "ArticleFeedback", "ArticleQueue", "ArticleVersion", "ArticleViewDay", "Deflection", "KbIndexState",
+    "TicketArticleLink",
 ]

@@ -10,5 +10,13 @@ def sweep_outbox_job() -> None:
     jobs.sweep_outbox()
 
 
+def weekly_retrain_job() -> None:
+    """Retrain the router on the corpus plus agents' labels; promoted only if no regression."""
+    from helpdesk.routing.training import retrain
+
+    retrain()
+
+
 def register(scheduler) -> None:
     scheduler.register(sweep_outbox_job, queue_name=jobs.QUEUE_NAME, interval=60)
+    scheduler.register(weekly_retrain_job, queue_name=jobs.QUEUE_NAME, cron="0 3 * * 0", job_timeout=1800)

@@ -134,3 +134,74 @@ def require_staff_ticket(user: User, reference: str) -> Ticket:
     if not user.is_staff:
         raise Forbidden("Only staff can do this.")
     return get_visible_ticket(user, reference)
+
+
+# --- knowledge base -------------------------------------------------------------
+# Articles are not patient data, but internal articles are for staff only: to a
+# patient or a signed-out visitor an internal, unpublished or unknown article is
+# simply "not found". Staff read every article; editors write, review and publish;
+# agents propose drafts (and may edit their own drafts until they are submitted).
+
+
+def is_kb_editor(user: User | None) -> bool:
+    """Supervisors always; agents and admins when an admin granted it."""
+    if user is None or not user.active or not user.is_staff:
+        return False
+    return user.role == Role.SUPERVISOR or bool(user.kb_editor)
+
+
+def can_read_internal_articles(user: User | None) -> bool:
+    return user is not None and user.active and user.is_staff
+
+
+def can_view_article(user: User | None, article: Any) -> bool:
+    from helpdesk.kb.models import ArticleStatus, Audience
+
+    if can_read_internal_articles(user):
+        return True
+    return article.status == ArticleStatus.PUBLISHED and article.audience == Audience.PUBLIC
+
+
+def can_propose_article(user: User | None) -> bool:
+    return can_read_internal_articles(user)
+
+
+def can_edit_article(user: User | None, article: Any) -> bool:
+    from helpdesk.kb.models import ArticleStatus
+
+    if is_kb_editor(user):
+        return True
+    return (
+        can_propose_article(user)
+        and article.author_id == user.id  # type: ignore[union-attr]
+        and article.status == ArticleStatus.DRAFT
+    )
+
+
+def can_manage_kb_editors(user: User | None) -> bool:
+    return user is not None and user.active and user.role == Role.ADMIN
+
+
+def get_visible_article(user: User | None, article_id: int) -> Any:
+    """The article if ``user`` may read it, else NotFound (existence is not revealed)."""
+    from helpdesk.kb.models import Article
+
+    article = db.session.get(Article, article_id)
+    if article is None or not can_view_article(user, article):
+        raise NotFound("No article here.")
+    return article
+
+
+def get_public_article(slug: str) -> Any:
+    """A published public article by its slug (the help centre's only way in)."""
+    from helpdesk.kb.models import Article, ArticleStatus, Audience
+
+    article = db.session.scalar(sa.select(Article).where(Article.slug == slug[:120]))
+    if article is None or article.status != ArticleStatus.PUBLISHED or article.audience != Audience.PUBLIC:
+        raise NotFound("No article here.")
+    return article
+
+
+def require_kb_editor(user: User | None) -> None:
+    if not is_kb_editor(user):
+        raise Forbidden("Only knowledge-base editors can do this.")

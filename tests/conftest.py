@@ -34,9 +34,24 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings.for_testing(**overrides)
 
 
+class IsolatedClient(FlaskClient):
+    """Tests that also call services hold an app context open (the ``ctx`` fixture), and
+    Flask then reuses it for the client's requests: per-request caches in ``g`` (the
+    signed-in user, queue memberships) must not leak from one request to the next."""
+
+    def open(self, *args, **kwargs):
+        from flask import g, has_app_context
+
+        if has_app_context():
+            for key in ("_login_user", "_member_queue_ids", "api_user"):
+                g.pop(key, None)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(settings: Settings) -> Iterator[Flask]:
     app = create_app(settings)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         _reset_schema()
         from flask_migrate import upgrade
@@ -83,7 +98,13 @@ def trained_model_file(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(autouse=True)
-def _clean(app: Flask, trained_model_file: Path) -> Iterator[None]:
+def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test that touches the app starts from empty tables (pure unit tests don't)."""
+    if request.node.path.is_relative_to(ROOT / "tests" / "unit"):
+        yield
+        return
+    app: Flask = request.getfixturevalue("app")
+    trained_model_file: Path = request.getfixturevalue("trained_model_file")
     from helpdesk.routing.models import ModelVersion
     from helpdesk.routing.services import model_cache
 

@@ -6,7 +6,6 @@ import itertools
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
 from flask.testing import FlaskClient
 
 from helpdesk.auth import services as accounts
@@ -32,7 +31,7 @@ def make_user(ctx, queues):
         n = next(_seq)
         role = Role(role)
         user = accounts.create_user(
-            actor=None, email=email or f"{role.value}{n}@example.test", name=name or f"{role.value.capitalize()} Person{n}",
+            actor=None, email=email or f"{role.value}{n}@example.org", name=name or f"{role.value.capitalize()} Person{n}",
             role=role, password=PASSWORD,
         )
         for slug in member_of:

@@ -5,12 +5,13 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from helpdesk.auth.models import Role
+from helpdesk.formutil import choices
 
 
 class UserForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
-    role = SelectField("Role", choices=[(r.value, r.value.capitalize()) for r in Role if r != Role.INTEGRATION])
+    role = SelectField("Role", choices=choices((r.value, r.value.capitalize()) for r in Role if r != Role.INTEGRATION))
     password = PasswordField("Initial password", validators=[DataRequired(), Length(min=8, max=128)])
 
 

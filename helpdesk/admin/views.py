@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from helpdesk.auth import services
 from helpdesk.auth.models import ApiToken, Role, User
 from helpdesk.errors import DomainError, NotFound
 from helpdesk.extensions import db
+from helpdesk.formutil import choices
 from helpdesk.permissions import can_manage_queue_members, member_queue_ids, role_required
 from helpdesk.tickets.models import Queue, QueueMembership
 
@@ -108,6 +109,19 @@ def queue_active(queue_id: int, active: int):
     return redirect(url_for("admin.queues"))
 
 
+@bp.post("/queues/<int:queue_id>/assignment")
+@role_required(Role.ADMIN, Role.SUPERVISOR)
+def queue_assignment(queue_id: int):
+    queue = _managed_queue(queue_id)
+    if ActionForm().validate_on_submit():
+        try:
+            services.set_queue_assignment(actor=_me(), queue=queue, assignment=request.form.get("assignment", ""))
+            flash("Assignment method updated.", "success")
+        except DomainError as err:
+            _flash_error(err)
+    return redirect(url_for("admin.members", queue_id=queue.id))
+
+
 def _managed_queue(queue_id: int) -> Queue:
     queue = _get(Queue, queue_id)
     if not can_manage_queue_members(_me(), queue.id):
@@ -134,7 +148,7 @@ def members(queue_id: int):
         )
     )
     form = MemberForm()
-    form.user_id.choices = [(u.id, f"{u.display_name} ({u.role.value})") for u in candidates]
+    form.user_id.choices = choices((u.id, f"{u.display_name} ({u.role.value})") for u in candidates)
     if form.validate_on_submit():
         try:
             services.add_member(actor=_me(), queue=queue, user=_get(User, form.user_id.data))
@@ -142,7 +156,10 @@ def members(queue_id: int):
         except DomainError as err:
             _flash_error(err)
         return redirect(url_for("admin.members", queue_id=queue.id))
-    return render_template("admin/members.html", queue=queue, members=current, form=form, action=ActionForm())
+    from helpdesk.tickets.models import Assignment
+
+    return render_template("admin/members.html", queue=queue, members=current, form=form, action=ActionForm(),
+                           assignments=list(Assignment))
 
 
 @bp.post("/queues/<int:queue_id>/members/<int:user_id>/remove")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+from functools import cache
+from pathlib import Path
+
 from flask import Blueprint, abort, render_template, send_from_directory
-from swagger_ui_bundle import swagger_ui_path
 
 from helpdesk.security import CSP, talisman
 
@@ -20,8 +23,21 @@ def docs():
     return render_template("api/docs.html")
 
 
+@cache
+def swagger_ui_dir() -> Path:
+    """The Swagger UI files shipped by the swagger-ui-bundle package (found without
+    importing it: its __init__ trips an import-hook warning)."""
+    spec = importlib.util.find_spec("swagger_ui_bundle")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("swagger-ui-bundle is not installed")
+    candidates = sorted((Path(spec.origin).parent / "vendor").glob("swagger-ui-*"))
+    if not candidates:
+        raise RuntimeError("swagger-ui-bundle ships no Swagger UI files")
+    return candidates[-1]
+
+
 @bp.get("/assets/<name>")
 def asset(name: str):
     if name not in ASSETS:
         abort(404)
-    return send_from_directory(str(swagger_ui_path), name, max_age=86400)
+    return send_from_directory(str(swagger_ui_dir()), name, max_age=86400)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import secrets
@@ -54,6 +55,9 @@ class User(UserMixin, db.Model):
     )
     # Agents: may the router assign new tickets to them right now?
     available: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # Knowledge base: may write, review and publish articles (supervisors always may;
+    # see helpdesk.permissions.is_kb_editor). Granted to agents by an admin.
+    kb_editor: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -98,10 +102,8 @@ class User(UserMixin, db.Model):
 
 
 def _verify_dummy(password: str) -> None:
-    try:
+    with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
         _hasher.verify(_DUMMY_HASH, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        pass
 
 
 def verify_dummy_password(password: str) -> None:

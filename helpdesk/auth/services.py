@@ -179,6 +179,40 @@ def set_queue_active(*, actor: User, queue: Queue, active: bool) -> Queue:
     return queue
 
 
+def set_queue_assignment(*, actor: User, queue: Queue, assignment: str) -> Queue:
+    """How the router assigns new tickets within the queue."""
+    from helpdesk.tickets.models import Assignment
+
+    if actor.role != Role.ADMIN and not can_manage_queue_members(actor, queue.id):
+        raise Forbidden("You can't manage this queue.")
+    try:
+        value = Assignment(assignment)
+    except ValueError:
+        raise ValidationFailed("Unknown assignment method.",
+                               fields={"assignment": [f"One of: {', '.join(a.value for a in Assignment)}."]}) from None
+    if queue.assignment == value:
+        raise ValidationFailed("Nothing changed.")
+    before = queue.assignment.value
+    queue.assignment = value
+    audit.record("queue.updated", "queue", queue.slug, actor_id=actor.id,
+                 changes={"assignment": {"before": before, "after": value.value}})
+    commit()
+    return queue
+
+
+def set_available(*, user: User, available: bool) -> User:
+    """Staff mark themselves available (or not) for automatic assignment."""
+    if not user.is_staff:
+        raise Forbidden("Only staff have an availability.")
+    if user.available == available:
+        raise ValidationFailed("Nothing changed.")
+    user.available = available
+    audit.record("user.availability", "user", user.id, actor_id=user.id,
+                 changes={"available": {"before": not available, "after": available}})
+    commit()
+    return user
+
+
 def add_member(*, actor: User | None, queue: Queue, user: User) -> QueueMembership:
     if actor is not None and not can_manage_queue_members(actor, queue.id):
         raise Forbidden("You can't manage this queue.")

@@ -68,7 +68,7 @@ def evaluate_cmd(csv_path: Path, as_json: bool) -> None:
         raise click.ClickException(f"No usable model: {model_cache.error}. Run 'flask routing retrain'.")
     try:
         texts, labels = evaluation.read_labelled_csv(csv_path, known_labels=list(router.labels))
-    except evaluation.UnknownQueueError as err:
+    except evaluation.CorpusFormatError as err:
         raise click.ClickException(str(err)) from None
     settings = current_app.config["HELPDESK"]
     result = evaluation.evaluate(router, texts, labels, settings.routing_threshold, settings.routing_margin)

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from helpdesk.errors import DomainError
+from helpdesk.formutil import choices
 from helpdesk.permissions import STAFF, get_visible_ticket, role_required
 from helpdesk.tickets import queries, services
 from helpdesk.tickets.forms import AgentReplyForm, AssignForm, ClaimForm, MoveForm, UpdateForm
@@ -21,7 +22,22 @@ def _me():
 @bp.get("/")
 @role_required(*STAFF)
 def dashboard():
-    return render_template("agent/dashboard.html", rows=queries.queue_counts(_me()), Status=Status)
+    return render_template("agent/dashboard.html", rows=queries.queue_counts(_me()), Status=Status, me=_me(),
+                           action=ClaimForm())
+
+
+@bp.post("/availability")
+@role_required(*STAFF)
+def availability():
+    from helpdesk.auth.services import set_available
+    from helpdesk.tickets.forms import ClaimForm as ActionForm
+
+    if ActionForm().validate_on_submit():
+        me = _me()
+        set_available(user=me, available=not me.available)
+        flash("You are now available for new requests." if me.available else
+              "You won't receive new requests automatically.", "success")
+    return redirect(url_for("agent.dashboard"))
 
 
 @bp.get("/tickets")
@@ -47,14 +63,20 @@ def _ticket_page(ticket, reply_form=None, move_form=None, status: int = 200):
     update_form = UpdateForm(status=ticket.status.value, priority=ticket.priority.value)
     move_form = move_form or MoveForm()
     assign_form = AssignForm(assignee_id=str(ticket.assignee_id or ""))
-    assign_form.assignee_id.choices = [("", "Unassigned")] + [(str(a.id), a.display_name) for a in agents]
+    assign_form.assignee_id.choices = choices([("", "Unassigned")] + [(str(a.id), a.display_name) for a in agents])
     from helpdesk.routing.services import routing_info
 
     queues = queries.active_queues()
-    move_form.queue_id.choices = [(q.id, q.name) for q in queues if q.id != ticket.queue_id]
+    move_form.queue_id.choices = choices((q.id, q.name) for q in queues if q.id != ticket.queue_id)
+    from helpdesk.kb.panels import reply_prefill, ticket_panel
+
+    if reply_form is None:  # knowledge base: "Insert" without JavaScript (?kb_insert=<article id>)
+        prefill = reply_prefill(me, request.args.get("kb_insert"))
+        reply_form = AgentReplyForm(body=prefill) if prefill else None
     return render_template(
         "agent/ticket.html",
         ticket=ticket,
+        kb=ticket_panel(ticket, me),
         reply_form=reply_form or AgentReplyForm(),
         update_form=update_form,
         move_form=move_form,
@@ -112,7 +134,7 @@ def update(reference: str):
 def move(reference: str):
     ticket = get_visible_ticket(_me(), reference)
     form = MoveForm()
-    form.queue_id.choices = [(q.id, q.name) for q in queries.active_queues() if q.id != ticket.queue_id]
+    form.queue_id.choices = choices((q.id, q.name) for q in queries.active_queues() if q.id != ticket.queue_id)
     if not form.validate_on_submit():
         return _ticket_page(ticket, move_form=form, status=422)
     services.update_ticket(ticket, actor=_me(), queue_id=form.queue_id.data, reason=form.reason.data)
@@ -131,7 +153,7 @@ def assign(reference: str):
     ticket = get_visible_ticket(_me(), reference)
     raw = request.form.get("assignee_id", "")
     form = AssignForm()
-    form.assignee_id.choices = [("", "Unassigned")] + [(str(a.id), "") for a in queries.assignable_agents(ticket.queue_id)]
+    form.assignee_id.choices = choices([("", "Unassigned")] + [(str(a.id), "") for a in queries.assignable_agents(ticket.queue_id)])
     if not form.validate_on_submit():
         flash("Choose someone from this queue.", "error")
         return redirect(url_for("agent.ticket_page", reference=ticket.reference))

@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from helpdesk.formutil import choices
 from helpdesk.tickets.models import Priority, Status
 
 # The field limits are enforced again by the services (the one source of truth);
@@ -30,14 +31,14 @@ class AgentReplyForm(FlaskForm):
     internal = BooleanField("Internal note (not shown to the patient)")
     next_status = SelectField(
         "Then set status",
-        choices=[("", "Keep status")] + [(s.value, s.label) for s in Status if s != Status.NEW],
+        choices=choices([("", "Keep status")] + [(s.value, s.label) for s in Status if s != Status.NEW]),
         validators=[Optional()],
     )
 
 
 class UpdateForm(FlaskForm):
-    status = SelectField("Status", choices=[(s.value, s.label) for s in Status])
-    priority = SelectField("Priority", choices=[(p.value, p.value.capitalize()) for p in Priority])
+    status = SelectField("Status", choices=choices((s.value, s.label) for s in Status))
+    priority = SelectField("Priority", choices=choices((p.value, p.value.capitalize()) for p in Priority))
 
 
 class MoveForm(FlaskForm):

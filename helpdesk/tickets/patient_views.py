@@ -30,20 +30,31 @@ def _apply_errors(form, err: DomainError) -> None:
 @bp.route("/help", methods=["GET", "POST"])
 @role_required(Role.PATIENT)
 def get_help():
+    from helpdesk.kb.forms import DeflectForm
+    from helpdesk.kb.patient import suggestions_before_submit
+
     form = HelpRequestForm()
+    kb_suggestions = []
     if form.validate_on_submit():
-        try:
-            ticket = services.create_ticket(
-                requester=_me(), subject=form.subject.data, body=form.body.data,
-                channel=Channel.WEB, created_by=_me(),
-            )
-        except DomainError as err:
-            _apply_errors(form, err)
-        else:
-            flash(f"Thank you. We received your request {ticket.reference}.", "success")
-            return redirect(url_for("patient.request_page", reference=ticket.reference))
-    status = 422 if request.method == "POST" else 200
-    return render_template("patient/get_help.html", form=form), status
+        # Knowledge base: before the request is sent, show up to 3 articles that may
+        # answer it (works without JavaScript); "Send my request" posts again with confirm=1.
+        if request.form.get("confirm") != "1":
+            kb_suggestions = suggestions_before_submit(form.subject.data or "", form.body.data or "")
+        if not kb_suggestions:
+            try:
+                ticket = services.create_ticket(
+                    requester=_me(), subject=form.subject.data, body=form.body.data,
+                    channel=Channel.WEB, created_by=_me(),
+                )
+            except DomainError as err:
+                _apply_errors(form, err)
+            else:
+                flash(f"Thank you. We received your request {ticket.reference}.", "success")
+                return redirect(url_for("patient.request_page", reference=ticket.reference))
+    status = 422 if request.method == "POST" and not kb_suggestions else 200
+    query_length = len(f"{form.subject.data or ''}\n{form.body.data or ''}".strip()) if kb_suggestions else 0
+    return render_template("patient/get_help.html", form=form, kb_suggestions=kb_suggestions,
+                           kb_query_length=query_length, kb_deflect_form=DeflectForm()), status
 
 
 @bp.get("/requests")

@@ -77,7 +77,8 @@ def _snapshot(t: Ticket) -> dict[str, Any]:
         "status": t.status.value,
         "priority": t.priority.value,
         "queue": t.queue.slug if t.queue else None,
-        "assignee_id": t.assignee_id,
+        # from the relationship: the foreign key column is only set at flush
+        "assignee_id": t.assignee.id if t.assignee is not None else None,
     }
 
 

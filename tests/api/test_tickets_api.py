@@ -183,5 +183,7 @@ def test_openapi_document_and_docs_page_are_served_locally(client):
     assert "/api/v1/tickets" in spec["paths"] and "/api/v1/tickets/{reference}/messages" in spec["paths"]
     page = client.get("/api/v1/docs")
     assert page.status_code == 200 and b"swagger-ui-bundle.js" in page.data and b"https://" not in page.data
-    assert client.get("/api/v1/docs/assets/swagger-ui-bundle.js").status_code == 200
+    asset = client.get("/api/v1/docs/assets/swagger-ui-bundle.js")
+    assert asset.status_code == 200
+    asset.close()
     assert client.get("/api/v1/docs/assets/../../etc/passwd").status_code == 404

@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 import sqlalchemy as sa
 
-from helpdesk import create_app, jobs
+from helpdesk import jobs
 from helpdesk.extensions import db
 from helpdesk.routing.models import RoutingDecision
 from helpdesk.tickets import services
@@ -90,26 +90,30 @@ def test_a_redis_outage_never_loses_a_submission(app, own_redis, queues, patient
     comes back: the sweep pushes the job and a real RQ worker runs it."""
     from rq import SimpleWorker
 
-    settings = replace(app.config["HELPDESK"], redis_url=f"redis://127.0.0.1:{own_redis['port']}/0")
-    redis_app = create_app(settings)
-    with redis_app.test_request_context():
-        patient_row = db.session.get(type(patient), patient.id)
-        own_redis["stop"]()
-        t = services.create_ticket(requester=patient_row, subject="My bill is wrong",
-                                   body="I was charged twice for one visit.", channel=Channel.WEB,
-                                   created_by=patient_row)
-        ticket_id = t.id
-        assert db.session.get(Ticket, ticket_id) is not None
-        assert jobs.outbox_counts()["pending"] == 1
-        assert jobs.sweep_outbox() == 0  # still down: nothing lost, nothing pushed
+    original = app.config["HELPDESK"]
+    # the same app, switched to "production mode" jobs: jobs.py reads the setting per call
+    app.config["HELPDESK"] = replace(original, redis_url=f"redis://127.0.0.1:{own_redis['port']}/0")
+    try:
+        with app.test_request_context():
+            patient_row = db.session.get(type(patient), patient.id)
+            own_redis["stop"]()
+            t = services.create_ticket(requester=patient_row, subject="My bill is wrong",
+                                       body="I was charged twice for one visit.", channel=Channel.WEB,
+                                       created_by=patient_row)
+            ticket_id = t.id
+            assert db.session.get(Ticket, ticket_id) is not None
+            assert jobs.outbox_counts()["pending"] == 1
+            assert jobs.sweep_outbox() == 0  # still down: nothing lost, nothing pushed
 
-        own_redis["start"]()
-        assert jobs.sweep_outbox() == 1
-        SimpleWorker([jobs.QUEUE_NAME], connection=jobs.redis_connection()).work(burst=True)
-        db.session.expire_all()
-        assert db.session.scalar(sa.select(RoutingDecision).where(RoutingDecision.ticket_id == ticket_id))
-        assert jobs.outbox_counts() == {"pending": 0, "failed": 0}
-        db.session.remove()
+            own_redis["start"]()
+            assert jobs.sweep_outbox() == 1
+            SimpleWorker([jobs.QUEUE_NAME], connection=jobs.redis_connection()).work(burst=True)
+            db.session.expire_all()
+            assert db.session.scalar(sa.select(RoutingDecision).where(RoutingDecision.ticket_id == ticket_id))
+            assert jobs.outbox_counts() == {"pending": 0, "failed": 0}
+            db.session.remove()
+    finally:
+        app.config["HELPDESK"] = original
 
 
 def test_a_failing_job_is_retried_then_marked_failed_not_lost(app, ctx, monkeypatch):

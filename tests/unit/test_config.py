@@ -53,3 +53,10 @@ def test_creating_the_app_touches_no_database(tmp_path):
     s = Settings.from_env({"HELPDESK_ENV": "development", "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
                            "HELPDESK_INSTANCE_PATH": str(tmp_path)})
     create_app(s)  # would raise if it connected
+
+
+def test_routing_defaults_match_the_classifiers_chosen_operating_point():
+    from helpdesk.routing.classifier import DEFAULT_MARGIN, DEFAULT_THRESHOLD
+
+    s = Settings.from_env({"HELPDESK_ENV": "development"})
+    assert (s.routing_threshold, s.routing_margin) == (DEFAULT_THRESHOLD, DEFAULT_MARGIN)

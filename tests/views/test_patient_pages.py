@@ -170,7 +170,7 @@ def test_reply_and_close_from_the_request_page(client, ctx, patient, agent, make
 def test_unknown_reference_is_a_friendly_404(client, ctx, patient):
     login(client, patient)
     resp = client.get("/requests/HD-NOPE99")
-    assert resp.status_code == 404 and b"We couldn" in resp.data
+    assert resp.status_code == 404 and b"No request with that reference" in resp.data
     assert client.get("/requests/" + "x" * 5000).status_code == 404
 
 

@@ -1,0 +1,1 @@
+"""Knowledge base: articles, search, suggestions for agents, self-service for patients."""

@@ -1,0 +1,57 @@
+"""Supervisor page "Routing": the active model, coverage, overrides, confusion, corrections."""
+
+from __future__ import annotations
+
+import pygal
+from flask import Blueprint, Response, jsonify, render_template
+from flask_login import current_user
+from pygal.style import CleanStyle
+
+from helpdesk.auth.models import Role
+from helpdesk.permissions import member_queue_ids, role_required
+from helpdesk.routing import stats
+from helpdesk.security import CSP, talisman
+
+bp = Blueprint("routing_admin", __name__, url_prefix="/supervisor/routing")
+
+# pygal's SVG carries its own <style>; the chart is served as an image on its own URL.
+CHART_CSP = {**CSP, "style-src": "'self' 'unsafe-inline'", "default-src": "'none'"}
+
+
+def _scope() -> set[int] | None:
+    """Admins see every queue; supervisors the queues they belong to."""
+    user = current_user._get_current_object()
+    return None if user.role == Role.ADMIN else member_queue_ids(user)
+
+
+@bp.get("")
+@role_required(Role.SUPERVISOR, Role.ADMIN)
+def overview():
+    return render_template("routing/overview.html", data=stats.overview(_scope()))
+
+
+@bp.get("/data.json")
+@role_required(Role.SUPERVISOR, Role.ADMIN)
+def data():
+    d = stats.overview(_scope())
+    model = d.pop("model")
+    d["model"] = None if model is None else {
+        "version": model.version, "created_at": model.created_at.isoformat(), "n_examples": model.n_examples,
+        "metrics": model.metrics,
+    }
+    return jsonify(d)
+
+
+@bp.get("/coverage.svg")
+@role_required(Role.SUPERVISOR, Role.ADMIN)
+@talisman(content_security_policy=CHART_CSP)
+def coverage_chart():
+    daily = stats.daily_coverage(30, _scope())
+    chart = pygal.Bar(
+        style=CleanStyle, height=320, width=900, js=[], show_legend=True, legend_at_bottom=True,
+        x_label_rotation=45, title="Requests routed per day (last 30 days)", disable_xml_declaration=False,
+    )
+    chart.x_labels = [row["day"][5:] for row in daily]
+    chart.add("Auto-routed", [row["auto_routed"] for row in daily])
+    chart.add("Sent to triage", [row["tickets"] - row["auto_routed"] for row in daily])
+    return Response(chart.render(), mimetype="image/svg+xml")

@@ -1,0 +1,1 @@
+"""SLA engine: the business-hours calendar and clock, policies, timers and dashboards."""
