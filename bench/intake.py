@@ -204,6 +204,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker (overlap DB waits)")
     parser.add_argument("--list-tickets", type=int, default=100_000)
     args = parser.parse_args()
 
@@ -217,7 +218,8 @@ def main() -> None:
 
     port = 5099
     proc = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", str(args.workers), "--threads", str(args.threads),
+         "-b", f"127.0.0.1:{port}",
          "--log-level", "warning", "wsgi:app"],
         cwd=ROOT, env={**os.environ, **env},
     )
@@ -240,7 +242,8 @@ def main() -> None:
     c_rate = len(ceiling.latencies) / ceiling_s
     i_rate = len(intake.latencies) / intake_s
     jobs = "redis" if "REDIS_URL" in env else "inline (classification in the request)"
-    print(f"gunicorn {args.workers} workers, {args.clients} concurrent clients, PostgreSQL, jobs {jobs}")
+    print(f"gunicorn {args.workers} workers x {args.threads} threads, {args.clients} concurrent clients, "
+          f"PostgreSQL (synchronous_commit on), jobs {jobs}; load generator on the same 2 cores")
     print(f"ceiling  GET /livez           {c_rate:8.0f} req/s   p50 {pct(ceiling.latencies, 50):6.1f} ms   "
           f"p99 {pct(ceiling.latencies, 99):6.1f} ms   errors {ceiling.errors}")
     print(f"intake   POST /api/v1/tickets {i_rate:8.0f} tickets/s p50 {pct(intake.latencies, 50):6.1f} ms   "

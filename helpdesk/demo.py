@@ -103,6 +103,10 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
         echo(f"  model {report.version}: evaluation-file macro-F1 {report.project_eval['macro_f1']:.3f}, "
              f"coverage {report.project_eval['coverage']:.3f}")
 
+    from helpdesk.kb.seed import seed_articles
+
+    echo(f"Knowledge base: {seed_articles(author=supervisor)} article(s) loaded.")
+
     portal = db.session.scalar(sa.select(User).where(User.role == Role.INTEGRATION))
     token_note = ""
     if portal is None:
@@ -185,3 +189,9 @@ def _spread_in_time(ticket: Ticket, created, rng: random.Random) -> None:
             values[col] = min(max(values[col], created + step), last + step)
     values["updated_at"] = max(values.get("resolved_at") or last, last)
     db.session.execute(sa.update(Ticket).where(Ticket.id == ticket.id).values(**values))
+    from helpdesk.routing.models import RoutingDecision, RoutingLabel
+
+    db.session.execute(sa.update(RoutingDecision).where(RoutingDecision.ticket_id == ticket.id)
+                       .values(created_at=created + timedelta(seconds=2)))
+    db.session.execute(sa.update(RoutingLabel).where(RoutingLabel.ticket_id == ticket.id)
+                       .values(created_at=created + timedelta(minutes=30)))

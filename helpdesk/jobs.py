@@ -6,10 +6,12 @@ it needs does. ``helpdesk.db.commit()`` then dispatches the new rows:
 
 * without ``REDIS_URL`` (the embedded default) the job runs inline, right after the
   commit, in the web process;
-* with ``REDIS_URL`` the row is pushed to RQ. If Redis is unreachable the row simply
-  stays in the database and ``sweep_outbox`` (run every minute by ``flask cron`` and
-  at worker start) pushes it again later. A Redis outage never loses or fails a
-  submission.
+* with ``REDIS_URL`` the row is pushed to RQ as job ``outbox-<id>`` (no second write
+  to the database: the row itself is the record that the work is owed, and the
+  worker deletes it when the work is done). If Redis is unreachable the row simply
+  stays, and ``sweep_outbox`` (every minute from ``flask cron``, and at worker start)
+  pushes every row older than a grace period whose job Redis does not hold. A Redis
+  outage never loses or fails a submission.
 
 Job functions take ids only (never patient text), re-read their rows, tolerate them
 being gone and are safe to run twice.
@@ -35,9 +37,8 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "helpdesk"
 MAX_ATTEMPTS = 5
 RETRY_INTERVALS = [10, 30, 120, 600, 1800]
-# An enqueued job not finished after this long is presumed lost (Redis keeps nothing
-# on disk here) and is pushed again; jobs are idempotent so a duplicate is harmless.
-STALE_AFTER = timedelta(minutes=15)
+# Rows younger than this are being dispatched by the request that made them.
+GRACE = timedelta(seconds=30)
 _SESSION_KEY = "helpdesk_outbox"
 
 
@@ -72,12 +73,12 @@ def dispatch_pending() -> None:
     rows: list[OutboxJob] = db.session.info.pop(_SESSION_KEY, [])
     if not rows:
         return
-    ids = [r.id for r in rows if r.id is not None]
+    pending = [(r.id, r.run_at) for r in rows if r.id is not None]
     if inline_mode():
-        for job_id in ids:
-            run_outbox_job(job_id)
+        for outbox_id, _run_at in pending:
+            run_outbox_job(outbox_id)
     else:
-        push_to_redis(ids)
+        push_to_redis(pending)
 
 
 def discard_pending() -> None:
@@ -121,11 +122,17 @@ def run_outbox_job(job_id: int) -> None:
     db.session.commit()
 
 
+_connections: dict[str, Any] = {}
+
+
 def redis_connection():
+    """One client (and connection pool) per Redis URL per process."""
     from redis import Redis
 
     url = current_app.config["HELPDESK"].redis_url
-    return Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+    if url not in _connections:
+        _connections[url] = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+    return _connections[url]
 
 
 def rq_queue(connection=None):
@@ -134,58 +141,62 @@ def rq_queue(connection=None):
     return Queue(QUEUE_NAME, connection=connection or redis_connection())
 
 
-def push_to_redis(ids: list[int]) -> int:
-    """Push outbox rows to RQ; rows that can't be pushed stay for the sweep."""
-    if not ids:
+def job_id(outbox_id: int) -> str:
+    return f"outbox-{outbox_id}"
+
+
+def push_to_redis(rows: list[tuple[int, datetime | None]], *, only_missing: bool = False) -> int:
+    """Push outbox rows (id, run_at) to RQ; rows that can't be pushed stay for the sweep."""
+    if not rows:
         return 0
     from redis.exceptions import RedisError
     from rq import Retry
 
     pushed = 0
     try:
-        queue = rq_queue()
-        for job_id in ids:
-            row = db.session.get(OutboxJob, job_id)
-            if row is None:
-                continue
+        connection = redis_connection()
+        queue = rq_queue(connection)
+        for outbox_id, run_at in rows:
+            if only_missing and connection.exists(f"rq:job:{job_id(outbox_id)}"):
+                continue  # queued, running or retrying: Redis has it
             kwargs: dict[str, Any] = dict(
-                job_id=f"outbox-{job_id}-{row.attempts}",
+                job_id=job_id(outbox_id),
                 retry=Retry(max=MAX_ATTEMPTS - 1, interval=RETRY_INTERVALS),
-                result_ttl=60,
+                result_ttl=0,
                 failure_ttl=7 * 24 * 3600,
             )
-            if row.run_at and row.run_at > utcnow():
-                queue.enqueue_at(row.run_at, run_outbox_job, job_id, **kwargs)
+            if run_at and run_at > utcnow():
+                queue.enqueue_at(run_at, run_outbox_job, outbox_id, **kwargs)
             else:
-                queue.enqueue(run_outbox_job, job_id, **kwargs)
-            row.enqueued_at = utcnow()
-            db.session.commit()
+                queue.enqueue(run_outbox_job, outbox_id, **kwargs)
             pushed += 1
     except RedisError as exc:
-        db.session.rollback()
-        log.warning("redis unavailable, %d job(s) kept in the outbox: %s", len(ids) - pushed, type(exc).__name__)
+        log.warning("redis unavailable, %d job(s) kept in the outbox: %s", len(rows) - pushed, type(exc).__name__)
     return pushed
 
 
-def sweep_outbox(limit: int = 500) -> int:
-    """Push outbox rows that were never enqueued, or enqueued long ago and never done."""
-    stale = utcnow() - STALE_AFTER
-    ids = list(
-        db.session.scalars(
-            sa.select(OutboxJob.id)
-            .where(
-                OutboxJob.failed.is_(False),
-                sa.or_(OutboxJob.enqueued_at.is_(None), OutboxJob.enqueued_at < stale),
-            )
+def sweep_outbox(limit: int = 500, grace: timedelta = GRACE) -> int:
+    """Safety net: push outbox rows past the grace period that Redis does not hold
+    (never pushed, or lost with Redis); in inline mode, run them."""
+    rows = [
+        (r.id, r.run_at)
+        for r in db.session.execute(
+            sa.select(OutboxJob.id, OutboxJob.run_at)
+            .where(OutboxJob.failed.is_(False), OutboxJob.created_at <= utcnow() - grace)
             .order_by(OutboxJob.id)
             .limit(limit)
         )
-    )
+    ]
+    ids = [outbox_id for outbox_id, _ in rows]
     if inline_mode():
-        for job_id in ids:
-            run_outbox_job(job_id)
+        for outbox_id in ids:
+            run_outbox_job(outbox_id)
         return len(ids)
-    return push_to_redis(ids)
+    pushed = push_to_redis(rows, only_missing=True)
+    if pushed:
+        db.session.execute(sa.update(OutboxJob).where(OutboxJob.id.in_(ids)).values(enqueued_at=utcnow()))
+        db.session.commit()
+    return pushed
 
 
 def outbox_counts() -> dict[str, int]:

@@ -47,5 +47,6 @@ def configure_logging(app: Flask) -> None:
         for handler in root.handlers:
             handler.addFilter(RedactingFilter())
     root.setLevel(logging.INFO if not app.testing else logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     # werkzeug's access log would print full URLs; keep the default but redacted.
     logging.getLogger("werkzeug").addFilter(RedactingFilter())

@@ -75,7 +75,7 @@ class VersionForm(FlaskForm):
 
 class FeedbackForm(FlaskForm):
     helpful = HiddenField()
-    reason = TextAreaField("What was missing or unclear? (optional)")
+    reason = TextAreaField("Anything we should know? (optional)")
 
 
 class DeflectForm(FlaskForm):

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from flask import Flask, current_app
 
 from helpdesk.extensions import db
@@ -153,7 +154,11 @@ def search_articles(
 
 
 def _load(ids: Sequence[int], scores: Sequence[float], *, include_internal: bool) -> list[Result]:
-    stmt = sa.select(Article).where(Article.id.in_(list(ids)), Article.status == ArticleStatus.PUBLISHED)
+    # Lists show the title and summary: the bodies stay in the database.
+    stmt = (sa.select(Article).options(sa.orm.load_only(
+        Article.id, Article.slug, Article.title, Article.summary, Article.category, Article.language,
+        Article.audience, Article.status, Article.version))
+        .where(Article.id.in_(list(ids)), Article.status == ArticleStatus.PUBLISHED))
     if not include_internal:
         stmt = stmt.where(Article.audience == Audience.PUBLIC)
     found = {a.id: a for a in db.session.scalars(stmt)}

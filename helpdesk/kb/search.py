@@ -13,7 +13,7 @@ Technique (the README explains the choice):
   a match in the title counts three times a match in the body whatever the body's length.
 * Query words the word vocabulary doesn't know ("pasword", "camra", "sita") are also
   corrected to their nearest vocabulary word by character-bigram/trigram similarity
-  (only when it is close), and the correction is added to the word query.
+  (only when it is close), and the correction is added to the query.
 * A query is one sparse vector; the score of every article is one sparse product with the
   transposed (term × article) matrix, i.e. an inverted index: the cost grows with the
   postings of the query's n-grams, not with the number of articles.
@@ -53,7 +53,7 @@ CORRECTION_MIN_SIMILARITY = 0.5
 #: Character n-grams cover the body's first characters only (the topic is stated there).
 CHAR_BODY_CHARS = 600
 #: Multiplier for articles related to a queue the caller cares about (the ticket's queue).
-QUEUE_BOOST = 1.15
+QUEUE_BOOST = 1.3
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _WORD_PATTERN = r"(?u)\b\w+\b"
@@ -201,7 +201,13 @@ class SearchIndex:
         ][:12]
         if not unknown:
             return []
-        sims = (self._term_vec.transform(unknown) @ self._term_t).toarray()
+        queries = self._term_vec.transform(unknown)
+        # Each query row was normalised over the n-grams the vocabulary knows; renormalise
+        # over all of the word's n-grams, or "qpwo" would look like "two" (3 shared of 3 known).
+        analyse = self._term_vec.build_analyzer()
+        known = np.diff(queries.indptr).astype(np.float32)
+        total = np.array([max(len(set(analyse(t))), 1) for t in unknown], dtype=np.float32)
+        sims = (queries @ self._term_t).toarray() * np.sqrt(known / total)[:, None]
         out: list[str] = []
         for row in sims:
             best = float(row.max())
@@ -228,7 +234,7 @@ class SearchIndex:
             return out
         fixed = self.corrections(text)
         for field, weight, query_text in (
-            (self._char, CHAR_WEIGHT, text),
+            (self._char, CHAR_WEIGHT, " ".join([text, *fixed])),
             (self._word, WORD_WEIGHT, " ".join([text, *fixed])),
         ):
             scored = field.score(query_text)

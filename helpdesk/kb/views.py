@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -603,6 +604,17 @@ CATEGORY_FOR_QUEUE = {
 }
 
 
+def _lead_sentences(text: str, limit: int = 300) -> str:
+    """The first sentences of ``text`` that fit in ``limit`` characters (a summary draft)."""
+    first = " ".join(text.split("\n\n", 1)[0].split())
+    out = ""
+    for sentence in re.split(r"(?<=[.!?])\s+", first):
+        if len(out) + len(sentence) + 1 > limit:
+            break
+        out = f"{out} {sentence}".strip()
+    return out or first[:limit].rsplit(" ", 1)[0]
+
+
 def _workable_ticket(reference: str):
     me = _me()
     ticket = get_visible_ticket(me, reference[:32])
@@ -636,9 +648,8 @@ def from_ticket(reference: str):
     names = services.requester_identifiers(ticket)
     if request.method == "GET":
         answer = services.ticket_answer(ticket)
-        first = answer.split("\n", 1)[0].strip()
         form = FromTicketForm(data={
-            "title": ticket.subject, "summary": first[:300], "body_md": answer,
+            "title": ticket.subject, "summary": _lead_sentences(answer), "body_md": answer,
             "category": CATEGORY_FOR_QUEUE.get(ticket.queue.slug, "General"), "queues": [ticket.queue.slug],
             "audience": Audience.PUBLIC.value, "language": ticket.requester.language
             if ticket.requester.language in {lang.value for lang in Language} else Language.EN.value,

@@ -51,7 +51,7 @@ def ticket_list():
         tickets=tickets,
         next_cursor=next_cursor,
         filters=filters,
-        queues=[row["queue"] for row in queries.queue_counts(_me())],
+        queues=queries.member_queues(_me()),
         Status=Status,
         Priority=Priority,
     )

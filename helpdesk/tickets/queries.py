@@ -151,12 +151,19 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
     return rows, next_cursor
 
 
-def queue_counts(user: User) -> list[dict[str, Any]]:
-    """Per queue the user works in: ticket counts by status (aggregated in SQL)."""
+def member_queues(user: User) -> list[Queue]:
     ids = member_queue_ids(user)
     if not ids:
         return []
-    queues = list(db.session.scalars(sa.select(Queue).where(Queue.id.in_(ids)).order_by(Queue.name)))
+    return list(db.session.scalars(sa.select(Queue).where(Queue.id.in_(ids)).order_by(Queue.name)))
+
+
+def queue_counts(user: User) -> list[dict[str, Any]]:
+    """Per queue the user works in: ticket counts by status (aggregated in SQL)."""
+    queues = member_queues(user)
+    if not queues:
+        return []
+    ids = {q.id for q in queues}
     counts = db.session.execute(
         sa.select(Ticket.queue_id, Ticket.status, sa.func.count())
         .where(Ticket.queue_id.in_(ids))

@@ -26,7 +26,7 @@ from helpdesk.kb.models import (
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import Status
 from helpdesk.timeutil import utcnow
-from tests.factories import count
+from tests.factories import count, run_jobs
 from tests.kb.conftest import article_data
 
 
@@ -195,10 +195,16 @@ def test_an_admin_grants_the_editor_permission_to_agents(make_user, admin, super
 # ---------------------------------------------------------------- publish, archive, index
 
 
-def test_publish_and_archive_are_audited_refresh_the_index_and_enqueue_a_rebuild(make_article, supervisor):
+def test_publish_and_archive_are_audited_refresh_the_index_and_enqueue_a_rebuild(make_article, supervisor,
+                                                                                    monkeypatch):
     a = make_article(status="in_review")
     before = current_generation()
+    enqueued = []
+    real_enqueue = services.jobs.enqueue
+    monkeypatch.setattr(services.jobs, "enqueue", lambda func, *args, **kw: enqueued.append((func, args))
+                        or real_enqueue(func, *args, **kw))
     services.change_status(a, actor=supervisor, status="published")
+    assert enqueued == [("helpdesk.kb.tasks.rebuild_index", (a.id,))]  # ids only
     published_generation = current_generation()
     assert published_generation != before
     assert [r.article.id for r in search_articles("reset password")] == [a.id]
@@ -206,8 +212,8 @@ def test_publish_and_archive_are_audited_refresh_the_index_and_enqueue_a_rebuild
     assert current_generation() != published_generation
     assert search_articles("reset password") == []
     assert {"kb.article_published", "kb.article_archived", "kb.article_submitted"} <= set(actions(a.id))
-    # inline jobs ran and left the outbox empty; the rebuild job takes the article's id only
-    assert count(OutboxJob) == 0
+    run_jobs()  # inline: already ran; with Redis: a real worker burst
+    assert count(OutboxJob) == 0 and len(enqueued) == 2
     assert count(KbIndexState) == 1
 
 

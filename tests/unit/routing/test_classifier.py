@@ -113,12 +113,8 @@ def test_threshold_and_margin_are_both_required(router: Router):
     ranked = router.predict_proba(["who do I call about my bill and my password"])[0]
     (_, top), (_, second) = ranked[0], ranked[1]
     assert router.decide("who do I call about my bill and my password", top, top - second).auto_routed
-    assert not router.decide(
-        "who do I call about my bill and my password", top + 1e-9, top - second
-    ).auto_routed
-    assert not router.decide(
-        "who do I call about my bill and my password", top, top - second + 1e-9
-    ).auto_routed
+    assert not router.decide("who do I call about my bill and my password", top + 1e-9, top - second).auto_routed
+    assert not router.decide("who do I call about my bill and my password", top, top - second + 1e-9).auto_routed
 
 
 BAD_INPUTS = [
@@ -161,6 +157,16 @@ def test_text_sharing_nothing_with_the_training_data_is_not_routed(router: Route
 @given(text=st.text(max_size=300))
 def test_decide_never_raises(router: Router, text: str):
     assert_valid(router.decide(text), router)
+
+
+def test_a_scoring_failure_sends_the_request_to_triage(router: Router, monkeypatch, caplog):
+    def broken(texts):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(router, "predict_proba", broken)
+    decision = router.decide("my secret symptoms")
+    assert decision == Decision(None, False, 0.0, [], router.version)
+    assert "RuntimeError" in caplog.text and "secret" not in caplog.text
 
 
 def test_predict_proba_ranks_every_label_and_sums_to_one(router: Router):
@@ -214,8 +220,7 @@ def test_training_is_deterministic(corpus):
 
 
 def test_any_label_set_works_including_two_labels_and_few_examples():
-    texts = ["pay my bill", "bill is wrong", "charged twice", "cannot log in", "password reset",
-             "locked out"]
+    texts = ["pay my bill", "bill is wrong", "charged twice", "cannot log in", "password reset", "locked out"]
     labels = ["money_matters", "money_matters", "money_matters", "login", "login", "login"]
     router = train(texts, labels)
     assert router.labels == ["login", "money_matters"]
@@ -247,7 +252,11 @@ def test_save_load_round_trip(router: Router, tmp_path: Path, monkeypatch: pytes
     loaded = load(path)
     assert isinstance(loaded, Router)
     assert (loaded.version, loaded.labels, loaded.n_examples, loaded.trained_at, loaded.metrics) == (
-        router.version, router.labels, router.n_examples, router.trained_at, {"note": "kept"}
+        router.version,
+        router.labels,
+        router.n_examples,
+        router.trained_at,
+        {"note": "kept"},
     )
     for text in ["Olvidé mi contraseña", "my bill is wrong", "", "😀"]:
         assert loaded.decide(text) == router.decide(text)
@@ -256,6 +265,8 @@ def test_save_load_round_trip(router: Router, tmp_path: Path, monkeypatch: pytes
     assert meta["n_examples"] == router.n_examples and meta["metrics"] == {"note": "kept"}
     # atomic writes leave no temporary files behind
     assert sorted(p.name for p in path.parent.iterdir()) == ["m.joblib", "m.joblib.json"]
+    # the vocabulary comes from patient text: owner-only
+    assert path.stat().st_mode & 0o077 == 0
 
 
 def test_saving_over_an_existing_model_replaces_it(router: Router, corpus, tmp_path: Path):

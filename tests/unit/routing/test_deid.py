@@ -94,8 +94,7 @@ def test_everything_at_once():
         "jane@example.com. Card 4242 4242 4242 4242 was charged on June 5, 2024."
     )
     assert deidentify(text) == (
-        "Hi, my name is [NAME] (MRN: [MRN]), DOB [DATE]. Call [PHONE] or "
-        "[EMAIL]. Card [NUMBER] was charged on [DATE]."
+        "Hi, my name is [NAME] (MRN: [MRN]), DOB [DATE]. Call [PHONE] or [EMAIL]. Card [NUMBER] was charged on [DATE]."
     )
 
 

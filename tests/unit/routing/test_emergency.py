@@ -120,12 +120,8 @@ def test_references_to_bills_records_and_the_past_are_not_emergencies(text: str)
 
 
 def test_the_messages():
-    assert EMERGENCY_MESSAGE == (
-        "If this is an emergency, call 911 or go to the nearest emergency department."
-    )
-    assert EMERGENCY_MESSAGE_ES == (
-        "Si es una emergencia, llame al 911 o vaya a la sala de emergencias más cercana."
-    )
+    assert EMERGENCY_MESSAGE == ("If this is an emergency, call 911 or go to the nearest emergency department.")
+    assert EMERGENCY_MESSAGE_ES == ("Si es una emergencia, llame al 911 o vaya a la sala de emergencias más cercana.")
 
 
 def test_a_match_says_which_rule_fired_and_holds_no_patient_text():
