@@ -42,7 +42,10 @@ lint: $(STAMP)
 check: $(STAMP)
 	$(BIN)/flask db check
 
+# Performance figures, each printed next to what it is compared with (needs PostgreSQL;
+# uses REDIS_URL when set). See bench/*.py for what each measures.
 bench: $(STAMP)
+	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/intake.py
 
 clean:

@@ -82,7 +82,7 @@ def build(n_articles: int, database_url: str | None, workdir: Path):
         upgrade(directory=str(ROOT / "migrations"))
         from helpdesk.auth import services as accounts
         from helpdesk.demo import QUEUES
-        from helpdesk.kb.content import load_all
+        from helpdesk.kb.frontmatter import load_all
         from helpdesk.kb.markdown import render
         from helpdesk.kb.models import Article, ArticleQueue, ArticleStatus, Audience, Language
         from helpdesk.kb.seed import seed_articles

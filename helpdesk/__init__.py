@@ -62,6 +62,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from helpdesk.kb.views import bp as kb_bp
 
     app.register_blueprint(kb_bp)
+    from helpdesk.sla.views import bp as sla_bp
+
+    app.register_blueprint(sla_bp)
     init_api(app)
 
     from helpdesk.errors import register_error_handlers

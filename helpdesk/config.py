@@ -63,8 +63,8 @@ class Settings:
     external_url: str = "http://127.0.0.1:5000"
     instance_path: Path = field(default_factory=default_instance_path)
     # routing decision (issue: routing)
-    routing_threshold: float = 0.60
-    routing_margin: float = 0.20
+    routing_threshold: float = 0.80
+    routing_margin: float = 0.70
     model_dir: Path | None = None
     # limits
     max_body_chars: int = 20_000
@@ -105,8 +105,8 @@ class Settings:
             port=_int(env, "PORT", 5000, 1, 65535),
             external_url=external_url.rstrip("/"),
             instance_path=instance,
-            routing_threshold=_float(env, "ROUTING_THRESHOLD", 0.60, 0.0, 1.0),
-            routing_margin=_float(env, "ROUTING_MARGIN", 0.20, 0.0, 1.0),
+            routing_threshold=_float(env, "ROUTING_THRESHOLD", 0.80, 0.0, 1.0),
+            routing_margin=_float(env, "ROUTING_MARGIN", 0.70, 0.0, 1.0),
             model_dir=Path(model_dir) if model_dir else None,
             page_size=_int(env, "PAGE_SIZE", 25, 5, 200),
             jobs_inline=redis_url is None,

@@ -55,6 +55,9 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
         )
     queues["account-access"].assignment = Assignment.ROUND_ROBIN
     queues["technical"].assignment = Assignment.LEAST_LOADED
+    from helpdesk.sla.policies import seed_defaults
+
+    seed_defaults()  # business calendar and SLA policies per queue (existing ones are kept)
     db.session.commit()
 
     def user(email: str, name: str, role: Role, member_of: list[str]) -> User:

@@ -14,6 +14,7 @@ from helpdesk.kb.models import (
     TicketArticleLink,
 )
 from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
+from helpdesk.sla.models import Notification, SlaCalendar, SlaMetric, SlaPolicy, TicketSla
 from helpdesk.tickets.models import Message, Queue, QueueMembership, Ticket
 
 __all__ = [
@@ -22,4 +23,6 @@ __all__ = [
     # knowledge base
     "Article", "ArticleFeedback", "ArticleQueue", "ArticleVersion", "ArticleViewDay", "Deflection", "KbIndexState",
     "TicketArticleLink",
+    # SLAs
+    "Notification", "SlaCalendar", "SlaMetric", "SlaPolicy", "TicketSla",
 ]

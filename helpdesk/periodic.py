@@ -17,6 +17,14 @@ def weekly_retrain_job() -> None:
     retrain()
 
 
+def sla_sweep_job() -> None:
+    """SLA warnings and breaches owed now (safety net for the scheduled timers)."""
+    from helpdesk.sla.tasks import sweep_job
+
+    sweep_job()
+
+
 def register(scheduler) -> None:
     scheduler.register(sweep_outbox_job, queue_name=jobs.QUEUE_NAME, interval=60)
+    scheduler.register(sla_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(weekly_retrain_job, queue_name=jobs.QUEUE_NAME, cron="0 3 * * 0", job_timeout=1800)

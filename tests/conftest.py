@@ -94,6 +94,9 @@ def trained_model_file(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> 
     path = app.config["HELPDESK"].resolved_model_dir / "test-model.joblib"
     path.parent.mkdir(parents=True, exist_ok=True)
     classifier.save(router, path)
+    from helpdesk.routing import compiled
+
+    compiled.save(compiled.compile_router(router), compiled.compiled_path(path))  # what workers serve
     return path
 
 

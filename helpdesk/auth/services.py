@@ -281,6 +281,16 @@ def create_api_token(*, actor: User | None, name: object, user: User | None = No
     return token, secret
 
 
+def record_token_use(token: ApiToken) -> None:
+    """Remember when a token was last used — at most once a minute, so that the write
+    does not cost every API call."""
+    now = utcnow()
+    if token.last_used_at is not None and (now - token.last_used_at).total_seconds() <= 60:
+        return
+    db.session.execute(sa.update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+    db.session.commit()
+
+
 def revoke_api_token(*, actor: User | None, token: ApiToken) -> ApiToken:
     if actor is not None and actor.role != Role.ADMIN:
         raise Forbidden("Only admins revoke API tokens.")

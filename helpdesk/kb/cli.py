@@ -52,7 +52,7 @@ def revoke_editor_cmd(email: str) -> None:
 @click.option("--author", "author_email", default=None, help="Record this account as the author.")
 def load_cmd(author_email: str | None) -> None:
     """Load the shipped articles (helpdesk/kb/content); existing slugs are skipped."""
-    from helpdesk.kb.content import ContentError
+    from helpdesk.kb.frontmatter import ContentError
     from helpdesk.kb.seed import seed_articles
 
     author = _user(author_email) if author_email else None

@@ -16,19 +16,8 @@ from wtforms import (
 )
 from wtforms.validators import Optional
 
+from helpdesk.formutil import choices
 from helpdesk.kb.models import DEFAULT_REVIEW_INTERVAL_DAYS, Audience, Language
-
-try:  # WTForms ≥ 3.3 deprecates (value, label) tuples
-    from wtforms.fields.choices import SelectChoice
-except ImportError:  # pragma: no cover - older WTForms
-    SelectChoice = None
-
-
-def choices(pairs) -> list:
-    """(value, label) pairs in the form the installed WTForms prefers."""
-    if SelectChoice is None:  # pragma: no cover
-        return list(pairs)
-    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class CheckboxesField(SelectMultipleField):

@@ -17,14 +17,17 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 import sqlalchemy.orm
 from flask import Flask, current_app
 
 from helpdesk.extensions import db
+
+if TYPE_CHECKING:  # scikit-learn is imported on the first search, not with the app:
+    from helpdesk.kb.search import SearchIndex  # web workers stay small until they search
 from helpdesk.kb.models import Article, ArticleQueue, ArticleStatus, Audience, KbIndexState
-from helpdesk.kb.search import Doc, SearchIndex
 from helpdesk.tickets.models import Queue, Ticket
 
 log = logging.getLogger(__name__)
@@ -104,6 +107,8 @@ def current_generation() -> str:
 
 def build_index(generation: str) -> SearchIndex:
     """Read the published articles (both audiences and languages) and index them."""
+    from helpdesk.kb.search import Doc, SearchIndex
+
     rows = db.session.execute(
         sa.select(Article.id, Article.title, Article.summary, Article.category, Article.body_md,
                   Article.language, Article.audience)

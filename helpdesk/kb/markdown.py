@@ -10,7 +10,6 @@ http, https and mailto (relative URLs are kept) are removed. Links get
 
 from __future__ import annotations
 
-import html
 import re
 from functools import lru_cache
 
@@ -34,7 +33,6 @@ URL_SCHEMES = {"http", "https", "mailto"}
 # removed together with everything inside them, not just the tags
 CONTENT_TAGS = {"script", "style", "iframe", "object", "embed", "noscript", "template", "svg", "math"}
 _H1 = re.compile(r"<(/?)h1>")
-_WS = re.compile(r"\s+")
 
 
 @lru_cache(maxsize=1)
@@ -62,9 +60,3 @@ def render(markdown: str) -> str:
     ``# heading`` in the body becomes an h2."""
     rendered = _parser().render(markdown)
     return sanitise(_H1.sub(r"<\1h2>", rendered))
-
-
-def plain_text(markdown: str) -> str:
-    """Text without Markdown syntax or HTML, for the search index and previews."""
-    text = nh3.clean(_parser().render(markdown), tags=set(), clean_content_tags=CONTENT_TAGS)
-    return _WS.sub(" ", html.unescape(text)).strip()

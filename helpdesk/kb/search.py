@@ -5,15 +5,17 @@ Technique (the README explains the choice):
 * Text is folded (lower case, accents removed, punctuation to spaces), so "contraseña",
   "Contrasena" and "CONTRASEÑA" are the same word, in English and Spanish alike.
 * Two TF-IDF vocabularies are fitted on the published articles: **character n-grams**
-  (3–5, inside word boundaries) and **words**. A misspelling such as "pasword" or
-  "reschedual" shares most of its character n-grams with the right word, so it still
-  scores; whole words sharpen the ranking when they are spelled right.
+  (3–5, inside word boundaries; title, summary, category and the body's first 600
+  characters) and **words** (every field, the whole body). A misspelling such as
+  "pasword" or "reschedual" shares most of its character n-grams with the right word,
+  so it still scores; whole words sharpen the ranking when they are spelled right.
 * Fields are weighted: each article's vector is the weighted sum of its *title* (×3),
   *summary* (×1.5), *category* (×1) and *body* (×1) vectors, each L2-normalised first, so
   a match in the title counts three times a match in the body whatever the body's length.
 * Query words the word vocabulary doesn't know ("pasword", "camra", "sita") are also
-  corrected to their nearest vocabulary word by character-bigram/trigram similarity
-  (only when it is close), and the correction is added to the query.
+  corrected to their nearest vocabulary words by character-bigram/trigram similarity
+  (only when close), and the corrections are added to the query — this is what reaches
+  misspelt words deep in a body.
 * A query is one sparse vector; the score of every article is one sparse product with the
   transposed (term × article) matrix, i.e. an inverted index: the cost grows with the
   postings of the query's n-grams, not with the number of articles.

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from helpdesk.auth.models import User
 from helpdesk.extensions import db
 from helpdesk.kb import services
-from helpdesk.kb.content import CONTENT_DIR, load_all
+from helpdesk.kb.frontmatter import CONTENT_DIR, load_all
 from helpdesk.kb.models import Article, ArticleStatus
 from helpdesk.tickets.models import Queue
 

@@ -25,6 +25,7 @@ from flask_login import current_user
 from helpdesk.auth.models import Role, User
 from helpdesk.errors import Conflict, DomainError, NotFound, ValidationFailed
 from helpdesk.extensions import db, limiter
+from helpdesk.formutil import choices
 from helpdesk.kb import index, services
 from helpdesk.kb.forms import (
     ActionForm,
@@ -35,7 +36,6 @@ from helpdesk.kb.forms import (
     LinkForm,
     SearchForm,
     VersionForm,
-    choices,
 )
 from helpdesk.kb.markdown import render, sanitise
 from helpdesk.kb.models import (

@@ -11,6 +11,11 @@ Single requests are scored by a small numpy re-implementation of the fitted pipe
 (:class:`_FastScorer`, ~0.2 ms instead of ~5 ms of scikit-learn overhead), used only after
 it has reproduced the pipeline's own probabilities.
 
+Web workers do not load this module (importing scikit-learn costs ~110 MB): they serve the
+model's compiled twin, :mod:`helpdesk.routing.compiled` (numpy only), which also holds
+what both share: :func:`normalise`, :class:`Decision`, the decision policy and
+:class:`ModelLoadError` (re-exported here).
+
 :func:`save` writes the model with joblib (owner-only file mode: vocabularies are
 derived from patient text) plus a JSON sidecar with its metadata; :func:`load` raises
 :class:`ModelLoadError` for anything it cannot use. Only load files this application wrote.
@@ -26,9 +31,6 @@ import hashlib
 import json
 import logging
 import os
-import re
-import tempfile
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +47,18 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
+from helpdesk.routing.compiled import (
+    DEFAULT_MARGIN,
+    DEFAULT_THRESHOLD,
+    MAX_CHARS,
+    Decision,
+    ModelLoadError,
+    atomic_write,
+    make_decision,
+    normalise,
+    rank,
+)
+
 __all__ = [
     "DEFAULT_MARGIN",
     "DEFAULT_THRESHOLD",
@@ -60,24 +74,6 @@ __all__ = [
     "train",
 ]
 
-#: Auto-route only when the top probability is at least this ...
-DEFAULT_THRESHOLD = 0.80
-#: ... and at least this far ahead of the runner-up.
-#:
-#: Chosen on out-of-fold probabilities (3 x 5-fold cross-validation on
-#: ``corpus/train.csv``) as the widest policy whose auto-routed accuracy stays >= 0.95 in
-#: every repeat: coverage 0.80, auto-accuracy 0.953 there. ``corpus/eval.csv`` only
-#: confirmed it (coverage 0.94, auto-accuracy 0.997). With temperature-scaled
-#: probabilities the margin mostly bites between 0.80 and 0.85 (top 0.82, second 0.15:
-#: unsure). Re-check both when the corpus or the label set changes.
-DEFAULT_MARGIN = 0.70
-
-#: Only the start of a request is classified: the subject and first lines carry the intent
-#: (training requests are 60 characters at the median, 260 at most), and scoring cost
-#: grows with length: ~1 ms of CPU at 2,000 characters, ~2.2 ms at 5,000. This keeps
-#: every request, even a pasted 1 MB log, within the 2 ms budget.
-MAX_CHARS = 2_000
-
 # From this many examples, calibration uses 3 folds (not 5) fitted in parallel
 # processes; below it training takes seconds and worker processes cost more than they
 # save. (100k examples: ~45 s on 2 cores.)
@@ -86,41 +82,6 @@ _LARGE = 20_000
 log = logging.getLogger(__name__)
 
 _FORMAT = 1  # bump when the pickled Router's shape changes incompatibly
-
-_WS = re.compile(r"\s+")
-# C0/C1 control characters and the replacement character left by a lossy decode.
-_JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
-
-
-# Combining marks left by NFKD decomposition (the Unicode "combining" blocks).
-_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-
-
-def _strip_accents(text: str) -> str:
-    if text.isascii():
-        return text
-    return _COMBINING.sub("", unicodedata.normalize("NFKD", text))
-
-
-def normalise(text: str) -> str:
-    """Lower-case, accent-free, single-spaced, at most :data:`MAX_CHARS` characters.
-
-    "Contraseña" and "contrasena" become the same string. Never raises for a ``str``;
-    anything else (``None``, bytes) is coerced defensively.
-    """
-    if not isinstance(text, str):
-        if isinstance(text, bytes | bytearray):
-            text = bytes(text).decode("utf-8", errors="replace")
-        else:
-            text = "" if text is None else str(text)
-    # Cut before the (linear but not free) unicode work, leaving room for whitespace runs.
-    text = text[: MAX_CHARS * 2]
-    # Lone surrogates (from a lossy decode upstream) cannot be normalised reliably.
-    text = text.encode("utf-8", errors="replace").decode("utf-8")
-    text = _strip_accents(text.lower())
-    text = _JUNK.sub(" ", text)
-    text = _WS.sub(" ", text).strip()
-    return text[:MAX_CHARS].rstrip()
 
 
 def _identity(text: str) -> str:
@@ -187,25 +148,6 @@ def build_pipeline(
     svm = LinearSVC(C=C, dual=True, max_iter=5_000, random_state=seed)
     classifier = CalibratedClassifierCV(svm, method=method, cv=cv, ensemble=ensemble, n_jobs=n_jobs)
     return Pipeline([("features", features), ("clf", classifier)])
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What the router recommends for one request.
-
-    ``queue`` is ``None`` when the request is not auto-routed (the caller sends it to
-    triage); ``top3`` always holds the best suggestions, highest first.
-    """
-
-    queue: str | None
-    auto_routed: bool
-    confidence: float
-    top3: list[tuple[str, float]]
-    model_version: str
-
-
-class ModelLoadError(Exception):
-    """A saved model is missing, unreadable, corrupt or not a :class:`Router`."""
 
 
 class _Unsupported(Exception):
@@ -471,11 +413,7 @@ class Router:
             return []
         proba = self._proba(normalised)
         classes = [str(c) for c in self.pipeline[-1].classes_]
-        out = []
-        for row in proba:
-            order = np.argsort(-row, kind="stable")
-            out.append([(classes[i], float(row[i])) for i in order])
-        return out
+        return [rank(classes, row) for row in proba]
 
     def decide(self, text: str, threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN) -> Decision:
         """Auto-route iff top probability >= threshold and top - second >= margin.
@@ -488,18 +426,7 @@ class Router:
         except Exception as exc:  # a request must never be lost to a scoring bug
             log.error("routing model %s could not score a request (%s)", self.version, type(exc).__name__)
             return Decision(None, False, 0.0, [], self.version)
-        top_p = ranked[0][1] if ranked else 0.0
-        if top_p <= 0.0:
-            return Decision(None, False, 0.0, [], self.version)
-        second_p = ranked[1][1] if len(ranked) > 1 else 0.0
-        auto = top_p >= threshold and (top_p - second_p) >= margin
-        return Decision(
-            queue=ranked[0][0] if auto else None,
-            auto_routed=auto,
-            confidence=top_p,
-            top3=ranked[:3],
-            model_version=self.version,
-        )
+        return make_decision(ranked, threshold, margin, self.version)
 
     def metadata(self) -> dict[str, Any]:
         """JSON-friendly description (what the sidecar file holds)."""
@@ -583,21 +510,6 @@ def sidecar_path(path: str | os.PathLike[str]) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def save(router: Router, path: str | os.PathLike[str]) -> Path:
     """Write the model (joblib) and its metadata sidecar, each atomically.
 
@@ -606,9 +518,9 @@ def save(router: Router, path: str | os.PathLike[str]) -> Path:
     (0600): the vocabularies hold n-grams of (de-identified) patient text.
     """
     path = Path(path)
-    _atomic_write(path, lambda fh: joblib.dump(router, fh, compress=3))
+    atomic_write(path, lambda fh: joblib.dump(router, fh, compress=3))
     meta = json.dumps(router.metadata(), indent=2, sort_keys=True, default=str).encode()
-    _atomic_write(sidecar_path(path), lambda fh: fh.write(meta))
+    atomic_write(sidecar_path(path), lambda fh: fh.write(meta))
     return path
 
 

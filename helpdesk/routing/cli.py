@@ -49,8 +49,8 @@ def retrain_cmd(force: bool, seed: int) -> None:
                f"coverage {e['coverage']:.3f}  auto-accuracy {e['auto_accuracy']:.3f}  (n={e['n']})")
     if report.baseline:
         b = report.baseline
-        click.echo(f"active model {b['version']}: held-out macro-F1 {b['holdout']['macro_f1']:.3f}, "
-                   f"evaluation file macro-F1 {b['project_eval']['macro_f1']:.3f}")
+        click.echo(f"active model {b['version']} on the evaluation file: macro-F1 {b['project_eval']['macro_f1']:.3f}  "
+                   f"auto-accuracy {b['project_eval']['auto_accuracy']:.3f}")
     verdict = "PROMOTED" if report.promoted else "NOT promoted"
     click.echo(f"{report.version}: {verdict} ({report.reason})")
 

@@ -4,15 +4,16 @@ Independent of the classifier and deliberately simple: regular expressions over 
 normalised copy of the text (lower case, accents stripped, apostrophes dropped so "can't",
 "cant" and "can’t" are one form, whitespace collapsed). English and Spanish.
 
-Two kinds of rules, checked sentence by sentence:
+Two kinds of rules:
 
-``strong``
+``strong`` (checked over the whole text)
     A first-person or present-tense description that is an emergency whatever else the
-    sentence says: "I'm having chest pain", "my chest hurts", "I can't breathe", "I want
+    text says: "I'm having chest pain", "my chest hurts", "I can't breathe", "I want
     to kill myself", "no puedo respirar", "me quiero matar", "took too many pills",
-    "my husband is unconscious", "la herida no para de sangrar". These always trigger.
+    "my husband is unconscious", "la herida no para de sangrar". These trigger unless
+    directly negated ("no tengo dolor de pecho").
 
-``keyword``
+``keyword`` (checked sentence by sentence)
     A bare symptom phrase ("chest pain", "dolor de pecho", "shortness of breath",
     "sobredosis", "derrame cerebral", "seizure", "allergic reaction"). It triggers unless
     the same sentence shows the text is *about* the symptom rather than *having* it:
@@ -24,7 +25,6 @@ Two kinds of rules, checked sentence by sentence:
       (el año pasado, hace meses, tuve, antecedentes...), unless the sentence also says
       it is still going on (now, still, today, this morning; ahora, todavía, hoy...);
     - negation just before it: "no chest pain", "I don't have chest pain", "sin dolor".
-      (Strong rules are also skipped when directly negated: "no tengo dolor de pecho".)
 
 So "I need to reschedule my cardiology appointment about chest pain from last year" does
 not trigger (keyword + appointment/past), "my chest x-ray bill is wrong" does not either
@@ -35,7 +35,7 @@ Rules err towards triggering: a false alarm costs a polite "if this is an emerge
 911" and a look from a clinician; a miss can cost a life. Typos are tolerated where
 cheap (breath/breathe/brething, cant/can not/cannot, suicde, sucidal, pian). The
 patterns use bounded gaps only, so the scan is linear; of a very long text only the first
-20,000 and last 5,000 characters are examined (~0.2 ms for a typical request, < 50 ms
+20,000 and last 5,000 characters are examined (~0.2 ms for a typical request, < 100 ms
 worst case).
 
 Known limits: no spelling correction beyond the listed variants, no understanding of
@@ -489,7 +489,7 @@ def detect_emergency(text: str) -> EmergencyMatch | None:
             for found in pattern.finditer(normalised):
                 if not _negated(normalised, found.start()):
                     return EmergencyMatch(category, lang, rule_id, strong=True)
-        elif keyword_hit is None:
+        elif keyword_hit is None and pattern.search(normalised) is not None:
             if sentences is None:
                 sentences = [p.strip() for p in _SENTENCE_END.split(normalised) if p.strip()]
             for sentence in sentences:

@@ -47,12 +47,12 @@ class _ModelCache:
                 return None
             if active.version == self.version and self.router is not None:
                 return self.router
-            from helpdesk.routing.classifier import ModelLoadError, load
+            from helpdesk.routing import compiled
 
             try:
-                self.router = load(resolve_model_path(active.path))
+                self.router = _load_model(resolve_model_path(active.path), active.version)
                 self.version, self.error = active.version, None
-            except ModelLoadError as exc:
+            except compiled.ModelLoadError as exc:
                 log.error("routing model %s could not be loaded: %s", active.version, type(exc).__name__)
                 self.router, self.version, self.error = None, None, f"model {active.version} unreadable"
             return self.router
@@ -60,6 +60,22 @@ class _ModelCache:
     def reset(self) -> None:
         with self.lock:
             self.router, self.version, self.error, self.checked_at = None, None, None, 0.0
+
+
+def _load_model(path: Path, version: str) -> Any:
+    """The compiled model next to ``path`` (numpy only); the scikit-learn Router at
+    ``path`` only when there is no compiled file (a model from before compiled files:
+    it works, but importing scikit-learn costs the worker ~110 MB). A compiled file that
+    is there but unreadable is a :class:`ModelLoadError`, never a reason to fall back."""
+    from helpdesk.routing import compiled
+
+    twin = compiled.compiled_path(path)
+    if twin.is_file() or not path.is_file():
+        return compiled.load(twin)
+    log.warning("routing model %s: no compiled file (FileNotFoundError); loading the scikit-learn model", version)
+    from helpdesk.routing.classifier import load
+
+    return load(path)
 
 
 model_cache = _ModelCache()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pygal
 from flask import Blueprint, Response, jsonify, render_template
 from flask_login import current_user
-from pygal.style import CleanStyle
 
 from helpdesk.auth.models import Role
 from helpdesk.permissions import member_queue_ids, role_required
@@ -46,6 +44,11 @@ def data():
 @role_required(Role.SUPERVISOR, Role.ADMIN)
 @talisman(content_security_policy=CHART_CSP)
 def coverage_chart():
+    # Imported here, not at module level: pygal costs every web worker memory at start-up
+    # for a chart only supervisors open.
+    import pygal
+    from pygal.style import CleanStyle
+
     daily = stats.daily_coverage(30, _scope())
     chart = pygal.Bar(
         style=CleanStyle, height=320, width=900, js=[], show_legend=True, legend_at_bottom=True,

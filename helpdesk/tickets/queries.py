@@ -17,7 +17,7 @@ from helpdesk.extensions import db
 from helpdesk.permissions import member_queue_ids, ticket_scope
 from helpdesk.tickets.models import Message, Priority, Queue, Status, Ticket
 
-SORTS = ("newest", "oldest", "priority")
+SORTS = ("newest", "oldest", "priority", "due")
 
 
 @dataclass
@@ -84,6 +84,9 @@ def _decode_cursor(cursor: str, sort: str) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+        if sort == "due":
+            due, ident = values
+            return [datetime.fromisoformat(due) if due is not None else None, int(ident)]
         if sort == "priority":
             rank, created, ident = values
             return [int(rank), datetime.fromisoformat(created), int(ident)]
@@ -122,6 +125,8 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
             in_body = in_body.where(Message.public.is_(True))
         stmt = stmt.where(sa.or_(Ticket.subject.ilike(pattern, escape="\\"), in_body.exists()))
 
+    if f.sort == "due":
+        return _due_soonest(stmt, f)
     if f.sort == "priority":
         keys = [Ticket.priority_rank, Ticket.created_at, Ticket.id]
         order = [k.desc() for k in keys]
@@ -148,6 +153,32 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
         last = rows[-1]
         values = [last.priority_rank, last.created_at, last.id] if f.sort == "priority" else [last.created_at, last.id]
         next_cursor = _encode_cursor(values)
+    return rows, next_cursor
+
+
+def _due_soonest(stmt: sa.Select, f: TicketFilters) -> tuple[list[Ticket], str | None]:
+    """Sort "due": the soonest SLA due time first, tickets without a running clock last
+    (keyset over ticket_sla (next_due_at, ticket_id), index ix_ticket_sla_next_due)."""
+    from helpdesk.sla.models import TicketSla
+
+    due, tid = TicketSla.next_due_at, TicketSla.ticket_id
+    stmt = stmt.join(TicketSla, TicketSla.ticket_id == Ticket.id)
+    if f.cursor:
+        c_due, c_id = _decode_cursor(f.cursor, "due")
+        if c_due is None:
+            stmt = stmt.where(due.is_(None), tid > c_id)
+        else:
+            bound = sa.tuple_(sa.literal(c_due, type_=due.type), sa.literal(c_id))
+            stmt = stmt.where(sa.or_(sa.tuple_(due, tid) > bound, due.is_(None)))
+    stmt = stmt.order_by(due.asc().nulls_last(), tid.asc()).limit(f.limit + 1).options(
+        joinedload(Ticket.requester), joinedload(Ticket.queue), joinedload(Ticket.assignee)
+    )
+    rows = list(db.session.scalars(stmt).unique())
+    next_cursor = None
+    if len(rows) > f.limit:
+        rows = rows[: f.limit]
+        last_due = db.session.scalar(sa.select(due).where(tid == rows[-1].id))
+        next_cursor = _encode_cursor([last_due, rows[-1].id])
     return rows, next_cursor
 
 

@@ -22,6 +22,7 @@ from helpdesk.db import commit, rollback
 from helpdesk.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import can_be_assigned, can_view_ticket, can_work_ticket
+from helpdesk.sla import services as sla
 from helpdesk.tickets.models import (
     TRANSITIONS,
     Channel,
@@ -166,6 +167,7 @@ def _new_ticket(
     message = Message(ticket=ticket, author=requester, body=body_text, public=True, channel=channel, created_at=now)
     db.session.add_all([ticket, message])
     db.session.flush()
+    sla.on_ticket_created(ticket, now)
     audit.record(
         "ticket.created",
         "ticket",
@@ -266,6 +268,7 @@ def _post(
         before = _snapshot(ticket)
         if ticket.status in (Status.PENDING_PATIENT, Status.RESOLVED):
             _set_status(ticket, Status.OPEN, now)
+        sla.on_patient_message(ticket, now)
         ticket.updated_at = now
         db.session.flush()
         audit.record(
@@ -287,6 +290,7 @@ def _post(
     if public:
         if ticket.first_response_at is None:
             ticket.first_response_at = now
+        sla.on_agent_reply(ticket, now)
         target = Status(next_status) if next_status else (Status.OPEN if ticket.status == Status.NEW else None)
     else:
         target = Status(next_status) if next_status else None
@@ -399,6 +403,7 @@ def _update(
             if target_status != ticket.status:
                 _transition(ticket, target_status, now)
 
+    sla.on_ticket_changed(ticket, now)
     changes = audit.diff(before, _snapshot(ticket))
     if not changes:
         raise ValidationFailed("Nothing changed.")
@@ -439,6 +444,7 @@ def _transition(ticket: Ticket, target: Status, now) -> None:
 
 
 def _set_status(ticket: Ticket, target: Status, now) -> None:
+    sla.on_status_change(ticket, target, now)
     if target == Status.RESOLVED:
         ticket.resolved_at = now
     elif target == Status.CLOSED:
@@ -527,6 +533,7 @@ def apply_routing(ticket: Ticket, decision: dict[str, Any]) -> Ticket:
         changes["routing"] = {"auto_routed": target is not None, "confidence": round(decision.get("confidence", 0.0), 4),
                               "model_version": decision.get("model_version"), "note": note}
         ticket.updated_at = utcnow()
+        sla.on_ticket_changed(ticket, ticket.updated_at)
         audit.record("ticket.routed", "ticket", ticket.reference, actor_id=None, changes=changes)
     except Exception:
         rollback()

@@ -372,7 +372,7 @@ def test_seed_loader_is_idempotent(ctx, queues, supervisor):
 
 
 def test_content_parser_reports_malformed_files(tmp_path):
-    from helpdesk.kb.content import ContentError, parse
+    from helpdesk.kb.frontmatter import ContentError, parse
 
     with pytest.raises(ContentError, match="front-matter"):
         parse("no header", source="x.md")
@@ -381,3 +381,39 @@ def test_content_parser_reports_malformed_files(tmp_path):
     item = parse("---\ntitle: T\nsummary: S\ncategory: C\nqueues: a, b\naudience: Public\nlanguage: es\n---\n# Body\n",
                  source="07-my-slug.md")
     assert (item.slug, item.queues, item.audience, item.language) == ("my-slug", ("a", "b"), "public", "es")
+
+
+def test_a_slow_index_is_rebuilt_in_the_background_while_the_old_one_answers(app, make_article, supervisor,
+                                                                              monkeypatch):
+    import threading
+    import time
+
+    from helpdesk.kb import index as kb_index
+
+    first = make_article(title="Parking and directions", summary="Where to park.", category="General",
+                         body_md="Visitor parking is in garage B.")
+    assert [r.article.id for r in search_articles("parking garage")] == [first.id]
+    monkeypatch.setattr(kb_index, "SYNC_BUILD_SECONDS", -1.0)  # every build now counts as slow
+    gate = threading.Event()
+    real_build = kb_index.build_index
+
+    def gated_build(generation):
+        if threading.current_thread().name == "kb-index-rebuild":
+            gate.wait(10)  # hold the background rebuild until the test has looked
+        return real_build(generation)
+
+    monkeypatch.setattr(kb_index, "build_index", gated_build)
+    second = make_article(title="Parking garage closures", summary="When garage B is closed.", category="General",
+                          body_md="Garage B closes for cleaning on Sundays.")
+    stale = [r.article.id for r in search_articles("parking garage")]
+    assert stale == [first.id] and kb_index.cache(app).building  # answered at once from the previous index…
+    gate.set()
+    deadline = time.monotonic() + 10
+    while kb_index.cache(app).building and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert second.id in [r.article.id for r in search_articles("parking garage")]  # …then from the new one
+    services.change_status(second, actor=supervisor, status="archived")
+    # archived a moment ago: whichever index answers, the SQL re-check drops it
+    assert second.id not in [r.article.id for r in search_articles("parking garage")]
+    while kb_index.cache(app).building and time.monotonic() < deadline + 10:
+        time.sleep(0.02)  # let the rebuild finish before the next test empties the tables

@@ -18,7 +18,7 @@ from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import Status, Ticket
 from tests.conftest import csrf_from
 from tests.factories import count, login
-from tests.kb.conftest import WTFORMS_TUPLES, article_data
+from tests.kb.conftest import article_data
 
 
 @pytest.fixture
@@ -381,7 +381,6 @@ def test_editors_page_triad(client, queues, make_user, admin, supervisor, patien
 # ================================================================ tickets: panel, links, article from ticket
 
 
-@pytest.mark.filterwarnings(WTFORMS_TUPLES)
 def test_ticket_page_suggests_public_and_internal_articles_and_inserts_without_js(client, seeded, make_ticket, agent):
     t = make_ticket(subject="Question about a charge", body="I want to dispute a charge on my bill, it looks wrong.")
     login(client, agent)
@@ -398,7 +397,6 @@ def test_ticket_page_suggests_public_and_internal_articles_and_inserts_without_j
     assert client.get(f"/agent/tickets/{t.reference}?kb_insert=abc").status_code == 200
 
 
-@pytest.mark.filterwarnings(WTFORMS_TUPLES)
 def test_link_and_unlink_triad(client, public, internal, draft, make_ticket, patient, agent, outsider_agent):
     t = make_ticket()
     login(client, patient)
@@ -427,7 +425,6 @@ def test_link_and_unlink_triad(client, public, internal, draft, make_ticket, pat
     assert count(TicketArticleLink) == 1
 
 
-@pytest.mark.filterwarnings(WTFORMS_TUPLES)
 def test_article_from_ticket_triad_and_personal_data_flow(client, make_ticket, patient, other_patient, agent,
                                                           outsider_agent):
     t = make_ticket()

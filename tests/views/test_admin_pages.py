@@ -69,3 +69,29 @@ def test_admin_tokens_shown_once_and_stored_hashed(client, ctx, admin, patient, 
         login(client, user)
         assert client.get("/admin/tokens").status_code == 403
         assert client.post(f"/admin/tokens/{token.id}/revoke").status_code == 403
+
+
+def test_queue_assignment_method_is_set_by_admins_and_its_supervisors(client, ctx, admin, supervisor, agent, queues):
+    login(client, supervisor)
+    page = client.get(f"/admin/queues/{queues['billing'].id}/members").get_data(as_text=True)
+    assert page.count("Automatic assignment") == 1
+    assert client.post(f"/admin/queues/{queues['billing'].id}/assignment",
+                       data={"assignment": "round_robin"}).status_code == 302
+    db.session.refresh(queues["billing"])
+    assert queues["billing"].assignment.value == "round_robin"
+    client.post(f"/admin/queues/{queues['billing'].id}/assignment", data={"assignment": "lottery"})
+    db.session.refresh(queues["billing"])
+    assert queues["billing"].assignment.value == "round_robin"
+    login(client, agent)
+    assert client.post(f"/admin/queues/{queues['billing'].id}/assignment",
+                       data={"assignment": "manual"}).status_code == 403
+
+
+def test_agents_toggle_their_availability(client, ctx, agent, patient):
+    login(client, agent)
+    assert client.post("/agent/availability").status_code == 302
+    db.session.refresh(agent)
+    assert agent.available is False
+    assert "not available" in client.get("/agent/").get_data(as_text=True)
+    login(client, patient)
+    assert client.post("/agent/availability").status_code == 403

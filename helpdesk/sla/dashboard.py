@@ -1,0 +1,311 @@
+"""Supervisor dashboard figures, aggregated in SQL (no ticket is loaded into Python).
+
+Every figure takes a :class:`Period` (``[start, end)`` in UTC days and the queue ids in
+scope, ``None`` for all) and returns JSON-ready data with no patient names or text:
+tickets appear only by reference, agents by display name.
+
+Definitions
+-----------
+* solved: the resolution clock was fulfilled (resolved or closed) within the period;
+* backlog at the end of a day: tickets created by then whose resolution was not
+  fulfilled by then, counted back from now (open now - created since + solved since);
+  tickets without SLA clocks (older than SLAs) are not counted;
+* first-reply and resolution time: the clocks' elapsed business seconds (calendar
+  seconds for calendar-time targets) of clocks fulfilled in the period; median and p90
+  are nearest-rank percentiles (``percentile_disc`` on PostgreSQL);
+* attainment: achieved ÷ (achieved + breached), achieved = fulfilled in the period
+  within target, breached = breached in the period;
+* reopen rate: solved tickets that were ever reopened ÷ solved tickets; one-touch:
+  solved tickets with exactly one public agent reply ÷ solved tickets;
+* portal adoption: share of requests created through the portal (web) or the API.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from helpdesk.extensions import db
+from helpdesk.sla import services
+from helpdesk.sla.models import Metric, MetricState, SlaMetric, TicketSla
+from helpdesk.tickets.models import Channel, Queue, Ticket
+
+FIGURES = ("summary", "daily", "attainment", "at_risk", "agents", "routing", "kb", "adoption")
+TABLES = ("daily", "attainment", "agents", "at_risk")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+    queue_ids: set[int] | None = None
+    preset: str = "custom"
+    queue: str | None = None
+
+    def previous(self) -> Period:
+        span = self.end - self.start
+        return replace(self, start=self.start - span, end=self.start)
+
+    @property
+    def days(self) -> int:
+        return max(1, (self.end - self.start).days)
+
+
+def _is_pg() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def _day(col: Any) -> Any:
+    if _is_pg():
+        return sa.func.to_char(sa.func.timezone("UTC", col), "YYYY-MM-DD")
+    return sa.func.strftime("%Y-%m-%d", col)
+
+
+def _tq(stmt: sa.Select, p: Period) -> sa.Select:
+    return stmt if p.queue_ids is None else stmt.where(Ticket.queue_id.in_(p.queue_ids or {-1}))
+
+
+def _mq(stmt: sa.Select, p: Period) -> sa.Select:
+    return stmt if p.queue_ids is None else stmt.where(SlaMetric.queue_id.in_(p.queue_ids or {-1}))
+
+
+def _solved_filter(p: Period) -> list[Any]:
+    return [SlaMetric.metric == Metric.RESOLUTION, SlaMetric.state == MetricState.FULFILLED,
+            SlaMetric.fulfilled_at >= p.start, SlaMetric.fulfilled_at < p.end]
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def daily(p: Period) -> list[dict[str, Any]]:
+    cday = _day(Ticket.created_at)
+    created = dict(db.session.execute(_tq(
+        sa.select(cday, sa.func.count()).where(Ticket.created_at >= p.start, Ticket.created_at < p.end), p
+    ).group_by(cday)).all())
+    sday = _day(SlaMetric.fulfilled_at)
+    solved = dict(db.session.execute(_mq(sa.select(sday, sa.func.count()).where(*_solved_filter(p)), p)
+                                     .group_by(sday)).all())
+    # The backlog at the start, from now backwards (small ranges, not the whole history):
+    # open now - created since the start + solved since the start.
+    at = services.now()
+    open_now = db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(
+        SlaMetric.metric == Metric.RESOLUTION, SlaMetric.state != MetricState.FULFILLED), p)) or 0
+    created_since = db.session.scalar(_tq(sa.select(sa.func.count()).select_from(Ticket)
+                                          .where(Ticket.created_at >= p.start, Ticket.created_at < at), p)) or 0
+    solved_since = db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(
+        SlaMetric.metric == Metric.RESOLUTION, SlaMetric.state == MetricState.FULFILLED,
+        SlaMetric.fulfilled_at >= p.start, SlaMetric.fulfilled_at < at), p)) or 0
+    backlog = open_now - created_since + solved_since
+    out = []
+    for i in range(p.days):
+        d = (p.start + timedelta(days=i)).date().isoformat()
+        c, s = int(created.get(d, 0)), int(solved.get(d, 0))
+        backlog += c - s
+        out.append({"day": d, "created": c, "solved": s, "backlog": backlog})
+    return out
+
+
+def _percentiles(metric: Metric, p: Period) -> dict[str, float | None]:
+    where = [SlaMetric.metric == metric, SlaMetric.state == MetricState.FULFILLED,
+             SlaMetric.fulfilled_at >= p.start, SlaMetric.fulfilled_at < p.end]
+    col = SlaMetric.elapsed_seconds
+    if _is_pg():
+        med, p90, n = db.session.execute(_mq(sa.select(
+            sa.func.percentile_disc(0.5).within_group(col), sa.func.percentile_disc(0.9).within_group(col),
+            sa.func.count()).where(*where), p)).one()
+        return {"n": n, "median_seconds": _r(med), "p90_seconds": _r(p90)}
+    n = db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(*where), p)) or 0
+
+    def rank(q: float) -> float | None:
+        if not n:
+            return None
+        k = max(1, math.ceil(q * n)) - 1
+        return db.session.scalar(_mq(sa.select(col).where(*where), p).order_by(col).offset(k).limit(1))
+
+    return {"n": n, "median_seconds": _r(rank(0.5)), "p90_seconds": _r(rank(0.9))}
+
+
+def _r(v: Any) -> float | None:
+    return None if v is None else round(float(v), 1)
+
+
+def _pct(a: int, b: int) -> float | None:
+    return round(100.0 * a / b, 1) if b else None
+
+
+def attainment(p: Period) -> dict[str, Any]:
+    keys = (SlaMetric.metric, SlaMetric.queue_id, SlaMetric.priority)
+    achieved = db.session.execute(_mq(sa.select(*keys, sa.func.count()).where(
+        SlaMetric.metric.in_(list(Metric)), SlaMetric.state == MetricState.FULFILLED, SlaMetric.breached.is_(False),
+        SlaMetric.fulfilled_at >= p.start, SlaMetric.fulfilled_at < p.end), p).group_by(*keys)).all()
+    breached = db.session.execute(_mq(sa.select(*keys, sa.func.count()).where(
+        SlaMetric.metric.in_(list(Metric)), SlaMetric.breached.is_(True), SlaMetric.breached_at >= p.start, SlaMetric.breached_at < p.end), p)
+        .group_by(*keys)).all()
+    slugs = dict(db.session.execute(sa.select(Queue.id, Queue.slug)).all())
+    cells: dict[tuple[str, str, str], list[int]] = {}
+    for rows, i in ((achieved, 0), (breached, 1)):
+        for metric, qid, prio, n in rows:
+            key = (Metric(metric).value, slugs.get(qid, str(qid)), prio)
+            cells.setdefault(key, [0, 0])[i] += n
+
+    def roll(index: int | None) -> list[dict[str, Any]]:
+        acc: dict[Any, list[int]] = {}
+        for key, (a, b) in cells.items():
+            k = key if index is None else key[index]
+            acc.setdefault(k, [0, 0])
+            acc[k][0] += a
+            acc[k][1] += b
+        out = []
+        for k in sorted(acc):
+            a, b = acc[k]
+            item: dict[str, Any] = ({"metric": k[0], "queue": k[1], "priority": k[2]} if index is None
+                                    else {("metric", "queue", "priority")[index]: k})
+            item.update({"achieved": a, "breached": b, "attainment_pct": _pct(a, a + b)})
+            out.append(item)
+        return out
+
+    total_a = sum(a for a, _ in cells.values())
+    total_b = sum(b for _, b in cells.values())
+    return {"overall_pct": _pct(total_a, total_a + total_b), "achieved": total_a, "breached": total_b,
+            "by_metric": roll(0), "by_queue": roll(1), "by_priority": roll(2), "cells": roll(None)}
+
+
+def at_risk(p: Period, limit: int = 50) -> dict[str, Any]:
+    """Now (not the period): open clocks breached, and running clocks past their warning point."""
+    at = services.now()
+    open_ = SlaMetric.state.in_([MetricState.ACTIVE, MetricState.PAUSED])
+    breached_w = [open_, SlaMetric.breached.is_(True)]
+    risk_w = [SlaMetric.state == MetricState.ACTIVE, SlaMetric.breached.is_(False), SlaMetric.warn_at <= at]
+    n_breached = db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(*breached_w), p)) or 0
+    n_risk = db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(*risk_w), p)) or 0
+
+    def rows(where: list[Any], state: str) -> list[dict[str, Any]]:
+        stmt = _mq(sa.select(Ticket.reference, Queue.slug, SlaMetric.metric, SlaMetric.priority, SlaMetric.due_at)
+                   .select_from(SlaMetric).join(Ticket, Ticket.id == SlaMetric.ticket_id).join(Queue, Queue.id == SlaMetric.queue_id)
+                   .where(*where), p).order_by(SlaMetric.due_at.asc().nulls_last(), SlaMetric.id).limit(limit)
+        return [{"reference": r, "queue": q, "metric": Metric(m).value, "priority": pr, "state": state,
+                 "due_at": d.isoformat() if d else None} for r, q, m, pr, d in db.session.execute(stmt)]
+
+    return {"breached": n_breached, "at_risk": n_risk,
+            "tickets": rows(breached_w, "breached") + rows(risk_w, "at_risk")}
+
+
+def agents(p: Period) -> list[dict[str, Any]]:
+    from helpdesk.auth.models import User
+
+    solved = dict(db.session.execute(_mq(
+        sa.select(Ticket.assignee_id, sa.func.count()).select_from(SlaMetric)
+        .join(Ticket, Ticket.id == SlaMetric.ticket_id).where(*_solved_filter(p), Ticket.assignee_id.is_not(None)), p).group_by(Ticket.assignee_id)).all())
+    frt = {uid: (n, avg) for uid, n, avg in db.session.execute(_mq(
+        sa.select(Ticket.assignee_id, sa.func.count(), sa.func.avg(SlaMetric.elapsed_seconds))
+        .select_from(SlaMetric).join(Ticket, Ticket.id == SlaMetric.ticket_id)
+        .where(SlaMetric.metric == Metric.FIRST_REPLY, SlaMetric.state == MetricState.FULFILLED,
+               SlaMetric.fulfilled_at >= p.start, SlaMetric.fulfilled_at < p.end, Ticket.assignee_id.is_not(None)), p)
+        .group_by(Ticket.assignee_id))}
+    ids = set(solved) | set(frt)
+    names = dict(db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids or {-1}))).all())
+    return sorted(({"agent": names.get(uid, str(uid)), "solved": int(solved.get(uid, 0)),
+                    "first_replies": int(frt.get(uid, (0, None))[0]),
+                    "avg_first_reply_seconds": _r(frt.get(uid, (0, None))[1])} for uid in ids),
+                  key=lambda r: (-r["solved"], r["agent"]))
+
+
+def summary(p: Period, att: dict[str, Any] | None = None) -> dict[str, Any]:
+    created = db.session.scalar(_tq(sa.select(sa.func.count()).select_from(Ticket).where(
+        Ticket.created_at >= p.start, Ticket.created_at < p.end), p)) or 0
+    solved, reopened, one_touch = db.session.execute(_mq(
+        sa.select(sa.func.count(), sa.func.count().filter(TicketSla.reopens > 0),
+                  sa.func.count().filter(TicketSla.agent_replies == 1))
+        .select_from(SlaMetric).join(TicketSla, TicketSla.ticket_id == SlaMetric.ticket_id)
+        .where(*_solved_filter(p)), p)).one()
+    att = att if att is not None else attainment(p)
+    return {
+        "created": created, "solved": solved,
+        "reopen_rate_pct": _pct(reopened, solved), "one_touch_pct": _pct(one_touch, solved),
+        "first_reply": _percentiles(Metric.FIRST_REPLY, p), "resolution": _percentiles(Metric.RESOLUTION, p),
+        "attainment_pct": att["overall_pct"],
+    }
+
+
+def adoption(p: Period) -> dict[str, Any]:
+    rows = dict(db.session.execute(_tq(sa.select(Ticket.channel, sa.func.count()).where(
+        Ticket.created_at >= p.start, Ticket.created_at < p.end), p).group_by(Ticket.channel)).all())
+    by_channel = {c.value: int(rows.get(c, rows.get(c.value, 0))) for c in Channel}
+    total = sum(by_channel.values())
+    patients = db.session.scalar(_tq(sa.select(sa.func.count(sa.distinct(Ticket.requester_id))).where(
+        Ticket.created_at >= p.start, Ticket.created_at < p.end), p)) or 0
+    portal = by_channel["web"] + by_channel["api"]
+    return {"by_channel": by_channel, "total": total, "portal_share_pct": _pct(portal, total),
+            "patients_served": patients}
+
+
+def routing(p: Period) -> dict[str, Any]:
+    from helpdesk.routing import stats
+
+    return stats.coverage_and_overrides(p.start, p.queue_ids)
+
+
+def kb(p: Period) -> dict[str, Any] | None:
+    try:
+        from helpdesk.kb.services import kb_stats
+    except ImportError:  # pragma: no cover - the KB is optional
+        return None
+    slugs = None
+    if p.queue_ids is not None:
+        slugs = list(db.session.scalars(sa.select(Queue.slug).where(Queue.id.in_(p.queue_ids or {-1}))))
+        if not slugs:
+            return {"deflections": 0, "helpful_pct": None}
+    totals = kb_stats(slugs, p.start, limit=1)["totals"]
+    return {"deflections": totals["deflections"], "helpful_pct": totals["helpful_pct"], "views": totals["views"]}
+
+
+def _compare(cur: dict[str, Any], prev: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in cur.items():
+        pv = prev.get(k)
+        if isinstance(v, dict) and isinstance(pv, dict):
+            out[k] = _compare(v, pv)
+        elif isinstance(v, int | float) and not isinstance(v, bool) and isinstance(pv, int | float):
+            out[k] = {"current": v, "previous": pv, "change": round(v - pv, 1)}
+        else:
+            out[k] = {"current": v, "previous": pv, "change": None}
+    return out
+
+
+_FUNCS = {"daily": daily, "attainment": attainment, "at_risk": at_risk, "agents": agents, "adoption": adoption,
+          "routing": routing, "kb": kb}
+
+
+def figure(name: str, p: Period) -> Any:
+    if name == "summary":
+        return _compare(summary(p), summary(p.previous()))
+    if name in ("adoption", "routing", "kb"):
+        cur, prev = _FUNCS[name](p), _FUNCS[name](p.previous())
+        return _compare(cur, prev) if cur is not None and prev is not None else cur
+    return _FUNCS[name](p)
+
+
+def table(name: str, p: Period) -> list[dict[str, Any]]:
+    if name == "attainment":
+        return attainment(p)["cells"]
+    if name == "at_risk":
+        return at_risk(p)["tickets"]
+    return _FUNCS[name](p)
+
+
+def full(p: Period) -> dict[str, Any]:
+    att = attainment(p)
+    out: dict[str, Any] = {"period": {"start": p.start.isoformat(), "end": p.end.isoformat(), "preset": p.preset,
+                                      "queue": p.queue}}
+    for name in FIGURES:
+        if name == "summary":
+            out[name] = _compare(summary(p, att), summary(p.previous()))
+        elif name == "attainment":
+            out[name] = att
+        else:
+            out[name] = figure(name, p)
+    return out

@@ -1,0 +1,443 @@
+"""The SLA engine: clocks per ticket and metric, driven by the ticket services.
+
+The ticket services (the one update path) call the ``on_*`` hooks inside their own unit
+of work; the hooks never commit. ``check_ticket`` (the job scheduled for a ticket's next
+warning or breach) and ``sweep`` (every minute, the safety net and the only timer in
+inline mode) fire warnings and breaches and commit once.
+
+Rules
+-----
+* first_reply starts at creation; the first public agent reply or resolving fulfils it.
+* next_reply (one row per cycle) starts at a patient message when the first reply is
+  done and no cycle is open; the next public agent reply fulfils it.
+* resolution runs until resolved/closed; reopening resumes it (the resolved period is
+  not counted).
+* pending_patient pauses every running clock; a patient message resumes them.
+* a queue or priority change re-evaluates the policy: open clocks take the new target,
+  the elapsed time is kept.
+* resolving also ends an open next_reply cycle (the patient got an answer).
+
+Time comes from :data:`clock` (``helpdesk.timeutil.utcnow``), which tests replace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from helpdesk import audit
+from helpdesk.extensions import db
+from helpdesk.sla import policies
+from helpdesk.sla.clock import Calendar, add_business_time, business_seconds_between
+from helpdesk.sla.models import Metric, MetricState, Notification, SlaMetric, TicketSla
+from helpdesk.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+clock: Callable[[], datetime] = utcnow
+"""The one clock of the SLA engine (jobs, sweep, badges); tests replace it."""
+
+_TIMERS = "helpdesk_sla_timers"
+OPEN = (MetricState.ACTIVE, MetricState.PAUSED)
+
+
+def now() -> datetime:
+    return clock()
+
+
+# ----------------------------------------------------------------------------- clock math
+
+
+class _Cals:
+    def __init__(self) -> None:
+        self.cache: dict[int | None, Calendar] = {}
+
+    def of(self, row: SlaMetric) -> Calendar:
+        return policies.calendar_for(row.calendar_id, row.business, self.cache)
+
+
+def elapsed(row: SlaMetric, at: datetime, cals: _Cals | None = None) -> float:
+    """Business (or calendar) seconds counted on this clock up to ``at``."""
+    total = row.elapsed_seconds or 0.0
+    if row.state == MetricState.ACTIVE and row.running_since is not None:
+        total += business_seconds_between(row.running_since, at, (cals or _Cals()).of(row))
+    return total
+
+
+def _recompute(row: SlaMetric, cals: _Cals) -> None:
+    if row.state == MetricState.ACTIVE and row.running_since is not None:
+        cal = cals.of(row)
+        done = row.elapsed_seconds or 0.0
+        row.due_at = add_business_time(row.running_since, max(0.0, row.target_seconds - done), cal)
+        row.warn_at = add_business_time(row.running_since, max(0.0, row.target_seconds * row.warn_fraction - done), cal)
+    else:
+        row.due_at = row.warn_at = None
+    pending = []
+    if row.warn_at is not None and not row.warned:
+        pending.append(row.warn_at)
+    if row.due_at is not None and not row.breached:
+        pending.append(row.due_at)
+    row.next_check_at = min(pending) if pending else None
+
+
+def _pause(row: SlaMetric, at: datetime, cals: _Cals) -> None:
+    if row.state != MetricState.ACTIVE:
+        return
+    row.elapsed_seconds = elapsed(row, at, cals)
+    row.running_since = None
+    row.state = MetricState.PAUSED
+    _recompute(row, cals)
+
+
+def _resume(row: SlaMetric, at: datetime, cals: _Cals) -> None:
+    if row.state == MetricState.ACTIVE:
+        return
+    row.state = MetricState.ACTIVE
+    row.running_since = at
+    row.fulfilled_at = None
+    _recompute(row, cals)
+
+
+def _fulfil(row: SlaMetric, at: datetime, cals: _Cals) -> None:
+    if row.state == MetricState.FULFILLED:
+        return
+    row.elapsed_seconds = elapsed(row, at, cals)
+    row.running_since = None
+    row.state = MetricState.FULFILLED
+    row.fulfilled_at = at
+    if row.elapsed_seconds > row.target_seconds and not row.breached:
+        row.breached = True
+        row.breached_at = row.due_at or at
+    _recompute(row, cals)
+
+
+# ----------------------------------------------------------------------------- hooks
+
+
+def _rows(ticket_id: int) -> list[SlaMetric]:
+    return list(db.session.scalars(
+        sa.select(SlaMetric).where(SlaMetric.ticket_id == ticket_id).order_by(SlaMetric.metric, SlaMetric.cycle)
+    ))
+
+
+def _new_row(ticket: Any, applied: policies.Applied, metric: Metric, cycle: int, at: datetime,
+             cals: _Cals) -> SlaMetric | None:
+    target = applied.targets.get(metric)
+    if target is None:
+        return None
+    row = SlaMetric(
+        ticket_id=ticket.id, metric=metric, cycle=cycle, queue_id=ticket.queue_id, priority=ticket.priority.value,
+        target_seconds=target.seconds, business=target.business, calendar_id=applied.calendar_id,
+        warn_fraction=applied.warn_fraction, started_at=at, running_since=at, elapsed_seconds=0.0,
+        state=MetricState.ACTIVE, warned=False, breached=False,
+    )
+    _recompute(row, cals)
+    db.session.add(row)
+    return row
+
+
+def _apply(ticket: Any) -> policies.Applied:
+    return policies.match(ticket.queue_id, ticket.priority.value, ticket.channel.value)
+
+
+def on_ticket_created(ticket: Any, at: datetime) -> None:
+    """Snapshot the policy and start first_reply and resolution (the ticket is flushed)."""
+    applied = _apply(ticket)
+    db.session.add(TicketSla(ticket_id=ticket.id, policy_id=applied.policy_id, policy_name=applied.name))
+    cals = _Cals()
+    rows = [_new_row(ticket, applied, m, 1, at, cals) for m in (Metric.FIRST_REPLY, Metric.RESOLUTION)]
+    _refresh(ticket.id, [r for r in rows if r is not None])
+
+
+def on_agent_reply(ticket: Any, at: datetime) -> None:
+    """A public agent reply fulfils first_reply and the open next_reply cycle."""
+    rows, cals = _rows(ticket.id), _Cals()
+    ts = db.session.get(TicketSla, ticket.id)
+    if ts is not None:
+        ts.agent_replies = (ts.agent_replies or 0) + 1
+    for row in rows:
+        if row.metric in (Metric.FIRST_REPLY, Metric.NEXT_REPLY):
+            _fulfil(row, at, cals)
+    _refresh(ticket.id, rows)
+
+
+def on_patient_message(ticket: Any, at: datetime) -> None:
+    """A patient message resumes every clock and opens a next_reply cycle when none is open."""
+    rows, cals = _rows(ticket.id), _Cals()
+    for row in rows:
+        if row.state == MetricState.PAUSED:
+            _resume(row, at, cals)
+    first_done = any(r.metric == Metric.FIRST_REPLY and r.state == MetricState.FULFILLED for r in rows)
+    cycles = [r for r in rows if r.metric == Metric.NEXT_REPLY]
+    if first_done and not any(r.state in OPEN for r in cycles):
+        row = _new_row(ticket, _apply(ticket), Metric.NEXT_REPLY, len(cycles) + 1, at, cals)
+        if row is not None:
+            rows.append(row)
+    _refresh(ticket.id, rows)
+
+
+def on_status_change(ticket: Any, target: Any, at: datetime) -> None:
+    """Called before ``ticket.status`` becomes ``target``."""
+    from helpdesk.tickets.models import Status
+
+    old = Status(ticket.status)
+    target = Status(target)
+    rows, cals = _rows(ticket.id), _Cals()
+    if target == Status.PENDING_PATIENT:
+        for row in rows:
+            _pause(row, at, cals)
+    elif target in (Status.RESOLVED, Status.CLOSED):
+        for row in rows:
+            _fulfil(row, at, cals)
+    elif old == Status.RESOLVED:  # reopened: resolution resumes, the resolved period not counted
+        ts = db.session.get(TicketSla, ticket.id)
+        if ts is not None:
+            ts.reopens = (ts.reopens or 0) + 1
+        for row in rows:
+            if row.metric == Metric.RESOLUTION or row.state == MetricState.PAUSED:
+                _resume(row, at, cals)
+    else:
+        for row in rows:
+            if row.state == MetricState.PAUSED:
+                _resume(row, at, cals)
+    _refresh(ticket.id, rows)
+
+
+def on_ticket_changed(ticket: Any, at: datetime) -> None:
+    """Queue or priority (or routing) changed: re-evaluate the policy; elapsed time is kept."""
+    ts = db.session.get(TicketSla, ticket.id)
+    if ts is None:
+        return
+    applied = _apply(ticket)
+    rows, cals = _rows(ticket.id), _Cals()
+    changed = ts.policy_id != applied.policy_id or ts.policy_name != applied.name
+    ts.policy_id, ts.policy_name = applied.policy_id, applied.name
+    for row in rows:
+        if row.state not in OPEN:
+            continue
+        target = applied.targets.get(row.metric)
+        same_place = row.queue_id == ticket.queue_id and row.priority == ticket.priority.value
+        if same_place and not changed:
+            continue
+        running = row.state == MetricState.ACTIVE
+        row.elapsed_seconds = elapsed(row, at, cals)  # counted on the old calendar up to now
+        row.running_since = at if running else None
+        row.queue_id, row.priority = ticket.queue_id, ticket.priority.value
+        if target is not None:
+            row.target_seconds, row.business = target.seconds, target.business
+        row.calendar_id, row.warn_fraction = applied.calendar_id, applied.warn_fraction
+        _recompute(row, cals)
+    _refresh(ticket.id, rows)
+
+
+def _refresh(ticket_id: int, rows: Iterable[SlaMetric]) -> None:
+    """Keep the ticket's soonest due time and schedule its next check after the commit."""
+    ts = db.session.get(TicketSla, ticket_id)
+    if ts is None:
+        return
+    rows = list(rows)
+    dues = [r.due_at for r in rows if r.state == MetricState.ACTIVE and r.due_at is not None]
+    ts.next_due_at = min(dues) if dues else None
+    checks = [r.next_check_at for r in rows if r.next_check_at is not None]
+    nxt = min(checks) if checks else None
+    if nxt is not None and nxt != ts.scheduled_for:
+        db.session.info.setdefault(_TIMERS, {})[ticket_id] = nxt
+    ts.scheduled_for = nxt
+
+
+# ----------------------------------------------------------------------------- timers
+
+@event.listens_for(Session, "after_commit")
+def _push_timers(session: Session) -> None:
+    """After the commit, schedule each ticket's next check with RQ (``enqueue_at``).
+
+    No outbox row: the check is idempotent and the minute sweep is the durable safety
+    net, so a timer lost with Redis only delays a warning by at most a minute.
+    """
+    timers: dict[int, datetime] = session.info.pop(_TIMERS, None) or {}
+    if not timers or not has_app_context():
+        return
+    from helpdesk import jobs
+
+    if jobs.inline_mode():
+        return  # inline: the minute sweep is the timer (a job can't wait here)
+    from redis.exceptions import RedisError
+
+    try:
+        queue = jobs.rq_queue()
+        for ticket_id, when in timers.items():
+            queue.enqueue_at(when, "helpdesk.sla.tasks.check_ticket", ticket_id,
+                             job_id=f"sla-{ticket_id}-{int(when.timestamp() * 1000)}", result_ttl=0,
+                             failure_ttl=24 * 3600)
+    except RedisError as exc:
+        log.warning("redis unavailable, %d SLA timer(s) left to the sweep: %s", len(timers), type(exc).__name__)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_timers(session: Session) -> None:
+    session.info.pop(_TIMERS, None)
+
+
+def _recipients(ticket: Any) -> list[int]:
+    from helpdesk.auth.models import Role, User
+    from helpdesk.tickets.models import QueueMembership
+
+    if ticket.assignee_id is not None:
+        return [ticket.assignee_id]
+    return list(db.session.scalars(
+        sa.select(User.id).join(QueueMembership, QueueMembership.user_id == User.id)
+        .where(QueueMembership.queue_id == ticket.queue_id, User.active.is_(True),
+               User.role.in_([Role.AGENT, Role.SUPERVISOR]))
+        .order_by(User.id)
+    ))
+
+
+def _fire(ticket: Any, row: SlaMetric, kind: str, at: datetime) -> None:
+    audit.record(f"sla.{kind}", "ticket", ticket.reference, actor_id=None, changes={
+        "metric": row.metric.value, "cycle": row.cycle, "target_seconds": row.target_seconds,
+        "due_at": row.due_at.isoformat() if row.due_at else None,
+    }, severity="warning" if kind == "breached" else "info")
+    for user_id in _recipients(ticket):
+        db.session.add(Notification(user_id=user_id, kind=f"sla_{kind}_{row.metric.value}", ticket_id=ticket.id,
+                                    created_at=at))
+
+
+def process_ticket(ticket_id: int, at: datetime) -> int:
+    """Fire the warnings and breaches owed at ``at`` for one ticket; returns how many (no commit)."""
+    from helpdesk.tickets.models import Ticket
+
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None:
+        return 0
+    rows, cals, fired = _rows(ticket_id), _Cals(), 0
+    for row in rows:
+        if row.next_check_at is None or row.next_check_at > at:
+            continue
+        if row.due_at is not None and not row.breached and row.due_at <= at:
+            row.breached, row.breached_at, row.warned = True, row.due_at, True
+            _fire(ticket, row, "breached", at)
+            fired += 1
+        elif row.warn_at is not None and not row.warned and row.warn_at <= at:
+            row.warned = True
+            _fire(ticket, row, "warning", at)
+            fired += 1
+        _recompute(row, cals)
+    _refresh(ticket_id, rows)
+    return fired
+
+
+def check_ticket(ticket_id: int) -> int:
+    """The job scheduled for a ticket's next warning or breach: re-checks the clock, so
+    running early (inline mode) or twice does nothing."""
+    from helpdesk.db import commit
+
+    fired = process_ticket(ticket_id, now())
+    commit()
+    return fired
+
+
+def sweep(limit: int = 2000) -> int:
+    """Every minute: fire whatever is owed (timers lost or never scheduled); one commit."""
+    from helpdesk.db import commit
+
+    at = now()
+    ids = list(db.session.scalars(
+        sa.select(SlaMetric.ticket_id).where(SlaMetric.next_check_at <= at)
+        .group_by(SlaMetric.ticket_id).order_by(sa.func.min(SlaMetric.next_check_at)).limit(limit)
+    ))
+    with db.session.no_autoflush:  # notifications and audit rows go out in one batch at the commit
+        fired = sum(process_ticket(t, at) for t in ids)
+    commit()
+    return fired
+
+
+# ----------------------------------------------------------------------------- reads
+
+
+def badge_for(rows: list[SlaMetric], at: datetime, cals: _Cals | None = None) -> dict[str, Any] | None:
+    """The badge of one ticket: its most urgent open clock."""
+    cals = cals or _Cals()
+    best: dict[str, Any] | None = None
+    for row in rows:
+        if row.state not in OPEN:
+            continue
+        left = row.target_seconds - elapsed(row, at, cals)
+        item = {"metric": row.metric.value, "left": left, "target": row.target_seconds,
+                "paused": row.state == MetricState.PAUSED, "due_at": row.due_at,
+                "breached": row.breached or left < 0}
+        if best is None or item["left"] < best["left"]:
+            best = item
+    if best is None:
+        return None
+    best["level"] = "breached" if best["breached"] else ("warning" if best["left"] < 0.25 * best["target"] else "ok")
+    best["text"] = _text(best)
+    return best
+
+
+def _fmt(seconds: float) -> str:
+    seconds = int(abs(seconds))
+    d, rest = divmod(seconds, 86_400)
+    h, rest = divmod(rest, 3600)
+    m = rest // 60
+    if d:
+        return f"{d}d {h}h"
+    if h:
+        return f"{h}h {m:02d}m"
+    return f"{m}m"
+
+
+def _text(b: dict[str, Any]) -> str:
+    name = b["metric"].replace("_", " ")
+    if b["breached"]:
+        return f"{name}: overdue {_fmt(b['left'])}"
+    return f"{name}: {_fmt(b['left'])} left" + (" (paused)" if b["paused"] else "")
+
+
+def badges(ticket_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Badges for a page of tickets: one query."""
+    ids = list(ticket_ids)
+    if not ids:
+        return {}
+    by_ticket: dict[int, list[SlaMetric]] = {}
+    for row in db.session.scalars(sa.select(SlaMetric).where(SlaMetric.ticket_id.in_(ids),
+                                                               SlaMetric.state.in_(OPEN))):
+        by_ticket.setdefault(row.ticket_id, []).append(row)
+    at, cals, out = now(), _Cals(), {}
+    for tid, rows in by_ticket.items():
+        b = badge_for(rows, at, cals)
+        if b is not None:
+            out[tid] = b
+    return out
+
+
+def ticket_metrics(ticket_id: int) -> list[dict[str, Any]]:
+    at, cals = now(), _Cals()
+    out = []
+    for row in _rows(ticket_id):
+        out.append({"metric": row.metric.value, "cycle": row.cycle, "state": row.state.value,
+                    "target_seconds": row.target_seconds, "business": row.business,
+                    "elapsed_seconds": round(elapsed(row, at, cals), 1), "due_at": row.due_at,
+                    "breached": row.breached, "achieved": row.achieved, "fulfilled_at": row.fulfilled_at})
+    return out
+
+
+def unread_count(user_id: int) -> int:
+    return db.session.scalar(sa.select(sa.func.count(Notification.id)).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+
+
+def mark_read(user_id: int) -> None:
+    from helpdesk.db import commit
+
+    db.session.execute(sa.update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+                       .values(read_at=now()))
+    commit()
+
+

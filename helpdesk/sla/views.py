@@ -1,0 +1,181 @@
+"""SLA pages: notifications for staff, the supervisors' dashboard (HTML, JSON, CSV, SVG)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pygal
+import sqlalchemy as sa
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from pygal.style import CleanStyle
+
+from helpdesk.auth.models import Role
+from helpdesk.errors import NotFound, ValidationFailed
+from helpdesk.extensions import db
+from helpdesk.permissions import STAFF, acting_user, member_queue_ids, role_required
+from helpdesk.security import CSP, talisman
+from helpdesk.sla import dashboard, services
+from helpdesk.sla.models import Notification
+
+bp = Blueprint("sla", __name__)
+
+CHART_CSP = {**CSP, "style-src": "'self' 'unsafe-inline'", "default-src": "'none'"}
+
+
+@bp.app_template_global()
+def sla_badges(tickets: Any) -> dict[int, dict[str, Any]]:
+    """Badges for the tickets on a page (one query)."""
+    return services.badges(t.id for t in tickets)
+
+
+@bp.app_template_global()
+def unread_notifications() -> int:
+    user = acting_user()
+    if user is None or not user.is_staff:
+        return 0
+    return services.unread_count(user.id)
+
+
+# ----------------------------------------------------------------------------- notifications
+
+
+@bp.get("/notifications")
+@role_required(*STAFF)
+def notifications():
+    from helpdesk.tickets.models import Ticket
+
+    user = acting_user()
+    rows = db.session.execute(
+        sa.select(Notification, Ticket.reference)
+        .outerjoin(Ticket, Ticket.id == Notification.ticket_id)
+        .where(Notification.user_id == user.id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(100)
+    ).all()
+    return render_template("sla/notifications.html", rows=rows)
+
+
+@bp.post("/notifications/read")
+@role_required(*STAFF)
+def notifications_read():
+    services.mark_read(acting_user().id)
+    return redirect(url_for("sla.notifications"))
+
+
+# ----------------------------------------------------------------------------- dashboard
+
+
+def _scope() -> set[int] | None:
+    user = acting_user()
+    return None if user.role == Role.ADMIN else member_queue_ids(user)
+
+
+def _period() -> dashboard.Period:
+    args = request.args
+    preset = args.get("period", "7d")
+    today = services.now().astimezone(UTC).date()
+    if preset == "today":
+        start, end = today, today
+    elif preset == "30d":
+        start, end = today - timedelta(days=29), today
+    elif preset == "custom":
+        try:
+            start = date.fromisoformat(args.get("start", ""))
+            end = date.fromisoformat(args.get("end", ""))
+        except ValueError:
+            raise ValidationFailed("Give start and end dates (YYYY-MM-DD).",
+                                   fields={"start": ["YYYY-MM-DD"], "end": ["YYYY-MM-DD"]}) from None
+        if end < start or (end - start).days > 366:
+            raise ValidationFailed("The end must follow the start, within a year.", fields={"end": ["Invalid range."]})
+    elif preset == "7d":
+        start, end = today - timedelta(days=6), today
+    else:
+        raise ValidationFailed("Unknown period.", fields={"period": ["today, 7d, 30d or custom"]})
+    queue_ids = _scope()
+    slug = args.get("queue") or None
+    if slug:
+        from helpdesk.tickets.models import Queue
+
+        qid = db.session.scalar(sa.select(Queue.id).where(Queue.slug == slug[:40]))
+        if qid is None or (queue_ids is not None and qid not in queue_ids):
+            raise NotFound("No such queue.")
+        queue_ids = {qid}
+    return dashboard.Period(
+        start=datetime.combine(start, time.min, tzinfo=UTC),
+        end=datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC),
+        queue_ids=queue_ids, preset=preset, queue=slug,
+    )
+
+
+def _queues() -> list[Any]:
+    from helpdesk.tickets.models import Queue
+
+    stmt = sa.select(Queue).order_by(Queue.name)
+    scope = _scope()
+    if scope is not None:
+        stmt = stmt.where(Queue.id.in_(scope or {-1}))
+    return list(db.session.scalars(stmt))
+
+
+@bp.get("/supervisor/dashboard")
+@role_required(Role.SUPERVISOR, Role.ADMIN)
+def dashboard_page():
+    period = _period()
+    return render_template("sla/dashboard.html", d=dashboard.full(period), period=period, queues=_queues(),
+                           figures=dashboard.FIGURES, tables=dashboard.TABLES)
+
+
+@bp.get("/supervisor/dashboard/data.json")
+@role_required(Role.SUPERVISOR, Role.ADMIN)
+def dashboard_json():
+    return jsonify(dashboard.full(_period()))
+
+
+@bp.get("/supervisor/dashboard/<name>.json")
+@role_required(Role.SUPERVISOR, Role.ADMIN)
+def figure_json(name: str):
+    if name not in dashboard.FIGURES:
+        raise NotFound("No such figure.")
+    return jsonify(dashboard.figure(name, _period()))
+
+
+@bp.get("/supervisor/dashboard/<name>.csv")
+@role_required(Role.SUPERVISOR, Role.ADMIN)
+def figure_csv(name: str):
+    if name not in dashboard.TABLES:
+        raise NotFound("No such table.")
+    rows = dashboard.table(name, _period())
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()))
+        writer.writeheader()
+        writer.writerows(rows)
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+@bp.get("/supervisor/dashboard/<name>.svg")
+@role_required(Role.SUPERVISOR, Role.ADMIN)
+@talisman(content_security_policy=CHART_CSP)
+def figure_svg(name: str):
+    period = _period()
+    if name == "volume":
+        daily = dashboard.figure("daily", period)
+        chart = pygal.Line(style=CleanStyle, height=320, width=900, js=[], legend_at_bottom=True,
+                           x_label_rotation=45, title="Created, solved and backlog per day")
+        chart.x_labels = [r["day"][5:] for r in daily]
+        chart.add("Created", [r["created"] for r in daily])
+        chart.add("Solved", [r["solved"] for r in daily])
+        chart.add("Backlog (end of day)", [r["backlog"] for r in daily])
+    elif name == "attainment":
+        att = dashboard.figure("attainment", period)
+        chart = pygal.Bar(style=CleanStyle, height=320, width=900, js=[], legend_at_bottom=True, range=(0, 100),
+                          title="SLA attainment % per metric")
+        chart.x_labels = [r["metric"].replace("_", " ") for r in att["by_metric"]]
+        chart.add("Attainment %", [r["attainment_pct"] for r in att["by_metric"]])
+    else:
+        raise NotFound("No such chart.")
+    return Response(chart.render(), mimetype="image/svg+xml")
