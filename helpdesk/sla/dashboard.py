@@ -93,7 +93,7 @@ def daily(p: Period) -> list[dict[str, Any]]:
     # open now - created since the start + solved since the start.
     at = services.now()
     open_now = db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(
-        SlaMetric.metric == Metric.RESOLUTION, SlaMetric.state != MetricState.FULFILLED), p)) or 0
+        SlaMetric.state.in_([MetricState.ACTIVE, MetricState.PAUSED]), SlaMetric.metric == Metric.RESOLUTION), p)) or 0
     created_since = db.session.scalar(_tq(sa.select(sa.func.count()).select_from(Ticket)
                                           .where(Ticket.created_at >= p.start, Ticket.created_at < at), p)) or 0
     solved_since = db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(

@@ -309,14 +309,14 @@ def _fire(ticket: Any, row: SlaMetric, kind: str, at: datetime) -> None:
                                     created_at=at))
 
 
-def process_ticket(ticket_id: int, at: datetime) -> int:
+def process_ticket(ticket_id: int, at: datetime, preloaded: list[SlaMetric] | None = None) -> int:
     """Fire the warnings and breaches owed at ``at`` for one ticket; returns how many (no commit)."""
     from helpdesk.tickets.models import Ticket
 
     ticket = db.session.get(Ticket, ticket_id)
     if ticket is None:
         return 0
-    rows, cals, fired = _rows(ticket_id), _Cals(), 0
+    rows, cals, fired = (preloaded if preloaded is not None else _rows(ticket_id)), _Cals(), 0
     for row in rows:
         if row.next_check_at is None or row.next_check_at > at:
             continue
@@ -352,8 +352,16 @@ def sweep(limit: int = 2000) -> int:
         sa.select(SlaMetric.ticket_id).where(SlaMetric.next_check_at <= at)
         .group_by(SlaMetric.ticket_id).order_by(sa.func.min(SlaMetric.next_check_at)).limit(limit)
     ))
+    from helpdesk.tickets.models import Ticket
+
+    by_ticket: dict[int, list[SlaMetric]] = {t: [] for t in ids}
+    if ids:  # three queries for the whole batch, then the identity map answers
+        list(db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(ids))))
+        list(db.session.scalars(sa.select(TicketSla).where(TicketSla.ticket_id.in_(ids))))
+        for row in db.session.scalars(sa.select(SlaMetric).where(SlaMetric.ticket_id.in_(ids))):
+            by_ticket[row.ticket_id].append(row)
     with db.session.no_autoflush:  # notifications and audit rows go out in one batch at the commit
-        fired = sum(process_ticket(t, at) for t in ids)
+        fired = sum(process_ticket(t, at, by_ticket[t]) for t in ids)
     commit()
     return fired
 

@@ -13,6 +13,7 @@ from helpdesk import jobs
 from helpdesk.audit import AuditEvent
 from helpdesk.extensions import db
 from helpdesk.sla.models import Metric, SlaMetric
+from helpdesk.timeutil import utcnow
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def _actions(ticket) -> list[str]:
 
 
 def _work_at(moment) -> None:
-    delay = (moment - __import__("helpdesk.timeutil", fromlist=["utcnow"]).utcnow()).total_seconds()
+    delay = (moment - utcnow()).total_seconds()
     if delay > 0:
         time.sleep(delay + 0.2)
     SimpleWorker([jobs.QUEUE_NAME], connection=jobs.redis_connection()).work(burst=True, with_scheduler=True)

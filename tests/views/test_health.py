@@ -15,9 +15,13 @@ def test_health_reports_database_jobs_and_routing(client, app):
 
 
 def test_health_is_503_naming_the_database_when_it_is_unreachable(app, tmp_path):
-    broken = create_app(replace(app.config["HELPDESK"], database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+    broken = create_app(replace(app.config["HELPDESK"], database_url="sqlite:////nonexistent-dir/unreachable.db",
                                 instance_path=tmp_path))
     resp = broken.test_client().get("/healthz")
+    from helpdesk.extensions import db
+
+    with broken.app_context():
+        db.engine.dispose()  # close the failed pool now, not at interpreter exit
     assert resp.status_code == 503
     body = resp.get_json()
     assert body["status"] == "unavailable" and body["database"].startswith("unavailable")
