@@ -54,7 +54,7 @@ from helpdesk.routing.compiled import (
     Decision,
     ModelLoadError,
     atomic_write,
-    make_decision,
+    decide_safely,
     normalise,
     rank,
 )
@@ -421,12 +421,7 @@ class Router:
         Never raises: should scoring fail unexpectedly, the request goes to triage (not
         auto-routed, confidence 0) and the failure is logged without the text.
         """
-        try:
-            ranked = self.predict_proba([text])[0]
-        except Exception as exc:  # a request must never be lost to a scoring bug
-            log.error("routing model %s could not score a request (%s)", self.version, type(exc).__name__)
-            return Decision(None, False, 0.0, [], self.version)
-        return make_decision(ranked, threshold, margin, self.version)
+        return decide_safely(self.predict_proba, text, threshold, margin, self.version)
 
     def metadata(self) -> dict[str, Any]:
         """JSON-friendly description (what the sidecar file holds)."""

@@ -163,6 +163,18 @@ def rank(classes: Sequence[str], row: np.ndarray) -> list[tuple[str, float]]:
     return [(classes[i], float(row[i])) for i in order]
 
 
+def decide_safely(predict_proba: Callable[[list[str]], list[list[tuple[str, float]]]], text: str,
+                  threshold: float, margin: float, version: str) -> Decision:
+    """The one decision path of both routers. Never raises: should scoring fail
+    unexpectedly, the request goes to triage and only the failure's type is logged."""
+    try:
+        ranked = predict_proba([text])[0]
+    except Exception as exc:  # a request must never be lost to a scoring bug
+        log.error("routing model %s could not score a request (%s)", version, type(exc).__name__)
+        return Decision(None, False, 0.0, [], version)
+    return make_decision(ranked, threshold, margin, version)
+
+
 def make_decision(ranked: Sequence[tuple[str, float]], threshold: float, margin: float, version: str) -> Decision:
     """Auto-route iff top probability >= threshold and top - second >= margin.
 
@@ -554,12 +566,7 @@ class CompiledRouter:
         Never raises: should scoring fail unexpectedly, the request goes to triage (not
         auto-routed, confidence 0) and the failure is logged without the text.
         """
-        try:
-            ranked = self.predict_proba([text])[0]
-        except Exception as exc:  # a request must never be lost to a scoring bug
-            log.error("routing model %s could not score a request (%s)", self.version, type(exc).__name__)
-            return Decision(None, False, 0.0, [], self.version)
-        return make_decision(ranked, threshold, margin, self.version)
+        return decide_safely(self.predict_proba, text, threshold, margin, self.version)
 
     def self_check(self) -> bool:
         """Whether this model reproduces scikit-learn's probabilities on the probe texts."""
