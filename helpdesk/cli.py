@@ -184,5 +184,8 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(routing_cli)
     from helpdesk.kb.cli import kb_cli
+    from helpdesk.sla.cli import sla_cli
+
+    app.cli.add_command(sla_cli)
 
     app.cli.add_command(kb_cli)

@@ -11,7 +11,7 @@ import json
 import os
 import random
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -20,8 +20,8 @@ from helpdesk.auth import services as accounts
 from helpdesk.auth.models import Role, User
 from helpdesk.extensions import db
 from helpdesk.tickets import services as tickets
-from helpdesk.tickets.models import Assignment, Channel, Message, Queue, Status, Ticket
-from helpdesk.timeutil import utcnow
+from helpdesk.tickets.models import Assignment, Channel, Queue, Status
+from helpdesk.timeutil import simulated_clock, utcnow
 
 DATA = Path(__file__).resolve().parent / "demo_data" / "requests.json"
 DEFAULT_PASSWORD = "portal-demo-2026"  # noqa: S105  (demo only; DEMO_PASSWORD overrides)
@@ -118,44 +118,27 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
         token_note = f"  API token for the patient portal (integration): {secret}"
 
     requests = json.loads(DATA.read_text(encoding="utf-8"))
-    now = utcnow()
+    real_now = utcnow()
+    sim = _Clock(real_now)
     created = 0
-    for i in range(n_tickets):
-        item = requests[i % len(requests)]
-        requester = patient if i % 25 == 0 else rng.choice(patients[1:])
-        channel = Channel.API if i % 3 == 0 else Channel.WEB
-        t = tickets.create_ticket(
-            requester=requester, subject=item["subject"], body=item["body"], channel=channel,
-            created_by=portal if channel == Channel.API else requester, priority=item.get("priority"),
-        )
-        if t.queue.slug == "triage" and rng.random() < 0.7:
-            staff = supervisor
-            tickets.update_ticket(t, actor=staff, queue_id=queues[item["queue"]].id,
-                                  reason="Triage: chose the queue", source="triage")
-        worker = t.assignee or rng.choice([a for a in agents if t.queue_id in _member_queues(a)] or [agent])
-        thread = item.get("thread", [])
-        # older tickets have progressed further
-        for j, msg in enumerate(thread):
-            if rng.random() < 0.15 and j > 0:
-                break
-            if msg["role"] == "agent":
-                public = msg.get("public", True)
-                nxt = None
-                if public and j + 1 < len(thread) and thread[j + 1]["role"] == "patient":
-                    nxt = Status.PENDING_PATIENT
-                if t.queue_id not in _member_queues(worker):
-                    worker = agent
-                tickets.post_message(t, author=worker, body=msg["body"], public=public, next_status=nxt)
-            else:
-                tickets.post_message(t, author=t.requester, body=msg["body"])
-        roll = rng.random()
-        if t.status in (Status.OPEN, Status.PENDING_PATIENT) and roll < 0.45:
-            tickets.update_ticket(t, actor=agent, status=Status.RESOLVED)
-            if rng.random() < 0.5:
-                tickets.update_ticket(t, actor=t.requester, status=Status.CLOSED, source="patient")
-        _spread_in_time(t, now - timedelta(days=30 - 30 * i / n_tickets, hours=rng.randrange(0, 8)), rng)
-        created += 1
+    # The history is written as it would have happened, under a simulated clock: tickets
+    # over the last 30 days in US working hours, replies hours apart, so the SLA clocks,
+    # breaches and the dashboard tell a true story.
+    with simulated_clock(sim):
+        for i in range(n_tickets):
+            day = real_now - timedelta(days=30 - 30 * i / n_tickets)
+            sim.now = min(day.replace(hour=13, minute=0, second=0, microsecond=0)
+                          + timedelta(minutes=rng.randrange(0, 9 * 60)), real_now - timedelta(minutes=5))
+            _seed_ticket(i, requests[i % len(requests)], rng, sim, real_now, patient=patient, patients=patients,
+                         portal=portal, supervisor=supervisor, agent=agent, agents=agents, queues=queues)
+            created += 1
     db.session.commit()
+    from helpdesk.sla import rollup
+    from helpdesk.sla import services as sla
+
+    fired = sla.sweep()
+    days = rollup.refresh(max_days=None)
+    echo(f"SLA: {fired} warning/breach event(s) fired; dashboard summaries for {days} day(s).")
 
     echo(f"Seeded {len(QUEUES)} queues, {len(patients)} patients, {created} requests.")
     echo("")
@@ -173,28 +156,52 @@ def _member_queues(user: User) -> set[int]:
     return member_queue_ids(user)
 
 
-def _spread_in_time(ticket: Ticket, created, rng: random.Random) -> None:
-    """Demo only: move a freshly made ticket's timestamps back so it starts at ``created``."""
-    shift = ticket.created_at - created
-    values = {"created_at": created, "updated_at": ticket.updated_at - shift}
-    for col in ("first_response_at", "resolved_at", "closed_at"):
-        value = getattr(ticket, col)
-        if value is not None:
-            values[col] = value - shift
-    step = timedelta(hours=1 + rng.randrange(20))
-    message_ids = list(db.session.scalars(sa.select(Message.id).where(Message.ticket_id == ticket.id).order_by(Message.id)))
-    # spread the thread too, keeping every timestamp consistent with its order
-    for k, message_id in enumerate(message_ids):
-        db.session.execute(sa.update(Message).where(Message.id == message_id).values(created_at=created + step * k))
-    last = created + step * max(len(message_ids) - 1, 0)
-    for col in ("first_response_at", "resolved_at", "closed_at"):
-        if col in values:
-            values[col] = min(max(values[col], created + step), last + step)
-    values["updated_at"] = max(values.get("resolved_at") or last, last)
-    db.session.execute(sa.update(Ticket).where(Ticket.id == ticket.id).values(**values))
-    from helpdesk.routing.models import RoutingDecision, RoutingLabel
+class _Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
 
-    db.session.execute(sa.update(RoutingDecision).where(RoutingDecision.ticket_id == ticket.id)
-                       .values(created_at=created + timedelta(seconds=2)))
-    db.session.execute(sa.update(RoutingLabel).where(RoutingLabel.ticket_id == ticket.id)
-                       .values(created_at=created + timedelta(minutes=30)))
+    def __call__(self) -> datetime:
+        return self.now
+
+    def later(self, rng: random.Random, lo_minutes: int, hi_minutes: int, limit: datetime) -> bool:
+        """Move on by a random while; False (and no move) when that would pass ``limit``."""
+        moment = self.now + timedelta(minutes=rng.randrange(lo_minutes, hi_minutes))
+        if moment >= limit:
+            return False
+        self.now = moment
+        return True
+
+
+def _seed_ticket(i: int, item: dict, rng: random.Random, sim: _Clock, limit: datetime, *, patient: User,
+                 patients: list[User], portal: User, supervisor: User, agent: User, agents: list[User],
+                 queues: dict) -> None:
+    requester = patient if i % 25 == 0 else rng.choice(patients[1:])
+    channel = Channel.API if i % 3 == 0 else Channel.WEB
+    t = tickets.create_ticket(
+        requester=requester, subject=item["subject"], body=item["body"], channel=channel,
+        created_by=portal if channel == Channel.API else requester, priority=item.get("priority"),
+    )
+    if t.queue.slug == "triage" and rng.random() < 0.7 and sim.later(rng, 5, 90, limit):
+        tickets.update_ticket(t, actor=supervisor, queue_id=queues[item["queue"]].id,
+                              reason="Triage: chose the queue", source="triage")
+    worker = t.assignee or rng.choice([a for a in agents if t.queue_id in _member_queues(a)] or [agent])
+    thread = item.get("thread", [])
+    for j, msg in enumerate(thread):
+        if (rng.random() < 0.15 and j > 0) or not sim.later(rng, 10, 7 * 60, limit):
+            return
+        if msg["role"] == "agent":
+            public = msg.get("public", True)
+            nxt = None
+            if public and j + 1 < len(thread) and thread[j + 1]["role"] == "patient":
+                nxt = Status.PENDING_PATIENT
+            if t.queue_id not in _member_queues(worker):
+                worker = agent
+            tickets.post_message(t, author=worker, body=msg["body"], public=public, next_status=nxt)
+        else:
+            tickets.post_message(t, author=t.requester, body=msg["body"])
+    settled = limit - t.created_at > timedelta(days=5)  # most older requests are done by now
+    if (t.status in (Status.OPEN, Status.PENDING_PATIENT) and rng.random() < (0.85 if settled else 0.35)
+            and sim.later(rng, 10, 240, limit)):
+        tickets.update_ticket(t, actor=agent, status=Status.RESOLVED)
+        if rng.random() < 0.5 and sim.later(rng, 60, 48 * 60, limit):
+            tickets.update_ticket(t, actor=t.requester, status=Status.CLOSED, source="patient")

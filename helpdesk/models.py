@@ -15,6 +15,7 @@ from helpdesk.kb.models import (
 )
 from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
 from helpdesk.sla.models import Notification, SlaCalendar, SlaMetric, SlaPolicy, TicketSla
+from helpdesk.sla.rollup import DashAgent, DashDay, DashSla, DashStaleDay, DashVolume, install
 from helpdesk.tickets.models import Message, Queue, QueueMembership, Ticket
 
 __all__ = [
@@ -25,4 +26,7 @@ __all__ = [
     "TicketArticleLink",
     # SLAs
     "Notification", "SlaCalendar", "SlaMetric", "SlaPolicy", "TicketSla",
+    "DashAgent", "DashDay", "DashSla", "DashStaleDay", "DashVolume",
 ]
+
+install()  # the dashboard summary tables learn which finished days changed

@@ -24,7 +24,15 @@ def sla_sweep_job() -> None:
     sweep_job()
 
 
+def dashboard_rollup_job() -> None:
+    """Materialise finished days of the supervisors' dashboard (a month at most per run)."""
+    from helpdesk.sla.rollup import rollup_job
+
+    rollup_job()
+
+
 def register(scheduler) -> None:
     scheduler.register(sweep_outbox_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(sla_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
+    scheduler.register(dashboard_rollup_job, queue_name=jobs.QUEUE_NAME, interval=60, job_timeout=600)
     scheduler.register(weekly_retrain_job, queue_name=jobs.QUEUE_NAME, cron="0 3 * * 0", job_timeout=1800)

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+_simulated: Callable[[], datetime] | None = None
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return _simulated() if _simulated is not None else datetime.now(UTC)
+
+
+@contextmanager
+def simulated_clock(clock: Callable[[], datetime]) -> Iterator[None]:
+    """Let ``clock`` tell the time to everything that timestamps (models, services, the
+    SLA engine) — for writing demo history in the past, in a single-threaded command
+    only; never while serving requests."""
+    global _simulated
+    previous, _simulated = _simulated, clock
+    try:
+        yield
+    finally:
+        _simulated = previous
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from helpdesk.tickets.models import Priority, Status
+from helpdesk.tickets.queries import SORTS
 
 BODY_MAX = 20_000
 SUBJECT_MAX = 200
@@ -47,7 +48,7 @@ class TicketListArgs(StrictSchema):
     priority = fields.Str(validate=validate.OneOf([p.value for p in Priority]))
     assignee = fields.Str(validate=validate.Length(max=20))
     q = fields.Str(validate=validate.Length(min=1, max=200))
-    sort = fields.Str(load_default="newest", validate=validate.OneOf(["newest", "oldest", "priority"]))
+    sort = fields.Str(load_default="newest", validate=validate.OneOf(list(SORTS)))
     cursor = fields.Str(validate=validate.Length(max=200))
     limit = fields.Int(load_default=25, validate=validate.Range(min=1, max=100))
 

@@ -1,5 +1,10 @@
 """Supervisor dashboard figures, aggregated in SQL (no ticket is loaded into Python).
 
+Counts come from the daily summary tables of :mod:`helpdesk.sla.rollup` for finished,
+materialised days and from the same aggregate queries run live for the rest, so every
+figure is exact and current; percentiles and distinct patients are computed from the
+clocks and tickets directly (index-only scans on PostgreSQL).
+
 Every figure takes a :class:`Period` (``[start, end)`` in UTC days and the queue ids in
 scope, ``None`` for all) and returns JSON-ready data with no patient names or text:
 tickets appear only by reference, agents by display name.
@@ -30,8 +35,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from helpdesk.extensions import db
-from helpdesk.sla import services
-from helpdesk.sla.models import Metric, MetricState, SlaMetric, TicketSla
+from helpdesk.sla import rollup, services
+from helpdesk.sla.models import Metric, MetricState, SlaMetric
 from helpdesk.tickets.models import Channel, Queue, Ticket
 
 FIGURES = ("summary", "daily", "attainment", "at_risk", "agents", "routing", "kb", "adoption")
@@ -59,12 +64,6 @@ def _is_pg() -> bool:
     return db.engine.dialect.name == "postgresql"
 
 
-def _day(col: Any) -> Any:
-    if _is_pg():
-        return sa.func.to_char(sa.func.timezone("UTC", col), "YYYY-MM-DD")
-    return sa.func.strftime("%Y-%m-%d", col)
-
-
 def _tq(stmt: sa.Select, p: Period) -> sa.Select:
     return stmt if p.queue_ids is None else stmt.where(Ticket.queue_id.in_(p.queue_ids or {-1}))
 
@@ -73,39 +72,28 @@ def _mq(stmt: sa.Select, p: Period) -> sa.Select:
     return stmt if p.queue_ids is None else stmt.where(SlaMetric.queue_id.in_(p.queue_ids or {-1}))
 
 
-def _solved_filter(p: Period) -> list[Any]:
-    return [SlaMetric.metric == Metric.RESOLUTION, SlaMetric.state == MetricState.FULFILLED,
-            SlaMetric.fulfilled_at >= p.start, SlaMetric.fulfilled_at < p.end]
-
-
 # ----------------------------------------------------------------------------- figures
 
 
+def _volume(p: Period, end: datetime | None = None) -> list[dict[str, Any]]:
+    return rollup.facts("volume", p.start, end or p.end, p.queue_ids)
+
+
 def daily(p: Period) -> list[dict[str, Any]]:
-    cday = _day(Ticket.created_at)
-    created = dict(db.session.execute(_tq(
-        sa.select(cday, sa.func.count()).where(Ticket.created_at >= p.start, Ticket.created_at < p.end), p
-    ).group_by(cday)).all())
-    sday = _day(SlaMetric.fulfilled_at)
-    solved = dict(db.session.execute(_mq(sa.select(sday, sa.func.count()).where(*_solved_filter(p)), p)
-                                     .group_by(sday)).all())
-    # The backlog at the start, from now backwards (small ranges, not the whole history):
-    # open now - created since the start + solved since the start.
+    # The backlog at the start, from now backwards: open now - created since + solved since.
     at = services.now()
+    rows = _volume(p, max(p.end, at))
+    by_day = rollup.sums(rows, "day", "created", "solved")
+    since = [r for r in rows if rollup.day_start(r["day"]) < at]
     open_now = db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(
-        SlaMetric.state.in_([MetricState.ACTIVE, MetricState.PAUSED]), SlaMetric.metric == Metric.RESOLUTION), p)) or 0
-    created_since = db.session.scalar(_tq(sa.select(sa.func.count()).select_from(Ticket)
-                                          .where(Ticket.created_at >= p.start, Ticket.created_at < at), p)) or 0
-    solved_since = db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(
-        SlaMetric.metric == Metric.RESOLUTION, SlaMetric.state == MetricState.FULFILLED,
-        SlaMetric.fulfilled_at >= p.start, SlaMetric.fulfilled_at < at), p)) or 0
-    backlog = open_now - created_since + solved_since
+        SlaMetric.state != MetricState.FULFILLED, SlaMetric.metric == Metric.RESOLUTION), p)) or 0
+    backlog = open_now - sum(r["created"] for r in since) + sum(r["solved"] for r in since)
     out = []
     for i in range(p.days):
-        d = (p.start + timedelta(days=i)).date().isoformat()
-        c, s = int(created.get(d, 0)), int(solved.get(d, 0))
+        d = (p.start + timedelta(days=i)).date()
+        c, s = by_day[d]["created"], by_day[d]["solved"]
         backlog += c - s
-        out.append({"day": d, "created": c, "solved": s, "backlog": backlog})
+        out.append({"day": d.isoformat(), "created": c, "solved": s, "backlog": backlog})
     return out
 
 
@@ -138,19 +126,13 @@ def _pct(a: int, b: int) -> float | None:
 
 
 def attainment(p: Period) -> dict[str, Any]:
-    keys = (SlaMetric.metric, SlaMetric.queue_id, SlaMetric.priority)
-    achieved = db.session.execute(_mq(sa.select(*keys, sa.func.count()).where(
-        SlaMetric.metric.in_(list(Metric)), SlaMetric.state == MetricState.FULFILLED, SlaMetric.breached.is_(False),
-        SlaMetric.fulfilled_at >= p.start, SlaMetric.fulfilled_at < p.end), p).group_by(*keys)).all()
-    breached = db.session.execute(_mq(sa.select(*keys, sa.func.count()).where(
-        SlaMetric.metric.in_(list(Metric)), SlaMetric.breached.is_(True), SlaMetric.breached_at >= p.start, SlaMetric.breached_at < p.end), p)
-        .group_by(*keys)).all()
     slugs = dict(db.session.execute(sa.select(Queue.id, Queue.slug)).all())
     cells: dict[tuple[str, str, str], list[int]] = {}
-    for rows, i in ((achieved, 0), (breached, 1)):
-        for metric, qid, prio, n in rows:
-            key = (Metric(metric).value, slugs.get(qid, str(qid)), prio)
-            cells.setdefault(key, [0, 0])[i] += n
+    for r in rollup.facts("sla", p.start, p.end, p.queue_ids):
+        cell = cells.setdefault((r["metric"], slugs.get(r["queue_id"], str(r["queue_id"])), r["priority"]), [0, 0])
+        cell[0] += r["achieved"]
+        cell[1] += r["breached"]
+    cells = {k: v for k, v in cells.items() if v != [0, 0]}
 
     def roll(index: int | None) -> list[dict[str, Any]]:
         acc: dict[Any, list[int]] = {}
@@ -177,7 +159,7 @@ def attainment(p: Period) -> dict[str, Any]:
 def at_risk(p: Period, limit: int = 50) -> dict[str, Any]:
     """Now (not the period): open clocks breached, and running clocks past their warning point."""
     at = services.now()
-    open_ = SlaMetric.state.in_([MetricState.ACTIVE, MetricState.PAUSED])
+    open_ = SlaMetric.state != MetricState.FULFILLED
     breached_w = [open_, SlaMetric.breached.is_(True)]
     risk_w = [SlaMetric.state == MetricState.ACTIVE, SlaMetric.breached.is_(False), SlaMetric.warn_at <= at]
     n_breached = db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(*breached_w), p)) or 0
@@ -197,44 +179,30 @@ def at_risk(p: Period, limit: int = 50) -> dict[str, Any]:
 def agents(p: Period) -> list[dict[str, Any]]:
     from helpdesk.auth.models import User
 
-    solved = dict(db.session.execute(_mq(
-        sa.select(Ticket.assignee_id, sa.func.count()).select_from(SlaMetric)
-        .join(Ticket, Ticket.id == SlaMetric.ticket_id).where(*_solved_filter(p), Ticket.assignee_id.is_not(None)), p).group_by(Ticket.assignee_id)).all())
-    frt = {uid: (n, avg) for uid, n, avg in db.session.execute(_mq(
-        sa.select(Ticket.assignee_id, sa.func.count(), sa.func.avg(SlaMetric.elapsed_seconds))
-        .select_from(SlaMetric).join(Ticket, Ticket.id == SlaMetric.ticket_id)
-        .where(SlaMetric.metric == Metric.FIRST_REPLY, SlaMetric.state == MetricState.FULFILLED,
-               SlaMetric.fulfilled_at >= p.start, SlaMetric.fulfilled_at < p.end, Ticket.assignee_id.is_not(None)), p)
-        .group_by(Ticket.assignee_id))}
-    ids = set(solved) | set(frt)
-    names = dict(db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids or {-1}))).all())
-    return sorted(({"agent": names.get(uid, str(uid)), "solved": int(solved.get(uid, 0)),
-                    "first_replies": int(frt.get(uid, (0, None))[0]),
-                    "avg_first_reply_seconds": _r(frt.get(uid, (0, None))[1])} for uid in ids),
+    per = rollup.sums(rollup.facts("agents", p.start, p.end, p.queue_ids), "agent_id",
+                      "solved", "first_replies", "first_reply_seconds")
+    names = dict(db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(set(per) or {-1}))).all())
+    return sorted(({"agent": names.get(uid, str(uid)), "solved": int(v["solved"]),
+                    "first_replies": int(v["first_replies"]),
+                    "avg_first_reply_seconds": _r(v["first_reply_seconds"] / v["first_replies"])
+                    if v["first_replies"] else None} for uid, v in per.items()),
                   key=lambda r: (-r["solved"], r["agent"]))
 
 
 def summary(p: Period, att: dict[str, Any] | None = None) -> dict[str, Any]:
-    created = db.session.scalar(_tq(sa.select(sa.func.count()).select_from(Ticket).where(
-        Ticket.created_at >= p.start, Ticket.created_at < p.end), p)) or 0
-    solved, reopened, one_touch = db.session.execute(_mq(
-        sa.select(sa.func.count(), sa.func.count().filter(TicketSla.reopens > 0),
-                  sa.func.count().filter(TicketSla.agent_replies == 1))
-        .select_from(SlaMetric).join(TicketSla, TicketSla.ticket_id == SlaMetric.ticket_id)
-        .where(*_solved_filter(p)), p)).one()
+    t = rollup.sums(_volume(p), None, "created", "solved", "solved_reopened", "solved_one_touch")[None]
     att = att if att is not None else attainment(p)
     return {
-        "created": created, "solved": solved,
-        "reopen_rate_pct": _pct(reopened, solved), "one_touch_pct": _pct(one_touch, solved),
+        "created": t["created"], "solved": t["solved"],
+        "reopen_rate_pct": _pct(t["solved_reopened"], t["solved"]), "one_touch_pct": _pct(t["solved_one_touch"], t["solved"]),
         "first_reply": _percentiles(Metric.FIRST_REPLY, p), "resolution": _percentiles(Metric.RESOLUTION, p),
         "attainment_pct": att["overall_pct"],
     }
 
 
 def adoption(p: Period) -> dict[str, Any]:
-    rows = dict(db.session.execute(_tq(sa.select(Ticket.channel, sa.func.count()).where(
-        Ticket.created_at >= p.start, Ticket.created_at < p.end), p).group_by(Ticket.channel)).all())
-    by_channel = {c.value: int(rows.get(c, rows.get(c.value, 0))) for c in Channel}
+    per = rollup.sums(_volume(p), "channel", "created")
+    by_channel = {c.value: int(per[c.value]["created"]) if c.value in per else 0 for c in Channel}
     total = sum(by_channel.values())
     patients = db.session.scalar(_tq(sa.select(sa.func.count(sa.distinct(Ticket.requester_id))).where(
         Ticket.created_at >= p.start, Ticket.created_at < p.end), p)) or 0

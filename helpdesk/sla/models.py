@@ -95,6 +95,10 @@ class SlaMetric(db.Model):
                  postgresql_include=["queue_id", "priority", "state", "breached", "elapsed_seconds", "ticket_id"]),
         sa.Index("ix_sla_metrics_metric_breached", "metric", "breached_at",
                  postgresql_include=["queue_id", "priority", "breached"]),
+        # open clocks only (a small share of all): backlog, breached and at-risk lists
+        sa.Index("ix_sla_metrics_open", "breached", "metric", "warn_at",
+                 postgresql_include=["queue_id", "due_at", "ticket_id", "priority", "state"],
+                 postgresql_where=sa.text("state <> 'fulfilled'"), sqlite_where=sa.text("state <> 'fulfilled'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

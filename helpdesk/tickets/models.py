@@ -131,6 +131,8 @@ class Ticket(db.Model):
         sa.Index("ix_tickets_requester_created", "requester_id", "created_at"),
         sa.Index("ix_tickets_created_by_created", "created_by_id", "created_at"),
         sa.Index("ix_tickets_status_created", "status", "created_at"),
+        # the dashboard's live days and distinct patients served: index-only on PostgreSQL
+        sa.Index("ix_tickets_created", "created_at", postgresql_include=["queue_id", "channel", "requester_id"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

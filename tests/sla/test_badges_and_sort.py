@@ -87,3 +87,23 @@ def test_the_sweep_uses_its_index_and_touches_only_owed_clocks(ctx, clock, make_
     assert owed == 1  # first reply's warning at 45 min; resolution's much later
     assert sla.sweep() == 0 and db.session.scalar(sa.select(sa.func.count()).select_from(Notification)) == 0
     assert t.id
+
+
+def test_the_api_lists_tickets_due_soonest_first(client, ctx, clock, make_policy, make_ticket, agent):
+    from helpdesk.auth import services as accounts
+    from tests.factories import bearer
+
+    _policy(make_policy)
+    a = make_ticket()
+    clock.advance(minutes=1)
+    b = make_ticket()
+    tickets.update_ticket(b, actor=agent, priority="urgent")
+    _t, secret = accounts.create_api_token(actor=None, name="agent cli", user=agent)
+    refs = []
+    url = "/api/v1/tickets?sort=due&limit=1"
+    while url:
+        page = client.get(url, headers=bearer(secret)).get_json()
+        refs += [t["reference"] for t in page["items"]]
+        url = f"/api/v1/tickets?sort=due&limit=1&cursor={page['next_cursor']}" if page["next_cursor"] else None
+    assert refs == [b.reference, a.reference]
+    assert client.get("/api/v1/tickets?sort=soonest", headers=bearer(secret)).status_code == 422

@@ -1,0 +1,411 @@
+"""Daily summary tables behind the supervisors' dashboard.
+
+The dashboard's counts (created, solved, reopened, one-touch, SLA achieved/breached,
+per-agent work) are sums of per-day, per-queue rows. ``refresh()`` (a job, every minute
+from ``flask cron``; ``flask sla rollup`` by hand) materialises finished UTC days into the
+``dash_daily_*`` tables; the dashboard reads those rows for materialised days and runs the
+very same aggregate queries live for the rest (today, days not yet materialised, days
+marked stale). The summary tables are therefore only a speed-up: a figure is the same
+whether or not the job has run, and never older than the data.
+
+A change that alters a finished day (a ticket reopened a week after it was solved, a
+queue move of an old ticket, a breach recorded just after midnight) marks that day stale
+from ORM events in the same transaction, so it is computed live until it is refreshed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from helpdesk.extensions import db
+from helpdesk.timeutil import UTCDateTime, utcnow
+
+Range = tuple[datetime, datetime]
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+class DashVolume(db.Model):
+    """Per day, queue and channel: tickets created, and tickets solved (with how)."""
+
+    __tablename__ = "dash_daily_volume"
+    __table_args__ = (sa.UniqueConstraint("day", "queue_id", "channel", name="uq_dash_daily_volume_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date)
+    queue_id: Mapped[int] = mapped_column(sa.ForeignKey("queues.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    created: Mapped[int] = mapped_column(default=0)
+    solved: Mapped[int] = mapped_column(default=0)
+    solved_reopened: Mapped[int] = mapped_column(default=0)
+    solved_one_touch: Mapped[int] = mapped_column(default=0)
+
+
+class DashSla(db.Model):
+    """Per day, queue, metric and priority: targets achieved (by fulfilment day) and
+    breached (by breach day)."""
+
+    __tablename__ = "dash_daily_sla"
+    __table_args__ = (sa.UniqueConstraint("day", "queue_id", "metric", "priority", name="uq_dash_daily_sla_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date)
+    queue_id: Mapped[int] = mapped_column(sa.ForeignKey("queues.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(sa.String(16))
+    priority: Mapped[str] = mapped_column(sa.String(16))
+    achieved: Mapped[int] = mapped_column(default=0)
+    breached: Mapped[int] = mapped_column(default=0)
+
+
+class DashAgent(db.Model):
+    """Per day, queue and assignee: tickets solved, first replies and their total time."""
+
+    __tablename__ = "dash_daily_agents"
+    __table_args__ = (sa.UniqueConstraint("day", "queue_id", "agent_id", name="uq_dash_daily_agents_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date)
+    queue_id: Mapped[int] = mapped_column(sa.ForeignKey("queues.id", ondelete="CASCADE"))
+    agent_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    solved: Mapped[int] = mapped_column(default=0)
+    first_replies: Mapped[int] = mapped_column(default=0)
+    first_reply_seconds: Mapped[float] = mapped_column(default=0.0)
+
+
+class DashDay(db.Model):
+    """A UTC day whose summary rows are materialised."""
+
+    __tablename__ = "dash_days"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DashStaleDay(db.Model):
+    """A materialised day whose data changed since; computed live until refreshed."""
+
+    __tablename__ = "dash_stale_days"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ----------------------------------------------------------------------------- days
+
+
+def now() -> datetime:
+    from helpdesk.sla import services
+
+    return services.now()
+
+
+def day_start(d: date) -> datetime:
+    return datetime.combine(d, time(0), tzinfo=UTC)
+
+
+def _day_expr(col: Any) -> Any:
+    if db.engine.dialect.name == "postgresql":
+        return sa.func.to_char(sa.func.timezone("UTC", col), "YYYY-MM-DD")
+    return sa.func.strftime("%Y-%m-%d", col)
+
+
+def _in(col: Any, ranges: Sequence[Range]) -> Any:
+    return sa.or_(*[sa.and_(col >= lo, col < hi) for lo, hi in ranges]) if ranges else sa.false()
+
+
+def _d(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+# ----------------------------------------------------------------------------- aggregates
+# One definition of every count, used both to fill the tables and for the live days.
+
+
+def volume_rows(ranges: Sequence[Range]) -> list[dict[str, Any]]:
+    from helpdesk.sla.models import Metric, MetricState, SlaMetric, TicketSla
+    from helpdesk.tickets.models import Ticket
+
+    acc: dict[tuple, dict[str, Any]] = {}
+
+    def row(day: Any, queue_id: int, channel: Any) -> dict[str, Any]:
+        ch = getattr(channel, "value", channel)
+        key = (_d(day), queue_id, ch)
+        return acc.setdefault(key, {"day": key[0], "queue_id": queue_id, "channel": ch, "created": 0,
+                                    "solved": 0, "solved_reopened": 0, "solved_one_touch": 0})
+
+    cday = _day_expr(Ticket.created_at)
+    for day, qid, ch, n in db.session.execute(
+        sa.select(cday, Ticket.queue_id, Ticket.channel, sa.func.count())
+        .where(_in(Ticket.created_at, ranges)).group_by(cday, Ticket.queue_id, Ticket.channel)
+    ):
+        row(day, qid, ch)["created"] += n
+    sday = _day_expr(SlaMetric.fulfilled_at)
+    for day, qid, ch, n, reopened, one_touch in db.session.execute(
+        sa.select(sday, SlaMetric.queue_id, Ticket.channel, sa.func.count(),
+                  sa.func.count().filter(TicketSla.reopens > 0), sa.func.count().filter(TicketSla.agent_replies == 1))
+        .select_from(SlaMetric).join(Ticket, Ticket.id == SlaMetric.ticket_id)
+        .join(TicketSla, TicketSla.ticket_id == SlaMetric.ticket_id)
+        .where(SlaMetric.metric == Metric.RESOLUTION, SlaMetric.state == MetricState.FULFILLED,
+               _in(SlaMetric.fulfilled_at, ranges))
+        .group_by(sday, SlaMetric.queue_id, Ticket.channel)
+    ):
+        r = row(day, qid, ch)
+        r["solved"] += n
+        r["solved_reopened"] += reopened
+        r["solved_one_touch"] += one_touch
+    return list(acc.values())
+
+
+def sla_rows(ranges: Sequence[Range]) -> list[dict[str, Any]]:
+    from helpdesk.sla.models import Metric, MetricState, SlaMetric
+
+    acc: dict[tuple, dict[str, Any]] = {}
+    every_metric = SlaMetric.metric.in_(list(Metric))  # lets the (metric, time) indexes serve a time range
+
+    def row(day: Any, qid: int, metric: Any, prio: str) -> dict[str, Any]:
+        m = getattr(metric, "value", metric)
+        key = (_d(day), qid, m, prio)
+        return acc.setdefault(key, {"day": key[0], "queue_id": qid, "metric": m, "priority": prio,
+                                    "achieved": 0, "breached": 0})
+
+    keys = (SlaMetric.queue_id, SlaMetric.metric, SlaMetric.priority)
+    fday = _day_expr(SlaMetric.fulfilled_at)
+    for day, qid, metric, prio, n in db.session.execute(
+        sa.select(fday, *keys, sa.func.count()).where(
+            every_metric, SlaMetric.state == MetricState.FULFILLED, SlaMetric.breached.is_(False), _in(SlaMetric.fulfilled_at, ranges))
+        .group_by(fday, *keys)
+    ):
+        row(day, qid, metric, prio)["achieved"] += n
+    bday = _day_expr(SlaMetric.breached_at)
+    for day, qid, metric, prio, n in db.session.execute(
+        sa.select(bday, *keys, sa.func.count()).where(every_metric, SlaMetric.breached.is_(True), _in(SlaMetric.breached_at, ranges))
+        .group_by(bday, *keys)
+    ):
+        row(day, qid, metric, prio)["breached"] += n
+    return list(acc.values())
+
+
+def agent_rows(ranges: Sequence[Range]) -> list[dict[str, Any]]:
+    from helpdesk.sla.models import Metric, MetricState, SlaMetric
+    from helpdesk.tickets.models import Ticket
+
+    acc: dict[tuple, dict[str, Any]] = {}
+
+    def row(day: Any, qid: int, agent_id: int) -> dict[str, Any]:
+        key = (_d(day), qid, agent_id)
+        return acc.setdefault(key, {"day": key[0], "queue_id": qid, "agent_id": agent_id, "solved": 0,
+                                    "first_replies": 0, "first_reply_seconds": 0.0})
+
+    fday = _day_expr(SlaMetric.fulfilled_at)
+    base = (sa.select(fday, SlaMetric.queue_id, Ticket.assignee_id, SlaMetric.metric, sa.func.count(),
+                      sa.func.sum(SlaMetric.elapsed_seconds))
+            .select_from(SlaMetric).join(Ticket, Ticket.id == SlaMetric.ticket_id)
+            .where(SlaMetric.metric.in_([Metric.RESOLUTION, Metric.FIRST_REPLY]),
+                   SlaMetric.state == MetricState.FULFILLED, Ticket.assignee_id.is_not(None),
+                   _in(SlaMetric.fulfilled_at, ranges))
+            .group_by(fday, SlaMetric.queue_id, Ticket.assignee_id, SlaMetric.metric))
+    for day, qid, agent_id, metric, n, total in db.session.execute(base):
+        r = row(day, qid, agent_id)
+        if Metric(metric) == Metric.RESOLUTION:
+            r["solved"] += n
+        else:
+            r["first_replies"] += n
+            r["first_reply_seconds"] += float(total or 0)
+    return list(acc.values())
+
+
+KINDS: dict[str, tuple[type[db.Model], Callable[[Sequence[Range]], list[dict[str, Any]]]]] = {
+    "volume": (DashVolume, volume_rows),
+    "sla": (DashSla, sla_rows),
+    "agents": (DashAgent, agent_rows),
+}
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def plan(start: datetime, end: datetime) -> tuple[list[date], list[Range]]:
+    """Split ``[start, end)`` into materialised days (read from the tables) and live
+    ranges (aggregated from the tickets): today, partial days, missing and stale days."""
+    today = now().date()
+    first, last = start.date(), (end - timedelta(microseconds=1)).date()
+    ready: set[date] = set()
+    if first < today:
+        upto = min(last, today - timedelta(days=1))
+        ready = set(db.session.scalars(sa.select(DashDay.day).where(DashDay.day >= first, DashDay.day <= upto)))
+        if ready:
+            ready -= set(db.session.scalars(
+                sa.select(DashStaleDay.day).where(DashStaleDay.day >= first, DashStaleDay.day <= upto)))
+    rolled: list[date] = []
+    live: list[Range] = []
+    d = first
+    while d <= last:
+        lo, hi = max(start, day_start(d)), min(end, day_start(d + timedelta(days=1)))
+        if d in ready and lo == day_start(d) and hi == day_start(d + timedelta(days=1)):
+            rolled.append(d)
+        elif live and live[-1][1] == lo:
+            live[-1] = (live[-1][0], hi)
+        else:
+            live.append((lo, hi))
+        d += timedelta(days=1)
+    return rolled, live
+
+
+def facts(kind: str, start: datetime, end: datetime, queue_ids: set[int] | None) -> list[dict[str, Any]]:
+    """The rows of one summary table for ``[start, end)``: stored rows for materialised
+    days, live aggregates for the rest; restricted to ``queue_ids`` unless ``None``."""
+    model, live_rows = KINDS[kind]
+    rolled, live = plan(start, end)
+    out: list[dict[str, Any]] = []
+    if rolled:
+        cols = [c for c in model.__table__.columns if c.name != "id"]
+        stmt = sa.select(*cols).where(model.day.in_(rolled))
+        if queue_ids is not None:
+            stmt = stmt.where(model.queue_id.in_(queue_ids or {-1}))
+        out += [dict(r._mapping) for r in db.session.execute(stmt)]
+    if live:
+        rows = live_rows(live)
+        out += [r for r in rows if queue_ids is None or r["queue_id"] in queue_ids]
+    return out
+
+
+def sums(rows: Iterable[dict[str, Any]], by: str | tuple[str, ...] | None, *fields: str) -> dict[Any, dict[str, Any]]:
+    """Add up ``fields`` of ``rows`` grouped by the column(s) ``by`` (``None``: one total)."""
+    acc: dict[Any, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(fields, 0))
+    for r in rows:
+        key = None if by is None else (tuple(r[b] for b in by) if isinstance(by, tuple) else r[by])
+        for f in fields:
+            acc[key][f] += r[f]
+    return acc
+
+
+# ----------------------------------------------------------------------------- refreshing
+
+
+def refresh(max_days: int | None = 31, progress: Callable[[Iterable[date]], Any] | None = None) -> int:
+    """Materialise missing and stale finished days, newest first; returns the days done."""
+    from helpdesk.db import commit
+    from helpdesk.tickets.models import Ticket
+
+    today = now().date()
+    oldest = db.session.scalar(sa.select(sa.func.min(Ticket.created_at)))
+    if oldest is None:
+        return 0
+    have = set(db.session.scalars(sa.select(DashDay.day)))
+    stale = set(db.session.scalars(sa.select(DashStaleDay.day).where(DashStaleDay.day < today)))
+    todo = set(stale)
+    d = oldest.date()
+    while d < today:
+        if d not in have:
+            todo.add(d)
+        d += timedelta(days=1)
+    days = sorted(todo, reverse=True)[:max_days] if max_days else sorted(todo, reverse=True)
+    iterable: Iterable[date] = progress(days) if progress else days
+    for day in iterable:
+        _refresh_day(day)
+        commit()
+    return len(days)
+
+
+def _refresh_day(day: date) -> None:
+    started = utcnow()
+    rng = [(day_start(day), day_start(day + timedelta(days=1)))]
+    for model, rows_of in KINDS.values():
+        db.session.execute(sa.delete(model).where(model.day == day))
+        rows = rows_of(rng)
+        if rows:
+            db.session.execute(sa.insert(model), rows)
+    db.session.merge(DashDay(day=day, refreshed_at=started))
+    db.session.execute(sa.delete(DashStaleDay).where(DashStaleDay.day == day, DashStaleDay.marked_at <= started))
+
+
+def rollup_job() -> int:
+    """Every minute from ``flask cron``: at most a month of days per run."""
+    return refresh(max_days=31)
+
+
+# ----------------------------------------------------------------------------- staleness
+
+
+def _mark(connection: sa.Connection, days: Iterable[Any]) -> None:
+    today = now().date()
+    wanted = {v.date() if isinstance(v, datetime) else v for v in days if v is not None}
+    wanted = {d for d in wanted if d < today}
+    if not wanted:
+        return
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    at = utcnow()
+    stmt = insert(DashStaleDay).values([{"day": d, "marked_at": at} for d in sorted(wanted)])
+    connection.execute(stmt.on_conflict_do_update(index_elements=["day"], set_={"marked_at": stmt.excluded.marked_at}))
+
+
+def _history_days(target: Any, *attrs: str) -> list[Any]:
+    state = sa.inspect(target)
+    out: list[Any] = []
+    for name in attrs:
+        hist = state.attrs[name].history
+        out += list(hist.added or ()) + list(hist.deleted or ()) + list(hist.unchanged or ())
+    return out
+
+
+def _changed(target: Any, *attrs: str) -> bool:
+    state = sa.inspect(target)
+    return any(state.attrs[a].history.has_changes() for a in attrs)
+
+
+def _metric_changed(mapper: Any, connection: sa.Connection, target: Any) -> None:
+    if _changed(target, "fulfilled_at", "breached_at", "queue_id", "priority", "state", "breached", "elapsed_seconds"):
+        _mark(connection, _history_days(target, "fulfilled_at", "breached_at"))
+
+
+def _ticket_changed(mapper: Any, connection: sa.Connection, target: Any) -> None:
+    if _changed(target, "created_at", "queue_id", "channel", "assignee_id"):
+        days = _history_days(target, "created_at")
+        if _changed(target, "queue_id", "channel", "assignee_id"):
+            days += _solved_days(connection, target.id)
+        _mark(connection, days)
+
+
+def _ticket_sla_changed(mapper: Any, connection: sa.Connection, target: Any) -> None:
+    if _changed(target, "reopens", "agent_replies"):
+        _mark(connection, _solved_days(connection, target.ticket_id))
+
+
+def _solved_days(connection: sa.Connection, ticket_id: int) -> list[Any]:
+    from helpdesk.sla.models import SlaMetric
+
+    return list(connection.execute(sa.select(SlaMetric.fulfilled_at).where(
+        SlaMetric.ticket_id == ticket_id, SlaMetric.fulfilled_at.is_not(None))).scalars())
+
+
+def _ticket_inserted(mapper: Any, connection: sa.Connection, target: Any) -> None:
+    _mark(connection, [target.created_at])  # only imports and back-dated rows reach a past day
+
+
+def _metric_inserted(mapper: Any, connection: sa.Connection, target: Any) -> None:
+    _mark(connection, [target.fulfilled_at, target.breached_at])
+
+
+def install() -> None:
+    """Register the staleness listeners (once, from the SLA package)."""
+    from helpdesk.sla.models import SlaMetric, TicketSla
+    from helpdesk.tickets.models import Ticket
+
+    if event.contains(SlaMetric, "after_update", _metric_changed):
+        return
+    event.listen(SlaMetric, "after_update", _metric_changed)
+    event.listen(SlaMetric, "after_insert", _metric_inserted)
+    event.listen(Ticket, "after_update", _ticket_changed)
+    event.listen(Ticket, "after_insert", _ticket_inserted)
+    event.listen(TicketSla, "after_update", _ticket_sla_changed)

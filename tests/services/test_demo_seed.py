@@ -1,0 +1,40 @@
+"""The demo seed writes a history that happened in time: requests over the last month,
+replies after them, SLA clocks that ran, and the dashboard's summaries filled."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from helpdesk import demo
+from helpdesk.extensions import db
+from helpdesk.sla import dashboard
+from helpdesk.sla.models import Metric, MetricState, SlaMetric
+from helpdesk.sla.rollup import DashDay
+from helpdesk.tickets.models import Message, Ticket
+from helpdesk.timeutil import utcnow
+
+
+def test_the_demo_history_is_spread_over_a_month_with_running_sla_clocks(ctx):
+    lines: list[str] = []
+    demo.seed(n_tickets=24, echo=lines.append, train_model=False)
+    now = utcnow()
+    first, last = db.session.execute(sa.select(sa.func.min(Ticket.created_at), sa.func.max(Ticket.created_at))).one()
+    assert now - first > timedelta(days=25) and last <= now
+    # every message comes after its ticket was created, and none is in the future
+    bad = db.session.scalar(sa.select(sa.func.count()).select_from(Message).join(Ticket).where(
+        sa.or_(Message.created_at < Ticket.created_at, Message.created_at > now)))
+    assert bad == 0
+    # first replies took real (simulated) business time — none at all only when the reply
+    # came outside working hours too — and overdue clocks were found breached
+    answered = db.session.scalars(sa.select(SlaMetric.elapsed_seconds).where(
+        SlaMetric.metric == Metric.FIRST_REPLY, SlaMetric.state == MetricState.FULFILLED)).all()
+    assert answered and sum(1 for s in answered if s > 0) > len(answered) / 2
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SlaMetric).where(SlaMetric.breached.is_(True)))
+    # the dashboard's summary tables hold the finished days, and the month adds up
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DashDay)) >= 25
+    end = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    month = dashboard.Period(start=end - timedelta(days=31), end=end)
+    assert dashboard.summary(month)["created"] == 24
+    assert any("SLA:" in line for line in lines)
