@@ -38,6 +38,7 @@ from helpdesk.extensions import db
 from helpdesk.sla import rollup, services
 from helpdesk.sla.models import Metric, MetricState, SlaMetric
 from helpdesk.tickets.models import Channel, Queue, Ticket
+from helpdesk.timeutil import utcnow
 
 FIGURES = ("summary", "daily", "attainment", "at_risk", "agents", "routing", "kb", "adoption")
 TABLES = ("daily", "attainment", "agents", "at_risk")
@@ -75,15 +76,15 @@ def _mq(stmt: sa.Select, p: Period) -> sa.Select:
 # ----------------------------------------------------------------------------- figures
 
 
-def _volume(p: Period, end: datetime | None = None) -> list[dict[str, Any]]:
-    return rollup.facts("volume", p.start, end or p.end, p.queue_ids)
+def _volume(p: Period, by: tuple[str, ...] = (), end: datetime | None = None) -> list[dict[str, Any]]:
+    return rollup.facts("volume", p.start, end or p.end, p.queue_ids, by)
 
 
 def daily(p: Period) -> list[dict[str, Any]]:
     # The backlog at the start, from now backwards: open now - created since + solved since.
     at = services.now()
-    rows = _volume(p, max(p.end, at))
-    by_day = rollup.sums(rows, "day", "created", "solved")
+    rows = _volume(p, ("day",), max(p.end, at))
+    by_day = {r["day"]: r for r in rows}
     since = [r for r in rows if rollup.day_start(r["day"]) < at]
     open_now = db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(
         SlaMetric.state != MetricState.FULFILLED, SlaMetric.metric == Metric.RESOLUTION), p)) or 0
@@ -91,13 +92,35 @@ def daily(p: Period) -> list[dict[str, Any]]:
     out = []
     for i in range(p.days):
         d = (p.start + timedelta(days=i)).date()
-        c, s = by_day[d]["created"], by_day[d]["solved"]
+        c, s = (by_day[d]["created"], by_day[d]["solved"]) if d in by_day else (0, 0)
         backlog += c - s
         out.append({"day": d.isoformat(), "created": c, "solved": s, "backlog": backlog})
     return out
 
 
+_FINISHED: dict[tuple, tuple[datetime, dict[str, float | None]]] = {}
+"""Per process: percentiles of periods made only of materialised, unchanged days."""
+
+
 def _percentiles(metric: Metric, p: Period) -> dict[str, float | None]:
+    """Nearest-rank median and p90 of the clocks fulfilled in the period. A period of
+    finished days only (the previous period, past custom ranges) is kept in memory until
+    one of its days changes (marked stale) or is summarised again."""
+    if rollup.finished(p.start, p.end):
+        key = (str(db.engine.url), metric, p.start, p.end, None if p.queue_ids is None else frozenset(p.queue_ids))
+        hit = _FINISHED.get(key)
+        if hit is not None and rollup.unchanged_since(p.start, p.end, hit[0]):
+            return hit[1]
+        started = utcnow()
+        value = _compute_percentiles(metric, p)
+        if len(_FINISHED) > 512:
+            _FINISHED.clear()
+        _FINISHED[key] = (started, value)
+        return value
+    return _compute_percentiles(metric, p)
+
+
+def _compute_percentiles(metric: Metric, p: Period) -> dict[str, float | None]:
     where = [SlaMetric.metric == metric, SlaMetric.state == MetricState.FULFILLED,
              SlaMetric.fulfilled_at >= p.start, SlaMetric.fulfilled_at < p.end]
     col = SlaMetric.elapsed_seconds
@@ -128,7 +151,7 @@ def _pct(a: int, b: int) -> float | None:
 def attainment(p: Period) -> dict[str, Any]:
     slugs = dict(db.session.execute(sa.select(Queue.id, Queue.slug)).all())
     cells: dict[tuple[str, str, str], list[int]] = {}
-    for r in rollup.facts("sla", p.start, p.end, p.queue_ids):
+    for r in rollup.facts("sla", p.start, p.end, p.queue_ids, ("metric", "queue_id", "priority")):
         cell = cells.setdefault((r["metric"], slugs.get(r["queue_id"], str(r["queue_id"])), r["priority"]), [0, 0])
         cell[0] += r["achieved"]
         cell[1] += r["breached"]
@@ -179,8 +202,7 @@ def at_risk(p: Period, limit: int = 50) -> dict[str, Any]:
 def agents(p: Period) -> list[dict[str, Any]]:
     from helpdesk.auth.models import User
 
-    per = rollup.sums(rollup.facts("agents", p.start, p.end, p.queue_ids), "agent_id",
-                      "solved", "first_replies", "first_reply_seconds")
+    per = {r["agent_id"]: r for r in rollup.facts("agents", p.start, p.end, p.queue_ids, ("agent_id",))}
     names = dict(db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(set(per) or {-1}))).all())
     return sorted(({"agent": names.get(uid, str(uid)), "solved": int(v["solved"]),
                     "first_replies": int(v["first_replies"]),
@@ -190,7 +212,7 @@ def agents(p: Period) -> list[dict[str, Any]]:
 
 
 def summary(p: Period, att: dict[str, Any] | None = None) -> dict[str, Any]:
-    t = rollup.sums(_volume(p), None, "created", "solved", "solved_reopened", "solved_one_touch")[None]
+    (t,) = _volume(p)
     att = att if att is not None else attainment(p)
     return {
         "created": t["created"], "solved": t["solved"],
@@ -201,8 +223,8 @@ def summary(p: Period, att: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def adoption(p: Period) -> dict[str, Any]:
-    per = rollup.sums(_volume(p), "channel", "created")
-    by_channel = {c.value: int(per[c.value]["created"]) if c.value in per else 0 for c in Channel}
+    per = {r["channel"]: r["created"] for r in _volume(p, ("channel",))}
+    by_channel = {c.value: int(per.get(c.value, 0)) for c in Channel}
     total = sum(by_channel.values())
     patients = db.session.scalar(_tq(sa.select(sa.func.count(sa.distinct(Ticket.requester_id))).where(
         Ticket.created_at >= p.start, Ticket.created_at < p.end), p)) or 0
@@ -266,6 +288,11 @@ def table(name: str, p: Period) -> list[dict[str, Any]]:
 
 
 def full(p: Period) -> dict[str, Any]:
+    with rollup.batch():
+        return _full(p)
+
+
+def _full(p: Period) -> dict[str, Any]:
     att = attainment(p)
     out: dict[str, Any] = {"period": {"start": p.start.isoformat(), "end": p.end.isoformat(), "preset": p.preset,
                                       "queue": p.queue}}

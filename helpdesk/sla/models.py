@@ -96,8 +96,8 @@ class SlaMetric(db.Model):
         sa.Index("ix_sla_metrics_metric_breached", "metric", "breached_at",
                  postgresql_include=["queue_id", "priority", "breached"]),
         # open clocks only (a small share of all): backlog, breached and at-risk lists
-        sa.Index("ix_sla_metrics_open", "breached", "metric", "warn_at",
-                 postgresql_include=["queue_id", "due_at", "ticket_id", "priority", "state"],
+        sa.Index("ix_sla_metrics_open", "breached", "due_at", "id",
+                 postgresql_include=["queue_id", "ticket_id", "metric", "priority", "state", "warn_at"],
                  postgresql_where=sa.text("state <> 'fulfilled'"), sqlite_where=sa.text("state <> 'fulfilled'")),
     )
 

@@ -15,8 +15,9 @@ from ORM events in the same transaction, so it is computed live until it is refr
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -259,32 +260,75 @@ def plan(start: datetime, end: datetime) -> tuple[list[date], list[Range]]:
     return rolled, live
 
 
-def facts(kind: str, start: datetime, end: datetime, queue_ids: set[int] | None) -> list[dict[str, Any]]:
-    """The rows of one summary table for ``[start, end)``: stored rows for materialised
-    days, live aggregates for the rest; restricted to ``queue_ids`` unless ``None``."""
+def finished(start: datetime, end: datetime) -> bool:
+    """Whether ``[start, end)`` is made only of materialised days that are not stale."""
+    return not _cached(("plan", start, end), lambda: plan(start, end))[1]
+
+
+def unchanged_since(start: datetime, end: datetime, moment: datetime) -> bool:
+    """Whether no day of ``[start, end)`` was summarised again after ``moment`` (a change
+    to a finished day marks it stale, and refreshing it moves ``refreshed_at``)."""
+    last = db.session.scalar(sa.select(sa.func.max(DashDay.refreshed_at)).where(
+        DashDay.day >= start.date(), DashDay.day < end.date()))
+    return last is not None and last <= moment
+
+
+def facts(kind: str, start: datetime, end: datetime, queue_ids: set[int] | None,
+          by: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The counts of one summary table over ``[start, end)``, summed by the columns
+    ``by`` (``()``: one total row): stored rows of materialised days summed in SQL, plus
+    live aggregates for the rest; restricted to ``queue_ids`` unless ``None``."""
     model, live_rows = KINDS[kind]
-    rolled, live = plan(start, end)
-    out: list[dict[str, Any]] = []
+    fields = [c.name for c in model.__table__.columns if c.name not in KEYS[kind]]
+    rolled, live = _cached(("plan", start, end), lambda: plan(start, end))
+    acc: dict[tuple, dict[str, Any]] = {}
+
+    def add(key: tuple, values: Any) -> None:
+        row = acc.setdefault(key, {**dict(zip(by, key, strict=True)), **dict.fromkeys(fields, 0)})
+        for f in fields:
+            row[f] += values[f] or 0
+
     if rolled:
-        cols = [c for c in model.__table__.columns if c.name != "id"]
-        stmt = sa.select(*cols).where(model.day.in_(rolled))
+        cols = [getattr(model, k) for k in by]
+        stmt = sa.select(*cols, *[sa.func.sum(getattr(model, f)).label(f) for f in fields]).where(model.day.in_(rolled))
         if queue_ids is not None:
             stmt = stmt.where(model.queue_id.in_(queue_ids or {-1}))
-        out += [dict(r._mapping) for r in db.session.execute(stmt)]
+        for r in db.session.execute(stmt.group_by(*cols) if cols else stmt):
+            m = r._mapping
+            add(tuple(_d(m[k]) if k == "day" else m[k] for k in by), m)
     if live:
-        rows = live_rows(live)
-        out += [r for r in rows if queue_ids is None or r["queue_id"] in queue_ids]
-    return out
+        for r in _cached(("live", kind, tuple(live)), lambda: live_rows(live)):
+            if queue_ids is None or r["queue_id"] in queue_ids:
+                add(tuple(r[k] for k in by), r)
+    if not by and not acc:
+        add((), dict.fromkeys(fields, 0))
+    return list(acc.values())
 
 
-def sums(rows: Iterable[dict[str, Any]], by: str | tuple[str, ...] | None, *fields: str) -> dict[Any, dict[str, Any]]:
-    """Add up ``fields`` of ``rows`` grouped by the column(s) ``by`` (``None``: one total)."""
-    acc: dict[Any, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(fields, 0))
-    for r in rows:
-        key = None if by is None else (tuple(r[b] for b in by) if isinstance(by, tuple) else r[by])
-        for f in fields:
-            acc[key][f] += r[f]
-    return acc
+KEYS = {"volume": ("id", "day", "queue_id", "channel"), "sla": ("id", "day", "queue_id", "metric", "priority"),
+        "agents": ("id", "day", "queue_id", "agent_id")}
+
+
+_batch: ContextVar[dict | None] = ContextVar("dash_rollup_batch", default=None)
+
+
+@contextmanager
+def batch() -> Iterator[None]:
+    """Within one dashboard load, figures share the plan and the live days' aggregates."""
+    token = _batch.set({})
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+
+
+def _cached(key: tuple, compute: Callable[[], Any]) -> Any:
+    cache = _batch.get()
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
 
 
 # ----------------------------------------------------------------------------- refreshing

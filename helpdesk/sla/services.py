@@ -355,14 +355,16 @@ def sweep(limit: int = 2000) -> int:
     from helpdesk.tickets.models import Ticket
 
     by_ticket: dict[int, list[SlaMetric]] = {t: [] for t in ids}
+    held: list[Any] = []  # the identity map only holds weak references: keep the batch alive
     if ids:  # three queries for the whole batch, then the identity map answers
-        list(db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(ids))))
-        list(db.session.scalars(sa.select(TicketSla).where(TicketSla.ticket_id.in_(ids))))
+        held += db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(ids)))
+        held += db.session.scalars(sa.select(TicketSla).where(TicketSla.ticket_id.in_(ids)))
         for row in db.session.scalars(sa.select(SlaMetric).where(SlaMetric.ticket_id.in_(ids))):
             by_ticket[row.ticket_id].append(row)
     with db.session.no_autoflush:  # notifications and audit rows go out in one batch at the commit
         fired = sum(process_ticket(t, at, by_ticket[t]) for t in ids)
     commit()
+    held.clear()
     return fired
 
 

@@ -73,7 +73,7 @@ def upgrade():
     sa.UniqueConstraint('day', 'queue_id', 'channel', name='uq_dash_daily_volume_key')
     )
     with op.batch_alter_table('sla_metrics', schema=None) as batch_op:
-        batch_op.create_index('ix_sla_metrics_open', ['breached', 'metric', 'warn_at'], unique=False, postgresql_include=['queue_id', 'due_at', 'ticket_id', 'priority', 'state'], postgresql_where=sa.text("state <> 'fulfilled'"), sqlite_where=sa.text("state <> 'fulfilled'"))
+        batch_op.create_index('ix_sla_metrics_open', ['breached', 'due_at', 'id'], unique=False, postgresql_include=['queue_id', 'ticket_id', 'metric', 'priority', 'state', 'warn_at'], postgresql_where=sa.text("state <> 'fulfilled'"), sqlite_where=sa.text("state <> 'fulfilled'"))
 
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.create_index('ix_tickets_created', ['created_at'], unique=False, postgresql_include=['queue_id', 'channel', 'requester_id'])
@@ -87,7 +87,7 @@ def downgrade():
         batch_op.drop_index('ix_tickets_created', postgresql_include=['queue_id', 'channel', 'requester_id'])
 
     with op.batch_alter_table('sla_metrics', schema=None) as batch_op:
-        batch_op.drop_index('ix_sla_metrics_open', postgresql_include=['queue_id', 'due_at', 'ticket_id', 'priority', 'state'], postgresql_where=sa.text("state <> 'fulfilled'"), sqlite_where=sa.text("state <> 'fulfilled'"))
+        batch_op.drop_index('ix_sla_metrics_open', postgresql_include=['queue_id', 'ticket_id', 'metric', 'priority', 'state', 'warn_at'], postgresql_where=sa.text("state <> 'fulfilled'"), sqlite_where=sa.text("state <> 'fulfilled'"))
 
     op.drop_table('dash_daily_volume')
     op.drop_table('dash_daily_sla')

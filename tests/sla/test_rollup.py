@@ -61,11 +61,14 @@ def test_a_change_to_a_finished_day_is_counted_at_once_and_refreshed_later(histo
     rollup.refresh()
     day1 = Period(start=DAY, end=DAY + timedelta(days=1))
     assert dashboard.summary(day1)["solved"] == 2
+    assert dashboard.summary(day1)["resolution"]["n"] == 2  # percentiles of a finished day: kept in memory
     tickets.update_ticket(t1, actor=agent, status="open")  # reopened two days later
     assert db.session.scalars(sa.select(DashStaleDay.day)).all() == [DAY.date()]
     assert rollup.plan(day1.start, day1.end) == ([], [(day1.start, day1.end)])
     assert dashboard.summary(day1)["solved"] == 1  # live for the stale day
+    assert dashboard.summary(day1)["resolution"]["n"] == 1
     assert rollup.refresh() == 1
+    assert dashboard.summary(day1)["resolution"]["n"] == 1  # summarised again: not the kept figure
     assert db.session.scalars(sa.select(DashStaleDay.day)).all() == []
     assert rollup.plan(day1.start, day1.end)[0] == [DAY.date()]
     assert dashboard.summary(day1)["solved"] == 1
