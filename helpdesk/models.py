@@ -16,6 +16,7 @@ from helpdesk.kb.models import (
 from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
 from helpdesk.sla.models import Notification, SlaCalendar, SlaMetric, SlaPolicy, TicketSla
 from helpdesk.tickets.models import Message, Queue, QueueMembership, Ticket
+from helpdesk.tickets.workspace_models import Macro, SavedView, TicketMerge, TicketPresence
 
 __all__ = [
     "ApiToken", "AuditEvent", "Message", "ModelVersion", "OutboxJob", "Queue", "QueueMembership",
@@ -25,4 +26,6 @@ __all__ = [
     "TicketArticleLink",
     # SLAs
     "Notification", "SlaCalendar", "SlaMetric", "SlaPolicy", "TicketSla",
+    # agent workspace
+    "Macro", "SavedView", "TicketMerge", "TicketPresence",
 ]
