@@ -71,10 +71,10 @@ def _merge(survivor: Ticket, references: list[str], *, actor: User) -> None:
                                fields={"references": ["Name at least one other request."]})
     if len(refs) > MAX_MERGE:
         raise ValidationFailed(f"Merge at most {MAX_MERGE} requests at a time.")
-    if survivor.status == Status.CLOSED:
-        raise Conflict("A closed request can't receive others; reopen it or merge into another one.")
     if merged_into(survivor) is not None:
         raise Conflict("This request was itself merged; merge into the request it points to.")
+    if survivor.status == Status.CLOSED:
+        raise Conflict("A closed request can't receive others; reopen it or merge into another one.")
     others: list[Ticket] = []
     for ref in refs:
         other = get_visible_ticket(actor, ref)  # NotFound outside the agent's queues
