@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from helpdesk import audit
 from helpdesk.auth.models import User
 from helpdesk.db import commit, rollback
-from helpdesk.errors import NotFound, ValidationFailed
+from helpdesk.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.permissions import can_manage_shared_items, can_use_macro, member_queue_ids
+from helpdesk.permissions import can_manage_macro, can_manage_shared_items, can_use_macro, member_queue_ids
 from helpdesk.tickets import services
 from helpdesk.tickets.models import Priority, Queue, Status, Ticket
 from helpdesk.tickets.workspace_models import Macro
@@ -71,9 +71,6 @@ def get_usable_macro(user: User, macro_id: Any) -> Macro:
 def get_manageable_macro(user: User, macro_id: Any) -> Macro:
     """A macro the user may edit; NotFound when it is not theirs to see at all."""
     macro = get_usable_macro(user, macro_id)
-    from helpdesk.permissions import can_manage_macro
-    from helpdesk.errors import Forbidden
-
     if not can_manage_macro(user, macro):
         raise Forbidden("Only supervisors of this queue can change its shared macros.")
     return macro
@@ -218,8 +215,6 @@ def _apply(ticket: Ticket, macro: Macro, *, actor: User, public: bool) -> None:
     if not can_use_macro(actor, macro):
         raise NotFound("No macro here.")
     if ticket.status == Status.CLOSED:
-        from helpdesk.errors import InvalidTransition
-
         raise InvalidTransition("This request is closed; a macro can't be applied.")
     text = render(macro.body, ticket=ticket, agent=actor)
     if text.strip():

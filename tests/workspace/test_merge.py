@@ -91,7 +91,7 @@ def test_agent_page_shows_the_pointer(client, ctx, agent, patient, make_ticket):
     page = client.get(f"/agent/tickets/{first.reference}").get_data(as_text=True)
     assert "This request was merged into" in page and f'/agent/tickets/{second.reference}"' in page
     page = client.get(f"/agent/tickets/{second.reference}").get_data(as_text=True)
-    assert f"Merged into this request: " in page and first.reference in page
+    assert "Merged into this request: " in page and first.reference in page
 
 
 def test_different_patients_are_refused_and_nothing_changes(client, ctx, agent, patient, other_patient, make_ticket):
