@@ -3,7 +3,7 @@
 The survivor receives the merged requests' messages (re-pointed, so the combined
 thread is in time order and each message keeps its author and time); each merged
 request is closed through the update path and points to the survivor. Replies sent
-later to a merged request (patient page, API, e-mail) land in the survivor
+later to a merged request (patient page, API, any caller of post_message) land in the survivor
 (``services._post`` follows ``survivor_of``).
 """
 
