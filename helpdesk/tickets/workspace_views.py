@@ -6,7 +6,14 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_login import current_user
 
 from helpdesk.errors import DomainError, ValidationFailed
-from helpdesk.permissions import STAFF, can_manage_macro, can_manage_saved_view, get_visible_ticket, role_required
+from helpdesk.permissions import (
+    STAFF,
+    can_manage_macro,
+    can_manage_saved_view,
+    can_view_ticket,
+    get_visible_ticket,
+    role_required,
+)
 from helpdesk.tickets import bulk, macros, merge, presence, queries, saved_views
 from helpdesk.tickets.models import Priority, Status
 from helpdesk.tickets.workspace import shareable_queues
@@ -100,6 +107,8 @@ def macro_apply(reference: str):
                                 _anchor="reply-h"))
     macros.apply_macro(ticket, macro, actor=_me(), public=request.form.get("internal") != "y")
     flash(f"Macro “{macro.title}” applied.", "success")
+    if not can_view_ticket(_me(), ticket):  # the macro moved it to a queue the agent doesn't work in
+        return redirect(url_for("agent.ticket_list"))
     return redirect(url_for("agent.ticket_page", reference=ticket.reference))
 
 

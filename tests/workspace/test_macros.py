@@ -191,3 +191,14 @@ def test_apply_and_insert_from_the_ticket_page(client, ctx, agent, patient, outs
     assert resp.status_code == 302
     db.session.expire_all()
     assert ticket.priority == Priority.URGENT and ticket.messages[-1].body == "Hello Maria {{ x }}"
+
+
+def test_a_macro_that_moves_the_ticket_out_of_my_queues_returns_to_the_list(client, ctx, agent, queues, make_ticket):
+    ticket = make_ticket()
+    macro = macros.create_macro(actor=agent, data={"title": "To general", "body": "",
+                                                   "set_queue_id": str(queues["general"].id)})
+    login(client, agent)
+    resp = client.post(f"/agent/tickets/{ticket.reference}/macro", data={"macro_id": macro.id, "do": "apply"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/agent/tickets")
+    db.session.expire_all()
+    assert ticket.queue.slug == "general" and len(ticket.messages) == 1  # no text: nothing was sent

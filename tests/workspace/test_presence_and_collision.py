@@ -38,8 +38,18 @@ def test_presence_endpoint_triad_and_others(client, ctx, agent, supervisor, pati
     assert client.post(url, data="not json", content_type="application/json").status_code == 422
 
 
-def test_stale_heartbeats_do_not_count(ctx, agent, supervisor, make_ticket):
+@pytest.fixture
+def table_backend(app):
+    """Presence in the database table (the backend used when REDIS_URL is not set)."""
+    original = app.config["HELPDESK"]
+    app.config["HELPDESK"] = replace(original, redis_url=None)
+    yield
+    app.config["HELPDESK"] = original
+
+
+def test_stale_heartbeats_do_not_count(ctx, agent, supervisor, make_ticket, request):
     ticket = make_ticket()
+    request.getfixturevalue("table_backend")  # after the ticket exists (its jobs may need Redis)
     presence.heartbeat(supervisor, ticket, "typing")
     assert presence.others(agent, ticket) == [{"name": "Sam Supervisor", "state": "typing"}]
     row = db.session.scalar(sa.select(TicketPresence))
