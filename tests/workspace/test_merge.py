@@ -73,6 +73,8 @@ def test_later_replies_land_in_the_survivor(client, ctx, agent, patient, portal,
                        headers=bearer(secret))
     assert resp.status_code == 201, resp.get_json()
     assert resp.get_json()["reference"] == second.reference
+    got = client.get(f"/api/v1/tickets/{own.reference}", headers=bearer(secret)).get_json()
+    assert got["merged_into"] == second.reference and got["status"] == "closed" and got["messages"] == []
 
     db.session.expire_all()
     bodies = [m.body for m in second.messages]
