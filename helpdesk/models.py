@@ -17,6 +17,7 @@ from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
 from helpdesk.sla.models import Notification, SlaCalendar, SlaMetric, SlaPolicy, TicketSla
 from helpdesk.sla.rollup import DashAgent, DashDay, DashSla, DashStaleDay, DashVolume, install
 from helpdesk.tickets.models import Message, Queue, QueueMembership, Ticket
+from helpdesk.tickets.workspace_models import Macro, SavedView, TicketMerge, TicketPresence
 
 __all__ = [
     "ApiToken", "AuditEvent", "Message", "ModelVersion", "OutboxJob", "Queue", "QueueMembership",
@@ -27,6 +28,8 @@ __all__ = [
     # SLAs
     "Notification", "SlaCalendar", "SlaMetric", "SlaPolicy", "TicketSla",
     "DashAgent", "DashDay", "DashSla", "DashStaleDay", "DashVolume",
+    # agent workspace
+    "Macro", "SavedView", "TicketMerge", "TicketPresence",
 ]
 
 install()  # the dashboard summary tables learn which finished days changed

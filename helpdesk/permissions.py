@@ -205,3 +205,49 @@ def get_public_article(slug: str) -> Any:
 def require_kb_editor(user: User | None) -> None:
     if not is_kb_editor(user):
         raise Forbidden("Only knowledge-base editors can do this.")
+
+
+# --- agent workspace: macros and saved views ----------------------------------------
+# Every staff member keeps personal macros and views. Shared ones belong to a queue:
+# every member of the queue uses them; supervisors and admins who are members of the
+# queue create, edit and delete them. Someone else's personal item, or a queue's item
+# outside your queues, is "not found".
+
+
+def can_manage_shared_items(user: User, queue_id: int | None) -> bool:
+    return (
+        user.active and user.role in (Role.SUPERVISOR, Role.ADMIN) and queue_id is not None
+        and queue_id in member_queue_ids(user)
+    )
+
+
+def _can_see_owned(user: User, item: Any) -> bool:
+    if not user.active or not user.is_staff:
+        return False
+    if item.owner_id is not None:
+        return item.owner_id == user.id
+    return item.queue_id in member_queue_ids(user)
+
+
+def can_use_macro(user: User, macro: Any) -> bool:
+    return _can_see_owned(user, macro)
+
+
+def can_manage_macro(user: User, macro: Any) -> bool:
+    if not can_use_macro(user, macro):
+        return False
+    return macro.owner_id == user.id or can_manage_shared_items(user, macro.queue_id)
+
+
+def can_use_saved_view(user: User, view: Any) -> bool:
+    return _can_see_owned(user, view)
+
+
+def can_manage_saved_view(user: User, view: Any) -> bool:
+    if not can_use_saved_view(user, view):
+        return False
+    return view.owner_id == user.id or can_manage_shared_items(user, view.queue_id)
+
+
+def can_merge_tickets(user: User, tickets: list[Ticket]) -> bool:
+    return user.is_staff and all(can_work_ticket(user, t) for t in tickets)

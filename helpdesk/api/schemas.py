@@ -102,6 +102,14 @@ class TicketOut(Schema):
 
 class TicketDetailOut(TicketOut):
     messages = fields.Method("visible_messages")
+    merged_into = fields.Method("merged_into_reference", allow_none=True,
+                                metadata={"description": "Reference of the request this one was merged into"})
+
+    def merged_into_reference(self, ticket) -> str | None:
+        from helpdesk.tickets.merge import survivor_of
+
+        survivor = survivor_of(ticket)
+        return None if survivor is ticket else survivor.reference
 
     def visible_messages(self, ticket) -> list[dict]:
         staff = self.context_is_staff()

@@ -54,10 +54,17 @@ def ticket_list():
         queues=queries.member_queues(_me()),
         Status=Status,
         Priority=Priority,
+        **_workspace_list_context(),
     )
 
 
-def _ticket_page(ticket, reply_form=None, move_form=None, status: int = 200):
+def _workspace_list_context() -> dict:
+    from helpdesk.tickets.workspace_views import list_page_context
+
+    return list_page_context()
+
+
+def _ticket_page(ticket, reply_form=None, move_form=None, status: int = 200, collision=None):
     me = _me()
     agents = queries.assignable_agents(ticket.queue_id)
     update_form = UpdateForm(status=ticket.status.value, priority=ticket.priority.value)
@@ -72,6 +79,10 @@ def _ticket_page(ticket, reply_form=None, move_form=None, status: int = 200):
 
     if reply_form is None:  # knowledge base: "Insert" without JavaScript (?kb_insert=<article id>)
         prefill = reply_prefill(me, request.args.get("kb_insert"))
+        if not prefill and request.args.get("macro_insert"):  # macros: "Insert" without JavaScript
+            from helpdesk.tickets.macros import insert_text
+
+            prefill = insert_text(me, ticket, request.args.get("macro_insert"))
         reply_form = AgentReplyForm(body=prefill) if prefill else None
     return render_template(
         "agent/ticket.html",
@@ -86,7 +97,15 @@ def _ticket_page(ticket, reply_form=None, move_form=None, status: int = 200):
         routing=routing_info(ticket),
         routing_queue_ids={q.slug: q.id for q in queues},
         Status=Status,
+        workspace=_workspace_ticket_context(me, ticket),
+        collision=collision,
     ), status
+
+
+def _workspace_ticket_context(me, ticket) -> dict:
+    from helpdesk.tickets.workspace import ticket_context
+
+    return ticket_context(me, ticket)
 
 
 @bp.get("/tickets/<reference>")
@@ -104,6 +123,11 @@ def reply(reference: str):
     form = AgentReplyForm()
     if not form.validate_on_submit():
         return _ticket_page(ticket, reply_form=form, status=422)
+    from helpdesk.tickets.presence import unseen_messages
+
+    # a message arrived since the page was loaded: show it and ask to send again
+    if unseen := unseen_messages(ticket, _me(), request.form.get("last_seen_message_id")):
+        return _ticket_page(ticket, reply_form=form, status=409, collision=unseen)
     try:
         services.post_message(
             ticket, author=_me(), body=form.body.data, public=not form.internal.data,

@@ -69,6 +69,11 @@ def my_requests():
 @role_required(Role.PATIENT)
 def request_page(reference: str):
     ticket = get_visible_ticket(_me(), reference)
+    from helpdesk.tickets.merge import survivor_of
+
+    if (survivor := survivor_of(ticket)) is not ticket:  # merged: the conversation continues there
+        flash(f"Request {ticket.reference} was merged into {survivor.reference}; its messages are below.", "info")
+        return redirect(url_for("patient.request_page", reference=survivor.reference))
     return render_template(
         "patient/request.html", ticket=ticket, form=ReplyForm(), close_form=CloseForm(), Status=Status
     )

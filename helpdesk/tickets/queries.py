@@ -233,3 +233,20 @@ def assignable_agents(queue_id: int) -> list[User]:
 
 def active_queues() -> list[Queue]:
     return list(db.session.scalars(sa.select(Queue).where(Queue.active.is_(True)).order_by(Queue.name)))
+
+
+def assignable_agents_in(queue_ids) -> list[User]:
+    """Active staff who are members of any of ``queue_ids`` (one query)."""
+    from helpdesk.tickets.models import QueueMembership
+
+    ids = set(queue_ids)
+    if not ids:
+        return []
+    member = sa.select(QueueMembership.user_id).where(QueueMembership.queue_id.in_(ids))
+    from helpdesk.auth.models import Role
+
+    return list(db.session.scalars(
+        sa.select(User).where(User.id.in_(member), User.active.is_(True),
+                              User.role.in_([Role.AGENT, Role.SUPERVISOR, Role.ADMIN]))
+        .order_by(User.display_name)
+    ))

@@ -243,6 +243,9 @@ def _post(
 ) -> Posted:
     if not can_view_ticket(actor, ticket):
         raise NotFound("No request with that reference.")
+    from helpdesk.tickets.merge import survivor_of
+
+    ticket = survivor_of(ticket)  # a reply to a merged request lands in the one it was merged into
     if actor is not author and (actor.role != Role.INTEGRATION or author.id != ticket.requester_id):
         raise Forbidden("Only the portal may write on a patient's behalf.")
     _, max_body = _limits()
