@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, has_request_context, request, session
-from flask_babel import Babel, force_locale, get_locale, gettext
+from flask_babel import Babel, force_locale, get_locale, gettext, refresh
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TRANSLATIONS_DIR = ROOT / "translations"
@@ -100,6 +100,9 @@ def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "America/New_York")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     babel.init_app(app, locale_selector=select_locale)
+    # The locale is cached on the app context; a request must never inherit one that an
+    # earlier request (an app context reused in tests, a CLI) computed for someone else.
+    app.before_request(refresh)
     # Jinja's {% trans %} blocks collapse whitespace, as the extraction does (babel.cfg).
     app.jinja_env.policies["ext.i18n.trimmed"] = True
 
