@@ -6,3 +6,21 @@
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
 }());
+
+/* A link in the error summary moves focus to its field (a fragment link alone only
+ * scrolls), with the field's label in view. */
+(function () {
+  "use strict";
+  var summary = document.getElementById("error-summary");
+  if (!summary) { return; }
+  summary.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("a[href^='#']") : null;
+    if (!link) { return; }
+    var field = document.getElementById(link.getAttribute("href").slice(1));
+    if (!field) { return; }
+    event.preventDefault();
+    var label = document.querySelector("label[for='" + field.id + "']");
+    (label || field).scrollIntoView();
+    field.focus({ preventScroll: true });
+  });
+}());
