@@ -217,7 +217,7 @@ def test_error_pages_are_in_spanish(client, ctx, patient, other_patient, make_ti
     login(client, spanish(patient))
     resp = client.get(f"/requests/{theirs.reference}")
     text = resp.get_data(as_text=True)
-    assert resp.status_code == 404 and "No se encontró" in text
+    assert resp.status_code == 404 and "Página no encontrada" in text
     assert "No hay ninguna solicitud con esa referencia." in text and "Ir a la página de inicio" in text
     missing = client.get("/no-such-page")
     assert missing.status_code == 404 and "No encontramos esa página." in missing.get_data(as_text=True)
@@ -242,7 +242,7 @@ def test_help_centre_and_article_in_spanish(client, ctx, supervisor, queues):
     for step in (ArticleStatus.IN_REVIEW, ArticleStatus.PUBLISHED):
         kb.change_status(article, actor=supervisor, status=step)
     centre = client.get("/help-centre", headers=ES).get_data(as_text=True)
-    assert "Buscar en el centro de ayuda" in centre and "Buscar por tema" in centre and "Todos los idiomas" in centre
+    assert "Buscar en el centro de ayuda" in centre and "Ver por tema" in centre and "Todos los idiomas" in centre
     page = client.get(f"/help-centre/articles/{article.slug}", headers=ES).get_data(as_text=True)
     assert "¿Le resultó útil?" in page and "Última revisión" in page
     assert '<article class="kb-article" lang="en">' in page  # the English article is marked as English
