@@ -270,3 +270,18 @@ def test_roles_other_than_patient_have_no_profile_language_effect(client, ctx, m
     db.session.commit()
     login(client, admin)
     assert html_lang(client.get("/admin/users", headers=ES)) == "en"
+
+
+def test_text_outside_a_request_follows_the_patients_language(app, patient):
+    """What a job (an e-mail) renders for a patient: their language, not the process's."""
+    from flask_babel import gettext
+
+    from helpdesk.i18n import language_of
+
+    with app.app_context():
+        patient.language = "es"
+        with language_of(patient):
+            assert gettext("Get help") == "Pedir ayuda" and Status.RESOLVED.patient_label == "Resuelta"
+        patient.language = "en"
+        with language_of(patient):
+            assert gettext("Get help") == "Get help"
