@@ -119,7 +119,9 @@ def test_keyboard_only_patient_flow(browser, live_server, ctx, patient, language
     tab_to(page, lambda f: f["tag"] == "button" and f["text"] == send)
     page.keyboard.press("Enter")  # nothing filled in
     page.wait_for_selector("#error-summary")
-    assert focused(page)["id"] == "error-summary"  # the summary of what to fix has focus
+    # the summary of what to fix gets the focus (a11y.js, loaded deferred)
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'error-summary'",
+                           timeout=5_000)
     assert page.locator("#subject").get_attribute("aria-invalid") == "true"
     assert "subject-error" in page.locator("#subject").get_attribute("aria-describedby")
     page.keyboard.press("Tab")
