@@ -5,8 +5,13 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 export FLASK_APP := wsgi
 STAMP  := $(VENV)/.installed
+# Patient pages in English and Spanish: catalogues in translations/, compiled .mo files
+# are build output (not committed), made from the .po files by install/run/test.
+PO     := $(wildcard translations/*/LC_MESSAGES/messages.po)
+MO     := $(PO:.po=.mo)
+BABEL_KEYWORDS := -k _l -k lazy_gettext
 
-.PHONY: run test install migrate seed worker cron lint bench check clean
+.PHONY: run test install migrate seed worker cron lint bench check clean translations translations-compile
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,16 +19,30 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(MO)
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile -i $< -o $@ -l $*
+
+translations-compile: $(MO)
+
+# After adding or changing a marked string: extract every msgid into messages.pot,
+# merge it into each language's messages.po (then translate the new entries there),
+# and compile. tests/i18n fails while the .pot is stale or a msgid lacks a translation.
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --no-location --sort-output --omit-header \
+	  -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --ignore-obsolete --width=120
+	$(MAKE) translations-compile
 
 # Development server on the embedded SQLite database, jobs inline.
 run: export HELPDESK_ENV ?= development
-run: $(STAMP)
+run: $(STAMP) $(MO)
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --if-empty
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(MO)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 migrate: $(STAMP)

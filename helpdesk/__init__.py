@@ -81,5 +81,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from helpdesk.templating import init_templating
 
     init_templating(app)
+    from helpdesk.i18n import init_i18n
+
+    init_i18n(app)
     logging.getLogger(__name__).debug("app created (%s)", settings.env)
     return app

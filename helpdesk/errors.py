@@ -13,6 +13,8 @@ from typing import Any
 from flask import Flask, Response, flash, jsonify, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from helpdesk.i18n import N_, translate
+
 log = logging.getLogger(__name__)
 
 
@@ -82,14 +84,14 @@ HTTP_CODES = {
 }
 
 FRIENDLY = {
-    400: "Something in that request wasn't right. Please check and try again.",
-    401: "Please sign in to continue.",
-    403: "You don't have access to this page.",
-    404: "We couldn't find that page.",
-    405: "That action isn't available here.",
-    413: "That was too large to send. Please shorten it and try again.",
-    429: "Too many attempts. Please wait a minute and try again.",
-    500: "Something went wrong on our side. Your information is safe; please try again.",
+    400: N_("Something in that request wasn't right. Please check and try again."),
+    401: N_("Please sign in to continue."),
+    403: N_("You don't have access to this page."),
+    404: N_("We couldn't find that page."),
+    405: N_("That action isn't available here."),
+    413: N_("That was too large to send. Please shorten it and try again."),
+    429: N_("Too many attempts. Please wait a minute and try again."),
+    500: N_("Something went wrong on our side. Your information is safe; please try again."),
 }
 
 
@@ -99,7 +101,7 @@ def register_error_handlers(app: Flask) -> None:
         if wants_json():
             return json_error(err.status, err.code, err.message, err.fields)
         if err.status in (409, 400, 422) and request.method == "POST" and request.referrer:
-            flash(err.message, "error")
+            flash(translate(err.message), "error")
             return redirect(request.referrer)
         return _page(err.status, err.message)
 
@@ -118,7 +120,7 @@ def register_error_handlers(app: Flask) -> None:
             elif err.description and status in (400, 405, 429):
                 message = str(err.description)
             return json_error(status, HTTP_CODES.get(status, "error"), message, fields)
-        return _page(status, FRIENDLY.get(status, "Something went wrong."))
+        return _page(status, FRIENDLY.get(status, N_("Something went wrong.")))
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
@@ -148,4 +150,5 @@ def _webargs_fields(err: HTTPException) -> dict[str, Any] | None:
 
 
 def _page(status: int, message: str):
-    return render_template("errors/error.html", status=status, message=message), status
+    # Pages speak the visitor's language (service messages are English, see helpdesk.i18n.messages).
+    return render_template("errors/error.html", status=status, message=translate(message)), status

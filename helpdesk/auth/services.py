@@ -66,9 +66,11 @@ def _new_user(email: str, name: str, role: Role, password: str | None) -> User:
     return user
 
 
-def register_patient(*, email: object, name: object, password: object, date_of_birth: date | None = None) -> User:
+def register_patient(*, email: object, name: object, password: object, date_of_birth: date | None = None,
+                     language: str = "en") -> User:
     user = _new_user(normalise_email(email), clean_name(name), Role.PATIENT, check_password_rules(password))
     user.date_of_birth = date_of_birth
+    user.language = language if language in ("en", "es") else "en"  # the pages' language at sign-up
     audit.record("user.registered", "user", user.id, actor_id=user.id, changes={"role": {"before": None, "after": "patient"}})
     commit()
     return user

@@ -5,16 +5,18 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from helpdesk.auth import services
 from helpdesk.auth.forms import LoginForm, RegisterForm
 from helpdesk.errors import DomainError
 from helpdesk.extensions import limiter
+from helpdesk.i18n import N_, current_language, translate
 
 bp = Blueprint("auth", __name__)
 
-GENERIC_FAILURE = "That email and password don't match an account. Check them and try again."
+GENERIC_FAILURE = N_("That email and password don't match an account. Check them and try again.")
 
 
 def safe_next(target: str | None) -> str | None:
@@ -43,9 +45,9 @@ def login():
             session.clear()  # a fresh session at sign-in (no fixation)
             login_user(user)
             return redirect(safe_next(request.args.get("next")) or url_for("core.index"))
-        flash(GENERIC_FAILURE, "error")
+        flash(_(GENERIC_FAILURE), "error")
     elif request.method == "POST":
-        flash(GENERIC_FAILURE, "error")
+        flash(_(GENERIC_FAILURE), "error")
     return render_template("auth/login.html", form=form), 200
 
 
@@ -55,7 +57,7 @@ def logout():
     services.sign_out(current_user._get_current_object())
     logout_user()
     session.clear()
-    flash("You have signed out.", "info")
+    flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -66,16 +68,17 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = services.register_patient(email=form.email.data, name=form.name.data, password=form.password.data)
+            user = services.register_patient(email=form.email.data, name=form.name.data, password=form.password.data,
+                                             language=current_language())
         except DomainError as err:
             for field, messages in (err.fields or {}).items():
                 if field in form:
-                    form[field].errors = list(messages)
+                    form[field].errors = [translate(m) for m in messages]
             if not err.fields:
-                flash(err.message, "error")
+                flash(translate(err.message), "error")
         else:
             session.clear()
             login_user(user)
-            flash("Welcome! Your account is ready.", "info")
+            flash(_("Welcome! Your account is ready."), "info")
             return redirect(url_for("patient.my_requests"))
     return render_template("auth/register.html", form=form), 422 if form.errors else 200

@@ -3,6 +3,7 @@ these forms carry CSRF, labels and the fields' errors back to the page."""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -64,7 +65,7 @@ class VersionForm(FlaskForm):
 
 class FeedbackForm(FlaskForm):
     helpful = HiddenField()
-    reason = TextAreaField("Anything we should know? (optional)")
+    reason = TextAreaField(_l("Anything we should know? (optional)"))
 
 
 class DeflectForm(FlaskForm):
@@ -78,8 +79,8 @@ class LinkForm(FlaskForm):
 
 
 class SearchForm(FlaskForm):
-    q = StringField("Search the help centre")
-    language = SelectField("Language", choices=choices([("", "All languages")] + [(lang.value, lang.label)
+    q = StringField(_l("Search the help centre"))
+    language = SelectField(_l("Language"), choices=choices([("", _l("All languages"))] + [(lang.value, lang.label)
                                                                                      for lang in Language]),
                            default="", validators=[Optional()])
 

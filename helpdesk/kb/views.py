@@ -20,12 +20,14 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from helpdesk.auth.models import Role, User
 from helpdesk.errors import Conflict, DomainError, NotFound, ValidationFailed
 from helpdesk.extensions import db, limiter
 from helpdesk.formutil import choices
+from helpdesk.i18n import translate
 from helpdesk.kb import index, services
 from helpdesk.kb.forms import (
     ActionForm,
@@ -144,7 +146,7 @@ def help_centre_search():
         abort(400)
     query = (form.q.data or "").strip()
     if not query:
-        form.q.errors = ["Type a few words about your question."]
+        form.q.errors = [_("Type a few words about your question.")]
         return render_template("kb/help_centre.html", form=form, categories=_categories(language),
                                popular=_popular(language), language=language, results=None, category=None), 422
     results = index.search_articles(query[:2_000], include_internal=False, language=language, limit=20)
@@ -195,10 +197,10 @@ def feedback(slug: str):
     except ValidationFailed as err:
         for name, messages in (err.fields or {}).items():
             if name in form:
-                form[name].errors = list(messages)
+                form[name].errors = [translate(m) for m in messages]
         return _public_article_page(item, form, 422)
-    flash("Thank you for your feedback." if helpful == "yes" else
-          "Thank you. We'll use your feedback to improve this article.", "success")
+    flash(_("Thank you for your feedback.") if helpful == "yes" else
+          _("Thank you. We'll use your feedback to improve this article."), "success")
     return redirect(url_for("kb.article", slug=item.slug) + "#feedback")
 
 
@@ -227,7 +229,7 @@ def suggest():
     emergency = emergency_message(text)
     found = [] if emergency else suggestions_for(text)
     return jsonify({"articles": [_article_json(r.article) for r in found], "query_length": len(text),
-                    "emergency": emergency})
+                    "emergency": translate(emergency) if emergency else None})
 
 
 @bp.post("/help/deflect")
@@ -245,7 +247,7 @@ def deflect():
     if item is None:
         raise NotFound("No article here.")
     services.record_deflection(item, user=_me(), query_length=form.query_length.data, source=form.source.data)
-    flash("We're glad that answered your question. No request was sent — you can always ask us from Get help.",
+    flash(_("We're glad that answered your question. No request was sent — you can always ask us from Get help."),
           "success")
     return redirect(url_for("kb.article", slug=item.slug))
 

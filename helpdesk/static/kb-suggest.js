@@ -16,6 +16,17 @@
   var url = box.getAttribute("data-suggest-url");
   if (!subject || !body || !status || !list || !url) { return; }
 
+  // The words shown and announced, in the page's language (data-msg-* on #kb-live).
+  function msg(name, fallback) { return box.getAttribute("data-msg-" + name) || fallback; }
+  var WORDS = {
+    headingOne: msg("heading-one", "This article may answer your question"),
+    headingMany: msg("heading-many", "These articles may answer your question"),
+    newTab: msg("new-tab", "(opens in a new tab)"),
+    answered: msg("answered", "This answered my question"),
+    countOne: msg("count-one", "1 suggestion after the description."),
+    countMany: msg("count-many", "{n} suggestions after the description.")
+  };
+
   var MIN_CHARS = 8;
   var DELAY_MS = 450;
   var timer = null;
@@ -62,8 +73,7 @@
       status.textContent = "";
       return;
     }
-    var heading = items.length === 1 ? "This article may answer your question" :
-      "These articles may answer your question";
+    var heading = items.length === 1 ? WORDS.headingOne : WORDS.headingMany;
     list.appendChild(el("h2", "kb-live-h", heading));
     var ul = el("ul", "cards kb-live-cards");
     items.forEach(function (article) {
@@ -74,12 +84,12 @@
       link.rel = "noopener";
       link.setAttribute("hreflang", article.language);
       link.appendChild(el("strong", null, article.title));
-      link.appendChild(el("span", "sr-only", " (opens in a new tab)"));
+      link.appendChild(el("span", "sr-only", " " + WORDS.newTab));
       li.appendChild(link);
       var summary = el("p", null, article.summary);
       summary.lang = article.language;
       li.appendChild(summary);
-      var button = el("button", "kb-answered", "This answered my question");
+      var button = el("button", "kb-answered", WORDS.answered);
       button.type = "button";
       button.appendChild(el("span", "sr-only", ": " + article.title));
       button.addEventListener("click", function () {
@@ -91,8 +101,8 @@
       ul.appendChild(li);
     });
     list.appendChild(ul);
-    status.textContent = heading + ": " + items.length + " suggestion" + (items.length === 1 ? "" : "s") +
-      " after the description.";
+    status.textContent = heading + ": " +
+      (items.length === 1 ? WORDS.countOne : WORDS.countMany.replace("{n}", String(items.length)));
     markSeen();
   }
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -14,12 +15,12 @@ BODY_MAX = 20_000
 
 
 class HelpRequestForm(FlaskForm):
-    subject = StringField("What do you need help with?", validators=[DataRequired(), Length(max=SUBJECT_MAX)])
-    body = TextAreaField("Tell us more", validators=[DataRequired(), Length(max=BODY_MAX)])
+    subject = StringField(_l("What do you need help with?"), validators=[DataRequired(), Length(max=SUBJECT_MAX)])
+    body = TextAreaField(_l("Tell us more"), validators=[DataRequired(), Length(max=BODY_MAX)])
 
 
 class ReplyForm(FlaskForm):
-    body = TextAreaField("Your reply", validators=[DataRequired(), Length(max=BODY_MAX)])
+    body = TextAreaField(_l("Your reply"), validators=[DataRequired(), Length(max=BODY_MAX)])
 
 
 class CloseForm(FlaskForm):

@@ -7,6 +7,7 @@ import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from helpdesk.auth.models import User
@@ -32,7 +33,7 @@ class Status(enum.StrEnum):
 
     @property
     def patient_label(self) -> str:
-        return PATIENT_STATUS_LABELS[self]
+        return str(PATIENT_STATUS_LABELS[self])  # in the current request's language
 
     @property
     def label(self) -> str:
@@ -40,11 +41,11 @@ class Status(enum.StrEnum):
 
 
 PATIENT_STATUS_LABELS = {
-    Status.NEW: "Received",
-    Status.OPEN: "We're working on it",
-    Status.PENDING_PATIENT: "Waiting for your reply",
-    Status.RESOLVED: "Resolved",
-    Status.CLOSED: "Closed",
+    Status.NEW: lazy_gettext("Received"),
+    Status.OPEN: lazy_gettext("We're working on it"),
+    Status.PENDING_PATIENT: lazy_gettext("Waiting for your reply"),
+    Status.RESOLVED: lazy_gettext("Resolved"),
+    Status.CLOSED: lazy_gettext("Closed"),
 }
 
 # The workflow. Anything not listed is refused with InvalidTransition.

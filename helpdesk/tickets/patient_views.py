@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from helpdesk.auth.models import Role
 from helpdesk.errors import DomainError
+from helpdesk.i18n import translate
 from helpdesk.permissions import get_visible_ticket, role_required
 from helpdesk.tickets import queries, services
 from helpdesk.tickets.forms import CloseForm, HelpRequestForm, ReplyForm
@@ -22,9 +24,9 @@ def _me():
 def _apply_errors(form, err: DomainError) -> None:
     for field, messages in (err.fields or {}).items():
         if field in form:
-            form[field].errors = list(messages)
+            form[field].errors = [translate(m) for m in messages]
     if not err.fields or not any(f in form for f in err.fields):
-        flash(err.message, "error")
+        flash(translate(err.message), "error")
 
 
 @bp.route("/help", methods=["GET", "POST"])
@@ -49,7 +51,7 @@ def get_help():
             except DomainError as err:
                 _apply_errors(form, err)
             else:
-                flash(f"Thank you. We received your request {ticket.reference}.", "success")
+                flash(_("Thank you. We received your request %(reference)s.", reference=ticket.reference), "success")
                 return redirect(url_for("patient.request_page", reference=ticket.reference))
     status = 422 if request.method == "POST" and not kb_suggestions else 200
     query_length = len(f"{form.subject.data or ''}\n{form.body.data or ''}".strip()) if kb_suggestions else 0
@@ -72,7 +74,8 @@ def request_page(reference: str):
     from helpdesk.tickets.merge import survivor_of
 
     if (survivor := survivor_of(ticket)) is not ticket:  # merged: the conversation continues there
-        flash(f"Request {ticket.reference} was merged into {survivor.reference}; its messages are below.", "info")
+        flash(_("Request %(old)s was merged into %(new)s; its messages are below.",
+                old=ticket.reference, new=survivor.reference), "info")
         return redirect(url_for("patient.request_page", reference=survivor.reference))
     return render_template(
         "patient/request.html", ticket=ticket, form=ReplyForm(), close_form=CloseForm(), Status=Status
@@ -91,11 +94,10 @@ def reply(reference: str):
             _apply_errors(form, err)
         else:
             if posted.new_ticket:
-                flash(
-                    f"That request was closed, so we opened a new one for you: {posted.ticket.reference}.", "success"
-                )
+                flash(_("That request was closed, so we opened a new one for you: %(reference)s.",
+                        reference=posted.ticket.reference), "success")
             else:
-                flash("Your reply was sent.", "success")
+                flash(_("Your reply was sent."), "success")
             return redirect(url_for("patient.request_page", reference=posted.ticket.reference))
     return render_template(
         "patient/request.html", ticket=ticket, form=form, close_form=CloseForm(), Status=Status
@@ -108,8 +110,8 @@ def close(reference: str):
     ticket = get_visible_ticket(_me(), reference)
     form = CloseForm()
     if not form.validate_on_submit():
-        flash("Please try again.", "error")
+        flash(_("Please try again."), "error")
         return redirect(url_for("patient.request_page", reference=ticket.reference))
     services.update_ticket(ticket, actor=_me(), status=Status.CLOSED, source="patient")
-    flash("Your request is closed. You can still read it here.", "success")
+    flash(_("Your request is closed. You can still read it here."), "success")
     return redirect(url_for("patient.request_page", reference=ticket.reference))

@@ -1,0 +1,132 @@
+"""The patient pages, set up through the real services, for the browser checks
+(accessibility and phone width): every page a patient or a signed-out visitor can
+reach, including the states that matter (form errors, suggestions, an emergency)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from helpdesk.auth.models import User
+from helpdesk.kb import services as kb
+from helpdesk.kb.models import ArticleStatus
+from helpdesk.tickets import services as tickets
+from helpdesk.tickets.models import Channel, Status
+from tests.factories import PASSWORD
+
+
+@dataclass
+class Site:
+    base: str
+    patient: User
+    reference: str  # an answered request
+    emergency_reference: str
+    closed_reference: str
+    article_slug: str
+    category_slug: str
+
+
+def build_site(base: str, patient: User, agent: User, supervisor: User) -> Site:
+    articles = []
+    for data in (
+        {"title": "Reset your password", "summary": "Forgot your password? Reset it yourself in a few minutes.",
+         "body_md": "## Steps\n\n1. Open the sign-in page.\n2. Select **Forgot password?**\n3. Follow the link we "
+                    "e-mail you.\n", "category": "Signing in", "language": "en"},
+        {"title": "Restablecer la contraseña", "summary": "¿Olvidó su contraseña? Restablézcala usted mismo.",
+         "body_md": "## Pasos\n\n1. Abra la página de inicio de sesión.\n2. Seleccione **¿Olvidó su contraseña?**\n",
+         "category": "Signing in", "language": "es"},
+    ):
+        article = kb.create_article(actor=supervisor, data={**data, "queues": ["account-access"], "audience": "public"})
+        for step in (ArticleStatus.IN_REVIEW, ArticleStatus.PUBLISHED):
+            kb.change_status(article, actor=supervisor, status=step)
+        articles.append(article)
+
+    answered = tickets.create_ticket(requester=patient, subject="Charged twice for one visit",
+                                     body="My statement shows the same charge two times.", channel=Channel.WEB,
+                                     created_by=patient)
+    tickets.post_message(answered, author=agent, body="Thanks. We removed the duplicate charge.", channel=Channel.WEB,
+                         next_status=Status.PENDING_PATIENT)
+    emergency = tickets.create_ticket(requester=patient, subject="Chest pain",
+                                      body="I have chest pain and I can't breathe.", channel=Channel.WEB,
+                                      created_by=patient)
+    closed = tickets.create_ticket(requester=patient, subject="Parking question",
+                                   body="Where do I park for my appointment?", channel=Channel.WEB, created_by=patient)
+    tickets.update_ticket(closed, actor=patient, status=Status.CLOSED, source="patient")
+    return Site(base, patient, answered.reference, emergency.reference, closed.reference, articles[0].slug,
+                "signing-in")
+
+
+def sign_in(page, site: Site) -> None:
+    page.goto(f"{site.base}/login")
+    page.fill("#email", site.patient.email)
+    page.fill("#password", PASSWORD)
+    page.click("form[method=post] button.primary")
+    page.wait_for_url(re.compile(r"/requests$"))
+
+
+def _submit(page, selector: str = "main form[novalidate] button.primary") -> None:
+    page.click(selector)
+    page.wait_for_load_state()
+
+
+@dataclass
+class Step:
+    name: str
+    signed_in: bool
+    visit: Callable  # (page, site) -> None
+
+
+def _goto(path: str) -> Callable:
+    return lambda page, site: page.goto(site.base + path.format(site=site))
+
+
+def _then(first: Callable, then: Callable) -> Callable:
+    def visit(page, site):
+        first(page, site)
+        then(page)
+
+    return visit
+
+
+def _search(page) -> None:
+    page.fill("#q", "password")
+    _submit(page, "form.kb-search button.primary")
+
+
+def _help_step(page) -> None:
+    page.fill("#subject", "forgot my password")
+    page.fill("#body", "I can't sign in to the portal and need to reset my password.")
+    page.evaluate("document.querySelector('#get-help-form [name=confirm]')?.remove()")  # the no-JavaScript step
+    _submit(page)
+    page.wait_for_selector("#kb-step")
+
+
+def _help_typed(page) -> None:
+    page.fill("#subject", "forgot my password")
+    page.locator("#body").press_sequentially("I can't sign in", delay=10)
+    page.wait_for_selector("#kb-live-list a", timeout=10_000)
+
+
+STEPS = [
+    Step("sign-in", False, _goto("/login")),
+    Step("sign-in-errors", False, _then(_goto("/login"), lambda p: _submit(p))),
+    Step("register", False, _goto("/register")),
+    Step("register-errors", False, _then(_goto("/register"), lambda p: _submit(p))),
+    Step("help-centre", False, _goto("/help-centre")),
+    Step("help-centre-search", False, _then(_goto("/help-centre"), _search)),
+    Step("help-centre-topic", False, _goto("/help-centre/categories/{site.category_slug}")),
+    Step("article", False, _goto("/help-centre/articles/{site.article_slug}")),
+    Step("error-page", False, _goto("/no-such-page")),
+    Step("my-requests", True, _goto("/requests")),
+    Step("request", True, _goto("/requests/{site.reference}")),
+    Step("request-reply-errors", True, _then(_goto("/requests/{site.reference}"), lambda p: _submit(p))),
+    Step("request-emergency", True, _goto("/requests/{site.emergency_reference}")),
+    Step("request-closed", True, _goto("/requests/{site.closed_reference}")),
+    Step("get-help", True, _goto("/help")),
+    Step("get-help-errors", True, _then(_goto("/help"), lambda p: _submit(p))),
+    Step("get-help-typed-suggestions", True, _then(_goto("/help"), _help_typed)),
+    Step("get-help-suggestion-step", True, _then(_goto("/help"), _help_step)),
+    Step("article-signed-in", True, _goto("/help-centre/articles/{site.article_slug}")),
+    Step("not-found-signed-in", True, _goto("/requests/HD-ZZZZZZ")),
+]
