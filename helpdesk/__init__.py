@@ -65,6 +65,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from helpdesk.sla.views import bp as sla_bp
 
     app.register_blueprint(sla_bp)
+    from helpdesk.notify.views import bp as notify_bp
+
+    app.register_blueprint(notify_bp)
     init_api(app)
 
     from helpdesk.errors import register_error_handlers

@@ -186,3 +186,6 @@ def register_cli(app: Flask) -> None:
     from helpdesk.kb.cli import kb_cli
 
     app.cli.add_command(kb_cli)
+    from helpdesk.notify.cli import mail_cli
+
+    app.cli.add_command(mail_cli)

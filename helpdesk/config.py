@@ -73,6 +73,17 @@ class Settings:
     login_rate_limit: str = "10 per minute;50 per hour"
     page_size: int = 25
     jobs_inline: bool = True
+    # outgoing mail (helpdesk.notify.mail): no SMTP_HOST = mails are stored, not sent
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls | tls | none
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout: float = 20.0
+    mail_from: str = "Riverside Health Help Desk <helpdesk@localhost>"
+    mail_reply_to: str | None = None
+    mail_max_attempts: int = 6
+    mail_retry_seconds: int = 60  # first back-off; doubles per attempt
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -110,6 +121,7 @@ class Settings:
             model_dir=Path(model_dir) if model_dir else None,
             page_size=_int(env, "PAGE_SIZE", 25, 5, 200),
             jobs_inline=redis_url is None,
+            **_mail_settings(env),
         )
 
     @classmethod
@@ -155,6 +167,30 @@ class Settings:
             "OPENAPI_URL_PREFIX": "/api/v1",
             "OPENAPI_JSON_PATH": "openapi.json",
         }
+
+
+SMTP_SECURITY = ("starttls", "tls", "none")
+
+
+def _mail_settings(env: dict[str, str]) -> dict[str, Any]:
+    security = (env.get("SMTP_SECURITY") or "starttls").strip().lower()
+    if security not in SMTP_SECURITY:
+        raise ConfigError(f"SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}, got {security!r}")
+    mail_from = env.get("MAIL_FROM") or "Riverside Health Help Desk <helpdesk@localhost>"
+    if "@" not in mail_from:
+        raise ConfigError("MAIL_FROM must contain an e-mail address")
+    return {
+        "smtp_host": env.get("SMTP_HOST") or None,
+        "smtp_port": _int(env, "SMTP_PORT", 465 if security == "tls" else 587, 1, 65535),
+        "smtp_security": security,
+        "smtp_username": env.get("SMTP_USERNAME") or None,
+        "smtp_password": env.get("SMTP_PASSWORD") or None,
+        "smtp_timeout": _float(env, "SMTP_TIMEOUT", 20.0, 1.0, 300.0),
+        "mail_from": mail_from,
+        "mail_reply_to": env.get("MAIL_REPLY_TO") or None,
+        "mail_max_attempts": _int(env, "MAIL_MAX_ATTEMPTS", 6, 1, 50),
+        "mail_retry_seconds": _int(env, "MAIL_RETRY_SECONDS", 60, 1, 86_400),
+    }
 
 
 def normalise_database_url(url: str) -> str:

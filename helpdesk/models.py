@@ -13,6 +13,7 @@ from helpdesk.kb.models import (
     KbIndexState,
     TicketArticleLink,
 )
+from helpdesk.notify.models import NotifyPreference, OutgoingEmail
 from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
 from helpdesk.sla.models import Notification, SlaCalendar, SlaMetric, SlaPolicy, TicketSla
 from helpdesk.tickets.models import Message, Queue, QueueMembership, Ticket
@@ -25,4 +26,6 @@ __all__ = [
     "TicketArticleLink",
     # SLAs
     "Notification", "SlaCalendar", "SlaMetric", "SlaPolicy", "TicketSla",
+    # notify
+    "NotifyPreference", "OutgoingEmail",
 ]

@@ -24,7 +24,15 @@ def sla_sweep_job() -> None:
     sweep_job()
 
 
+def mail_sweep_job() -> None:
+    """Outgoing mails whose retry is due (the timer in inline mode, safety net with Redis)."""
+    from helpdesk.notify.tasks import sweep_mail_job
+
+    sweep_mail_job()
+
+
 def register(scheduler) -> None:
     scheduler.register(sweep_outbox_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(sla_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
+    scheduler.register(mail_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(weekly_retrain_job, queue_name=jobs.QUEUE_NAME, cron="0 3 * * 0", job_timeout=1800)
