@@ -66,8 +66,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(sla_bp)
     from helpdesk.notify.views import bp as notify_bp
+    from helpdesk.notify.views import init_notify
 
     app.register_blueprint(notify_bp)
+    init_notify(app)
     init_api(app)
 
     from helpdesk.errors import register_error_handlers

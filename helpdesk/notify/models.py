@@ -75,5 +75,84 @@ class NotifyPreference(db.Model):
     __tablename__ = "notify_preferences"
 
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    email_enabled: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # None: the default for the role (on for patients, off for staff, who have the bell)
+    email_enabled: Mapped[bool | None]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class InboundStatus(enum.StrEnum):
+    THREADED = "threaded"    # added to an existing request
+    CREATED = "created"      # started a new request
+    HELD = "held"            # kept for staff: not the requester, malformed, too large, staff sender …
+    IGNORED = "ignored"      # auto-reply / bulk / our own mail: never answered
+    DUPLICATE = "duplicate"  # the same Message-ID was ingested before
+    RELEASED = "released"    # a held mail an admin turned into a request
+    DISMISSED = "dismissed"  # a held mail an admin dismissed
+
+
+class InboundMail(db.Model):
+    """One received message. The raw original is kept on disk (content-addressed, under
+    the attachment directory); this row says what became of it. No patient text here."""
+
+    __tablename__ = "inbound_mails"
+    __table_args__ = (
+        sa.Index("ix_inbound_mails_status_received", "status", "received_at", "id"),
+        sa.Index("ix_inbound_mails_message_id", "message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    source: Mapped[str] = mapped_column(sa.String(16))  # cli | imap | http
+    message_id: Mapped[str | None] = mapped_column(sa.String(300))
+    from_addr: Mapped[str | None] = mapped_column(sa.String(254))
+    status: Mapped[InboundStatus] = mapped_column(enum_type(InboundStatus, 16))
+    reason: Mapped[str | None] = mapped_column(sa.String(40))
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id", ondelete="SET NULL"))
+    message_row_id: Mapped[int | None] = mapped_column(sa.ForeignKey("messages.id", ondelete="SET NULL"))
+    raw_sha256: Mapped[str] = mapped_column(sa.String(64))
+    raw_size: Mapped[int]
+    note: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class Attachment(db.Model):
+    """A file attached to a message; the bytes live on disk under their SHA-256."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        sa.Index("ix_attachments_ticket", "ticket_id", "id"),
+        sa.Index("ix_attachments_message", "message_id"),
+        sa.Index("ix_attachments_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("messages.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(sa.String(200))
+    content_type: Mapped[str] = mapped_column(sa.String(64))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CsatRating(enum.StrEnum):
+    GOOD = "good"
+    BAD = "bad"
+
+
+class CsatSurvey(db.Model):
+    """The satisfaction question of one ticket: at most one answer per ticket. The mail
+    link carries a token whose hash is stored here; it works once and expires."""
+
+    __tablename__ = "csat_surveys"
+    __table_args__ = (sa.Index("ix_csat_surveys_answered", "answered_at", "rating"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    rating: Mapped[CsatRating | None] = mapped_column(enum_type(CsatRating, 8))
+    comment: Mapped[str | None] = mapped_column(sa.Text)  # patient text: shown to agents only
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_via: Mapped[str | None] = mapped_column(sa.String(8))  # link | page

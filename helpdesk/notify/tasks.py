@@ -13,3 +13,17 @@ def send_email(mail_id: int) -> str | None:
 def sweep_mail_job() -> int:
     """Every minute (``flask cron``): send the mails whose retry is due."""
     return mail.sweep_mail()
+
+
+def deliver(event: str, ticket_id: int, user_id: int = 0) -> int:
+    """One ticket event's notices and mails (see ``helpdesk.notify.services``)."""
+    from helpdesk.notify.services import deliver as run
+
+    return run(event, ticket_id, user_id)
+
+
+def poll_imap_job() -> int:
+    """Every minute (``flask cron``) when IMAP_HOST is set: fetch and ingest new mail."""
+    from helpdesk.notify.inbound import poll_imap
+
+    return poll_imap()
