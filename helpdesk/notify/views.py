@@ -3,6 +3,8 @@ settings, attachments and surveys)."""
 
 from __future__ import annotations
 
+import io
+
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 
@@ -156,7 +158,8 @@ def _send_attachment(row):
     path = files.storage_path(row.sha256, settings)
     if not path.exists():
         raise NotFound("The file is no longer available.")
-    response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.filename,
+    # read whole (files are small, bounded by ATTACHMENT_MAX_BYTES): no file handle outlives the request
+    response = send_file(io.BytesIO(path.read_bytes()), mimetype=row.content_type, as_attachment=True, download_name=row.filename,
                          conditional=False, etag=False, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
@@ -331,7 +334,7 @@ def held_mail_raw(mail_id: int):
         raise NotFound("The original is no longer available.")
     audit.record("inbound_mail.downloaded", "inbound_mail", row.id, actor_id=acting_user().id)
     commit()
-    response = send_file(path, mimetype="message/rfc822", as_attachment=True, download_name=f"mail-{row.id}.eml",
+    response = send_file(io.BytesIO(path.read_bytes()), mimetype="message/rfc822", as_attachment=True, download_name=f"mail-{row.id}.eml",
                          conditional=False, etag=False, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
