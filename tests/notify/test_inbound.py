@@ -17,7 +17,6 @@ from helpdesk.notify import attachments as files
 from helpdesk.notify import inbound
 from helpdesk.notify.models import Attachment, InboundMail, InboundStatus, Notification, OutgoingEmail
 from helpdesk.routing.models import RoutingDecision
-from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import Channel, Message, Ticket
 from tests.factories import login
 from tests.notify.samples import EXE, pdf
