@@ -83,3 +83,25 @@ def mail_clock(monkeypatch):
 
     monkeypatch.setattr(mail_mod, "utcnow", c)
     return c
+
+
+class Settled:
+    """A service module whose functions also run the jobs they enqueued (a burst of a real
+    RQ worker with Redis; nothing to do inline), so tests read the same in both modes."""
+
+    def __init__(self, module) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._module, name)
+        if not callable(attr) or isinstance(attr, type):
+            return attr
+
+        def call(*args, **kwargs):
+            from tests.factories import run_jobs
+
+            out = attr(*args, **kwargs)
+            run_jobs()
+            return out
+
+        return call

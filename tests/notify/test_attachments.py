@@ -14,11 +14,14 @@ from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.notify import attachments as files
 from helpdesk.notify.models import Attachment
-from helpdesk.tickets import services as tickets
+from helpdesk.tickets import services as _tickets
 from helpdesk.tickets.models import Message
 from tests.factories import bearer, login
+from tests.notify.conftest import Settled
 from tests.notify.samples import EXE, HTML, pdf, png
 from tests.notify.scanners import EICAR
+
+tickets = Settled(_tickets)
 
 
 @pytest.fixture

@@ -12,8 +12,11 @@ from helpdesk.extensions import db
 from helpdesk.notify import csat
 from helpdesk.notify.models import CsatRating, CsatSurvey, OutgoingEmail
 from helpdesk.sla import dashboard
-from helpdesk.tickets import services as tickets
+from helpdesk.tickets import services as _tickets
 from tests.factories import login
+from tests.notify.conftest import Settled
+
+tickets = Settled(_tickets)
 
 
 def _resolved(make_ticket, agent, **kw):

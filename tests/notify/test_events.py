@@ -9,8 +9,12 @@ from helpdesk.extensions import db
 from helpdesk.notify import services as notify
 from helpdesk.notify.models import MailStatus, Notification, OutgoingEmail
 from helpdesk.sla import services as sla
-from helpdesk.tickets import services as tickets
+from helpdesk.tickets import services as _tickets
+from tests.notify.conftest import Settled
 from tests.sla.conftest import clock, make_policy  # noqa: F401  (fixtures)
+
+tickets = Settled(_tickets)
+sla = Settled(sla)
 
 
 def mails(to: str | None = None) -> list[OutgoingEmail]:

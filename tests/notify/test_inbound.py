@@ -14,12 +14,15 @@ import sqlalchemy as sa
 from helpdesk.auth.models import User
 from helpdesk.extensions import db
 from helpdesk.notify import attachments as files
-from helpdesk.notify import inbound
+from helpdesk.notify import inbound as _inbound
 from helpdesk.notify.models import Attachment, InboundMail, InboundStatus, Notification, OutgoingEmail
 from helpdesk.routing.models import RoutingDecision
 from helpdesk.tickets.models import Channel, Message, Ticket
-from tests.factories import login
+from tests.factories import login, run_jobs
+from tests.notify.conftest import Settled
 from tests.notify.samples import EXE, pdf
+
+inbound = Settled(_inbound)
 
 TOKEN = "inbound-token-0123456789abcdef"
 
@@ -116,6 +119,7 @@ def test_reply_from_another_address_is_held_not_threaded(ctx, queues, client, ad
     assert client.get("/admin/mail/999999").status_code == 404
     # released: a new request for that sender
     assert client.post(f"/admin/mail/{row.id}/release").status_code == 302
+    run_jobs()
     db.session.refresh(row)
     assert row.status == InboundStatus.RELEASED and row.ticket_id != ticket.id
     assert db.session.get(Ticket, row.ticket_id).requester.email == "someone.else@elsewhere.example"
@@ -249,6 +253,7 @@ def test_cli_ingests_maildir_mbox_and_stdin(app, ctx, queues, tmp_path):
     md.add(mail("two@patient.example", Auto_Submitted="auto-replied").as_bytes())
     md.close()
     result = runner.invoke(args=["mail", "ingest", str(tmp_path / "Maildir"), "--remove"])
+    run_jobs()
     assert result.exit_code == 0 and "2 message(s)" in result.output and "created 1" in result.output
     assert "ignored 1" in result.output
     assert len(mailbox.Maildir(str(tmp_path / "Maildir"), create=False)) == 0

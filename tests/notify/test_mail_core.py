@@ -7,15 +7,18 @@ import sqlalchemy as sa
 
 from helpdesk.db import commit
 from helpdesk.extensions import db
-from helpdesk.notify import mail as mailer
+from helpdesk.notify import mail as _mailer
 from helpdesk.notify.models import MailStatus, OutgoingEmail
-from tests.factories import login
-from tests.notify.conftest import free_port
+from tests.factories import login, run_jobs
+from tests.notify.conftest import Settled, free_port
+
+mailer = Settled(_mailer)
 
 
 def _queue(to="patient@example.org", lang="en", **kw) -> OutgoingEmail:
-    m = mailer.queue_email(to=to, kind="test", lang=lang, context={}, **kw)
+    m = _mailer.queue_email(to=to, kind="test", lang=lang, context={}, **kw)
     commit()
+    run_jobs()
     db.session.refresh(m)
     return m
 
@@ -45,7 +48,7 @@ def test_nothing_is_sent_if_the_transaction_rolls_back(ctx, smtp_server, use_smt
     from helpdesk.db import rollback
 
     use_smtp(smtp_server.controller.port)
-    mailer.queue_email(to="a@example.org", kind="test", lang="en", context={})
+    _mailer.queue_email(to="a@example.org", kind="test", lang="en", context={})
     rollback()
     assert smtp_server.messages == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutgoingEmail)) == 0
@@ -62,7 +65,7 @@ def test_refused_then_accepted_nothing_lost(ctx, smtp_server, use_smtp, mail_clo
     smtp_server.refuse = 2
     m = _queue()
     assert m.status == MailStatus.QUEUED and m.attempts == 1 and "451" in m.last_error
-    assert m.next_attempt_at == mail_clock.now + mailer.timedelta(seconds=60)
+    assert m.next_attempt_at == mail_clock.now + _mailer.timedelta(seconds=60)
     # not due yet: the sweep leaves it alone
     assert mailer.sweep_mail() == 0
     mail_clock.advance(seconds=61)
@@ -70,7 +73,7 @@ def test_refused_then_accepted_nothing_lost(ctx, smtp_server, use_smtp, mail_clo
     db.session.refresh(m)
     assert m.attempts == 2 and m.status == MailStatus.QUEUED
     # back-off doubles
-    assert m.next_attempt_at == mail_clock.now + mailer.timedelta(seconds=120)
+    assert m.next_attempt_at == mail_clock.now + _mailer.timedelta(seconds=120)
     mail_clock.advance(seconds=121)
     assert mailer.sweep_mail() == 1
     db.session.refresh(m)
@@ -120,6 +123,7 @@ def test_failed_after_max_attempts_and_admin_can_resend(ctx, app, client, smtp_s
     assert client.get("/admin/outbox/999999").status_code == 404
     smtp_server.refuse = 0
     assert client.post(f"/admin/outbox/{m.id}/retry").status_code == 302
+    run_jobs()
     db.session.refresh(m)
     assert m.status == MailStatus.SENT and len(smtp_server.messages) == 1
     login(client, agent)
@@ -152,15 +156,39 @@ def test_bad_addresses_are_refused(ctx):
 
     for bad in ("not-an-address", "a@example.org\r\nBcc: x@example.org", ""):
         with pytest.raises(ValidationFailed):
-            mailer.queue_email(to=bad, kind="test", lang="en", context={})
+            _mailer.queue_email(to=bad, kind="test", lang="en", context={})
 
 
 def test_mail_sweep_cli(app, ctx, smtp_server, use_smtp):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["mail", "send-test", "ops@example.org"])
+    run_jobs()
     assert result.exit_code == 0, result.output
-    assert "stored" in result.output
+    statuses = lambda: [m.status for m in db.session.scalars(sa.select(OutgoingEmail).order_by(OutgoingEmail.id)  # noqa: E731
+                                                            .execution_options(populate_existing=True))]
+    assert statuses() == [MailStatus.STORED]
     use_smtp(smtp_server.controller.port)
     result = runner.invoke(args=["mail", "send-test", "ops@example.org", "--lang", "es"])
-    assert "sent" in result.output and len(smtp_server.messages) == 1
+    run_jobs()
+    assert result.exit_code == 0 and statuses() == [MailStatus.STORED, MailStatus.SENT]
+    assert len(smtp_server.messages) == 1
     assert runner.invoke(args=["mail", "sweep"]).exit_code == 0
+
+
+def test_with_redis_the_retry_is_an_rq_job_scheduled_at_the_backoff_time(ctx, app, smtp_server, use_smtp):
+    import pytest
+
+    if not app.config["HELPDESK"].redis_url:
+        pytest.skip("needs REDIS_URL (a real RQ scheduler registry)")
+    from rq.registry import ScheduledJobRegistry
+
+    from helpdesk import jobs
+
+    use_smtp(smtp_server.controller.port, mail_retry_seconds=60)
+    smtp_server.refuse = 1
+    m = _queue()
+    assert m.status == MailStatus.QUEUED and m.attempts == 1
+    registry = ScheduledJobRegistry(queue=jobs.rq_queue())
+    [job_id] = registry.get_job_ids()
+    scheduled = registry.get_scheduled_time(job_id)
+    assert abs((scheduled - m.next_attempt_at).total_seconds()) < 2

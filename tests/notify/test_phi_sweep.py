@@ -13,8 +13,11 @@ from helpdesk.extensions import db
 from helpdesk.notify import mail as mailer
 from helpdesk.notify import services as notify
 from helpdesk.notify.models import OutgoingEmail
-from helpdesk.tickets import services as tickets
+from helpdesk.tickets import services as _tickets
 from tests.factories import login
+from tests.notify.conftest import Settled
+
+tickets = Settled(_tickets)
 
 ROOT = Path(__file__).resolve().parents[2]
 
