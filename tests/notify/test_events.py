@@ -141,3 +141,13 @@ def test_events_go_out_by_smtp_after_the_commit(ctx, make_ticket, patient, smtp_
     assert msg["Auto-Submitted"] == "auto-generated"
     stored = mails(patient.email)[0]
     assert stored.status == MailStatus.SENT and msg["Message-ID"] == stored.message_id
+
+
+def test_the_router_assigning_a_ticket_notifies_the_agent(ctx, queues, make_ticket, agent):
+    from helpdesk.tickets.models import Assignment
+
+    queues["billing"].assignment = Assignment.ROUND_ROBIN
+    db.session.commit()
+    t = make_ticket()
+    assert t.assignee_id == agent.id
+    assert notices(agent.id) == ["assigned"]
