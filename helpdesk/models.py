@@ -13,7 +13,14 @@ from helpdesk.kb.models import (
     KbIndexState,
     TicketArticleLink,
 )
-from helpdesk.notify.models import Attachment, CsatSurvey, InboundMail, NotifyPreference, OutgoingEmail
+from helpdesk.notify.models import (
+    Attachment,
+    CsatSurvey,
+    InboundMail,
+    NotifyDelivery,
+    NotifyPreference,
+    OutgoingEmail,
+)
 from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
 from helpdesk.sla.models import Notification, SlaCalendar, SlaMetric, SlaPolicy, TicketSla
 from helpdesk.tickets.models import Message, Queue, QueueMembership, Ticket
@@ -27,5 +34,5 @@ __all__ = [
     # SLAs
     "Notification", "SlaCalendar", "SlaMetric", "SlaPolicy", "TicketSla",
     # notify
-    "Attachment", "CsatSurvey", "InboundMail", "NotifyPreference", "OutgoingEmail",
+    "Attachment", "CsatSurvey", "InboundMail", "NotifyDelivery", "NotifyPreference", "OutgoingEmail",
 ]

@@ -3,6 +3,7 @@ one ``deliver`` job per event (ids and event names only; run after the commit)."
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from helpdesk import jobs
@@ -33,5 +34,6 @@ def after_change(ticket: Any, before: dict[str, Any] | None, *, actor_id: int | 
         if assignee_now is not None and assignee_now != before.get("assignee_id") and assignee_now != actor_id:
             events.append(("assigned", assignee_now))
     for event, user_id in events:
-        jobs.enqueue(DELIVER, event, ticket.id, user_id)
+        # a random key per event: the job records it, so running it twice does nothing
+        jobs.enqueue(DELIVER, event, ticket.id, user_id, secrets.token_hex(8))
     return [e for e, _ in events]

@@ -270,6 +270,10 @@ def sweep_mail(limit: int = 200) -> int:
         .values(status=MailStatus.QUEUED, claimed_at=None, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
+    from helpdesk.notify.models import NotifyDelivery
+
+    # delivery keys only guard against a job running twice: a month is plenty
+    db.session.execute(sa.delete(NotifyDelivery).where(NotifyDelivery.created_at < now - timedelta(days=30)))
     commit()
     ids = list(db.session.scalars(
         sa.select(OutgoingEmail.id)

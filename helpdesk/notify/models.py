@@ -29,6 +29,16 @@ class Notification(db.Model):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class NotifyDelivery(db.Model):
+    """One ticket event already delivered (its job's random key): running the job again
+    does nothing."""
+
+    __tablename__ = "notify_deliveries"
+
+    key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
 class MailStatus(enum.StrEnum):
     QUEUED = "queued"      # waiting for its (next) attempt
     SENDING = "sending"    # claimed by a worker

@@ -37,7 +37,7 @@ from helpdesk.db import commit
 from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.notify.mail import LANGUAGES, queue_email
-from helpdesk.notify.models import Notification, NotifyPreference, OutgoingEmail
+from helpdesk.notify.models import Notification, NotifyDelivery, NotifyPreference, OutgoingEmail
 from helpdesk.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -198,14 +198,20 @@ def _mail(user: User, kind: str, ticket, extra: dict | None = None, *, secret: b
                        user_id=user.id, secret=secret)
 
 
-def deliver(event: str, ticket_id: int, user_id: int = 0) -> int:
+def deliver(event: str, ticket_id: int, user_id: int = 0, key: str = "") -> int:
     """The job behind every ticket event: decide recipients, add notices and mails, commit.
-    Returns how many notices/mails it made. Tolerates the ticket being gone."""
+    Returns how many notices/mails it made. Tolerates the ticket being gone; with a
+    ``key`` (the hook's random one) a second run does nothing."""
     from helpdesk.tickets.models import Ticket
 
     ticket = db.session.get(Ticket, ticket_id)
     if ticket is None or event not in EVENTS:
         return 0
+    if key:
+        done_key = f"{key}:{event}"[:80]
+        if db.session.get(NotifyDelivery, done_key) is not None:
+            return 0
+        db.session.add(NotifyDelivery(key=done_key))  # same transaction as the notices and mails
     made = 0
     if event in PATIENT_EVENTS:
         patient = ticket.requester

@@ -15,11 +15,11 @@ def sweep_mail_job() -> int:
     return mail.sweep_mail()
 
 
-def deliver(event: str, ticket_id: int, user_id: int = 0) -> int:
+def deliver(event: str, ticket_id: int, user_id: int = 0, key: str = "") -> int:
     """One ticket event's notices and mails (see ``helpdesk.notify.services``)."""
     from helpdesk.notify.services import deliver as run
 
-    return run(event, ticket_id, user_id)
+    return run(event, ticket_id, user_id, key)
 
 
 def poll_imap_job() -> int:

@@ -151,3 +151,14 @@ def test_the_router_assigning_a_ticket_notifies_the_agent(ctx, queues, make_tick
     t = make_ticket()
     assert t.assignee_id == agent.id
     assert notices(agent.id) == ["assigned"]
+
+
+def test_a_delivery_job_run_twice_sends_once(ctx, make_ticket, patient, agent):
+    t = make_ticket()
+    assert notify.deliver("agent_replied", t.id, 0, "abc123") == 1
+    assert notify.deliver("agent_replied", t.id, 0, "abc123") == 0
+    assert kinds(patient.email) == ["request_received", "agent_replied"]
+    # the hooks give every event its own key
+    from helpdesk.notify.models import NotifyDelivery
+
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(NotifyDelivery)) == 2
