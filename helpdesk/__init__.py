@@ -68,6 +68,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from helpdesk.tickets.workspace_views import bp as workspace_bp
 
     app.register_blueprint(workspace_bp)
+    from helpdesk.notify.views import bp as notify_bp
+    from helpdesk.notify.views import init_notify
+
+    app.register_blueprint(notify_bp)
+    init_notify(app)
     init_api(app)
 
     from helpdesk.errors import register_error_handlers

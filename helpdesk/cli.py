@@ -189,3 +189,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(sla_cli)
 
     app.cli.add_command(kb_cli)
+    from helpdesk.notify.cli import mail_cli
+
+    app.cli.add_command(mail_cli)

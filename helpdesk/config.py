@@ -73,6 +73,33 @@ class Settings:
     login_rate_limit: str = "10 per minute;50 per hour"
     page_size: int = 25
     jobs_inline: bool = True
+    # outgoing mail (helpdesk.notify.mail): no SMTP_HOST = mails are stored, not sent
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls | tls | none
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout: float = 20.0
+    mail_from: str = "Riverside Health Help Desk <helpdesk@localhost>"
+    mail_reply_to: str | None = None
+    mail_max_attempts: int = 6
+    mail_retry_seconds: int = 60  # first back-off; doubles per attempt
+    mail_per_address_per_hour: int = 10  # loop guard: at most this many mails to one address an hour
+    # inbound mail, attachments, surveys
+    inbound_token: str | None = None
+    inbound_max_bytes: int = 26_214_400
+    imap_host: str | None = None
+    imap_port: int = 993
+    imap_security: str = "tls"  # tls | starttls | none
+    imap_username: str | None = None
+    imap_password: str | None = None
+    imap_folder: str = "INBOX"
+    attachment_dir: Path | None = None
+    attachment_max_bytes: int = 10_485_760
+    attachment_max_message_bytes: int = 20_971_520
+    attachment_max_files: int = 5
+    attachment_scanner: str | None = None  # "package.module:function"
+    csat_link_days: int = 14
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -110,6 +137,7 @@ class Settings:
             model_dir=Path(model_dir) if model_dir else None,
             page_size=_int(env, "PAGE_SIZE", 25, 5, 200),
             jobs_inline=redis_url is None,
+            **_mail_settings(env),
         )
 
     @classmethod
@@ -123,6 +151,10 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def resolved_attachment_dir(self) -> Path:
+        return self.attachment_dir or (self.instance_path / "attachments")
 
     @property
     def resolved_model_dir(self) -> Path:
@@ -155,6 +187,61 @@ class Settings:
             "OPENAPI_URL_PREFIX": "/api/v1",
             "OPENAPI_JSON_PATH": "openapi.json",
         }
+
+
+SMTP_SECURITY = ("starttls", "tls", "none")
+
+
+def _mail_settings(env: dict[str, str]) -> dict[str, Any]:
+    security = (env.get("SMTP_SECURITY") or "starttls").strip().lower()
+    if security not in SMTP_SECURITY:
+        raise ConfigError(f"SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}, got {security!r}")
+    mail_from = env.get("MAIL_FROM") or "Riverside Health Help Desk <helpdesk@localhost>"
+    if "@" not in mail_from:
+        raise ConfigError("MAIL_FROM must contain an e-mail address")
+    return {
+        "smtp_host": env.get("SMTP_HOST") or None,
+        "smtp_port": _int(env, "SMTP_PORT", 465 if security == "tls" else 587, 1, 65535),
+        "smtp_security": security,
+        "smtp_username": env.get("SMTP_USERNAME") or None,
+        "smtp_password": env.get("SMTP_PASSWORD") or None,
+        "smtp_timeout": _float(env, "SMTP_TIMEOUT", 20.0, 1.0, 300.0),
+        "mail_from": mail_from,
+        "mail_reply_to": env.get("MAIL_REPLY_TO") or None,
+        "mail_max_attempts": _int(env, "MAIL_MAX_ATTEMPTS", 6, 1, 50),
+        "mail_retry_seconds": _int(env, "MAIL_RETRY_SECONDS", 60, 1, 86_400),
+        "mail_per_address_per_hour": _int(env, "MAIL_PER_ADDRESS_PER_HOUR", 10, 1, 10_000),
+        **_inbound_settings(env),
+    }
+
+
+def _inbound_settings(env: dict[str, str]) -> dict[str, Any]:
+    imap_security = (env.get("IMAP_SECURITY") or "tls").strip().lower()
+    if imap_security not in SMTP_SECURITY:
+        raise ConfigError(f"IMAP_SECURITY must be one of {', '.join(SMTP_SECURITY)}, got {imap_security!r}")
+    token = env.get("INBOUND_MAIL_TOKEN") or None
+    if token is not None and len(token) < 16:
+        raise ConfigError("INBOUND_MAIL_TOKEN must be at least 16 characters")
+    scanner = env.get("ATTACHMENT_SCANNER") or None
+    if scanner is not None and ":" not in scanner:
+        raise ConfigError("ATTACHMENT_SCANNER must look like package.module:function")
+    attachment_dir = env.get("ATTACHMENT_DIR")
+    return {
+        "inbound_token": token,
+        "inbound_max_bytes": _int(env, "INBOUND_MAX_BYTES", 26_214_400, 1024, 1_073_741_824),
+        "imap_host": env.get("IMAP_HOST") or None,
+        "imap_port": _int(env, "IMAP_PORT", 143 if imap_security != "tls" else 993, 1, 65535),
+        "imap_security": imap_security,
+        "imap_username": env.get("IMAP_USERNAME") or None,
+        "imap_password": env.get("IMAP_PASSWORD") or None,
+        "imap_folder": env.get("IMAP_FOLDER") or "INBOX",
+        "attachment_dir": Path(attachment_dir) if attachment_dir else None,
+        "attachment_max_bytes": _int(env, "ATTACHMENT_MAX_BYTES", 10_485_760, 1024, 1_073_741_824),
+        "attachment_max_message_bytes": _int(env, "ATTACHMENT_MAX_MESSAGE_BYTES", 20_971_520, 1024, 1_073_741_824),
+        "attachment_max_files": _int(env, "ATTACHMENT_MAX_FILES", 5, 1, 100),
+        "attachment_scanner": scanner,
+        "csat_link_days": _int(env, "CSAT_LINK_DAYS", 14, 1, 365),
+    }
 
 
 def normalise_database_url(url: str) -> str:

@@ -13,6 +13,14 @@ from helpdesk.kb.models import (
     KbIndexState,
     TicketArticleLink,
 )
+from helpdesk.notify.models import (
+    Attachment,
+    CsatSurvey,
+    InboundMail,
+    NotifyDelivery,
+    NotifyPreference,
+    OutgoingEmail,
+)
 from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
 from helpdesk.sla.models import Notification, SlaCalendar, SlaMetric, SlaPolicy, TicketSla
 from helpdesk.sla.rollup import DashAgent, DashDay, DashSla, DashStaleDay, DashVolume, install
@@ -30,6 +38,8 @@ __all__ = [
     "DashAgent", "DashDay", "DashSla", "DashStaleDay", "DashVolume",
     # agent workspace
     "Macro", "SavedView", "TicketMerge", "TicketPresence",
+    # notify
+    "Attachment", "CsatSurvey", "InboundMail", "NotifyDelivery", "NotifyPreference", "OutgoingEmail",
 ]
 
 install()  # the dashboard summary tables learn which finished days changed

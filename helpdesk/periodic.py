@@ -29,10 +29,24 @@ def dashboard_rollup_job() -> None:
     from helpdesk.sla.rollup import rollup_job
 
     rollup_job()
+def mail_sweep_job() -> None:
+    """Outgoing mails whose retry is due (the timer in inline mode, safety net with Redis)."""
+    from helpdesk.notify.tasks import sweep_mail_job
+
+    sweep_mail_job()
+
+
+def imap_poll_job() -> None:
+    """Inbound mail from the IMAP folder (does nothing unless IMAP_HOST is set)."""
+    from helpdesk.notify.tasks import poll_imap_job
+
+    poll_imap_job()
 
 
 def register(scheduler) -> None:
     scheduler.register(sweep_outbox_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(sla_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(dashboard_rollup_job, queue_name=jobs.QUEUE_NAME, interval=60, job_timeout=600)
+    scheduler.register(mail_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
+    scheduler.register(imap_poll_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(weekly_retrain_job, queue_name=jobs.QUEUE_NAME, cron="0 3 * * 0", job_timeout=1800)

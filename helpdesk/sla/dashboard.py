@@ -40,7 +40,7 @@ from helpdesk.sla.models import Metric, MetricState, SlaMetric
 from helpdesk.tickets.models import Channel, Queue, Ticket
 from helpdesk.timeutil import utcnow
 
-FIGURES = ("summary", "daily", "attainment", "at_risk", "agents", "routing", "kb", "adoption")
+FIGURES = ("summary", "daily", "attainment", "at_risk", "agents", "routing", "kb", "adoption", "csat")
 TABLES = ("daily", "attainment", "agents", "at_risk")
 
 
@@ -266,14 +266,21 @@ def _compare(cur: dict[str, Any], prev: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_FUNCS = {"daily": daily, "attainment": attainment, "at_risk": at_risk, "agents": agents, "adoption": adoption,
+def csat(p: Period) -> dict[str, Any]:
+    """Satisfaction: good ÷ rated of the survey answers given in the period."""
+    from helpdesk.notify.csat import csat as figure_
+
+    return figure_(p.start, p.end, p.queue_ids)
+
+
+_FUNCS = {"csat": csat, "daily": daily, "attainment": attainment, "at_risk": at_risk, "agents": agents, "adoption": adoption,
           "routing": routing, "kb": kb}
 
 
 def figure(name: str, p: Period) -> Any:
     if name == "summary":
         return _compare(summary(p), summary(p.previous()))
-    if name in ("adoption", "routing", "kb"):
+    if name in ("adoption", "routing", "kb", "csat"):
         cur, prev = _FUNCS[name](p), _FUNCS[name](p.previous())
         return _compare(cur, prev) if cur is not None and prev is not None else cur
     return _FUNCS[name](p)

@@ -128,15 +128,6 @@ class SlaMetric(db.Model):
         return self.state == MetricState.FULFILLED and not self.breached
 
 
-class Notification(db.Model):
-    """An in-app notice for a staff member: a kind and a ticket reference, never patient text."""
-
-    __tablename__ = "notifications"
-    __table_args__ = (sa.Index("ix_notifications_user_read_created", "user_id", "read_at", "created_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(sa.String(40))
-    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+# In-app notifications live in helpdesk.notify (the one notification facility); the
+# name stays importable from here for the SLA code.
+from helpdesk.notify.models import Notification  # noqa: E402,F401

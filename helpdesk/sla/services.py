@@ -36,7 +36,7 @@ from helpdesk import audit
 from helpdesk.extensions import db
 from helpdesk.sla import policies
 from helpdesk.sla.clock import Calendar, add_business_time, business_seconds_between
-from helpdesk.sla.models import Metric, MetricState, Notification, SlaMetric, TicketSla
+from helpdesk.sla.models import Metric, MetricState, SlaMetric, TicketSla
 from helpdesk.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -285,28 +285,14 @@ def _drop_timers(session: Session) -> None:
     session.info.pop(_TIMERS, None)
 
 
-def _recipients(ticket: Any) -> list[int]:
-    from helpdesk.auth.models import Role, User
-    from helpdesk.tickets.models import QueueMembership
-
-    if ticket.assignee_id is not None:
-        return [ticket.assignee_id]
-    return list(db.session.scalars(
-        sa.select(User.id).join(QueueMembership, QueueMembership.user_id == User.id)
-        .where(QueueMembership.queue_id == ticket.queue_id, User.active.is_(True),
-               User.role.in_([Role.AGENT, Role.SUPERVISOR]))
-        .order_by(User.id)
-    ))
-
-
 def _fire(ticket: Any, row: SlaMetric, kind: str, at: datetime) -> None:
     audit.record(f"sla.{kind}", "ticket", ticket.reference, actor_id=None, changes={
         "metric": row.metric.value, "cycle": row.cycle, "target_seconds": row.target_seconds,
         "due_at": row.due_at.isoformat() if row.due_at else None,
     }, severity="warning" if kind == "breached" else "info")
-    for user_id in _recipients(ticket):
-        db.session.add(Notification(user_id=user_id, kind=f"sla_{kind}_{row.metric.value}", ticket_id=ticket.id,
-                                    created_at=at))
+    from helpdesk.notify.services import sla_event
+
+    sla_event(ticket, kind, row.metric.value, at)  # in-app notices (and opted-in staff mails)
 
 
 def process_ticket(ticket_id: int, at: datetime, preloaded: list[SlaMetric] | None = None) -> int:
@@ -439,15 +425,13 @@ def ticket_metrics(ticket_id: int) -> list[dict[str, Any]]:
 
 
 def unread_count(user_id: int) -> int:
-    return db.session.scalar(sa.select(sa.func.count(Notification.id)).where(
-        Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+    """Kept for callers of the SLA module; notifications live in helpdesk.notify."""
+    from helpdesk.notify.services import unread_count as count
+
+    return count(user_id)
 
 
 def mark_read(user_id: int) -> None:
-    from helpdesk.db import commit
+    from helpdesk.notify.services import mark_all_read
 
-    db.session.execute(sa.update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
-                       .values(read_at=now()))
-    commit()
-
-
+    mark_all_read(user_id, now())

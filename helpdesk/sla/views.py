@@ -1,4 +1,5 @@
-"""SLA pages: notifications for staff, the supervisors' dashboard (HTML, JSON, CSV, SVG)."""
+"""SLA pages: the supervisors' dashboard (HTML, JSON, CSV, SVG). Staff notifications
+live in helpdesk.notify."""
 
 from __future__ import annotations
 
@@ -9,16 +10,15 @@ from typing import Any
 
 import pygal
 import sqlalchemy as sa
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, render_template, request
 from pygal.style import CleanStyle
 
 from helpdesk.auth.models import Role
 from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.permissions import STAFF, acting_user, member_queue_ids, role_required
+from helpdesk.permissions import acting_user, member_queue_ids, role_required
 from helpdesk.security import CSP, talisman
 from helpdesk.sla import dashboard, services
-from helpdesk.sla.models import Notification
 
 bp = Blueprint("sla", __name__)
 
@@ -29,40 +29,6 @@ CHART_CSP = {**CSP, "style-src": "'self' 'unsafe-inline'", "default-src": "'none
 def sla_badges(tickets: Any) -> dict[int, dict[str, Any]]:
     """Badges for the tickets on a page (one query)."""
     return services.badges(t.id for t in tickets)
-
-
-@bp.app_template_global()
-def unread_notifications() -> int:
-    user = acting_user()
-    if user is None or not user.is_staff:
-        return 0
-    return services.unread_count(user.id)
-
-
-# ----------------------------------------------------------------------------- notifications
-
-
-@bp.get("/notifications")
-@role_required(*STAFF)
-def notifications():
-    from helpdesk.tickets.models import Ticket
-
-    user = acting_user()
-    rows = db.session.execute(
-        sa.select(Notification, Ticket.reference)
-        .outerjoin(Ticket, Ticket.id == Notification.ticket_id)
-        .where(Notification.user_id == user.id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
-        .limit(100)
-    ).all()
-    return render_template("sla/notifications.html", rows=rows)
-
-
-@bp.post("/notifications/read")
-@role_required(*STAFF)
-def notifications_read():
-    services.mark_read(acting_user().id)
-    return redirect(url_for("sla.notifications"))
 
 
 # ----------------------------------------------------------------------------- dashboard

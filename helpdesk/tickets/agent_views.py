@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from helpdesk.errors import DomainError
 from helpdesk.formutil import choices
+from helpdesk.notify.attachments import uploads_from_request
 from helpdesk.permissions import STAFF, get_visible_ticket, role_required
 from helpdesk.tickets import queries, services
 from helpdesk.tickets.forms import AgentReplyForm, AssignForm, ClaimForm, MoveForm, UpdateForm
@@ -131,7 +132,7 @@ def reply(reference: str):
     try:
         services.post_message(
             ticket, author=_me(), body=form.body.data, public=not form.internal.data,
-            next_status=form.next_status.data or None,
+            next_status=form.next_status.data or None, attachments=uploads_from_request(),
         )
     except DomainError as err:
         form.body.errors = [err.message]

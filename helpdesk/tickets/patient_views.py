@@ -9,6 +9,7 @@ from flask_login import current_user
 from helpdesk.auth.models import Role
 from helpdesk.errors import DomainError
 from helpdesk.i18n import translate
+from helpdesk.notify.attachments import uploads_from_request
 from helpdesk.permissions import get_visible_ticket, role_required
 from helpdesk.tickets import queries, services
 from helpdesk.tickets.forms import CloseForm, HelpRequestForm, ReplyForm
@@ -89,7 +90,8 @@ def reply(reference: str):
     form = ReplyForm()
     if form.validate_on_submit():
         try:
-            posted = services.post_message(ticket, author=_me(), body=form.body.data, channel=Channel.WEB)
+            posted = services.post_message(ticket, author=_me(), body=form.body.data, channel=Channel.WEB,
+                                           attachments=uploads_from_request())
         except DomainError as err:
             _apply_errors(form, err)
         else:

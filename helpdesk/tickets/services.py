@@ -21,6 +21,8 @@ from helpdesk.auth.models import Role, User
 from helpdesk.db import commit, rollback
 from helpdesk.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from helpdesk.extensions import db
+from helpdesk.notify import attachments as files
+from helpdesk.notify import hooks as notify_hooks
 from helpdesk.permissions import can_be_assigned, can_view_ticket, can_work_ticket
 from helpdesk.sla import services as sla
 from helpdesk.tickets.models import (
@@ -101,6 +103,7 @@ def create_ticket(
     created_by: User,
     priority: Priority | str | None = None,
     follow_up_of: Ticket | None = None,
+    attachments: list[files.Upload] | None = None,
 ) -> Ticket:
     """A patient's new request: the ticket and its first message, then routing."""
     try:
@@ -112,6 +115,7 @@ def create_ticket(
             created_by=created_by,
             priority=priority,
             follow_up_of=follow_up_of,
+            attachments=attachments,
         ).ticket
     except Exception:
         rollback()
@@ -129,10 +133,12 @@ def _new_ticket(
     created_by: User,
     priority: Priority | str | None,
     follow_up_of: Ticket | None,
+    attachments: list[files.Upload] | None = None,
 ) -> NewTicket:
     max_subject, max_body = _limits()
     subject_text = clean_text(subject, "subject", max_len=max_subject, multiline=False)
     body_text = clean_text(body, "body", max_len=max_body)
+    checked_files = files.check(attachments or [])
     if requester.role != Role.PATIENT:
         raise ValidationFailed("Requests are made for patients.", fields={"requester": ["Must be a patient."]})
     try:
@@ -167,6 +173,7 @@ def _new_ticket(
     message = Message(ticket=ticket, author=requester, body=body_text, public=True, channel=channel, created_at=now)
     db.session.add_all([ticket, message])
     db.session.flush()
+    files.attach(message, checked_files, uploader_id=requester.id)
     sla.on_ticket_created(ticket, now)
     audit.record(
         "ticket.created",
@@ -183,6 +190,7 @@ def _new_ticket(
         },
     )
     jobs.enqueue("helpdesk.routing.tasks.route_ticket", ticket.id)
+    notify_hooks.after_change(ticket, None, actor_id=created_by.id)
     return NewTicket(ticket, message)
 
 
@@ -215,6 +223,7 @@ def post_message(
     channel: Channel = Channel.WEB,
     next_status: Status | str | None = None,
     actor: User | None = None,
+    attachments: list[files.Upload] | None = None,
 ) -> Posted:
     """Add to the thread. Patients reply; staff reply publicly or add internal notes.
 
@@ -223,7 +232,7 @@ def post_message(
     """
     try:
         posted = _post(ticket, author=author, actor=actor or author, body=body, public=public,
-                       channel=channel, next_status=next_status)
+                       channel=channel, next_status=next_status, attachments=attachments)
     except Exception:
         rollback()
         raise
@@ -240,6 +249,7 @@ def _post(
     public: bool,
     channel: Channel,
     next_status: Status | str | None,
+    attachments: list[files.Upload] | None = None,
 ) -> Posted:
     if not can_view_ticket(actor, ticket):
         raise NotFound("No request with that reference.")
@@ -250,6 +260,7 @@ def _post(
         raise Forbidden("Only the portal may write on a patient's behalf.")
     _, max_body = _limits()
     text = clean_text(body, "body", max_len=max_body)
+    checked_files = files.check(attachments or [])
     now = utcnow()
 
     if not author.is_staff:
@@ -264,6 +275,7 @@ def _post(
                 created_by=actor,
                 priority=ticket.priority,
                 follow_up_of=ticket,
+                attachments=attachments,
             )
             return Posted(created.ticket, created.message, new_ticket=True)
         message = Message(ticket=ticket, author=author, body=text, public=True, channel=channel, created_at=now)
@@ -274,6 +286,7 @@ def _post(
         sla.on_patient_message(ticket, now)
         ticket.updated_at = now
         db.session.flush()
+        files.attach(message, checked_files, uploader_id=author.id)
         audit.record(
             "ticket.patient_replied",
             "ticket",
@@ -281,6 +294,7 @@ def _post(
             actor_id=actor.id,
             changes={"message_id": message.id, **audit.diff(before, _snapshot(ticket))},
         )
+        notify_hooks.after_change(ticket, before, actor_id=actor.id, message=message)
         return Posted(ticket, message)
 
     if not can_work_ticket(author, ticket):
@@ -303,6 +317,7 @@ def _post(
         ticket.assignee = author
     ticket.updated_at = now
     db.session.flush()
+    files.attach(message, checked_files, uploader_id=author.id)
     audit.record(
         "ticket.replied" if public else "ticket.noted",
         "ticket",
@@ -310,6 +325,7 @@ def _post(
         actor_id=author.id,
         changes={"message_id": message.id, **audit.diff(before, _snapshot(ticket))},
     )
+    notify_hooks.after_change(ticket, before, actor_id=author.id, message=message)
     return Posted(ticket, message)
 
 
@@ -414,6 +430,7 @@ def _update(
     changes.update(details)
     action = "ticket.moved" if "move" in details else "ticket.updated"
     audit.record(action, "ticket", ticket.reference, actor_id=actor.id, changes=changes)
+    notify_hooks.after_change(ticket, before, actor_id=actor.id)
 
 
 def _member_of(user: User, queue_id: int) -> bool:
@@ -479,6 +496,7 @@ def create_ticket_for_requester(
     channel: Channel,
     created_by: User,
     priority: Priority | str | None = None,
+    attachments: list[files.Upload] | None = None,
 ) -> Ticket:
     """The portal (or e-mail) submits for a patient named by address; the patient's
     account is created when new. One transaction: nothing is kept if any part fails."""
@@ -488,7 +506,7 @@ def create_ticket_for_requester(
         requester = find_or_create_patient(email=requester_email, name=requester_name, actor=created_by)
         ticket = _new_ticket(
             requester=requester, subject=subject, body=body, channel=channel,
-            created_by=created_by, priority=priority, follow_up_of=None,
+            created_by=created_by, priority=priority, follow_up_of=None, attachments=attachments,
         ).ticket
     except Exception:
         rollback()
@@ -538,6 +556,7 @@ def apply_routing(ticket: Ticket, decision: dict[str, Any]) -> Ticket:
         ticket.updated_at = utcnow()
         sla.on_ticket_changed(ticket, ticket.updated_at)
         audit.record("ticket.routed", "ticket", ticket.reference, actor_id=None, changes=changes)
+        notify_hooks.after_change(ticket, before)
     except Exception:
         rollback()
         raise

@@ -1,0 +1,228 @@
+"""Attachments: files on messages, checked by content, stored by content hash.
+
+* **Types**: an allow-list of images and PDF (``ALLOWED``) checked on the bytes
+  themselves with the ``filetype`` package (magic numbers); the name and the type the
+  browser claims are ignored. The stored content type is the detected one.
+* **Limits** (settings): ``ATTACHMENT_MAX_BYTES`` per file, ``ATTACHMENT_MAX_MESSAGE_BYTES``
+  and ``ATTACHMENT_MAX_FILES`` per message. Anything refused raises ``ValidationFailed``
+  before a byte is written, so the message is not posted either.
+* **Storage**: ``ATTACHMENT_DIR`` (default ``instance/attachments``), outside the
+  database, at ``<dir>/<sha256[:2]>/<sha256>``; the same content is stored once.
+* **Virus scanner hook**: ``ATTACHMENT_SCANNER=package.module:function``. The function
+  is called as ``scan(data: bytes, filename: str) -> bool`` for every file after the
+  type check; ``False`` (or an exception) refuses the file. The default is no scan
+  (``no_scan``). A ClamAV hook would stream ``data`` to clamd's INSTREAM command and
+  return whether the answer ends in ``OK``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import filetype
+import sqlalchemy as sa
+from flask import current_app
+
+from helpdesk.config import Settings
+from helpdesk.errors import NotFound, ValidationFailed
+from helpdesk.extensions import db
+from helpdesk.notify.models import Attachment
+
+log = logging.getLogger(__name__)
+
+ALLOWED = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "image/heic": "heic",
+    "application/pdf": "pdf",
+}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file as received (web form, API, mail part), before any check."""
+
+    filename: str
+    data: bytes
+
+
+def _settings() -> Settings:
+    return current_app.config["HELPDESK"]
+
+
+def no_scan(data: bytes, filename: str) -> bool:
+    """The default virus-scanner hook: accepts everything."""
+    return True
+
+
+def _scanner(settings: Settings) -> Callable[[bytes, str], bool]:
+    if not settings.attachment_scanner:
+        return no_scan
+    module, _, name = settings.attachment_scanner.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def safe_filename(name: str, content_type: str) -> str:
+    """A display name without paths or control characters, with the right extension."""
+    name = unicodedata.normalize("NFC", str(name or "")).replace("\\", "/").rsplit("/", 1)[-1]
+    name = re.sub(r"[\x00-\x1f\x7f\"<>|:*?]", "", name).strip(" .")[:150]
+    ext = ALLOWED[content_type]
+    stem, dot, given = name.rpartition(".")
+    if not dot:
+        stem = name
+    if not stem:
+        stem = "attachment"
+    if content_type == "image/jpeg" and given.lower() in ("jpg", "jpeg"):
+        ext = given.lower()
+    return f"{stem}.{ext}"
+
+
+def detect(data: bytes) -> str | None:
+    kind = filetype.guess(data[:8192])
+    return kind.mime if kind is not None and kind.mime in ALLOWED else None
+
+
+@dataclass(frozen=True)
+class Checked:
+    filename: str
+    content_type: str
+    data: bytes
+    sha256: str
+
+
+def check(uploads: Iterable[Upload]) -> list[Checked]:
+    """Validate a message's files (types, sizes, count, scanner); nothing is stored."""
+    settings = _settings()
+    files = [u for u in uploads if u.data or u.filename]
+    if not files:
+        return []
+    if len(files) > settings.attachment_max_files:
+        raise ValidationFailed(f"At most {settings.attachment_max_files} files per message.",
+                               fields={"attachments": [f"At most {settings.attachment_max_files} files."]})
+    total, out = 0, []
+    scan = _scanner(settings)
+    for u in files:
+        if not u.data:
+            raise ValidationFailed("An attached file is empty.", fields={"attachments": ["Empty file."]})
+        if len(u.data) > settings.attachment_max_bytes:
+            mb = settings.attachment_max_bytes / 1_048_576
+            raise ValidationFailed(f"Each file can be at most {mb:g} MB.",
+                                   fields={"attachments": [f"Larger than {mb:g} MB."]})
+        total += len(u.data)
+        content_type = detect(u.data)
+        if content_type is None:
+            raise ValidationFailed("Only images (PNG, JPEG, GIF, WebP, HEIC) and PDF files can be attached.",
+                                   fields={"attachments": ["Not an image or PDF."]})
+        try:
+            clean = bool(scan(u.data, u.filename))
+        except Exception as exc:  # a scanner that fails refuses the file
+            log.warning("attachment scanner failed: %s", type(exc).__name__)
+            clean = False
+        if not clean:
+            raise ValidationFailed("A file was refused by the virus scanner.",
+                                   fields={"attachments": ["Refused by the virus scanner."]})
+        out.append(Checked(safe_filename(u.filename, content_type), content_type, u.data,
+                           hashlib.sha256(u.data).hexdigest()))
+    if total > settings.attachment_max_message_bytes:
+        mb = settings.attachment_max_message_bytes / 1_048_576
+        raise ValidationFailed(f"The files of one message can be at most {mb:g} MB together.",
+                               fields={"attachments": [f"More than {mb:g} MB together."]})
+    return out
+
+
+def storage_path(sha256: str, settings: Settings | None = None) -> Path:
+    settings = settings or _settings()
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ValueError("not a sha256")
+    return settings.resolved_attachment_dir / sha256[:2] / sha256
+
+
+def store_bytes(data: bytes) -> str:
+    """Write ``data`` under its SHA-256 (atomically; once per content); return the hash."""
+    sha = hashlib.sha256(data).hexdigest()
+    path = storage_path(sha)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return sha
+
+
+def attach(message: Any, files: list[Checked], *, uploader_id: int | None) -> list[Attachment]:
+    """Store checked files and link them to ``message`` (in the caller's transaction).
+    Files already written stay on disk if the transaction rolls back: content-addressed,
+    harmless, and reused by the next upload of the same bytes."""
+    rows = []
+    for f in files:
+        store_bytes(f.data)
+        row = Attachment(ticket_id=message.ticket_id or message.ticket.id, message_id=message.id,
+                         filename=f.filename, content_type=f.content_type, size=len(f.data), sha256=f.sha256,
+                         uploaded_by_id=uploader_id)
+        db.session.add(row)
+        rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------------------- reads
+
+
+def for_ticket(ticket: Any, *, include_internal: bool) -> dict[int, list[Attachment]]:
+    """Attachments of a ticket by message id (internal notes' only when allowed)."""
+    from helpdesk.tickets.models import Message
+
+    stmt = (sa.select(Attachment).join(Message, Message.id == Attachment.message_id)
+            .where(Attachment.ticket_id == ticket.id).order_by(Attachment.id))
+    if not include_internal:
+        stmt = stmt.where(Message.public.is_(True))
+    out: dict[int, list[Attachment]] = {}
+    for row in db.session.scalars(stmt):
+        out.setdefault(row.message_id, []).append(row)
+    return out
+
+
+def get_downloadable(user: Any, attachment_id: int) -> tuple[Attachment, Any]:
+    """The attachment and its ticket if ``user`` may download it, else NotFound: the
+    ticket must be visible to them, and a patient never gets an internal note's file."""
+    from helpdesk.permissions import can_view_ticket
+    from helpdesk.tickets.models import Message, Ticket
+
+    row = db.session.get(Attachment, attachment_id)
+    if row is None:
+        raise NotFound("No such file.")
+    ticket = db.session.get(Ticket, row.ticket_id)
+    message = db.session.get(Message, row.message_id)
+    if ticket is None or message is None or not can_view_ticket(user, ticket):
+        raise NotFound("No such file.")
+    if not message.public and not user.is_staff:
+        raise NotFound("No such file.")
+    return row, ticket
+
+
+def uploads_from_request(field: str = "attachments") -> list[Upload]:
+    """The files of a multipart form field as ``Upload`` values."""
+    from flask import request
+
+    out = []
+    for storage in request.files.getlist(field):
+        if not storage or not storage.filename:
+            continue
+        out.append(Upload(filename=storage.filename, data=storage.read()))
+    return out

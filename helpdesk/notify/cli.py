@@ -1,0 +1,63 @@
+"""``flask mail …``: sweep due mails, send a test mail, ingest inbound mail."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+mail_cli = AppGroup("mail", help="Outgoing and inbound e-mail.")
+
+
+@mail_cli.command("sweep")
+def sweep_cmd() -> None:
+    """Send the mails whose (re)try is due."""
+    from helpdesk.notify.mail import mail_counts, sweep_mail
+
+    n = sweep_mail()
+    click.echo(f"{n} mail(s) tried; outbox now {mail_counts()}")
+
+
+@mail_cli.command("send-test")
+@click.argument("to")
+@click.option("--lang", default="en", type=click.Choice(["en", "es"]))
+def send_test_cmd(to: str, lang: str) -> None:
+    """Queue a test mail to TO (sent at once when SMTP is configured)."""
+    from helpdesk.db import commit
+    from helpdesk.errors import DomainError
+    from helpdesk.notify.mail import queue_email
+
+    try:
+        mail = queue_email(to=to, kind="test", lang=lang, context={})
+        commit()
+    except DomainError as err:
+        raise click.ClickException(err.message) from None
+    click.echo(f"Mail {mail.id}: {mail.status.value}")
+
+
+@mail_cli.command("ingest")
+@click.argument("source", required=False, default="-")
+@click.option("--remove", is_flag=True, help="Delete each message from the Maildir/mbox once ingested.")
+def ingest_cmd(source: str, remove: bool) -> None:
+    """Ingest inbound mail from SOURCE: a Maildir, an mbox file, one .eml file, or - (stdin)."""
+    import sys
+    from collections import Counter
+
+    from helpdesk.notify.inbound import ingest, ingest_path
+
+    if source == "-":
+        rows = [ingest(sys.stdin.buffer.read(), "cli")]
+    else:
+        try:
+            rows = ingest_path(source, remove=remove)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise click.ClickException(f"Can't read {source}: {type(exc).__name__}") from None
+    counts = Counter(r.status.value for r in rows)
+    click.echo(f"{len(rows)} message(s): " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+
+
+@mail_cli.command("poll-imap")
+def poll_imap_cmd() -> None:
+    """Fetch unseen mail from the configured IMAP folder once."""
+    from helpdesk.notify.inbound import poll_imap
+
+    click.echo(f"{poll_imap()} message(s) ingested")

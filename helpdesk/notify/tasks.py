@@ -1,0 +1,29 @@
+"""Notify jobs: plain functions taking ids, safe to run twice."""
+
+from __future__ import annotations
+
+from helpdesk.notify import mail
+
+
+def send_email(mail_id: int) -> str | None:
+    """Send one outgoing mail (enqueued after the commit that stored it)."""
+    return mail.send_email(mail_id)
+
+
+def sweep_mail_job() -> int:
+    """Every minute (``flask cron``): send the mails whose retry is due."""
+    return mail.sweep_mail()
+
+
+def deliver(event: str, ticket_id: int, user_id: int = 0, key: str = "") -> int:
+    """One ticket event's notices and mails (see ``helpdesk.notify.services``)."""
+    from helpdesk.notify.services import deliver as run
+
+    return run(event, ticket_id, user_id, key)
+
+
+def poll_imap_job() -> int:
+    """Every minute (``flask cron``) when IMAP_HOST is set: fetch and ingest new mail."""
+    from helpdesk.notify.inbound import poll_imap
+
+    return poll_imap()

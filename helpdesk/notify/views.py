@@ -1,0 +1,364 @@
+"""Notify pages: the admin outbox (and, further down, staff notifications, patient
+settings, attachments and surveys)."""
+
+from __future__ import annotations
+
+import io
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+
+from helpdesk.auth.models import Role
+from helpdesk.errors import NotFound, ValidationFailed
+from helpdesk.extensions import db
+from helpdesk.notify import attachments as files
+from helpdesk.notify import csat, inbound, services
+from helpdesk.notify import mail as mailer
+from helpdesk.notify.models import InboundMail, InboundStatus, MailStatus, OutgoingEmail
+from helpdesk.permissions import STAFF, acting_user, role_required
+
+bp = Blueprint("notify", __name__)
+
+PAGE = 50
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
+
+# ----------------------------------------------------------------------------- admin outbox
+
+
+@bp.get("/admin/outbox")
+@role_required(Role.ADMIN)
+def outbox():
+    status = request.args.get("status") or None
+    stmt = sa.select(OutgoingEmail).order_by(OutgoingEmail.id.desc()).limit(PAGE + 1)
+    if status:
+        try:
+            stmt = stmt.where(OutgoingEmail.status == MailStatus(status))
+        except ValueError:
+            raise NotFound("No such status.") from None
+    before = _int_arg("before")
+    if before is not None:
+        stmt = stmt.where(OutgoingEmail.id < before)
+    rows = list(db.session.scalars(stmt))
+    next_before = rows[PAGE - 1].id if len(rows) > PAGE else None
+    return render_template("notify/outbox.html", mails=rows[:PAGE], next_before=next_before, status=status,
+                           counts=mailer.mail_counts(), statuses=list(MailStatus))
+
+
+@bp.get("/admin/outbox/<int:mail_id>")
+@role_required(Role.ADMIN)
+def outbox_mail(mail_id: int):
+    mail = db.session.get(OutgoingEmail, mail_id)
+    if mail is None:
+        raise NotFound("No such mail.")
+    return render_template("notify/outbox_mail.html", mail=mail)
+
+
+@bp.post("/admin/outbox/<int:mail_id>/retry")
+@role_required(Role.ADMIN)
+def outbox_retry(mail_id: int):
+    mail = db.session.get(OutgoingEmail, mail_id)
+    if mail is None:
+        raise NotFound("No such mail.")
+    mailer.retry_failed(mail, actor_id=acting_user().id)
+    flash("The mail is queued again.", "success")
+    return redirect(url_for("notify.outbox_mail", mail_id=mail.id))
+
+
+# ----------------------------------------------------------------------------- template globals
+
+
+@bp.app_template_global()
+def unread_notifications() -> int:
+    user = acting_user()
+    if user is None or not user.is_staff:
+        return 0
+    return services.unread_count(user.id)
+
+
+@bp.app_template_global()
+def notify_attachments(ticket, include_internal: bool = False) -> dict[int, list]:
+    return files.for_ticket(ticket, include_internal=include_internal)
+
+
+@bp.app_template_global()
+def csat_survey(ticket):
+    return csat.survey_for(ticket)
+
+
+# Pages that accept files get a larger request limit than the 1 MB everything else has.
+UPLOAD_ENDPOINTS = {"patient.reply", "agent.reply", "notify.api_post_with_attachments"}
+
+
+@bp.before_app_request
+def _upload_limit() -> None:
+    if request.endpoint in UPLOAD_ENDPOINTS:
+        settings = current_app.config["HELPDESK"]
+        request.max_content_length = settings.attachment_max_message_bytes + settings.max_request_bytes
+    elif request.endpoint == "notify.api_inbound_mail":
+        request.max_content_length = current_app.config["HELPDESK"].inbound_max_bytes
+
+
+# ----------------------------------------------------------------------------- staff notifications
+
+
+@bp.get("/notifications")
+@role_required(*STAFF)
+def notifications():
+    rows, next_before = services.notifications_page(acting_user().id, _int_arg("before"))
+    return render_template("notify/notifications.html", rows=rows, next_before=next_before,
+                           label=services.kind_label, unread=services.unread_count(acting_user().id))
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+@role_required(*STAFF)
+def notification_read(notification_id: int):
+    row = services.mark_read(acting_user().id, notification_id)
+    if request.form.get("open") == "1" and row.ticket_id is not None:
+        from helpdesk.tickets.models import Ticket
+
+        ticket = db.session.get(Ticket, row.ticket_id)
+        if ticket is not None:
+            return redirect(url_for("agent.ticket_page", reference=ticket.reference))
+    return redirect(url_for("notify.notifications"))
+
+
+@bp.post("/notifications/read")
+@role_required(*STAFF)
+def notifications_read():
+    services.mark_all_read(acting_user().id)
+    return redirect(url_for("notify.notifications"))
+
+
+# ----------------------------------------------------------------------------- preferences
+
+
+@bp.route("/settings/notifications", methods=["GET", "POST"])
+@role_required(Role.PATIENT, *STAFF)
+def preferences():
+    user = acting_user()
+    if request.method == "POST":
+        language = request.form.get("language", "")
+        services.update_preferences(user, email=request.form.get("email") == "on", language=language)
+        flash("Your notification settings are saved." if user.language == "en"
+              else "Sus preferencias de notificación se guardaron.", "success")
+        return redirect(url_for("notify.preferences"))
+    return render_template("notify/preferences.html", email=services.email_enabled(user), language=user.language)
+
+
+# ----------------------------------------------------------------------------- attachments
+
+
+def _send_attachment(row):
+    settings = current_app.config["HELPDESK"]
+    path = files.storage_path(row.sha256, settings)
+    if not path.exists():
+        raise NotFound("The file is no longer available.")
+    # read whole (files are small, bounded by ATTACHMENT_MAX_BYTES): no file handle outlives the request
+    response = send_file(io.BytesIO(path.read_bytes()), mimetype=row.content_type, as_attachment=True, download_name=row.filename,
+                         conditional=False, etag=False, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _audit_download(user, row, ticket) -> None:
+    if user.is_staff or user.role == Role.INTEGRATION:
+        from helpdesk import audit
+        from helpdesk.db import commit
+
+        audit.record("attachment.downloaded", "ticket", ticket.reference, actor_id=user.id,
+                     changes={"attachment_id": row.id})
+        commit()
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@role_required(Role.PATIENT, *STAFF)
+def download(attachment_id: int):
+    user = acting_user()
+    row, ticket = files.get_downloadable(user, attachment_id)
+    _audit_download(user, row, ticket)
+    return _send_attachment(row)
+
+
+@bp.get("/api/v1/attachments/<int:attachment_id>")
+def api_download(attachment_id: int):
+    from helpdesk.api.auth import authenticate_request
+
+    user = authenticate_request()
+    row, ticket = files.get_downloadable(user, attachment_id)
+    _audit_download(user, row, ticket)
+    return _send_attachment(row)
+
+
+@bp.post("/api/v1/tickets/<reference>/messages/with-attachments")
+def api_post_with_attachments(reference: str):
+    """Multipart: ``body``, optional ``public`` (staff; "false" for a note),
+    ``next_status`` (staff), and files in ``attachments`` (repeatable)."""
+    from flask import jsonify
+
+    from helpdesk.api.auth import authenticate_request
+    from helpdesk.permissions import get_visible_ticket
+    from helpdesk.tickets import services as tickets
+    from helpdesk.tickets.models import Channel
+
+    user = authenticate_request()
+    ticket = get_visible_ticket(user, reference)
+    unknown = set(request.form) - {"body", "public", "next_status"}
+    if unknown or set(request.files) - {"attachments"}:
+        raise ValidationFailed("Unknown fields.", fields={k: ["Unknown field."] for k in unknown} or
+                               {"files": ["Send files as 'attachments'."]})
+    author = ticket.requester if user.role == Role.INTEGRATION else user
+    posted = tickets.post_message(
+        ticket, author=author, actor=user, body=request.form.get("body"),
+        public=request.form.get("public", "true").lower() != "false", channel=Channel.API,
+        next_status=request.form.get("next_status") or None, attachments=files.uploads_from_request(),
+    )
+    rows = files.for_ticket(posted.ticket, include_internal=user.is_staff).get(posted.message.id, [])
+    return jsonify({
+        "reference": posted.ticket.reference, "message_id": posted.message.id,
+        "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
+                         "url": url_for("notify.api_download", attachment_id=a.id)} for a in rows],
+    }), 201
+
+
+# ----------------------------------------------------------------------------- CSAT
+
+
+@bp.route("/survey/<token>", methods=["GET", "POST"])
+def survey(token: str):
+    """The mail's link: no sign-in, nothing of the ticket shown, works once."""
+    if request.method == "POST":
+        csat.answer_by_token(token, request.form.get("rating"), request.form.get("comment"))
+        return render_template("notify/survey_thanks.html")
+    csat.check_token(token)
+    return render_template("notify/survey.html", action=url_for("notify.survey", token=token))
+
+
+@bp.post("/requests/<reference>/survey")
+@role_required(Role.PATIENT)
+def survey_on_page(reference: str):
+    from helpdesk.permissions import get_visible_ticket
+
+    user = acting_user()
+    ticket = get_visible_ticket(user, reference)
+    csat.answer_on_page(user, ticket, request.form.get("rating"), request.form.get("comment"))
+    flash("Thank you for telling us how we did.", "success")
+    return redirect(url_for("patient.request_page", reference=ticket.reference))
+
+
+# ----------------------------------------------------------------------------- inbound mail
+
+
+@bp.post("/api/v1/inbound-mail")
+def api_inbound_mail():
+    """For an inbound-mail provider: the raw RFC 5322 message as the request body,
+    ``Authorization: Bearer <INBOUND_MAIL_TOKEN>``. Not available without the setting."""
+    import hmac
+
+    from flask import jsonify
+
+    from helpdesk.api.auth import Unauthorized
+
+    expected = current_app.config["HELPDESK"].inbound_token
+    if not expected:
+        raise NotFound("Inbound mail over HTTP is not enabled.")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise Unauthorized("Send the inbound-mail token as 'Authorization: Bearer <token>'.")
+    raw = request.get_data(cache=False)
+    if not raw:
+        raise ValidationFailed("Send the raw message as the request body.", fields={"body": ["Empty."]})
+    row = inbound.ingest(raw, "http")
+    return jsonify({"id": row.id, "status": row.status.value, "reason": row.reason}), 202
+
+
+@bp.get("/admin/mail")
+@role_required(Role.ADMIN)
+def held_mail():
+    status = request.args.get("status", "held")
+    stmt = sa.select(InboundMail).order_by(InboundMail.id.desc()).limit(PAGE + 1)
+    if status != "all":
+        try:
+            stmt = stmt.where(InboundMail.status == InboundStatus(status))
+        except ValueError:
+            raise NotFound("No such status.") from None
+    before = _int_arg("before")
+    if before is not None:
+        stmt = stmt.where(InboundMail.id < before)
+    rows = list(db.session.scalars(stmt))
+    return render_template("notify/held_mail.html", rows=rows[:PAGE], status=status, statuses=list(InboundStatus),
+                           next_before=rows[PAGE - 1].id if len(rows) > PAGE else None)
+
+
+def _inbound(mail_id: int) -> InboundMail:
+    row = db.session.get(InboundMail, mail_id)
+    if row is None:
+        raise NotFound("No such mail.")
+    return row
+
+
+@bp.get("/admin/mail/<int:mail_id>")
+@role_required(Role.ADMIN)
+def held_mail_item(mail_id: int):
+    from helpdesk import audit
+    from helpdesk.db import commit
+
+    row = _inbound(mail_id)
+    preview: dict[str, str] = {}
+    try:
+        msg = inbound.parse(inbound.read_raw(row))
+        preview = {"from": inbound.header(msg, "From") or "", "subject": inbound.header(msg, "Subject") or "",
+                   "date": inbound.header(msg, "Date") or "", "text": inbound.body_text(msg)[:20_000]}
+    except Exception:  # shown as "could not be read"; the raw download still works
+        preview = {}
+    audit.record("inbound_mail.viewed", "inbound_mail", row.id, actor_id=acting_user().id)
+    commit()
+    return render_template("notify/held_mail_item.html", row=row, preview=preview)
+
+
+@bp.get("/admin/mail/<int:mail_id>/raw")
+@role_required(Role.ADMIN)
+def held_mail_raw(mail_id: int):
+    from helpdesk import audit
+    from helpdesk.db import commit
+
+    row = _inbound(mail_id)
+    path = files.storage_path(row.raw_sha256)
+    if not path.exists():
+        raise NotFound("The original is no longer available.")
+    audit.record("inbound_mail.downloaded", "inbound_mail", row.id, actor_id=acting_user().id)
+    commit()
+    response = send_file(io.BytesIO(path.read_bytes()), mimetype="message/rfc822", as_attachment=True, download_name=f"mail-{row.id}.eml",
+                         conditional=False, etag=False, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.post("/admin/mail/<int:mail_id>/release")
+@role_required(Role.ADMIN)
+def held_mail_release(mail_id: int):
+    row = inbound.release(_inbound(mail_id), actor=acting_user())
+    flash("A new request was created from this mail.", "success")
+    return redirect(url_for("notify.held_mail_item", mail_id=row.id))
+
+
+@bp.post("/admin/mail/<int:mail_id>/dismiss")
+@role_required(Role.ADMIN)
+def held_mail_dismiss(mail_id: int):
+    inbound.dismiss(_inbound(mail_id), actor=acting_user())
+    flash("Mail dismissed.", "success")
+    return redirect(url_for("notify.held_mail"))
+
+
+def init_notify(app) -> None:
+    """CSRF exemptions for the token-authenticated endpoints."""
+    from helpdesk.extensions import csrf
+
+    for view in (api_download, api_post_with_attachments, api_inbound_mail):
+        csrf.exempt(view)
