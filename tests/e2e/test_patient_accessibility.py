@@ -139,6 +139,8 @@ def test_keyboard_only_patient_flow(browser, live_server, ctx, patient, language
     tab_to(page, lambda f: f["id"] == "body")
     page.keyboard.type("One more detail.")
     page.keyboard.press("Tab")
+    assert focused(page)["tag"] == "input" and focused(page)["id"] == "attachments"  # optional files next
+    page.keyboard.press("Tab")
     assert focused(page)["tag"] == "button"
     with page.expect_navigation():
         page.keyboard.press("Enter")
