@@ -101,7 +101,7 @@ def set_active(*, actor: User | None, user: User, active: bool) -> User:
     if user.active == active:
         raise ValidationFailed("Nothing changed.")
     user.active = active
-    user.session_token = secrets.token_hex(16)  # ends every session of the account
+    end_all_sessions(user)
     audit.record(
         "user.activated" if active else "user.deactivated", "user", user.id,
         actor_id=actor.id if actor else None, changes={"active": {"before": not active, "after": active}},
@@ -137,9 +137,14 @@ def authenticate(email: object, password: object) -> User | None:
     return user
 
 
+def end_all_sessions(user: User) -> None:
+    """End every session of the user (no commit: the calling service commits)."""
+    user.session_token = secrets.token_hex(16)  # every cookie issued before stops working
+
+
 def sign_out(user: User) -> None:
     """End the user's sessions: rotating the token invalidates every copy of the cookie."""
-    user.session_token = secrets.token_hex(16)
+    end_all_sessions(user)
     audit.record("auth.signed_out", "user", user.id, actor_id=user.id)
     commit()
 
