@@ -43,10 +43,18 @@ def imap_poll_job() -> None:
     poll_imap_job()
 
 
+def attachment_sweep_job() -> None:
+    """Remove stored files no attachment or inbound mail refers to (after a rollback)."""
+    from helpdesk.notify.attachments import sweep_orphans
+
+    sweep_orphans()
+
+
 def register(scheduler) -> None:
     scheduler.register(sweep_outbox_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(sla_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(dashboard_rollup_job, queue_name=jobs.QUEUE_NAME, interval=60, job_timeout=600)
     scheduler.register(mail_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(imap_poll_job, queue_name=jobs.QUEUE_NAME, interval=60)
+    scheduler.register(attachment_sweep_job, queue_name=jobs.QUEUE_NAME, cron="17 * * * *")
     scheduler.register(weekly_retrain_job, queue_name=jobs.QUEUE_NAME, cron="0 3 * * 0", job_timeout=1800)

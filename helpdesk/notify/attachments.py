@@ -166,6 +166,59 @@ def store_bytes(data: bytes) -> str:
     return sha
 
 
+def sweep_orphans(grace_seconds: int = 3600, settings: Settings | None = None) -> int:
+    """Delete stored files that no attachment and no inbound mail refers to.
+
+    Files are written before the transaction that records them commits; when it rolls
+    back (or a ticket is deleted) the bytes stay behind. Only files older than
+    ``grace_seconds`` are considered, so a transaction still in flight keeps its file.
+    Returns how many files were removed. Reads no file content.
+    """
+    import time
+
+    from helpdesk.notify.models import InboundMail
+
+    settings = settings or _settings()
+    root = settings.resolved_attachment_dir
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - grace_seconds
+    candidates: dict[str, Path] = {}
+    stale_tmp: list[Path] = []
+    for sub in root.iterdir():
+        if not (sub.is_dir() and re.fullmatch(r"[0-9a-f]{2}", sub.name)):
+            continue
+        for path in sub.iterdir():
+            try:
+                old = path.stat().st_mtime < cutoff
+            except FileNotFoundError:
+                continue
+            if not old:
+                continue
+            if path.name.startswith(".tmp-"):
+                stale_tmp.append(path)
+            elif re.fullmatch(r"[0-9a-f]{64}", path.name) and path.name.startswith(sub.name):
+                candidates[path.name] = path
+    referenced: set[str] = set()
+    names = list(candidates)
+    for i in range(0, len(names), 500):
+        chunk = names[i:i + 500]
+        referenced.update(db.session.scalars(sa.select(Attachment.sha256).where(Attachment.sha256.in_(chunk))))
+        referenced.update(db.session.scalars(sa.select(InboundMail.raw_sha256)
+                                             .where(InboundMail.raw_sha256.in_(chunk))))
+    removed = 0
+    for sha, path in candidates.items():
+        if sha not in referenced:
+            path.unlink(missing_ok=True)
+            removed += 1
+    for path in stale_tmp:
+        path.unlink(missing_ok=True)
+        removed += 1
+    if removed:
+        log.info("attachment sweep removed %d unreferenced file(s)", removed)
+    return removed
+
+
 def attach(message: Any, files: list[Checked], *, uploader_id: int | None) -> list[Attachment]:
     """Store checked files and link them to ``message`` (in the caller's transaction).
     Files already written stay on disk if the transaction rolls back: content-addressed,

@@ -61,3 +61,13 @@ def poll_imap_cmd() -> None:
     from helpdesk.notify.inbound import poll_imap
 
     click.echo(f"{poll_imap()} message(s) ingested")
+
+
+@mail_cli.command("sweep-files")
+@click.option("--grace-minutes", default=60, show_default=True, type=click.IntRange(0, 10_000),
+              help="Keep files younger than this (a transaction may still be recording them).")
+def sweep_files_cmd(grace_minutes: int) -> None:
+    """Delete stored attachment/raw-mail files that nothing in the database refers to."""
+    from helpdesk.notify.attachments import sweep_orphans
+
+    click.echo(f"{sweep_orphans(grace_seconds=grace_minutes * 60)} unreferenced file(s) removed")

@@ -202,3 +202,34 @@ def test_api_upload_and_download(ctx, client, make_ticket, patient, portal, agen
                     content_type="multipart/form-data", data={"body": "x"})
     assert r.status_code == 404  # not created by this integration
     assert _count() == 1
+
+
+def test_files_left_by_a_rolled_back_transaction_are_swept(ctx, app, make_ticket, patient, limits, tmp_path):
+    import os
+    import time
+
+    from helpdesk.db import rollback
+
+    limits(attachment_dir=tmp_path)  # a directory of its own: other tests' files are not ours to sweep
+    t = make_ticket()
+    kept_bytes = png()
+    tickets.post_message(t, author=patient, body="With a file", attachments=[files.Upload("scan.png", kept_bytes)])
+    kept = files.storage_path(hashlib.sha256(kept_bytes).hexdigest())
+    # A file written by a transaction that then rolled back: nothing refers to it.
+    orphan = files.storage_path(files.store_bytes(pdf() + b"% rolled back"))
+    rollback()
+    fresh_orphan = files.storage_path(files.store_bytes(pdf() + b"% still in flight"))
+    two_hours_ago = time.time() - 7200
+    for path in (kept, orphan):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+
+    assert files.sweep_orphans(grace_seconds=3600) == 1
+    assert kept.exists() and not orphan.exists()
+    assert fresh_orphan.exists()  # too young: its transaction may still commit
+
+    os.utime(fresh_orphan, (two_hours_ago, two_hours_ago))
+    result = app.test_cli_runner().invoke(args=["mail", "sweep-files"])
+    assert result.exit_code == 0 and "1 unreferenced file(s) removed" in result.output
+    assert not fresh_orphan.exists() and kept.exists()
+    assert files.sweep_orphans(grace_seconds=0) == 0  # the referenced file is never touched
+    assert kept.exists()
