@@ -16,8 +16,8 @@ from helpdesk.extensions import db
 from helpdesk.i18n import N_, language_of, translate
 from helpdesk.notify import attachments as files
 from helpdesk.notify import csat, inbound, services
-from helpdesk.notify.forms import CsatForm
 from helpdesk.notify import mail as mailer
+from helpdesk.notify.forms import CsatForm
 from helpdesk.notify.models import InboundMail, InboundStatus, MailStatus, OutgoingEmail
 from helpdesk.permissions import STAFF, acting_user, role_required
 
@@ -269,7 +269,6 @@ def survey(token: str):
 @role_required(Role.PATIENT)
 def survey_on_page(reference: str):
     from helpdesk.permissions import get_visible_ticket
-
     from helpdesk.tickets.forms import CloseForm, ReplyForm
     from helpdesk.tickets.models import Status
 
