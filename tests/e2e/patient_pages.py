@@ -67,8 +67,8 @@ def build_site(base: str, patient: User, agent: User, supervisor: User) -> Site:
     tickets.post_message(resolved, author=agent, body="Here is the copy of your bill.", channel=Channel.WEB,
                          attachments=[Upload("bill-march.pdf", pdf())])
     tickets.update_ticket(resolved, actor=agent, status=Status.RESOLVED)
-    surveyed = tickets.create_ticket(requester=patient, subject="Opening hours",
-                                     body="When is the lab open on Saturdays?", channel=Channel.WEB,
+    surveyed = tickets.create_ticket(requester=patient, subject="Receipt for my bill",  # a billing queue's
+                                     body="Please send me a receipt for the bill I paid.", channel=Channel.WEB,
                                      created_by=patient)
     tickets.update_ticket(surveyed, actor=agent, status=Status.RESOLVED)
     token = csat.open_survey(surveyed)  # a fresh link (the one mailed is not readable here)
