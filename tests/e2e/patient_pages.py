@@ -132,6 +132,16 @@ def _answer_survey(page) -> None:
     page.check("#rating-0")
     page.fill("#csat-comment", "Quick and clear.")
     _submit(page)
+    assert page.locator("#rating").count() == 0  # the thanks page, not the form again
+
+
+def _link_used(page, site) -> None:
+    assert page.goto(f"{site.base}/survey/{site.survey_token}").status == 410
+
+
+def _files_and_survey(page, site) -> None:
+    page.goto(f"{site.base}/requests/{site.resolved_reference}")
+    assert page.locator("ul.attachments a").count() == 2 and page.locator("#rating").count() == 1
 
 
 def _reply_with_a_wrong_file(page) -> None:
@@ -160,13 +170,13 @@ STEPS = [
     Step("survey", False, _goto("/survey/{site.survey_token}")),
     Step("survey-errors", False, _then(_goto("/survey/{site.survey_token}"), lambda p: _submit(p))),
     Step("survey-thanks", False, _then(_goto("/survey/{site.survey_token}"), _answer_survey)),
-    Step("survey-link-used", False, _goto("/survey/{site.survey_token}")),
+    Step("survey-link-used", False, _link_used),
     Step("my-requests", True, _goto("/requests")),
     Step("request", True, _goto("/requests/{site.reference}")),
     Step("request-reply-errors", True, _then(_goto("/requests/{site.reference}"), lambda p: _submit(p))),
     Step("request-emergency", True, _goto("/requests/{site.emergency_reference}")),
     Step("request-closed", True, _goto("/requests/{site.closed_reference}")),
-    Step("request-resolved-files-survey", True, _goto("/requests/{site.resolved_reference}")),
+    Step("request-resolved-files-survey", True, _files_and_survey),
     Step("request-survey-errors", True, _then(_goto("/requests/{site.resolved_reference}"), _survey_on_page_empty)),
     Step("request-attachment-error", True, _then(_goto("/requests/{site.reference}"), _reply_with_a_wrong_file)),
     Step("notification-settings", True, _goto("/settings/notifications")),
