@@ -34,9 +34,24 @@ SESSION_KEY = "lang"
 babel = Babel()
 
 
-def N_(message: str) -> str:  # noqa: N802  (the conventional gettext_noop name)
-    """Mark ``message`` for extraction without translating it here."""
-    return message
+class Message(str):
+    """An English message with values in it (``"At most %(count)d files."``): it is the
+    formatted English text everywhere (logs, the JSON API), and keeps the template and
+    the values so that ``translate`` can format the translation instead."""
+
+    template: str
+    params: dict
+
+    def __new__(cls, template: str, params: dict) -> Message:
+        self = super().__new__(cls, template % params)
+        self.template, self.params = template, params
+        return self
+
+
+def N_(message: str, **params) -> str:  # noqa: N802  (the conventional gettext_noop name)
+    """Mark ``message`` for extraction without translating it here; with ``params`` the
+    result is the formatted English text, still translatable by ``translate``."""
+    return Message(message, params) if params else message
 
 
 def supported(code: object) -> str | None:
@@ -70,6 +85,8 @@ def current_language() -> str:
 def translate(message: str) -> str:
     """The patient's words for an English message raised by a service (marked ``N_``
     where it is known); a message without a translation is shown as it is."""
+    if isinstance(message, Message):
+        return gettext(message.template, **message.params)
     return gettext(message) if message else message
 
 

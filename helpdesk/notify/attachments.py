@@ -36,6 +36,7 @@ from flask import current_app
 from helpdesk.config import Settings
 from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
+from helpdesk.i18n import N_
 from helpdesk.notify.models import Attachment
 
 log = logging.getLogger(__name__)
@@ -102,44 +103,48 @@ class Checked:
     sha256: str
 
 
+def _refuse(message: str) -> ValidationFailed:
+    # the same words for the form field and the message: a patient sees them next to the file input
+    return ValidationFailed(message, fields={"attachments": [message]})
+
+
 def check(uploads: Iterable[Upload]) -> list[Checked]:
-    """Validate a message's files (types, sizes, count, scanner); nothing is stored."""
+    """Validate a message's files (types, sizes, count, scanner); nothing is stored.
+    The messages are English, marked ``N_`` so that the patient pages translate them."""
     settings = _settings()
     files = [u for u in uploads if u.data or u.filename]
     if not files:
         return []
     if len(files) > settings.attachment_max_files:
-        raise ValidationFailed(f"At most {settings.attachment_max_files} files per message.",
-                               fields={"attachments": [f"At most {settings.attachment_max_files} files."]})
+        raise _refuse(N_("At most %(count)d files per message.", count=settings.attachment_max_files))
     total, out = 0, []
     scan = _scanner(settings)
     for u in files:
         if not u.data:
-            raise ValidationFailed("An attached file is empty.", fields={"attachments": ["Empty file."]})
+            raise _refuse(N_("An attached file is empty."))
         if len(u.data) > settings.attachment_max_bytes:
-            mb = settings.attachment_max_bytes / 1_048_576
-            raise ValidationFailed(f"Each file can be at most {mb:g} MB.",
-                                   fields={"attachments": [f"Larger than {mb:g} MB."]})
+            raise _refuse(N_("Each file can be at most %(mb)s MB.", mb=_megabytes(settings.attachment_max_bytes)))
         total += len(u.data)
         content_type = detect(u.data)
         if content_type is None:
-            raise ValidationFailed("Only images (PNG, JPEG, GIF, WebP, HEIC) and PDF files can be attached.",
-                                   fields={"attachments": ["Not an image or PDF."]})
+            raise _refuse(N_("Only images (PNG, JPEG, GIF, WebP, HEIC) and PDF files can be attached."))
         try:
             clean = bool(scan(u.data, u.filename))
         except Exception as exc:  # a scanner that fails refuses the file
             log.warning("attachment scanner failed: %s", type(exc).__name__)
             clean = False
         if not clean:
-            raise ValidationFailed("A file was refused by the virus scanner.",
-                                   fields={"attachments": ["Refused by the virus scanner."]})
+            raise _refuse(N_("A file was refused by the virus scanner."))
         out.append(Checked(safe_filename(u.filename, content_type), content_type, u.data,
                            hashlib.sha256(u.data).hexdigest()))
     if total > settings.attachment_max_message_bytes:
-        mb = settings.attachment_max_message_bytes / 1_048_576
-        raise ValidationFailed(f"The files of one message can be at most {mb:g} MB together.",
-                               fields={"attachments": [f"More than {mb:g} MB together."]})
+        raise _refuse(N_("The files of one message can be at most %(mb)s MB together.",
+                         mb=_megabytes(settings.attachment_max_message_bytes)))
     return out
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_048_576:g}"
 
 
 def storage_path(sha256: str, settings: Settings | None = None) -> Path:
@@ -259,13 +264,13 @@ def get_downloadable(user: Any, attachment_id: int) -> tuple[Attachment, Any]:
 
     row = db.session.get(Attachment, attachment_id)
     if row is None:
-        raise NotFound("No such file.")
+        raise NotFound(N_("No such file."))
     ticket = db.session.get(Ticket, row.ticket_id)
     message = db.session.get(Message, row.message_id)
     if ticket is None or message is None or not can_view_ticket(user, ticket):
-        raise NotFound("No such file.")
+        raise NotFound(N_("No such file."))
     if not message.public and not user.is_staff:
-        raise NotFound("No such file.")
+        raise NotFound(N_("No such file."))
     return row, ticket
 
 

@@ -21,10 +21,12 @@ from helpdesk import audit
 from helpdesk.db import commit
 from helpdesk.errors import Conflict, DomainError, NotFound, ValidationFailed
 from helpdesk.extensions import db
+from helpdesk.i18n import N_
 from helpdesk.notify.models import CsatRating, CsatSurvey
 from helpdesk.timeutil import utcnow
 
 MAX_COMMENT = 2000
+CHOOSE_RATING = N_("Choose Good or Bad.")
 
 
 class LinkGone(DomainError):
@@ -61,11 +63,11 @@ def _clean(rating: Any, comment: Any) -> tuple[CsatRating, str | None]:
     try:
         value = CsatRating(rating)
     except ValueError:
-        raise ValidationFailed("Choose Good or Bad.", fields={"rating": ["good or bad"]}) from None
+        raise ValidationFailed(CHOOSE_RATING, fields={"rating": [CHOOSE_RATING]}) from None
     text = comment.strip() if isinstance(comment, str) else ""
     if len(text) > MAX_COMMENT:
-        raise ValidationFailed(f"The comment can be at most {MAX_COMMENT} characters.",
-                               fields={"comment": [f"At most {MAX_COMMENT} characters."]})
+        message = N_("The comment can be at most %(count)d characters.", count=MAX_COMMENT)
+        raise ValidationFailed(message, fields={"comment": [message]})
     return value, (text or None)
 
 
@@ -84,13 +86,13 @@ def _record(survey: CsatSurvey, rating: CsatRating, comment: str | None, via: st
 def check_token(token: str) -> CsatSurvey:
     """The survey behind a link, if it can still be answered (404 unknown, 410 used/expired)."""
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
-        raise NotFound("This link is not valid.")
+        raise NotFound(N_("This link is not valid."))
     survey = db.session.scalar(sa.select(CsatSurvey).where(CsatSurvey.token_hash == _hash(token)))
     if survey is None:
         # a spent link's hash is cleared: unknown and used look alike (nothing leaks)
-        raise LinkGone("This link has already been used or is no longer valid.")
+        raise LinkGone(N_("This link has already been used or is no longer valid."))
     if survey.expires_at is None or survey.expires_at <= utcnow():
-        raise LinkGone("This link has expired.")
+        raise LinkGone(N_("This link has expired."))
     return survey
 
 
@@ -101,15 +103,21 @@ def answer_by_token(token: str, rating: Any, comment: Any = None) -> CsatSurvey:
     return survey
 
 
-def answer_on_page(user: Any, ticket: Any, rating: Any, comment: Any = None) -> CsatSurvey:
-    """The signed-in requester answers on the request page (the view checked access)."""
+def check_answerable(user: Any, ticket: Any) -> CsatSurvey | None:
+    """The ticket's survey (None if not opened yet) if ``user`` may answer it on the page now."""
     if ticket.requester_id != user.id:
-        raise NotFound("No request with that reference.")
+        raise NotFound(N_("No request with that reference."))
     if ticket.resolved_at is None:
-        raise Conflict("You can tell us how we did once your request is resolved.")
+        raise Conflict(N_("You can tell us how we did once your request is resolved."))
     survey = survey_for(ticket)
     if survey is not None and survey.answered_at is not None:
-        raise Conflict("Thank you — you already told us how we did.")
+        raise Conflict(N_("Thank you — you already told us how we did."))
+    return survey
+
+
+def answer_on_page(user: Any, ticket: Any, rating: Any, comment: Any = None) -> CsatSurvey:
+    """The signed-in requester answers on the request page (the view checked access)."""
+    survey = check_answerable(user, ticket)
     if survey is None:
         survey = CsatSurvey(ticket_id=ticket.id)
         db.session.add(survey)

@@ -4,16 +4,20 @@ settings, attachments and surveys)."""
 from __future__ import annotations
 
 import io
+from contextlib import nullcontext
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 
 from helpdesk.auth.models import Role
 from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
+from helpdesk.i18n import N_, language_of, translate
 from helpdesk.notify import attachments as files
 from helpdesk.notify import csat, inbound, services
 from helpdesk.notify import mail as mailer
+from helpdesk.notify.forms import CsatForm
 from helpdesk.notify.models import InboundMail, InboundStatus, MailStatus, OutgoingEmail
 from helpdesk.permissions import STAFF, acting_user, role_required
 
@@ -90,6 +94,20 @@ def csat_survey(ticket):
     return csat.survey_for(ticket)
 
 
+@bp.app_template_global()
+def csat_form() -> CsatForm:
+    """An empty satisfaction form (the request page's, unless it came back with errors)."""
+    return CsatForm(formdata=None)
+
+
+@bp.app_template_global()
+def attachment_hint() -> str:
+    """What a patient may attach, in their language, with this site's limits."""
+    settings = current_app.config["HELPDESK"]
+    return _("Images (PNG, JPEG, GIF, WebP, HEIC) or PDF files: up to %(count)d, at most %(mb)s MB each.",
+             count=settings.attachment_max_files, mb=f"{settings.attachment_max_bytes / 1_048_576:g}")
+
+
 # Pages that accept files get a larger request limit than the 1 MB everything else has.
 UPLOAD_ENDPOINTS = {"patient.reply", "agent.reply", "notify.api_post_with_attachments"}
 
@@ -144,8 +162,9 @@ def preferences():
     if request.method == "POST":
         language = request.form.get("language", "")
         services.update_preferences(user, email=request.form.get("email") == "on", language=language)
-        flash("Your notification settings are saved." if user.language == "en"
-              else "Sus preferencias de notificación se guardaron.", "success")
+        # a patient's pages follow the language just chosen (staff pages stay English)
+        with language_of(user) if user.role == Role.PATIENT else nullcontext():
+            flash(_("Your notification settings are saved."), "success")
         return redirect(url_for("notify.preferences"))
     return render_template("notify/preferences.html", email=services.email_enabled(user), language=user.language)
 
@@ -157,7 +176,7 @@ def _send_attachment(row):
     settings = current_app.config["HELPDESK"]
     path = files.storage_path(row.sha256, settings)
     if not path.exists():
-        raise NotFound("The file is no longer available.")
+        raise NotFound(N_("The file is no longer available."))
     # read whole (files are small, bounded by ATTACHMENT_MAX_BYTES): no file handle outlives the request
     response = send_file(io.BytesIO(path.read_bytes()), mimetype=row.content_type, as_attachment=True, download_name=row.filename,
                          conditional=False, etag=False, max_age=0)
@@ -233,23 +252,47 @@ def api_post_with_attachments(reference: str):
 @bp.route("/survey/<token>", methods=["GET", "POST"])
 def survey(token: str):
     """The mail's link: no sign-in, nothing of the ticket shown, works once."""
-    if request.method == "POST":
-        csat.answer_by_token(token, request.form.get("rating"), request.form.get("comment"))
-        return render_template("notify/survey_thanks.html")
     csat.check_token(token)
-    return render_template("notify/survey.html", action=url_for("notify.survey", token=token))
+    form = CsatForm()
+    if form.validate_on_submit():
+        try:
+            csat.answer_by_token(token, form.rating.data, form.comment.data)
+        except ValidationFailed as err:
+            _csat_errors(form, err)
+        else:
+            return render_template("notify/survey_thanks.html")
+    return render_template("notify/survey.html", action=url_for("notify.survey", token=token), cform=form), (
+        422 if request.method == "POST" else 200)
 
 
 @bp.post("/requests/<reference>/survey")
 @role_required(Role.PATIENT)
 def survey_on_page(reference: str):
     from helpdesk.permissions import get_visible_ticket
+    from helpdesk.tickets.forms import CloseForm, ReplyForm
+    from helpdesk.tickets.models import Status
 
     user = acting_user()
     ticket = get_visible_ticket(user, reference)
-    csat.answer_on_page(user, ticket, request.form.get("rating"), request.form.get("comment"))
-    flash("Thank you for telling us how we did.", "success")
-    return redirect(url_for("patient.request_page", reference=ticket.reference))
+    csat.check_answerable(user, ticket)  # not resolved yet, or answered already: a friendly 409
+    form = CsatForm()
+    if form.validate_on_submit():
+        try:
+            csat.answer_on_page(user, ticket, form.rating.data, form.comment.data)
+        except ValidationFailed as err:
+            _csat_errors(form, err)
+        else:
+            flash(_("Thank you for telling us how we did."), "success")
+            return redirect(url_for("patient.request_page", reference=ticket.reference))
+    # the request page again, with the errors next to the survey's fields
+    return render_template("patient/request.html", ticket=ticket, form=ReplyForm(formdata=None),
+                           close_form=CloseForm(), Status=Status, cform=form), 422
+
+
+def _csat_errors(form: CsatForm, err: ValidationFailed) -> None:
+    for name, messages in (err.fields or {"rating": [err.message]}).items():
+        if name in form:
+            form[name].errors = [translate(m) for m in messages]
 
 
 # ----------------------------------------------------------------------------- inbound mail

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -12,6 +13,7 @@ from helpdesk.tickets.models import Priority, Status
 # these give the patient an early, friendly message.
 SUBJECT_MAX = 200
 BODY_MAX = 20_000
+ATTACHMENT_ACCEPT = "image/png,image/jpeg,image/gif,image/webp,image/heic,application/pdf"
 
 
 class HelpRequestForm(FlaskForm):
@@ -21,6 +23,8 @@ class HelpRequestForm(FlaskForm):
 
 class ReplyForm(FlaskForm):
     body = TextAreaField(_l("Your reply"), validators=[DataRequired(), Length(max=BODY_MAX)])
+    # checked by content, size and number in helpdesk.notify.attachments (errors land on this field)
+    attachments = MultipleFileField(_l("Attach files (optional)"), render_kw={"accept": ATTACHMENT_ACCEPT})
 
 
 class CloseForm(FlaskForm):

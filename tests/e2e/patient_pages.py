@@ -9,11 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from helpdesk.auth.models import User
+from helpdesk.extensions import db
 from helpdesk.kb import services as kb
 from helpdesk.kb.models import ArticleStatus
+from helpdesk.notify import csat
+from helpdesk.notify.attachments import Upload
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import Channel, Status
 from tests.factories import PASSWORD
+from tests.notify.samples import pdf, png
 
 
 @dataclass
@@ -25,6 +29,8 @@ class Site:
     closed_reference: str
     article_slug: str
     category_slug: str
+    resolved_reference: str  # resolved, files on its messages, the survey not answered
+    survey_token: str  # the single-use link of another resolved request
 
 
 def build_site(base: str, patient: User, agent: User, supervisor: User) -> Site:
@@ -53,8 +59,22 @@ def build_site(base: str, patient: User, agent: User, supervisor: User) -> Site:
     closed = tickets.create_ticket(requester=patient, subject="Parking question",
                                    body="Where do I park for my appointment?", channel=Channel.WEB, created_by=patient)
     tickets.update_ticket(closed, actor=patient, status=Status.CLOSED, source="patient")
+    resolved = tickets.create_ticket(requester=patient, subject="Copy of my bill",
+                                     body="Could you send me a copy of my last bill?", channel=Channel.WEB,
+                                     created_by=patient)
+    tickets.post_message(resolved, author=patient, body="A photo of the letter I received.", channel=Channel.WEB,
+                         attachments=[Upload("letter.png", png())])
+    tickets.post_message(resolved, author=agent, body="Here is the copy of your bill.", channel=Channel.WEB,
+                         attachments=[Upload("bill-march.pdf", pdf())])
+    tickets.update_ticket(resolved, actor=agent, status=Status.RESOLVED)
+    surveyed = tickets.create_ticket(requester=patient, subject="Receipt for my bill",  # a billing queue's
+                                     body="Please send me a receipt for the bill I paid.", channel=Channel.WEB,
+                                     created_by=patient)
+    tickets.update_ticket(surveyed, actor=agent, status=Status.RESOLVED)
+    token = csat.open_survey(surveyed)  # a fresh link (the one mailed is not readable here)
+    db.session.commit()
     return Site(base, patient, answered.reference, emergency.reference, closed.reference, articles[0].slug,
-                "signing-in")
+                "signing-in", resolved.reference, token)
 
 
 def sign_in(page, site: Site) -> None:
@@ -108,6 +128,34 @@ def _help_typed(page) -> None:
     page.wait_for_selector("#kb-live-list a", timeout=10_000)
 
 
+def _answer_survey(page) -> None:
+    page.check("#rating-0")
+    page.fill("#csat-comment", "Quick and clear.")
+    _submit(page)
+    assert page.locator("#rating").count() == 0  # the thanks page, not the form again
+
+
+def _link_used(page, site) -> None:
+    assert page.goto(f"{site.base}/survey/{site.survey_token}").status == 410
+
+
+def _files_and_survey(page, site) -> None:
+    page.goto(f"{site.base}/requests/{site.resolved_reference}")
+    assert page.locator("ul.attachments a").count() == 2 and page.locator("#rating").count() == 1
+
+
+def _reply_with_a_wrong_file(page) -> None:
+    page.fill("#body", "Here is the form you asked for.")
+    page.set_input_files("#attachments", files=[{"name": "form.txt", "mimeType": "text/plain", "buffer": b"not a pdf"}])
+    _submit(page, "main form[enctype] button.primary")
+    page.wait_for_selector("#attachments-error")
+
+
+def _survey_on_page_empty(page) -> None:
+    _submit(page, "section.csat-box button.primary")
+    page.wait_for_selector("#rating-error")
+
+
 STEPS = [
     Step("sign-in", False, _goto("/login")),
     Step("sign-in-errors", False, _then(_goto("/login"), lambda p: _submit(p))),
@@ -118,11 +166,20 @@ STEPS = [
     Step("help-centre-topic", False, _goto("/help-centre/categories/{site.category_slug}")),
     Step("article", False, _goto("/help-centre/articles/{site.article_slug}")),
     Step("error-page", False, _goto("/no-such-page")),
+    # the survey behind the mail's link: no sign-in; the last two steps use the link up
+    Step("survey", False, _goto("/survey/{site.survey_token}")),
+    Step("survey-errors", False, _then(_goto("/survey/{site.survey_token}"), lambda p: _submit(p))),
+    Step("survey-thanks", False, _then(_goto("/survey/{site.survey_token}"), _answer_survey)),
+    Step("survey-link-used", False, _link_used),
     Step("my-requests", True, _goto("/requests")),
     Step("request", True, _goto("/requests/{site.reference}")),
     Step("request-reply-errors", True, _then(_goto("/requests/{site.reference}"), lambda p: _submit(p))),
     Step("request-emergency", True, _goto("/requests/{site.emergency_reference}")),
     Step("request-closed", True, _goto("/requests/{site.closed_reference}")),
+    Step("request-resolved-files-survey", True, _files_and_survey),
+    Step("request-survey-errors", True, _then(_goto("/requests/{site.resolved_reference}"), _survey_on_page_empty)),
+    Step("request-attachment-error", True, _then(_goto("/requests/{site.reference}"), _reply_with_a_wrong_file)),
+    Step("notification-settings", True, _goto("/settings/notifications")),
     Step("get-help", True, _goto("/help")),
     Step("get-help-errors", True, _then(_goto("/help"), lambda p: _submit(p))),
     Step("get-help-typed-suggestions", True, _then(_goto("/help"), _help_typed)),

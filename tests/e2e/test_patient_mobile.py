@@ -14,7 +14,9 @@ pytestmark = pytest.mark.e2e
 PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 MAIN_PAGES = {"sign-in", "register-errors", "help-centre", "help-centre-search", "article", "error-page",
               "my-requests", "request", "request-emergency", "get-help", "get-help-errors",
-              "get-help-suggestion-step", "get-help-typed-suggestions"}
+              "get-help-suggestion-step", "get-help-typed-suggestions", "survey", "survey-errors", "survey-thanks",
+              "request-resolved-files-survey", "request-survey-errors", "request-attachment-error",
+              "notification-settings"}
 
 
 def overflow(page) -> dict:

@@ -31,7 +31,11 @@ PATIENT_TEMPLATES = sorted(
      *(ROOT / "templates").glob("errors/*.html"), *(ROOT / "templates").glob("i18n/*.html"),
      *(ROOT / "templates").glob("kb/_get_help_*.html"),
      ROOT / "templates" / "kb" / "help_centre.html", ROOT / "templates" / "kb" / "article_public.html",
-     ROOT / "templates" / "base.html", ROOT / "templates" / "_macros.html"}
+     ROOT / "templates" / "base.html", ROOT / "templates" / "_macros.html",
+     # notifications: settings, the survey (request page and mail link), files on messages
+     *(ROOT / "templates" / "notify" / name for name in (
+         "_attachments.html", "_csat_fields.html", "_csat_patient.html", "preferences.html", "survey.html",
+         "survey_thanks.html"))}
 )
 #: Visible words allowed untranslated: names, language endonyms, the bilingual 911 line,
 #: and base.html's staff-only menu (staff pages stay in English).
