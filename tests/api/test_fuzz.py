@@ -11,8 +11,8 @@ checks the answer:
 * ``content_type_conformance`` and ``response_schema_conformance`` — the body is what the
   document says for that status (errors included: ``{"error": {"code", "message"}}``).
 
-Path parameters are half the time replaced by a reference or file id that exists, so
-the fuzzer reaches the services behind the 404. Every request is counted; the test
+Path parameters (and a body's ``queue``) are half the time replaced by a reference, file
+id or queue that exists, so the fuzzer reaches the services behind the 404 and 422. Every request is counted; the test
 asserts at least ``MIN_REQUESTS`` were made and prints the counts per operation
 (``make test PYTEST_ARGS="-s tests/api/test_fuzz.py"``).
 """
@@ -75,6 +75,7 @@ def world(app, ctx, queues, patient, other_patient, agent, portal):
         "tokens": {"portal": portal_secret, "patient": patient_secret, "agent": agent_secret, "anonymous": None},
         "references": [via_portal.reference, on_web.reference, others.reference],
         "attachment_ids": attachment_ids,
+        "queues": sorted(queues),
     }
 
 
@@ -96,7 +97,8 @@ def fuzz(operation, mode, world, counts: Counter[str], statuses: dict[str, Count
     who = st.just("inbound") if inbound else st.sampled_from(sorted(world["tokens"]))
     strategy = st.tuples(operation.as_strategy(generation_mode=mode), who,
                          st.sampled_from([None, *world["references"]]),
-                         st.sampled_from([None, *world["attachment_ids"]]))
+                         st.sampled_from([None, *world["attachment_ids"]]),
+                         st.sampled_from([None, *world["queues"]]))
 
     @seed(FUZZ_SEED)
     @settings(max_examples=EXAMPLES_PER_MODE, deadline=None, database=None, print_blob=False,
@@ -104,7 +106,7 @@ def fuzz(operation, mode, world, counts: Counter[str], statuses: dict[str, Count
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
     @given(drawn=strategy)
     def run(drawn):
-        case, identity, reference, attachment_id = drawn
+        case, identity, reference, attachment_id, queue = drawn
         # Leave alone what a negative case broke on purpose: a bad path parameter, a removed token.
         broken = {location for location, info in case.meta.components.items() if info.mode.is_negative}
         if ParameterLocation.PATH not in broken:
@@ -112,6 +114,9 @@ def fuzz(operation, mode, world, counts: Counter[str], statuses: dict[str, Count
                 case.path_parameters["reference"] = reference
             if attachment_id is not None and "attachment_id" in (case.path_parameters or {}):
                 case.path_parameters["attachment_id"] = attachment_id
+        if queue is not None and ParameterLocation.BODY not in broken and isinstance(case.body, dict) \
+                and "queue" in case.body:
+            case.body["queue"] = queue  # a queue that exists (a valid body stays valid)
         secret = INBOUND_TOKEN if identity == "inbound" else world["tokens"][identity]
         if ParameterLocation.HEADER in broken and "Authorization" not in (case.headers or {}):
             secret = None
