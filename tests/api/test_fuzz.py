@@ -24,6 +24,7 @@ from dataclasses import replace
 
 import pytest
 import schemathesis
+from flask import g
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -121,6 +122,8 @@ def fuzz(operation, mode, world, counts: Counter[str], statuses: dict[str, Count
         if ParameterLocation.HEADER in broken and "Authorization" not in (case.headers or {}):
             secret = None
         headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+        for key in ("_login_user", "_member_queue_ids", "api_user"):  # as IsolatedClient (tests/conftest.py):
+            g.pop(key, None)  # the ctx fixture's app context is reused by each request; no per-request cache leaks
         response = case.call(headers=headers)
         counts[operation.label] += 1
         statuses.setdefault(operation.label, Counter())[response.status_code] += 1
