@@ -45,6 +45,9 @@ run: $(STAMP) $(MO)
 test: $(STAMP) $(MO)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# migrate and worker start the app as the environment says: production by default, which
+# needs SECRET_KEY and an https:// EXTERNAL_URL (the app refuses to start otherwise), e.g.
+#   HELPDESK_ENV=production SECRET_KEY=… EXTERNAL_URL=https://help.example.org make migrate
 migrate: $(STAMP)
 	$(BIN)/flask db upgrade
 

@@ -182,6 +182,7 @@ def main() -> None:
     url = os.environ.get("BENCH_SLA_DATABASE_URL", DEFAULT_DB)
     ensure_database(url)
     env = {"HELPDESK_ENV": "production", "SECRET_KEY": "bench-" + "x" * 32, "DATABASE_URL": url,
+           "EXTERNAL_URL": "https://helpdesk.bench.invalid",
            "HELPDESK_INSTANCE_PATH": str(ROOT / "instance" / "bench-sla")}
 
     from helpdesk import create_app

@@ -26,6 +26,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     if isinstance(config, dict):
         app.config.from_mapping(config)
     settings.instance_path.mkdir(parents=True, exist_ok=True)
+    from helpdesk.urls import init_converters
+
+    init_converters(app)
 
     from helpdesk.logging_setup import configure_logging
 

@@ -60,7 +60,7 @@ class Settings:
     database_url: str = ""
     redis_url: str | None = None
     port: int = 5000
-    external_url: str = "http://127.0.0.1:5000"
+    external_url: str = "http://127.0.0.1:5000"  # production: https:// required (checked below)
     instance_path: Path = field(default_factory=default_instance_path)
     # routing decision (issue: routing)
     routing_threshold: float = 0.80
@@ -101,6 +101,17 @@ class Settings:
     attachment_scanner: str | None = None  # "package.module:function"
     csat_link_days: int = 14
 
+    def __post_init__(self) -> None:
+        """Production is served over TLS only: checked however the settings were built."""
+        if self.env != "production":
+            return
+        if not self.secret_key or self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 16:
+            raise ConfigError("SECRET_KEY must be set (at least 16 characters) in production")
+        parsed = urlparse(self.external_url)
+        if parsed.scheme != "https" or not parsed.hostname:
+            raise ConfigError(f"EXTERNAL_URL must be an https:// address in production, got {self.external_url!r}: "
+                              "the help desk is only served over TLS (HSTS, Secure cookies)")
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
@@ -120,7 +131,12 @@ class Settings:
         redis_url = env.get("REDIS_URL") or None
         if redis_url and urlparse(redis_url).scheme not in ("redis", "rediss", "unix"):
             raise ConfigError(f"REDIS_URL must be a redis:// URL, got {redis_url!r}")
-        external_url = env.get("EXTERNAL_URL") or f"http://127.0.0.1:{_int(env, 'PORT', 5000, 1, 65535)}"
+        external_url = env.get("EXTERNAL_URL") or ""
+        if not external_url:
+            if name == "production":
+                raise ConfigError("EXTERNAL_URL must be set in production: the https:// address patients and "
+                                  "staff reach the help desk at (links in e-mails use it)")
+            external_url = f"http://127.0.0.1:{_int(env, 'PORT', 5000, 1, 65535)}"
         if urlparse(external_url).scheme not in ("http", "https"):
             raise ConfigError("EXTERNAL_URL must start with http:// or https://")
         model_dir = env.get("MODEL_DIR")
@@ -175,6 +191,7 @@ class Settings:
             "SESSION_COOKIE_SECURE": secure,
             "REMEMBER_COOKIE_SECURE": secure,
             "REMEMBER_COOKIE_HTTPONLY": True,
+            "REMEMBER_COOKIE_SAMESITE": "Lax",
             "WTF_CSRF_ENABLED": True,
             "WTF_CSRF_TIME_LIMIT": None,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",

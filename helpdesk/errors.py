@@ -113,6 +113,8 @@ def register_error_handlers(app: Flask) -> None:
             fields = _webargs_fields(err)
             if status == 413:
                 message = "The request is too large (limit 1 MB)."
+            elif status == 400 and _webargs_messages(err).get("json"):
+                message = "The request body is not valid JSON."
             elif fields:
                 message = "Some fields are missing or not valid."
             elif status == 422:
@@ -133,11 +135,16 @@ def register_error_handlers(app: Flask) -> None:
         return _page(500, FRIENDLY[500])
 
 
-def _webargs_fields(err: HTTPException) -> dict[str, Any] | None:
-    """flask-smorest/webargs put marshmallow's messages under data["messages"][location]."""
+def _webargs_messages(err: HTTPException) -> dict[str, Any]:
     data = getattr(err, "data", None)
     messages = data.get("messages") if isinstance(data, dict) else None
-    if not isinstance(messages, dict):
+    return messages if isinstance(messages, dict) else {}
+
+
+def _webargs_fields(err: HTTPException) -> dict[str, Any] | None:
+    """flask-smorest/webargs put marshmallow's messages under data["messages"][location]."""
+    messages = _webargs_messages(err)
+    if not messages:
         return None
     fields: dict[str, Any] = {}
     for location_messages in messages.values():

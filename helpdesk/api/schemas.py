@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from helpdesk.notify.models import InboundStatus
 from helpdesk.tickets.models import Priority, Status
 from helpdesk.tickets.queries import SORTS
 
@@ -127,5 +128,34 @@ class TicketPageOut(Schema):
     next_cursor = fields.Str(allow_none=True)
 
 
+class ErrorDetailOut(Schema):
+    code = fields.Str(required=True, metadata={"description": "Machine-readable, e.g. validation_error"})
+    message = fields.Str(required=True)
+    field_errors = fields.Dict(data_key="fields", metadata={"description": "Messages per input field"})
+
+
 class ErrorOut(Schema):
-    error = fields.Dict()
+    """Every error under /api: ``{"error": {"code", "message", "fields"?}}`` (helpdesk.errors)."""
+
+    error = fields.Nested(ErrorDetailOut, required=True)
+
+
+class AttachmentOut(Schema):
+    id = fields.Int(required=True)
+    filename = fields.Str(required=True)
+    content_type = fields.Str(required=True)
+    size = fields.Int(required=True)
+    url = fields.Str(required=True, metadata={"description": "GET it with the same token"})
+
+
+class PostedWithAttachmentsOut(Schema):
+    reference = fields.Str(required=True, metadata={"description": "The request the message went to (a new, "
+                                                                   "linked one when the original was closed)"})
+    message_id = fields.Int(required=True)
+    attachments = fields.List(fields.Nested(AttachmentOut), required=True)
+
+
+class InboundMailOut(Schema):
+    id = fields.Int(required=True)
+    status = fields.Str(required=True, validate=validate.OneOf([s.value for s in InboundStatus]))
+    reason = fields.Str(required=True, allow_none=True)

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 
 from helpdesk.api.auth import authenticate_request
 from helpdesk.api.schemas import (
+    ErrorOut,
     MessageIn,
     TicketCreateIn,
     TicketDetailOut,
@@ -39,14 +40,14 @@ def _user() -> User:
     return g.api_user
 
 
-ERRORS = {401: "Missing or invalid token", 403: "Not allowed for this token", 404: "No such request",
+ERRORS = {400: "The body is not valid JSON", 401: "Missing or invalid token", 403: "Not allowed for this token", 404: "No such request",
           409: "Invalid transition", 413: "Request too large", 422: "Invalid input"}
 
 
 def _document_errors(*codes: int):
     def deco(fn):
         for code in codes:
-            fn = blp.alt_response(code, description=ERRORS[code], schema=None)(fn)
+            fn = blp.alt_response(code, description=ERRORS[code], schema=ErrorOut)(fn)
         return fn
 
     return deco
@@ -70,7 +71,7 @@ class Tickets(MethodView):
 
     @blp.arguments(TicketCreateIn)
     @blp.response(201, TicketDetailOut)
-    @_document_errors(401, 403, 413, 422)
+    @_document_errors(400, 401, 403, 413, 422)
     def post(self, data: dict[str, Any]):
         """Create a request for a patient (integration tokens). The patient account is
         created when the e-mail address is new."""
@@ -99,7 +100,7 @@ class TicketItem(MethodView):
 
     @blp.arguments(TicketPatchIn)
     @blp.response(200, TicketDetailOut)
-    @_document_errors(401, 403, 404, 409, 422)
+    @_document_errors(400, 401, 403, 404, 409, 413, 422)
     def patch(self, data: dict[str, Any], reference: str):
         """Change status, priority, queue (with `reason`) or assignee."""
         user = _user()
@@ -125,7 +126,7 @@ class TicketItem(MethodView):
 class TicketMessages(MethodView):
     @blp.arguments(MessageIn)
     @blp.response(201, TicketDetailOut)
-    @_document_errors(401, 403, 404, 409, 422)
+    @_document_errors(400, 401, 403, 404, 409, 413, 422)
     def post(self, data: dict[str, Any], reference: str):
         """Add to the thread. The portal writes as the patient; staff reply or add notes.
         A message to a closed request opens a new, linked request (returned)."""

@@ -232,10 +232,13 @@ def api_post_with_attachments(reference: str):
     if unknown or set(request.files) - {"attachments"}:
         raise ValidationFailed("Unknown fields.", fields={k: ["Unknown field."] for k in unknown} or
                                {"files": ["Send files as 'attachments'."]})
+    public = request.form.get("public", "true")
+    if public not in ("true", "false"):
+        raise ValidationFailed("Send public as true or false.", fields={"public": ["Must be true or false."]})
     author = ticket.requester if user.role == Role.INTEGRATION else user
     posted = tickets.post_message(
         ticket, author=author, actor=user, body=request.form.get("body"),
-        public=request.form.get("public", "true").lower() != "false", channel=Channel.API,
+        public=public == "true", channel=Channel.API,
         next_status=request.form.get("next_status") or None, attachments=files.uploads_from_request(),
     )
     rows = files.for_ticket(posted.ticket, include_internal=user.is_staff).get(posted.message.id, [])

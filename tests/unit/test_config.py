@@ -41,7 +41,8 @@ def test_postgres_urls_use_psycopg3():
 
 
 def test_production_cookies_are_secure(tmp_path):
-    s = Settings.from_env({"HELPDESK_ENV": "production", "SECRET_KEY": "x" * 32, "HELPDESK_INSTANCE_PATH": str(tmp_path)})
+    s = Settings.from_env({"HELPDESK_ENV": "production", "SECRET_KEY": "x" * 32, "HELPDESK_INSTANCE_PATH": str(tmp_path),
+                           "EXTERNAL_URL": "https://helpdesk.example"})
     app = create_app(s)
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
