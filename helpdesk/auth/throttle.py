@@ -128,8 +128,9 @@ def record_failure(keys: list[str | None], now: datetime | None = None) -> timed
     for key in sorted(k for k in keys if k):  # a fixed order: no deadlock between two requests
         policy = _policy(key)
         row = _locked_row(key, now)
-        if now - row.last_failure_at > policy.max_lock:
-            row.lockouts = 0  # quiet for long enough: start again from the base wait
+        quiet_since = max(row.last_failure_at, row.locked_until or row.last_failure_at)
+        if now - quiet_since > policy.max_lock:
+            row.lockouts = 0  # quiet for long enough after the last lock: start again from the base wait
         if now - row.window_started_at > policy.window:
             row.failures, row.window_started_at = 0, now
         row.failures += 1
