@@ -10,7 +10,7 @@ Routes
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, session, url_for
+from flask import Blueprint, flash, g, make_response, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -49,9 +49,10 @@ def _show_errors(form, err: DomainError) -> None:
         flash(translate(err.message), "error")
 
 
-def _no_referrer(response):
-    # The reset page's address holds the secret: never send it on as a Referer.
-    response.headers["Referrer-Policy"] = "no-referrer"
+def _reset_page(form, *, valid: bool, status: int):
+    response = make_response(render_template("auth/reset_password.html", form=form, valid=valid), status)
+    # The page's address holds the secret: never send it on as a Referer, never cache the page.
+    # (the template adds <meta name="referrer" content="no-referrer">: the app-wide header is set later)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -75,13 +76,13 @@ def forgot():
 def reset(secret: str):
     token = passwords.find_reset_token(secret)  # GET only looks: the link is used up by a successful POST
     if token is None:
-        return _no_referrer(render_template("auth/reset_password.html", form=None, valid=False)), 410
+        return _reset_page(None, valid=False, status=410)
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
             passwords.complete_reset(secret, form.password.data)
         except passwords.InvalidResetLink:
-            return _no_referrer(render_template("auth/reset_password.html", form=None, valid=False)), 410
+            return _reset_page(None, valid=False, status=410)
         except DomainError as err:
             _show_errors(form, err)
         else:
@@ -91,7 +92,7 @@ def reset(secret: str):
             flash(_("Your password has been changed. Sign in with your new password."), "success")
             return redirect(url_for("auth.login"))
     status = 422 if form.errors else 200
-    return _no_referrer(render_template("auth/reset_password.html", form=form, valid=True)), status
+    return _reset_page(form, valid=True, status=status)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
