@@ -43,10 +43,18 @@ def imap_poll_job() -> None:
     poll_imap_job()
 
 
+def auth_throttle_prune_job() -> None:
+    """Forget sign-in throttle rows that have been quiet for a day."""
+    from helpdesk.auth.throttle import prune_job
+
+    prune_job()
+
+
 def register(scheduler) -> None:
     scheduler.register(sweep_outbox_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(sla_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(dashboard_rollup_job, queue_name=jobs.QUEUE_NAME, interval=60, job_timeout=600)
     scheduler.register(mail_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(imap_poll_job, queue_name=jobs.QUEUE_NAME, interval=60)
+    scheduler.register(auth_throttle_prune_job, queue_name=jobs.QUEUE_NAME, interval=3600)
     scheduler.register(weekly_retrain_job, queue_name=jobs.QUEUE_NAME, cron="0 3 * * 0", job_timeout=1800)

@@ -149,3 +149,28 @@ def clear(key: str | None) -> None:
     """Forget the failures of a key (a successful sign-in or reset of that account)."""
     if key:
         db.session.execute(sa.delete(AuthThrottle).where(AuthThrottle.key == key))
+
+
+#: Rows quiet (no failure, no lock running) for this long are deleted by ``prune``.
+KEEP = timedelta(days=1)
+
+
+def prune(now: datetime | None = None) -> int:
+    """Delete the rows nobody needs any more (no commit); how many went."""
+    now = now or utcnow()
+    cutoff = now - KEEP
+    result = db.session.execute(
+        sa.delete(AuthThrottle).where(
+            AuthThrottle.last_failure_at < cutoff,
+            sa.or_(AuthThrottle.locked_until.is_(None), AuthThrottle.locked_until < now),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def prune_job() -> None:
+    """Periodic (hourly, ``helpdesk.periodic``): safe to run twice."""
+    from helpdesk.db import commit
+
+    prune()
+    commit()

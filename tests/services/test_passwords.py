@@ -120,6 +120,18 @@ def test_one_ip_guessing_many_accounts_is_throttled(app, patient, clock):
         db.session.remove()
 
 
+def test_quiet_throttle_rows_are_pruned(ctx, patient, clock):
+    throttle.record_failure([throttle.account_key("old@example.net")])
+    clock.advance(days=1, minutes=1)
+    throttle.record_failure([throttle.account_key(patient.email)])
+    db.session.commit()
+    from helpdesk.periodic import auth_throttle_prune_job
+
+    auth_throttle_prune_job()
+    auth_throttle_prune_job()  # twice is fine
+    assert list(db.session.scalars(sa.select(AuthThrottle.key))) == [throttle.account_key(patient.email)]
+
+
 # ------------------------------------------------------------------ reset links
 
 
