@@ -25,6 +25,7 @@ class Site:
     closed_reference: str
     article_slug: str
     category_slug: str
+    reset_path: str  # a valid password reset link (viewing it doesn't use it up)
 
 
 def build_site(base: str, patient: User, agent: User, supervisor: User) -> Site:
@@ -54,7 +55,20 @@ def build_site(base: str, patient: User, agent: User, supervisor: User) -> Site:
                                    body="Where do I park for my appointment?", channel=Channel.WEB, created_by=patient)
     tickets.update_ticket(closed, actor=patient, status=Status.CLOSED, source="patient")
     return Site(base, patient, answered.reference, emergency.reference, closed.reference, articles[0].slug,
-                "signing-in")
+                "signing-in", _reset_path(patient))
+
+
+def _reset_path(patient: User) -> str:
+    import sqlalchemy as sa
+
+    from helpdesk.auth import passwords
+    from helpdesk.extensions import db
+    from helpdesk.notify.models import OutgoingEmail
+
+    passwords.request_reset(patient.email)
+    mail = db.session.scalar(sa.select(OutgoingEmail).where(OutgoingEmail.kind == "password_reset")
+                             .order_by(OutgoingEmail.id.desc()).limit(1))
+    return re.search(r"(/password/reset/[A-Za-z0-9_-]+)", mail.body).group(1)
 
 
 def sign_in(page, site: Site) -> None:
@@ -108,6 +122,11 @@ def _help_typed(page) -> None:
     page.wait_for_selector("#kb-live-list a", timeout=10_000)
 
 
+def _forgot_sent(page) -> None:
+    page.fill("#email", "nobody@example.net")  # not the patient: their link stays valid
+    _submit(page)
+
+
 STEPS = [
     Step("sign-in", False, _goto("/login")),
     Step("sign-in-errors", False, _then(_goto("/login"), lambda p: _submit(p))),
@@ -118,6 +137,12 @@ STEPS = [
     Step("help-centre-topic", False, _goto("/help-centre/categories/{site.category_slug}")),
     Step("article", False, _goto("/help-centre/articles/{site.article_slug}")),
     Step("error-page", False, _goto("/no-such-page")),
+    Step("forgot-password", False, _goto("/password/forgot")),
+    Step("forgot-password-errors", False, _then(_goto("/password/forgot"), lambda p: _submit(p))),
+    Step("forgot-password-sent", False, _then(_goto("/password/forgot"), _forgot_sent)),
+    Step("reset-password", False, _goto("{site.reset_path}")),
+    Step("reset-password-errors", False, _then(_goto("{site.reset_path}"), lambda p: _submit(p))),
+    Step("reset-link-expired", False, _goto("/password/reset/expired-link-0000000000000000000000000000")),
     Step("my-requests", True, _goto("/requests")),
     Step("request", True, _goto("/requests/{site.reference}")),
     Step("request-reply-errors", True, _then(_goto("/requests/{site.reference}"), lambda p: _submit(p))),
@@ -129,4 +154,6 @@ STEPS = [
     Step("get-help-suggestion-step", True, _then(_goto("/help"), _help_step)),
     Step("article-signed-in", True, _goto("/help-centre/articles/{site.article_slug}")),
     Step("not-found-signed-in", True, _goto("/requests/HD-ZZZZZZ")),
+    Step("change-password", True, _goto("/account/password")),
+    Step("change-password-errors", True, _then(_goto("/account/password"), lambda p: _submit(p))),
 ]
