@@ -56,6 +56,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp)
+    from helpdesk.auth.password_views import bp as passwords_bp
+
+    app.register_blueprint(passwords_bp)
     app.register_blueprint(patient_bp)
     app.register_blueprint(agent_bp)
     app.register_blueprint(admin_bp)

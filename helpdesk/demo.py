@@ -72,6 +72,8 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
     all_queues = [q[0] for q in QUEUES]
     patient = user("patient@example.org", "Maria Lopez", Role.PATIENT, [])
     patient.date_of_birth, patient.mrn = date(1984, 3, 14), "MRN-204815"
+    # identifiers on file for the agent's identity check (phone last 4: 0142, ZIP: 94110)
+    patient.phone, patient.address_zip = "(555) 010-0142", "94110"
     agent = user("agent@example.org", "Alex Rivera", Role.AGENT, all_queues)
     supervisor = user("supervisor@example.org", "Sam Okafor", Role.SUPERVISOR, all_queues)
     user("admin@example.org", "Avery Chen", Role.ADMIN, [])
@@ -92,7 +94,8 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
         if p is None:
             p = User(email=email, display_name=f"{first} {last}", role=Role.PATIENT, active=True,
                      date_of_birth=date(1940 + rng.randrange(65), 1 + rng.randrange(12), 1 + rng.randrange(28)),
-                     mrn=f"MRN-{300000 + i * 37}")
+                     mrn=f"MRN-{300000 + i * 37}", phone=f"(555) 01{i:02d}-{2000 + i * 17:04d}",
+                     address_zip=f"{94100 + i:05d}")  # no rng draw: the rest of the seed stays the same
             p.set_password(password)
             db.session.add(p)
         patients.append(p)

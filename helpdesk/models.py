@@ -2,6 +2,7 @@
 
 from helpdesk.audit import AuditEvent
 from helpdesk.auth.models import ApiToken, User
+from helpdesk.auth.password_models import AuthThrottle, IdentityCheck, PasswordResetToken
 from helpdesk.jobs import OutboxJob
 from helpdesk.kb.models import (
     Article,
@@ -38,6 +39,8 @@ __all__ = [
     "DashAgent", "DashDay", "DashSla", "DashStaleDay", "DashVolume",
     # agent workspace
     "Macro", "SavedView", "TicketMerge", "TicketPresence",
+    # passwords and identity checks
+    "AuthThrottle", "IdentityCheck", "PasswordResetToken",
     # notify
     "Attachment", "CsatSurvey", "InboundMail", "NotifyDelivery", "NotifyPreference", "OutgoingEmail",
 ]

@@ -49,6 +49,8 @@ class User(UserMixin, db.Model):
     # Identifiers on file, used for identity checks; never shown in lists.
     date_of_birth: Mapped[date | None]
     mrn: Mapped[str | None] = mapped_column(sa.String(32))
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
+    address_zip: Mapped[str | None] = mapped_column(sa.String(10))
     # Rotated to end every session of this user (sign-out everywhere, password change).
     session_token: Mapped[str] = mapped_column(
         sa.String(64), default=lambda: secrets.token_hex(16)

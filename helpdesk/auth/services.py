@@ -18,7 +18,7 @@ from helpdesk.permissions import can_manage_queue_members, forget_memberships
 from helpdesk.tickets.models import Queue, QueueMembership
 from helpdesk.timeutil import utcnow
 
-MIN_PASSWORD = 8
+MIN_PASSWORD = 8  # see helpdesk.auth.password_rules
 MAX_PASSWORD = 128
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
 
@@ -32,14 +32,11 @@ def normalise_email(raw: object, field: str = "email") -> str:
         raise ValidationFailed("Enter a valid email address.", fields={field: ["Enter a valid email address."]}) from None
 
 
-def check_password_rules(password: object) -> str:
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise ValidationFailed(
-            f"Use at least {MIN_PASSWORD} characters.", fields={"password": [f"At least {MIN_PASSWORD} characters."]}
-        )
-    if len(password) > MAX_PASSWORD:
-        raise ValidationFailed("That password is too long.", fields={"password": [f"At most {MAX_PASSWORD} characters."]})
-    return password
+def check_password_rules(password: object, *, email: str | None = None, name: str | None = None) -> str:
+    """NIST SP 800-63B rules (see ``helpdesk.auth.password_rules``)."""
+    from helpdesk.auth.password_rules import check_password
+
+    return check_password(password, email=email, name=name)
 
 
 def clean_name(raw: object) -> str:
@@ -60,7 +57,7 @@ def _new_user(email: str, name: str, role: Role, password: str | None) -> User:
         raise Conflict("An account with that email already exists.", fields={"email": ["Already registered."]})
     user = User(email=email, display_name=name, role=role, active=True)
     if password is not None:
-        user.set_password(check_password_rules(password))
+        user.set_password(check_password_rules(password, email=email, name=name))
     db.session.add(user)
     db.session.flush()
     return user
@@ -68,7 +65,8 @@ def _new_user(email: str, name: str, role: Role, password: str | None) -> User:
 
 def register_patient(*, email: object, name: object, password: object, date_of_birth: date | None = None,
                      language: str = "en") -> User:
-    user = _new_user(normalise_email(email), clean_name(name), Role.PATIENT, check_password_rules(password))
+    address, display = normalise_email(email), clean_name(name)
+    user = _new_user(address, display, Role.PATIENT, check_password_rules(password, email=address, name=display))
     user.date_of_birth = date_of_birth
     user.language = language if language in ("en", "es") else "en"  # the pages' language at sign-up
     audit.record("user.registered", "user", user.id, actor_id=user.id, changes={"role": {"before": None, "after": "patient"}})
@@ -111,24 +109,38 @@ def set_active(*, actor: User | None, user: User, active: bool) -> User:
 
 
 def authenticate(email: object, password: object) -> User | None:
-    """The user if the credentials are right; the same work and answer otherwise."""
+    """The user if the credentials are right; the same work and answer otherwise.
+
+    Guesses are throttled per account (also for unknown addresses) and per client IP
+    (``helpdesk.auth.throttle``): a locked attempt raises ``TooManyAttempts`` without
+    the password being checked at all.
+    """
+    from helpdesk.auth import throttle
+
     pw = password if isinstance(password, str) else ""
     try:
-        address = normalise_email(email)
+        address: str | None = normalise_email(email)
     except ValidationFailed:
-        verify_dummy_password(pw)
-        return None
-    user = db.session.scalar(sa.select(User).where(User.email == address))
+        address = None
+    keys = [throttle.ip_key(), throttle.account_key(address) if address else None]
+    user = db.session.scalar(sa.select(User).where(User.email == address)) if address else None
+    wait = throttle.locked_for(keys)
+    if wait is not None:
+        audit.record("auth.sign_in_throttled", "user", user.id if user else None, actor_id=None, severity="warning")
+        commit()
+        raise throttle.TooManyAttempts(wait)
     if user is None or user.role == Role.INTEGRATION:
         verify_dummy_password(pw)
         ok = False
     else:
         ok = user.check_password(pw) and user.active
     if not ok:
+        throttle.record_failure(keys)
         audit.record("auth.sign_in_failed", "user", user.id if user else None, actor_id=None)
         commit()
         return None
-    assert user is not None
+    assert user is not None and address is not None
+    throttle.clear(throttle.account_key(address))
     if user.password_needs_rehash():
         user.set_password(pw)
     user.last_login_at = utcnow()

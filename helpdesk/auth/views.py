@@ -10,6 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from helpdesk.auth import services
 from helpdesk.auth.forms import LoginForm, RegisterForm
+from helpdesk.auth.throttle import TooManyAttempts
 from helpdesk.errors import DomainError
 from helpdesk.extensions import limiter
 from helpdesk.i18n import N_, current_language, translate
@@ -40,7 +41,11 @@ def login():
         return redirect(url_for("core.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(form.email.data, form.password.data)
+        try:
+            user = services.authenticate(form.email.data, form.password.data)
+        except TooManyAttempts as err:  # the same for every address, known or not
+            flash(_(err.message, minutes=err.minutes), "error")
+            return render_template("auth/login.html", form=form), 429
         if user is not None:
             session.clear()  # a fresh session at sign-in (no fixation)
             login_user(user)

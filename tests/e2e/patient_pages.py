@@ -31,6 +31,7 @@ class Site:
     category_slug: str
     resolved_reference: str  # resolved, files on its messages, the survey not answered
     survey_token: str  # the single-use link of another resolved request
+    reset_path: str  # a valid password reset link (viewing it doesn't use it up)
 
 
 def build_site(base: str, patient: User, agent: User, supervisor: User) -> Site:
@@ -74,7 +75,20 @@ def build_site(base: str, patient: User, agent: User, supervisor: User) -> Site:
     token = csat.open_survey(surveyed)  # a fresh link (the one mailed is not readable here)
     db.session.commit()
     return Site(base, patient, answered.reference, emergency.reference, closed.reference, articles[0].slug,
-                "signing-in", resolved.reference, token)
+                "signing-in", resolved.reference, token, _reset_path(patient))
+
+
+def _reset_path(patient: User) -> str:
+    import sqlalchemy as sa
+
+    from helpdesk.auth import passwords
+    from helpdesk.extensions import db
+    from helpdesk.notify.models import OutgoingEmail
+
+    passwords.request_reset(patient.email)
+    mail = db.session.scalar(sa.select(OutgoingEmail).where(OutgoingEmail.kind == "password_reset")
+                             .order_by(OutgoingEmail.id.desc()).limit(1))
+    return re.search(r"(/password/reset/[A-Za-z0-9_-]+)", mail.body).group(1)
 
 
 def sign_in(page, site: Site) -> None:
@@ -154,6 +168,9 @@ def _reply_with_a_wrong_file(page) -> None:
 def _survey_on_page_empty(page) -> None:
     _submit(page, "section.csat-box button.primary")
     page.wait_for_selector("#rating-error")
+def _forgot_sent(page) -> None:
+    page.fill("#email", "nobody@example.net")  # not the patient: their link stays valid
+    _submit(page)
 
 
 STEPS = [
@@ -171,6 +188,12 @@ STEPS = [
     Step("survey-errors", False, _then(_goto("/survey/{site.survey_token}"), lambda p: _submit(p))),
     Step("survey-thanks", False, _then(_goto("/survey/{site.survey_token}"), _answer_survey)),
     Step("survey-link-used", False, _link_used),
+    Step("forgot-password", False, _goto("/password/forgot")),
+    Step("forgot-password-errors", False, _then(_goto("/password/forgot"), lambda p: _submit(p))),
+    Step("forgot-password-sent", False, _then(_goto("/password/forgot"), _forgot_sent)),
+    Step("reset-password", False, _goto("{site.reset_path}")),
+    Step("reset-password-errors", False, _then(_goto("{site.reset_path}"), lambda p: _submit(p))),
+    Step("reset-link-expired", False, _goto("/password/reset/expired-link-0000000000000000000000000000")),
     Step("my-requests", True, _goto("/requests")),
     Step("request", True, _goto("/requests/{site.reference}")),
     Step("request-reply-errors", True, _then(_goto("/requests/{site.reference}"), lambda p: _submit(p))),
@@ -186,4 +209,6 @@ STEPS = [
     Step("get-help-suggestion-step", True, _then(_goto("/help"), _help_step)),
     Step("article-signed-in", True, _goto("/help-centre/articles/{site.article_slug}")),
     Step("not-found-signed-in", True, _goto("/requests/HD-ZZZZZZ")),
+    Step("change-password", True, _goto("/account/password")),
+    Step("change-password-errors", True, _then(_goto("/account/password"), lambda p: _submit(p))),
 ]

@@ -14,7 +14,7 @@ def test_admin_creates_and_deactivates_users(client, ctx, admin, queues):
     login(client, admin)
     assert client.get("/admin/users").status_code == 200
     resp = client.post("/admin/users", data={"name": "New Agent", "email": "new.agent@example.org",
-                                             "role": "agent", "password": "agent password"})
+                                             "role": "agent", "password": "blue kettle morning"})
     assert resp.status_code == 302
     user = db.session.scalar(sa.select(User).where(User.email == "new.agent@example.org"))
     assert user.role == Role.AGENT
@@ -25,7 +25,7 @@ def test_admin_creates_and_deactivates_users(client, ctx, admin, queues):
     # duplicate email: friendly error, nothing created
     n = count(User)
     client.post("/admin/users", data={"name": "X", "email": "new.agent@example.org", "role": "agent",
-                                      "password": "agent password"})
+                                      "password": "blue kettle morning"})
     assert count(User) == n
 
 

@@ -1,0 +1,37 @@
+"""Forms of the password pages and of the agent's identity check."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional
+
+_NEW_HINT_LENGTH = Length(min=8, max=128, message=_l("Use 8 to 128 characters."))
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[InputRequired(), _NEW_HINT_LENGTH])
+    confirm = PasswordField(_l("Repeat the new password"),
+                            validators=[InputRequired(), EqualTo("password", _l("Passwords don't match."))])
+
+
+class ChangePasswordForm(ResetPasswordForm):
+    current_password = PasswordField(_l("Current password"), validators=[InputRequired(), Length(max=128)])
+
+
+class IdentityCheckForm(FlaskForm):
+    """Staff only (English). Nothing typed here is stored."""
+
+    date_of_birth = StringField("Date of birth", validators=[Optional(), Length(max=20)])
+    mrn = StringField("MRN", validators=[Optional(), Length(max=40)])
+    phone_last4 = StringField("Phone, last 4 digits", validators=[Optional(), Length(max=10)])
+    address_zip = StringField("ZIP code", validators=[Optional(), Length(max=12)])
+
+
+class SendResetLinkForm(FlaskForm):
+    pass
