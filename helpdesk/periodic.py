@@ -43,10 +43,18 @@ def imap_poll_job() -> None:
     poll_imap_job()
 
 
+def prune_sessions_job() -> None:
+    """Forget sign-in sessions that ended (or expired) more than 30 days ago."""
+    from helpdesk.auth.sessions import prune_job
+
+    prune_job()
+
+
 def register(scheduler) -> None:
     scheduler.register(sweep_outbox_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(sla_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(dashboard_rollup_job, queue_name=jobs.QUEUE_NAME, interval=60, job_timeout=600)
     scheduler.register(mail_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(imap_poll_job, queue_name=jobs.QUEUE_NAME, interval=60)
+    scheduler.register(prune_sessions_job, queue_name=jobs.QUEUE_NAME, interval=3600)
     scheduler.register(weekly_retrain_job, queue_name=jobs.QUEUE_NAME, cron="0 3 * * 0", job_timeout=1800)
