@@ -21,6 +21,7 @@ from helpdesk.auth.models import AuthSession, MfaRecoveryCode, Role, User
 from helpdesk.db import commit
 from helpdesk.errors import Conflict, Forbidden, ValidationFailed
 from helpdesk.extensions import db
+from helpdesk.i18n import N_
 from helpdesk.timeutil import utcnow
 
 ISSUER = "Riverside Health Help Desk"
@@ -98,7 +99,7 @@ def unused_recovery_codes(user: User) -> int:
 def begin_enrolment(user: User) -> str:
     """A secret for the authenticator (kept until confirmed, so a reload shows the same QR)."""
     if user.mfa_enabled:
-        raise Conflict("Two-step sign-in is already on.")
+        raise Conflict(N_("Two-step sign-in is already on."))
     if not user.mfa_secret:
         user.mfa_secret = pyotp.random_base32()
         commit()
@@ -109,13 +110,13 @@ def confirm_enrolment(user: User, code: object, auth_session: AuthSession | None
     """Turn MFA on once the user proves their authenticator works; returns the recovery
     codes (shown once)."""
     if user.mfa_enabled:
-        raise Conflict("Two-step sign-in is already on.")
+        raise Conflict(N_("Two-step sign-in is already on."))
     if not user.mfa_secret:
-        raise Conflict("Start the set-up again.")
+        raise Conflict(N_("Start the set-up again."))
     step = _matching_step(user, _clean_code(code))
     if step is None:
-        raise ValidationFailed("That code didn't match. Enter the 6-digit code your app shows now.",
-                               fields={"code": ["That code didn't match."]})
+        raise ValidationFailed(N_("That code didn't match. Enter the 6-digit code your app shows now."),
+                               fields={"code": [N_("That code didn't match.")]})
     user.mfa_enabled_at = utcnow()
     user.mfa_last_step = step
     codes = _new_recovery_codes(user)
@@ -130,7 +131,7 @@ def provision(user: User) -> tuple[str, list[str]]:
     """Turn MFA on with a new secret without a confirming code — for the demo seed and
     the test-suite's sign-in helper, which print or use the secret. Audited."""
     if user.mfa_enabled:
-        raise Conflict("Two-step sign-in is already on.")
+        raise Conflict(N_("Two-step sign-in is already on."))
     user.mfa_secret = pyotp.random_base32()
     user.mfa_enabled_at = utcnow()
     user.mfa_last_step = None
@@ -191,11 +192,11 @@ def _clear(user: User) -> None:
 def disable(user: User, password: object) -> None:
     """A patient turns their own MFA off (password confirms it). Staff can't."""
     if user.mfa_required:
-        raise Forbidden("Staff accounts must keep two-step sign-in.")
+        raise Forbidden(N_("Staff accounts must keep two-step sign-in."))
     if not user.mfa_enabled:
-        raise Conflict("Two-step sign-in is already off.")
+        raise Conflict(N_("Two-step sign-in is already off."))
     if not isinstance(password, str) or not user.check_password(password):
-        raise ValidationFailed("That password is not right.", fields={"password": ["That password is not right."]})
+        raise ValidationFailed(N_("That password is not right."), fields={"password": [N_("That password is not right.")]})
     _clear(user)
     audit.record("mfa.disabled", "user", user.id, actor_id=user.id)
     commit()
