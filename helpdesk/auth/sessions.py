@@ -134,6 +134,16 @@ def _timed_out(row: AuthSession, user: User, reason: str, now: datetime) -> None
     g.session_timed_out = reason
     if has_request_context():
         session.pop(KEY_FIELD, None)
+        _say_why(user, reason)
+
+
+def _say_why(user: User, reason: str) -> None:
+    """The sign-in page says why, in the patient's language (kept for this browser)."""
+    from helpdesk.i18n import SESSION_KEY, language_of, supported
+
+    if not user.is_staff and supported(user.language):
+        session[SESSION_KEY] = user.language
+    with language_of(user if not user.is_staff else None):
         if reason == "idle":
             minutes = max(1, math.ceil(idle_limit(user).total_seconds() / 60))
             flash(ngettext("You were signed out after %(num)d minute without activity.",
