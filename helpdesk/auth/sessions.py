@@ -90,7 +90,8 @@ def current() -> AuthSession | None:
 def remaining_idle_seconds(row: AuthSession, user: User) -> int:
     left = (row.last_seen_at + idle_limit(user)) - utcnow()
     absolute = row.expires_at - utcnow()
-    return max(0, int(min(left, absolute).total_seconds()))
+    # rounded up: while the session is valid this is at least 1 (0 means it has ended)
+    return max(0, math.ceil(min(left, absolute).total_seconds()))
 
 
 def load(raw_key: str) -> User | None:
