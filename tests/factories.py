@@ -122,13 +122,9 @@ def login(client: FlaskClient, user: User) -> FlaskClient:
 
 def session_key(user: User) -> str:
     """A new server-side session for ``user`` (MFA satisfied); returns the cookie's key."""
-    from helpdesk.auth import mfa, sessions
+    from helpdesk.auth import sessions
 
-    if user.mfa_required and not user.mfa_enabled:
-        mfa.provision(user)
-    _row, key = sessions.open_session(user, mfa_passed=True)
-    db.session.commit()
-    return key
+    return sessions.signed_in_key(user)
 
 
 def totp_code(user: User) -> str:
