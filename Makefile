@@ -11,7 +11,7 @@ PO     := $(wildcard translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 BABEL_KEYWORDS := -k _l -k lazy_gettext
 
-.PHONY: run test install migrate seed worker cron lint bench check clean translations translations-compile
+.PHONY: run test install migrate seed worker cron lint bench check clean translations translations-compile mfa-code
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ migrate: $(STAMP)
 
 seed: $(STAMP)
 	HELPDESK_ENV=$${HELPDESK_ENV:-development} $(BIN)/flask seed-demo
+
+# The current two-step sign-in code of a seeded account: make mfa-code EMAIL=agent@example.org
+mfa-code: $(STAMP)
+	@test -n "$(EMAIL)" || { echo "usage: make mfa-code EMAIL=agent@example.org"; exit 2; }
+	@HELPDESK_ENV=$${HELPDESK_ENV:-development} $(BIN)/flask users mfa-code "$(EMAIL)"
 
 # Production job runner: RQ worker (needs REDIS_URL) plus the periodic scheduler.
 worker: $(STAMP)

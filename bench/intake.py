@@ -139,6 +139,7 @@ def list_benchmark(env: dict[str, str], n_tickets: int) -> None:
 
     from helpdesk.auth import services as accounts
     from helpdesk.auth.models import Role, User
+    from helpdesk.auth.sessions import signed_in_key
     from helpdesk.extensions import db
     from helpdesk.tickets.models import Queue, Ticket, new_reference
     from helpdesk.timeutil import utcnow
@@ -177,7 +178,7 @@ def list_benchmark(env: dict[str, str], n_tickets: int) -> None:
         db.session.execute(sa.text("ANALYZE"))
         db.session.commit()
         total = db.session.scalar(sa.select(sa.func.count()).select_from(Ticket))
-        agent_key = agent.get_id()
+        agent_key = signed_in_key(agent)  # a real server-side session
 
     client = app.test_client()
     with client.session_transaction() as s:

@@ -192,6 +192,7 @@ def main() -> None:
     import sqlalchemy as sa
 
     from helpdesk.auth.models import User
+    from helpdesk.auth.sessions import signed_in_key
     from helpdesk.extensions import db
     from helpdesk.tickets.models import Ticket
 
@@ -219,8 +220,9 @@ def main() -> None:
 
     with app.app_context():
         total = db.session.scalar(sa.select(sa.func.count()).select_from(Ticket))
-        sup = db.session.scalar(sa.select(User).where(User.email == "bench.sup@example.org")).get_id()
-        agent = db.session.scalar(sa.select(User).where(User.email == "bench.agent@example.org")).get_id()
+        # real server-side sessions (helpdesk.auth.sessions)
+        sup = signed_in_key(db.session.scalar(sa.select(User).where(User.email == "bench.sup@example.org")))
+        agent = signed_in_key(db.session.scalar(sa.select(User).where(User.email == "bench.agent@example.org")))
 
     def client_for(key: str):
         c = app.test_client()

@@ -71,6 +71,38 @@ def deactivate_cmd(email: str) -> None:
     click.echo(f"Deactivated {user.email}.")
 
 
+@users_cli.command("mfa-code")
+@click.argument("email")
+def mfa_code_cmd(email: str) -> None:
+    """Print the account's current two-step sign-in code (development: sign in to `make run`)."""
+    from helpdesk.auth import mfa
+
+    if current_app.config["HELPDESK"].is_production:
+        raise click.ClickException("Not available in production: use the authenticator app.")
+    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise click.ClickException("No such account.")
+    if not user.mfa_secret:
+        raise click.ClickException("This account has no authenticator set up.")
+    click.echo(mfa.current_code(user))
+
+
+@users_cli.command("mfa-reset")
+@click.argument("email")
+def mfa_reset_cmd(email: str) -> None:
+    """Clear an account's authenticator (lost phone); it is set up again at the next sign-in."""
+    from helpdesk.auth import mfa
+
+    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise click.ClickException("No such account.")
+    try:
+        mfa.reset(actor=None, user=user)
+    except DomainError as err:
+        _fail(err)
+    click.echo(f"Two-step sign-in reset for {user.email}.")
+
+
 @token_cli.command("create")
 @click.option("--name", required=True, help="What the token is for, e.g. 'patient-portal'.")
 @click.option("--user", "user_email", default=None, help="Issue for an existing account instead.")

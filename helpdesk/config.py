@@ -19,6 +19,12 @@ ENVIRONMENTS: tuple[str, ...] = ("development", "testing", "production")
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105
 
 
+# Upper bounds of the sign-in session limits: configuration may shorten, never lengthen.
+MAX_IDLE_MINUTES_STAFF = 15
+MAX_IDLE_MINUTES_PATIENT = 30
+MAX_SESSION_HOURS = 12
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or malformed."""
 
@@ -100,6 +106,12 @@ class Settings:
     attachment_max_files: int = 5
     attachment_scanner: str | None = None  # "package.module:function"
     csat_link_days: int = 14
+    # sign-in sessions (helpdesk.auth.sessions): idle timeouts and absolute lifetime.
+    # The environment may only shorten them (HIPAA-minded defaults are the maxima).
+    session_idle_minutes_staff: float = 15
+    session_idle_minutes_patient: float = 30
+    session_max_hours: float = 12
+    session_warning_seconds: int = 120  # the page warns this long before the idle timeout
 
     def __post_init__(self) -> None:
         """Production is served over TLS only: checked however the settings were built."""
@@ -153,6 +165,11 @@ class Settings:
             model_dir=Path(model_dir) if model_dir else None,
             page_size=_int(env, "PAGE_SIZE", 25, 5, 200),
             jobs_inline=redis_url is None,
+            session_idle_minutes_staff=_int(env, "SESSION_IDLE_MINUTES_STAFF", MAX_IDLE_MINUTES_STAFF, 1,
+                                            MAX_IDLE_MINUTES_STAFF),
+            session_idle_minutes_patient=_int(env, "SESSION_IDLE_MINUTES_PATIENT", MAX_IDLE_MINUTES_PATIENT, 1,
+                                              MAX_IDLE_MINUTES_PATIENT),
+            session_max_hours=_int(env, "SESSION_MAX_HOURS", MAX_SESSION_HOURS, 1, MAX_SESSION_HOURS),
             **_mail_settings(env),
         )
 

@@ -146,9 +146,18 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
     echo(f"Seeded {len(QUEUES)} queues, {len(patients)} patients, {created} requests.")
     echo("")
     echo("Demo accounts (password for all: " + password + "):")
+    from helpdesk.auth import mfa
+
     for email, role in [("patient@example.org", "patient"), ("agent@example.org", "agent (every queue)"),
                         ("supervisor@example.org", "supervisor"), ("admin@example.org", "admin")]:
-        echo(f"  {email:<26} {role}")
+        account = db.session.scalar(sa.select(User).where(User.email == email))
+        note = ""
+        if account is not None and account.mfa_required:
+            # staff must use two-step sign-in: give them an authenticator secret now
+            if not account.mfa_enabled:
+                mfa.provision(account)
+            note = f"  authenticator key {account.mfa_secret} (or: make mfa-code EMAIL={email})"
+        echo(f"  {email:<26} {role}{note}")
     if token_note:
         echo(token_note)
 

@@ -1,7 +1,7 @@
 """Import every model so that the metadata (and Alembic) sees all tables."""
 
 from helpdesk.audit import AuditEvent
-from helpdesk.auth.models import ApiToken, User
+from helpdesk.auth.models import ApiToken, AuthSession, MfaRecoveryCode, User
 from helpdesk.auth.password_models import AuthThrottle, IdentityCheck, PasswordResetToken
 from helpdesk.jobs import OutboxJob
 from helpdesk.kb.models import (
@@ -29,7 +29,7 @@ from helpdesk.tickets.models import Message, Queue, QueueMembership, Ticket
 from helpdesk.tickets.workspace_models import Macro, SavedView, TicketMerge, TicketPresence
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Message", "ModelVersion", "OutboxJob", "Queue", "QueueMembership",
+    "ApiToken", "AuditEvent", "AuthSession", "MfaRecoveryCode", "Message", "ModelVersion", "OutboxJob", "Queue", "QueueMembership",
     "RoutingDecision", "RoutingLabel", "Ticket", "User",
     # knowledge base
     "Article", "ArticleFeedback", "ArticleQueue", "ArticleVersion", "ArticleViewDay", "Deflection", "KbIndexState",

@@ -48,9 +48,18 @@ def attachment_sweep_job() -> None:
     from helpdesk.notify.attachments import sweep_orphans
 
     sweep_orphans()
+
+
 def auth_throttle_prune_job() -> None:
     """Forget sign-in throttle rows that have been quiet for a day."""
     from helpdesk.auth.throttle import prune_job
+
+    prune_job()
+
+
+def prune_sessions_job() -> None:
+    """Forget sign-in sessions that ended (or expired) more than 30 days ago."""
+    from helpdesk.auth.sessions import prune_job
 
     prune_job()
 
@@ -63,4 +72,5 @@ def register(scheduler) -> None:
     scheduler.register(imap_poll_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(attachment_sweep_job, queue_name=jobs.QUEUE_NAME, cron="17 * * * *")
     scheduler.register(auth_throttle_prune_job, queue_name=jobs.QUEUE_NAME, interval=3600)
+    scheduler.register(prune_sessions_job, queue_name=jobs.QUEUE_NAME, interval=3600)
     scheduler.register(weekly_retrain_job, queue_name=jobs.QUEUE_NAME, cron="0 3 * * 0", job_timeout=1800)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, flash, g, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_url, user_logged_in
 from flask_talisman import Talisman
 
+from helpdesk.auth import sessions
 from helpdesk.auth.models import User
-from helpdesk.extensions import db, login_manager
+from helpdesk.extensions import login_manager
 
 talisman = Talisman()
+
+# What a session that still owes its second factor may reach.
+MFA_PENDING_ENDPOINTS = frozenset({
+    "auth.mfa_verify", "auth.mfa_enrol", "auth.logout", "auth.session_status", "auth.keep_alive", "i18n.switch",
+    "core.livez", "core.healthz",
+})
 
 CSP = {
     "default-src": "'self'",
@@ -48,20 +56,58 @@ def init_security(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
-    def load_user(user_key: str) -> User | None:
-        user_id, _, token = user_key.partition(":")
-        if not user_id.isdigit() or not token:
+    def load_user(session_key: str) -> User | None:
+        return sessions.load(session_key)
+
+    @user_logged_in.connect_via(app)
+    def _new_server_session(sender, user: User, **extra) -> None:
+        # Every login_user() — sign-in, registration — opens a new server-side session
+        # and puts its fresh key in the cookie (no session fixation).
+        sessions.start(user)
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        if sessions.is_background() or request.path.startswith("/api/"):
+            return jsonify({"error": {"code": "unauthorized", "message": "Sign in again."}}), 401
+        if not g.get("session_timed_out"):  # a timeout already said why
+            flash(_("Please sign in to continue."), "info")
+        return redirect(login_url(login_manager.login_view, next_url=request.url))
+
+    @app.before_request
+    def check_session_and_second_factor():
+        """Load the session user first thing (so the check and the activity stamp happen
+        before any work), then keep a session that still owes MFA on the MFA pages."""
+        if request.endpoint in (None, "static"):
             return None
-        user = db.session.scalar(sa.select(User).where(User.id == int(user_id)))
-        if user is None or not user.active or user.session_token != token:
+        if not current_user.is_authenticated:
             return None
-        return user
+        row = sessions.current()
+        user = current_user._get_current_object()
+        if row is None:
+            return None
+        if row.mfa_passed and not (user.mfa_required and not user.mfa_enabled):
+            return None
+        target = "auth.mfa_verify" if user.mfa_enabled else "auth.mfa_enrol"
+        if request.endpoint in MFA_PENDING_ENDPOINTS or request.endpoint == target:
+            return None
+        if sessions.is_background() or request.path.startswith("/api/"):
+            return jsonify({"error": {"code": "mfa_required", "message": "Finish signing in first."}}), 401
+        return redirect(url_for(target))
+
+    @app.context_processor
+    def _session_timeout():
+        row = sessions.current()
+        if row is None or not row.mfa_passed or not current_user.is_authenticated:
+            return {"session_timeout": None}
+        user = current_user._get_current_object()
+        return {"session_timeout": {
+            "idle_seconds": sessions.remaining_idle_seconds(row, user),
+            "warning_seconds": app.config["HELPDESK"].session_warning_seconds,
+        }}
 
     @app.after_request
     def no_store_for_signed_in(response):
         # Pages with patient data must not linger in shared browser caches.
-        from flask_login import current_user
-
         if current_user.is_authenticated and response.mimetype == "text/html":
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -111,10 +111,59 @@ def run_jobs() -> None:
 
 
 def login(client: FlaskClient, user: User) -> FlaskClient:
+    """Sign ``user`` in on ``client`` with a real server-side session, second factor
+    passed (staff get an authenticator provisioned first, as MFA is required of them)."""
+    key = session_key(user)
     with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
+        session["_user_id"] = key
         session["_fresh"] = True
     return client
+
+
+def session_key(user: User) -> str:
+    """A new server-side session for ``user`` (MFA satisfied); returns the cookie's key."""
+    from helpdesk.auth import sessions
+
+    return sessions.signed_in_key(user)
+
+
+def totp_code(user: User) -> str:
+    """The code the user's authenticator shows now — or, if that one was just used (a
+    replay would be refused), the next one, waiting for it when needed."""
+    import time
+
+    import pyotp
+
+    from helpdesk.timeutil import utcnow
+
+    db.session.refresh(user)
+    totp = pyotp.TOTP(user.mfa_secret)
+    step = totp.timecode(utcnow())
+    if user.mfa_last_step is not None and user.mfa_last_step >= step:
+        if user.mfa_last_step >= step + 1:
+            time.sleep(totp.interval - (time.time() % totp.interval) + 0.5)
+            step = totp.timecode(utcnow())
+        step = max(step, user.mfa_last_step + 1)
+    return totp.generate_otp(step)
+
+
+def browser_sign_in(page, base: str, user: User, password: str = PASSWORD) -> None:
+    """Sign in through the real forms in a browser, with the two-step code for staff
+    (and patients who turned it on): the one helper every browser test uses."""
+    from helpdesk.auth import mfa
+
+    if user.mfa_required and not user.mfa_enabled:
+        mfa.provision(user)
+    page.goto(f"{base}/login")
+    page.fill("#email", user.email)
+    page.fill("#password", password)
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state()
+    if user.mfa_enabled:
+        page.wait_for_url("**/login/mfa")
+        page.fill("#code", totp_code(user))
+        page.click("main form button.primary")
+        page.wait_for_load_state()
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -127,5 +176,6 @@ def count(model) -> int:
 
 __all__ = [
     "PASSWORD", "admin", "agent", "bearer", "count", "login", "make_ticket", "make_user", "other_patient",
-    "outsider_agent", "patient", "portal", "queues", "run_jobs", "supervisor",
+    "outsider_agent", "patient", "portal", "queues", "run_jobs", "supervisor", "session_key", "totp_code",
+    "browser_sign_in",
 ]

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from helpdesk.auth import services
+from helpdesk.auth import mfa, services
 from helpdesk.auth.models import ApiToken, Role, User
 from helpdesk.errors import DomainError, NotFound
 from helpdesk.extensions import db
@@ -67,6 +67,22 @@ def set_active(user_id: int, active: int):
         try:
             services.set_active(actor=_me(), user=user, active=bool(active))
             flash("Account updated.", "success")
+        except DomainError as err:
+            _flash_error(err)
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/mfa-reset")
+@role_required(Role.ADMIN)
+def mfa_reset(user_id: int):
+    """Clear a member's authenticator (lost phone): their sessions end and they set up
+    two-step sign-in again at their next sign-in."""
+    user = _get(User, user_id)
+    if ActionForm().validate_on_submit():
+        try:
+            mfa.reset(actor=_me(), user=user)
+            flash(f"Two-step sign-in reset for {user.display_name}: they set it up again at their next sign-in.",
+                  "success")
         except DomainError as err:
             _flash_error(err)
     return redirect(url_for("admin.users"))

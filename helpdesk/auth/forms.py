@@ -19,3 +19,11 @@ class RegisterForm(FlaskForm):
     )
     confirm = PasswordField(_l("Repeat password"),
                             validators=[DataRequired(), EqualTo("password", _l("Passwords don't match."))])
+
+
+class MfaCodeForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
+
+
+class PasswordConfirmForm(FlaskForm):
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])

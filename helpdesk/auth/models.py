@@ -62,6 +62,12 @@ class User(UserMixin, db.Model):
     kb_editor: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # TOTP second factor (helpdesk.auth.mfa). The secret is set when enrolment starts;
+    # MFA is on once mfa_enabled_at is set (the user confirmed a code).
+    mfa_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    mfa_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The TOTP time step of the last code accepted: a code is never accepted twice.
+    mfa_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     memberships: Mapped[list[QueueMembership]] = relationship(  # noqa: F821
         back_populates="user", cascade="all, delete-orphan"
@@ -70,10 +76,20 @@ class User(UserMixin, db.Model):
     def __repr__(self) -> str:  # no PHI: id and role only
         return f"<User {self.id} {self.role.value}>"
 
-    # flask-login: the id in the session embeds the session token, so rotating the
-    # token invalidates every cookie issued before.
+    # flask-login stores get_id() in the cookie at login_user(); helpdesk.auth.sessions
+    # replaces it at once with the key of a new server-side session (auth_sessions), so
+    # this value alone never signs anyone in.
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_token}"
+        return str(self.id)
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.mfa_enabled_at is not None
+
+    @property
+    def mfa_required(self) -> bool:
+        """Staff must use a second factor; patients may opt in."""
+        return self.is_staff
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]
@@ -140,3 +156,41 @@ class ApiToken(db.Model):
 
 def hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+class AuthSession(db.Model):
+    """A signed-in browser. The cookie carries only the random key; the row holds its
+    SHA-256, so a copy of the database can't be replayed as a cookie."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (sa.Index("ix_auth_sessions_user_id_ended_at", "user_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # absolute lifetime
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    end_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    # The second factor was given (or isn't needed: a patient without MFA).
+    mfa_passed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    mfa_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<AuthSession {self.id} user={self.user_id}>"
+
+
+class MfaRecoveryCode(db.Model):
+    """Single-use codes for when the authenticator is lost; only hashes are stored."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, make_response, redirect, render_template, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
-from helpdesk.auth import identity, passwords
+from helpdesk.auth import identity, passwords, sessions
 from helpdesk.auth.password_forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -113,8 +113,7 @@ def change():
             status = err.status
         else:
             # Every other session has ended; this browser continues with a fresh one.
-            session.clear()
-            login_user(me)
+            sessions.restart(me)  # a new key; MFA passed in this browser stays passed
             flash(_("Your password has been changed. You have been signed out everywhere else."), "success")
             return redirect(url_for("passwords.change"))
     if form.errors and status == 200:

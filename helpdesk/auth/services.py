@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
 from helpdesk import audit
-from helpdesk.auth.models import ApiToken, Role, User, verify_dummy_password
+from helpdesk.auth.models import ApiToken, AuthSession, Role, User, verify_dummy_password
 from helpdesk.db import commit
 from helpdesk.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from helpdesk.extensions import db
@@ -99,7 +99,7 @@ def set_active(*, actor: User | None, user: User, active: bool) -> User:
     if user.active == active:
         raise ValidationFailed("Nothing changed.")
     user.active = active
-    end_all_sessions(user)
+    end_all_sessions(user, reason="deactivated")
     audit.record(
         "user.activated" if active else "user.deactivated", "user", user.id,
         actor_id=actor.id if actor else None, changes={"active": {"before": not active, "after": active}},
@@ -149,14 +149,24 @@ def authenticate(email: object, password: object) -> User | None:
     return user
 
 
-def end_all_sessions(user: User) -> None:
-    """End every session of the user (no commit: the calling service commits)."""
-    user.session_token = secrets.token_hex(16)  # every cookie issued before stops working
+def end_all_sessions(user: User, reason: str = "ended_all") -> None:
+    """End every session of the user on the server (no commit: the calling service
+    commits). Password changes and resets, deactivation and MFA resets call it."""
+    from helpdesk.auth import sessions
+
+    user.session_token = secrets.token_hex(16)
+    sessions.end_all_for(user.id, reason)
 
 
-def sign_out(user: User) -> None:
-    """End the user's sessions: rotating the token invalidates every copy of the cookie."""
-    end_all_sessions(user)
+def sign_out(user: User, auth_session: AuthSession | None = None) -> None:
+    """End this browser's session on the server: a copy of its cookie stops working.
+    Without a session row (none known), every session of the user ends."""
+    from helpdesk.auth import sessions
+
+    if auth_session is not None:
+        sessions.end(auth_session, "signed_out")
+    else:
+        end_all_sessions(user, reason="signed_out")
     audit.record("auth.signed_out", "user", user.id, actor_id=user.id)
     commit()
 

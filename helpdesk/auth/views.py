@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from helpdesk.auth import services
-from helpdesk.auth.forms import LoginForm, RegisterForm
+from helpdesk.auth import mfa, services, sessions
+from helpdesk.auth.forms import LoginForm, MfaCodeForm, PasswordConfirmForm, RegisterForm
 from helpdesk.auth.throttle import TooManyAttempts
 from helpdesk.errors import DomainError
 from helpdesk.extensions import limiter
@@ -48,8 +48,14 @@ def login():
             return render_template("auth/login.html", form=form), 429
         if user is not None:
             session.clear()  # a fresh session at sign-in (no fixation)
-            login_user(user)
-            return redirect(safe_next(request.args.get("next")) or url_for("core.index"))
+            login_user(user)  # opens a server-side session with a new key (helpdesk.security)
+            target = safe_next(request.args.get("next"))
+            row = sessions.current()
+            if row is not None and not row.mfa_passed:
+                if target:
+                    session["after_mfa"] = target
+                return redirect(url_for("auth.mfa_verify" if user.mfa_enabled else "auth.mfa_enrol"))
+            return redirect(target or url_for("core.index"))
         flash(_(GENERIC_FAILURE), "error")
     elif request.method == "POST":
         flash(_(GENERIC_FAILURE), "error")
@@ -59,7 +65,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    services.sign_out(current_user._get_current_object())
+    services.sign_out(current_user._get_current_object(), sessions.current())
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")
@@ -87,3 +93,118 @@ def register():
             flash(_("Welcome! Your account is ready."), "info")
             return redirect(url_for("patient.my_requests"))
     return render_template("auth/register.html", form=form), 422 if form.errors else 200
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _after_sign_in() -> str:
+    return safe_next(session.pop("after_mfa", None)) or url_for("core.index")
+
+
+def _mfa_limit() -> str:
+    return current_app.config["HELPDESK"].login_rate_limit
+
+
+# ---------------------------------------------------------------- second sign-in step
+
+
+@bp.route("/login/mfa", methods=["GET", "POST"])
+@limiter.limit(_mfa_limit, methods=["POST"], error_message=N_("Too many attempts. Wait a minute and try again."))
+@login_required
+def mfa_verify():
+    row = sessions.current()
+    user = _me()
+    if row is None or row.mfa_passed or not user.mfa_enabled:
+        return redirect(url_for("core.index"))
+    form = MfaCodeForm()
+    if form.validate_on_submit():
+        outcome = mfa.verify(row, form.code.data)
+        if outcome is mfa.Outcome.PASSED:
+            return redirect(_after_sign_in())
+        if outcome is mfa.Outcome.LOCKED:
+            logout_user()
+            session.clear()
+            flash(_("Too many wrong codes. Sign in again with your password."), "error")
+            return redirect(url_for("auth.login"))
+        form.code.errors = [_("That code didn't work. Enter the code your app shows now, or a recovery code.")]
+    return render_template("auth/mfa_verify.html", form=form), 422 if form.errors else 200
+
+
+# ---------------------------------------------------------------- account security (MFA on/off)
+
+
+@bp.get("/account/security")
+@login_required
+def security():
+    user = _me()
+    return render_template("auth/security.html", user=user, disable_form=PasswordConfirmForm(),
+                           recovery_left=mfa.unused_recovery_codes(user) if user.mfa_enabled else 0)
+
+
+@bp.route("/account/mfa/enrol", methods=["GET", "POST"])
+@limiter.limit(_mfa_limit, methods=["POST"], error_message=N_("Too many attempts. Wait a minute and try again."))
+@login_required
+def mfa_enrol():
+    user = _me()
+    if user.role.value == "integration":
+        abort(404)
+    if user.mfa_enabled:
+        flash(_("Two-step sign-in is already on."), "info")
+        return redirect(url_for("auth.security"))
+    secret = mfa.begin_enrolment(user)
+    form = MfaCodeForm()
+    if form.validate_on_submit():
+        try:
+            codes = mfa.confirm_enrolment(user, form.code.data, sessions.current())
+        except DomainError as err:
+            form.code.errors = [translate(m) for m in (err.fields or {}).get("code", [err.message])]
+        else:
+            return render_template("auth/mfa_recovery_codes.html", codes=codes, next_url=_after_sign_in())
+    uri = mfa.provisioning_uri(user)
+    return render_template("auth/mfa_enrol.html", form=form, secret=secret, qr=mfa.qr_svg_data_uri(uri),
+                           required=user.mfa_required), 422 if form.errors else 200
+
+
+@bp.post("/account/mfa/disable")
+@login_required
+def mfa_disable():
+    user = _me()
+    form = PasswordConfirmForm()
+    if not form.validate_on_submit():
+        flash(_("Enter your password to turn off two-step sign-in."), "error")
+        return redirect(url_for("auth.security"))
+    try:
+        mfa.disable(user, form.password.data)
+    except DomainError as err:
+        if err.status == 403:
+            raise
+        flash(translate(err.message), "error")
+        return redirect(url_for("auth.security"))
+    flash(_("Two-step sign-in is off."), "info")
+    return redirect(url_for("auth.security"))
+
+
+# ---------------------------------------------------------------- idle timeout (the page's warning)
+
+
+@bp.get("/session/status")
+@login_required
+def session_status():
+    """How long this session has before the idle timeout. The warning script sends it as
+    a background request: asking doesn't count as activity."""
+    row = sessions.current()
+    if row is None:
+        abort(404)
+    return jsonify({"remaining_seconds": sessions.remaining_idle_seconds(row, _me())})
+
+
+@bp.post("/session/keep-alive")
+@login_required
+def keep_alive():
+    """"Stay signed in": a user action, so loading the user already counted it as activity."""
+    row = sessions.current()
+    if row is None:
+        abort(404)
+    return jsonify({"remaining_seconds": sessions.remaining_idle_seconds(row, _me())})

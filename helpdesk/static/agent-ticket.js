@@ -89,10 +89,15 @@
 
   function beat() {
     clearTimeout(timer);
+    var now = state();
+    var headers = { "Content-Type": "application/json", "X-CSRFToken": token };
+    // A check-in while only viewing is not activity: it must not keep an idle session
+    // alive (helpdesk.auth.sessions). One while typing a reply is.
+    if (now === "viewing") { headers["X-Helpdesk-Background"] = "1"; }
     fetch(url, {
       method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": token },
-      body: JSON.stringify({ state: state() })
+      headers: headers,
+      body: JSON.stringify({ state: now })
     }).then(function (resp) {
       if (!resp.ok) { throw new Error(String(resp.status)); }
       return resp.json();

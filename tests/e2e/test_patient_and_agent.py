@@ -6,22 +6,21 @@ import re
 
 import pytest
 
-from tests.factories import PASSWORD, run_jobs
+from helpdesk.auth.models import User
+from tests.factories import browser_sign_in, run_jobs
 
 pytestmark = pytest.mark.e2e
 
 
-def sign_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+def sign_in(page, base: str, user: User) -> None:
+    """Password, then the two-step code for staff (tests.factories.browser_sign_in)."""
+    browser_sign_in(page, base, user)
 
 
 def test_patient_submits_agent_replies_patient_sees_reply(browser, live_server, ctx, patient, agent, artifacts):
     patient_ctx = browser.new_context()
     p = patient_ctx.new_page()
-    sign_in(p, live_server, patient.email)
+    sign_in(p, live_server, patient)
     p.get_by_role("link", name="Get help").first.click()
     p.get_by_label("What do you need help with?").fill("Charged twice for one visit")
     p.get_by_label("Tell us more").fill("My statement shows the same charge two times. Can you fix my bill?")
@@ -33,7 +32,7 @@ def test_patient_submits_agent_replies_patient_sees_reply(browser, live_server, 
 
     agent_ctx = browser.new_context()
     a = agent_ctx.new_page()
-    sign_in(a, live_server, agent.email)
+    sign_in(a, live_server, agent)
     a.goto(f"{live_server}/agent/tickets")
     a.get_by_role("link", name=reference).click()
     a.get_by_label("Message").fill("Thanks for telling us. We removed the duplicate charge.")

@@ -19,10 +19,10 @@ def test_two_agents_see_each_other_and_the_collision_warning(browser, live_serve
     a_ctx, s_ctx = browser.new_context(), browser.new_context()
     try:
         a = a_ctx.new_page()
-        sign_in(a, live_server, agent.email)
+        sign_in(a, live_server, agent)
         a.goto(url)
         s = s_ctx.new_page()
-        sign_in(s, live_server, supervisor.email)
+        sign_in(s, live_server, supervisor)
         s.goto(url)
         # each sees the other within a couple of polls
         s.wait_for_selector("text=Also here: Alex Agent (viewing)", timeout=15000)
@@ -54,7 +54,7 @@ def test_shortcuts_and_macro_search(browser, live_server, ctx, agent, make_ticke
     bctx = browser.new_context()
     try:
         p = bctx.new_page()
-        sign_in(p, live_server, agent.email)
+        sign_in(p, live_server, agent)
         p.goto(f"{live_server}/agent/tickets")
         p.keyboard.press("?")
         assert p.locator("#shortcuts-help").is_visible()

@@ -38,3 +38,23 @@ def test_the_demo_history_is_spread_over_a_month_with_running_sla_clocks(ctx):
     month = dashboard.Period(start=end - timedelta(days=31), end=end)
     assert dashboard.summary(month)["created"] == 24
     assert any("SLA:" in line for line in lines)
+
+
+def test_demo_staff_have_two_step_sign_in_and_their_keys_are_printed(ctx):
+    import pyotp
+
+    from helpdesk.auth import mfa
+    from helpdesk.auth.models import User
+
+    lines: list[str] = []
+    demo.seed(n_tickets=2, echo=lines.append, train_model=False)
+    staff = {u.email: u for u in db.session.scalars(sa.select(User).where(
+        User.email.in_(["agent@example.org", "supervisor@example.org", "admin@example.org"])))}
+    assert len(staff) == 3
+    for email, user in staff.items():
+        assert user.mfa_enabled
+        line = next(line for line in lines if line.strip().startswith(email))
+        assert f"authenticator key {user.mfa_secret}" in line
+        assert mfa.current_code(user) == pyotp.TOTP(user.mfa_secret).now()
+    patient = db.session.scalar(sa.select(User).where(User.email == "patient@example.org"))
+    assert not patient.mfa_enabled  # patients choose for themselves

@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from helpdesk.audit import AuditEvent
-from helpdesk.auth import passwords, services, throttle
+from helpdesk.auth import passwords, services, sessions, throttle
+from helpdesk.auth.models import AuthSession
 from helpdesk.auth.models import User
 from helpdesk.auth.password_models import AuthThrottle, PasswordResetToken
 from helpdesk.errors import ValidationFailed
@@ -18,6 +19,11 @@ from helpdesk.extensions import db
 from helpdesk.notify.models import OutgoingEmail
 from helpdesk.timeutil import simulated_clock, utcnow
 from tests.factories import PASSWORD
+
+
+def _ended(row: AuthSession) -> bool:
+    """The server-side session is over: its cookie no longer signs anyone in."""
+    return db.session.get(AuthSession, row.id, populate_existing=True).ended_at is not None
 
 NEW = "a brand new sentence"  # noqa: S105
 
@@ -197,11 +203,11 @@ def test_completing_a_reset_sets_the_password_once_and_ends_every_session(ctx, p
     secret = link_secret(mails("password_reset")[0])
     assert passwords.find_reset_token(secret) is not None  # looking does not use it up
     assert passwords.find_reset_token(secret) is not None
-    old_session = patient.get_id()
+    old_session, _key = sessions.open_session(patient)
     for _ in range(5):
         services.authenticate(patient.email, "wrong guess here")  # locked out...
     user = passwords.complete_reset(secret, NEW)
-    assert user.get_id() != old_session
+    assert _ended(old_session)
     assert user.check_password(NEW) and not user.check_password(PASSWORD)
     assert services.authenticate(patient.email, NEW) is not None  # ...and the reset lifts the lock
     with pytest.raises(passwords.InvalidResetLink):
@@ -252,9 +258,9 @@ def test_change_needs_the_current_password_and_follows_the_rules(ctx, patient):
     assert "password" in err.value.fields
     assert db.session.get(User, patient.id).check_password(PASSWORD)
     passwords.request_reset(patient.email)
-    old_session = patient.get_id()
+    old_session, _key = sessions.open_session(patient)
     passwords.change_password(patient, current_password=PASSWORD, new_password=NEW)
-    assert patient.check_password(NEW) and patient.get_id() != old_session
+    assert patient.check_password(NEW) and _ended(old_session)
     assert passwords.find_reset_token(link_secret(mails("password_reset")[0])) is None  # open links voided
     assert [e.action for e in actions("password.changed", "password.change_failed")] == [
         "password.change_failed", "password.changed"]

@@ -1,0 +1,209 @@
+"""Server-side sign-in sessions.
+
+The signed cookie carries only a random session key (in flask-login's ``_user_id``
+field); the ``auth_sessions`` row holds its SHA-256, the user, when it was last used,
+its absolute expiry and — once ended — when and why. Every request with a cookie is
+checked against the row, so a copied cookie stops working the moment the session ends
+on the server: sign-out, idle or absolute timeout, password change, deactivation.
+
+Background requests (presence polling, the timeout warning's status check) send the
+``X-Helpdesk-Background`` header: they are checked like any other request but do not
+count as activity, so an unattended page doesn't keep a session alive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app, flash, g, has_request_context, request, session
+from flask_babel import ngettext
+
+from helpdesk import audit
+from helpdesk.auth.models import AuthSession, User
+from helpdesk.db import commit
+from helpdesk.extensions import db
+from helpdesk.timeutil import utcnow
+
+KEY_FIELD = "_user_id"  # flask-login's session field: holds our session key
+BACKGROUND_HEADER = "X-Helpdesk-Background"
+KEEP_ENDED_DAYS = 30  # ended/expired rows are pruned after this long
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _settings():
+    return current_app.config["HELPDESK"]
+
+
+def idle_limit(user: User) -> timedelta:
+    s = _settings()
+    minutes = s.session_idle_minutes_staff if user.is_staff else s.session_idle_minutes_patient
+    return timedelta(minutes=minutes)
+
+
+def max_lifetime() -> timedelta:
+    return timedelta(hours=_settings().session_max_hours)
+
+
+def is_background() -> bool:
+    return has_request_context() and request.headers.get(BACKGROUND_HEADER) == "1"
+
+
+def second_factor_needed(user: User) -> bool:
+    """A new session must pass (or first set up) MFA: staff always, patients who opted in."""
+    return user.mfa_enabled or user.mfa_required
+
+
+def open_session(user: User, *, ip: str | None = None, mfa_passed: bool | None = None) -> tuple[AuthSession, str]:
+    """A new session row and its raw key (no commit: the caller commits)."""
+    raw = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = AuthSession(
+        key_hash=hash_key(raw), user_id=user.id, created_at=now, last_seen_at=now, expires_at=now + max_lifetime(),
+        ip=(ip or "")[:45] or None, mfa_passed=not second_factor_needed(user) if mfa_passed is None else mfa_passed,
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row, raw
+
+
+def signed_in_key(user: User) -> str:
+    """The cookie key of a new, fully signed-in session — for the test-suite and the
+    benchmarks, which drive a test client without typing passwords and codes. Staff get an
+    authenticator provisioned first (audited), since MFA is required of them."""
+    from helpdesk.auth import mfa
+
+    if user.mfa_required and not user.mfa_enabled:
+        mfa.provision(user)
+    _row, key = open_session(user, mfa_passed=True)
+    commit()
+    return key
+
+
+def start(user: User, *, mfa_passed: bool | None = None) -> AuthSession:
+    """Sign-in: a new session with a new key in the cookie (never a reused one)."""
+    row, raw = open_session(user, ip=request.remote_addr if has_request_context() else None, mfa_passed=mfa_passed)
+    commit()
+    session[KEY_FIELD] = raw
+    g.auth_session = row
+    return row
+
+
+def restart(user: User) -> AuthSession:
+    """After this browser's user changed their password (every session ended): carry on
+    in a new session with a new key; a second factor already passed here stays passed."""
+    old = current()
+    passed = bool(old is not None and old.user_id == user.id and old.mfa_passed)
+    session.pop(KEY_FIELD, None)
+    return start(user, mfa_passed=True if passed else None)
+
+
+def current() -> AuthSession | None:
+    """The session row of this request (after the user was loaded)."""
+    return g.get("auth_session")
+
+
+def remaining_idle_seconds(row: AuthSession, user: User) -> int:
+    left = (row.last_seen_at + idle_limit(user)) - utcnow()
+    absolute = row.expires_at - utcnow()
+    # rounded up: while the session is valid this is at least 1 (0 means it has ended)
+    return max(0, math.ceil(min(left, absolute).total_seconds()))
+
+
+def load(raw_key: str) -> User | None:
+    """flask-login's user loader: the session's user if the session is still valid.
+
+    Ends the session on the server when it timed out (audited), and counts this request
+    as activity unless it is a background request."""
+    if not raw_key or len(raw_key) > 128:
+        return None
+    row = db.session.scalar(sa.select(AuthSession).where(AuthSession.key_hash == hash_key(raw_key)))
+    if row is None or row.ended_at is not None:
+        return None
+    user = row.user
+    now = utcnow()
+    if not user.active:
+        _end(row, "deactivated", now)
+        commit()
+        return None
+    if now >= row.expires_at:
+        _timed_out(row, user, "absolute", now)
+        return None
+    if now - row.last_seen_at >= idle_limit(user):
+        _timed_out(row, user, "idle", now)
+        return None
+    if not is_background():
+        row.last_seen_at = now
+        commit()
+    g.auth_session = row
+    return user
+
+
+def _end(row: AuthSession, reason: str, now: datetime) -> None:
+    row.ended_at = now
+    row.end_reason = reason
+
+
+def _timed_out(row: AuthSession, user: User, reason: str, now: datetime) -> None:
+    _end(row, reason, now)
+    audit.record("auth.session_timeout", "user", user.id, actor_id=user.id, changes={"reason": reason})
+    commit()
+    g.session_timed_out = reason
+    if has_request_context():
+        session.pop(KEY_FIELD, None)
+        _say_why(user, reason)
+
+
+def _say_why(user: User, reason: str) -> None:
+    """The sign-in page says why, in the patient's language (kept for this browser)."""
+    from helpdesk.i18n import SESSION_KEY, language_of, supported
+
+    if not user.is_staff and supported(user.language):
+        session[SESSION_KEY] = user.language
+    with language_of(user if not user.is_staff else None):
+        if reason == "idle":
+            minutes = max(1, math.ceil(idle_limit(user).total_seconds() / 60))
+            flash(ngettext("You were signed out after %(num)d minute without activity.",
+                           "You were signed out after %(num)d minutes without activity.", minutes), "info")
+        else:
+            hours = max(1, math.ceil(max_lifetime().total_seconds() / 3600))
+            flash(ngettext("You were signed out because you signed in %(num)d hour ago. Please sign in again.",
+                           "You were signed out because you signed in %(num)d hours ago. Please sign in again.",
+                           hours), "info")
+
+
+def end(row: AuthSession, reason: str) -> None:
+    """End one session (no commit)."""
+    if row.ended_at is None:
+        _end(row, reason, utcnow())
+
+
+def end_all_for(user_id: int, reason: str) -> int:
+    """End every open session of a user (no commit). Returns how many."""
+    result = db.session.execute(
+        sa.update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason=reason).execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount or 0
+
+
+def prune(now: datetime | None = None) -> int:
+    """Delete sessions that ended (or expired) more than KEEP_ENDED_DAYS ago. Commits."""
+    cutoff = (now or utcnow()) - timedelta(days=KEEP_ENDED_DAYS)
+    result = db.session.execute(
+        sa.delete(AuthSession).where(sa.or_(AuthSession.ended_at < cutoff, AuthSession.expires_at < cutoff))
+        .execution_options(synchronize_session=False)
+    )
+    commit()
+    return result.rowcount or 0
+
+
+def prune_job() -> None:
+    """Periodic job (helpdesk.periodic): forget old ended sessions."""
+    prune()
