@@ -1,5 +1,6 @@
 """Import every model so that the metadata (and Alembic) sees all tables."""
 
+from helpdesk.access.models import BreakGlassGrant
 from helpdesk.audit import AuditEvent
 from helpdesk.auth.models import ApiToken, User
 from helpdesk.jobs import OutboxJob
@@ -28,7 +29,7 @@ from helpdesk.tickets.models import Message, Queue, QueueMembership, Ticket
 from helpdesk.tickets.workspace_models import Macro, SavedView, TicketMerge, TicketPresence
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Message", "ModelVersion", "OutboxJob", "Queue", "QueueMembership",
+    "ApiToken", "AuditEvent", "BreakGlassGrant", "Message", "ModelVersion", "OutboxJob", "Queue", "QueueMembership",
     "RoutingDecision", "RoutingLabel", "Ticket", "User",
     # knowledge base
     "Article", "ArticleFeedback", "ArticleQueue", "ArticleVersion", "ArticleViewDay", "Deflection", "KbIndexState",
