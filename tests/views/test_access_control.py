@@ -311,7 +311,14 @@ def test_every_staff_view_of_a_ticket_is_audited(client, ctx, agent, patient, ma
     assert client.get(f"/api/v1/tickets/{ticket.reference}", headers=bearer(secret)).status_code == 200
     views = events("ticket.viewed")
     assert [(e.actor_id, e.object_id) for e in views] == [(agent.id, ticket.reference)] * 2
+    # the knowledge base's "article from this ticket" page shows the thread too
+    from helpdesk.tickets import services as tickets
+
+    tickets.update_ticket(ticket, actor=agent, status="resolved")
+    login(client, agent)
+    assert client.get(f"/kb/from-ticket/{ticket.reference}").status_code == 200
+    assert len(events("ticket.viewed")) == 3
     # a patient reading their own request is not a staff view
     login(client, patient)
     assert client.get(f"/requests/{ticket.reference}").status_code == 200
-    assert len(events("ticket.viewed")) == 2
+    assert len(events("ticket.viewed")) == 3
