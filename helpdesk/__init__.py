@@ -62,6 +62,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(patient_bp)
     app.register_blueprint(agent_bp)
     app.register_blueprint(admin_bp)
+    from helpdesk.access.views import bp as access_bp
+
+    app.register_blueprint(access_bp)
     from helpdesk.routing.views import bp as routing_bp
 
     app.register_blueprint(routing_bp)

@@ -1,5 +1,6 @@
 """Import every model so that the metadata (and Alembic) sees all tables."""
 
+from helpdesk.access.models import BreakGlassGrant
 from helpdesk.audit import AuditEvent
 from helpdesk.auth.models import ApiToken, AuthSession, MfaRecoveryCode, User
 from helpdesk.auth.password_models import AuthThrottle, IdentityCheck, PasswordResetToken
@@ -29,7 +30,8 @@ from helpdesk.tickets.models import Message, Queue, QueueMembership, Ticket
 from helpdesk.tickets.workspace_models import Macro, SavedView, TicketMerge, TicketPresence
 
 __all__ = [
-    "ApiToken", "AuditEvent", "AuthSession", "MfaRecoveryCode", "Message", "ModelVersion", "OutboxJob", "Queue", "QueueMembership",
+    "ApiToken", "AuditEvent", "AuthSession", "BreakGlassGrant", "Message", "MfaRecoveryCode", "ModelVersion",
+    "OutboxJob", "Queue", "QueueMembership",
     "RoutingDecision", "RoutingLabel", "Ticket", "User",
     # knowledge base
     "Article", "ArticleFeedback", "ArticleQueue", "ArticleVersion", "ArticleViewDay", "Deflection", "KbIndexState",

@@ -98,8 +98,47 @@ def can_view_ticket(user: User, ticket: Ticket) -> bool:
     if user.role == Role.INTEGRATION:
         return ticket.created_by_id == user.id
     if user.is_staff:
-        return ticket.queue_id in member_queue_ids(user)
+        return ticket.queue_id in member_queue_ids(user) or has_break_glass(user, ticket)
     return False
+
+
+# --- break-glass ------------------------------------------------------------------
+# A supervisor may open one ticket outside their queues by giving a reason: a
+# time-limited grant to that ticket only (lists still follow ``ticket_scope``). Every
+# grant is a high-severity audit event that an admin reviews at /admin/break-glass.
+
+BREAK_GLASS_ROLES = (Role.SUPERVISOR,)
+
+
+def has_break_glass(user: User, ticket: Ticket) -> bool:
+    """An unexpired break-glass grant of ``user`` to ``ticket``."""
+    if not user.active or user.role not in BREAK_GLASS_ROLES or ticket.id is None:
+        return False
+    from helpdesk.access.models import BreakGlassGrant
+    from helpdesk.timeutil import utcnow
+
+    return db.session.scalar(
+        sa.select(BreakGlassGrant.id).where(
+            BreakGlassGrant.user_id == user.id, BreakGlassGrant.ticket_id == ticket.id,
+            BreakGlassGrant.expires_at > utcnow(),
+        ).limit(1)
+    ) is not None
+
+
+def break_glass_candidate(user: User | None, reference: str) -> Ticket | None:
+    """The ticket ``reference`` when ``user`` may break glass to open it (a supervisor
+    outside the ticket's queues, without a live grant); None otherwise."""
+    if user is None or not user.active or user.role not in BREAK_GLASS_ROLES:
+        return None
+    ticket = db.session.scalar(sa.select(Ticket).where(Ticket.reference == reference.upper()[:20]))
+    if ticket is None or can_view_ticket(user, ticket):
+        return None
+    return ticket
+
+
+def can_view_identifiers(user: User, ticket: Ticket) -> bool:
+    """The patient's identifiers on file: staff who may see the ticket, one view at a time."""
+    return user.is_staff and can_view_ticket(user, ticket)
 
 
 def can_work_ticket(user: User, ticket: Ticket) -> bool:

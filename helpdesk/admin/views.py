@@ -54,7 +54,8 @@ def users():
             return redirect(url_for("admin.users"))
     rows = db.session.scalars(sa.select(User).where(User.role != Role.PATIENT).order_by(User.role, User.display_name))
     patients = db.session.scalar(sa.select(sa.func.count()).where(User.role == Role.PATIENT))
-    return render_template("admin/users.html", users=list(rows), patients=patients, form=form, action=ActionForm()), (
+    return render_template("admin/users.html", users=list(rows), patients=patients, form=form, action=ActionForm(),
+                           roles=services.ASSIGNABLE_ROLES, me=_me()), (
         422 if form.errors else 200
     )
 
@@ -83,6 +84,19 @@ def mfa_reset(user_id: int):
             mfa.reset(actor=_me(), user=user)
             flash(f"Two-step sign-in reset for {user.display_name}: they set it up again at their next sign-in.",
                   "success")
+        except DomainError as err:
+            _flash_error(err)
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/role")
+@role_required(Role.ADMIN)
+def set_role(user_id: int):
+    user = _get(User, user_id)
+    if ActionForm().validate_on_submit():
+        try:
+            services.change_role(actor=_me(), user=user, role=request.form.get("role", ""))
+            flash(f"{user.display_name} is now {user.role.value}. Their sessions were ended.", "success")
         except DomainError as err:
             _flash_error(err)
     return redirect(url_for("admin.users"))

@@ -108,6 +108,46 @@ def set_active(*, actor: User | None, user: User, active: bool) -> User:
     return user
 
 
+ASSIGNABLE_ROLES = (Role.PATIENT, Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+
+
+def change_role(*, actor: User | None, user: User, role: Role | str) -> User:
+    """An admin changes a person's role. Leaving staff removes the queue memberships
+    (and the editor grant); every session of the user ends either way."""
+    if actor is not None and (actor.role != Role.ADMIN or not actor.active):
+        raise Forbidden("Only admins change roles.")
+    try:
+        new = Role(role)
+    except ValueError:
+        new = None
+    if new not in ASSIGNABLE_ROLES:
+        raise ValidationFailed("Unknown role.", fields={"role": [f"One of: {', '.join(r.value for r in ASSIGNABLE_ROLES)}."]})
+    if user.role == Role.INTEGRATION:
+        raise ValidationFailed("Integration accounts keep their role.", fields={"role": ["Not for integration accounts."]})
+    if actor is not None and actor.id == user.id:
+        raise Conflict("You can't change your own role.")
+    if user.role == new:
+        raise ValidationFailed("Nothing changed.")
+    before = user.role
+    user.role = new
+    removed: list[str] = []
+    if not new.is_staff:
+        for membership in list(user.memberships):
+            removed.append(membership.queue.slug)
+            audit.record("queue.member_removed", "queue", membership.queue.slug, actor_id=actor.id if actor else None,
+                         changes={"member": {"before": user.id, "after": None}, "via": "role_change"})
+            user.memberships.remove(membership)
+        user.kb_editor = False
+    end_all_sessions(user)
+    changes: dict = {"role": {"before": before.value, "after": new.value}}
+    if removed:
+        changes["memberships_removed"] = sorted(removed)
+    audit.record("user.role_changed", "user", user.id, actor_id=actor.id if actor else None, changes=changes)
+    commit()
+    forget_memberships()
+    return user
+
+
 def authenticate(email: object, password: object) -> User | None:
     """The user if the credentials are right; the same work and answer otherwise.
 

@@ -649,6 +649,9 @@ def from_ticket(reference: str):
         raise InvalidTransition("Only a resolved request can become an article.")
     names = services.requester_identifiers(ticket)
     if request.method == "GET":
+        from helpdesk.tickets.services import record_staff_view
+
+        record_staff_view(_me(), ticket)  # the page shows the ticket's thread: a staff view
         answer = services.ticket_answer(ticket)
         form = FromTicketForm(data={
             "title": ticket.subject, "summary": _lead_sentences(answer), "body_md": answer,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from helpdesk.errors import DomainError
+from helpdesk.errors import DomainError, NotFound
 from helpdesk.formutil import choices
 from helpdesk.notify.attachments import uploads_from_request
 from helpdesk.permissions import STAFF, get_visible_ticket, role_required
@@ -65,8 +65,12 @@ def _workspace_list_context() -> dict:
     return list_page_context()
 
 
-def _ticket_page(ticket, reply_form=None, move_form=None, status: int = 200, collision=None):
+def _ticket_page(ticket, reply_form=None, move_form=None, status: int = 200, collision=None, identifiers=None):
     me = _me()
+    from helpdesk.access.services import active_grant
+    from helpdesk.permissions import member_queue_ids
+
+    grant = None if ticket.queue_id in member_queue_ids(me) else active_grant(me, ticket)
     agents = queries.assignable_agents(ticket.queue_id)
     update_form = UpdateForm(status=ticket.status.value, priority=ticket.priority.value)
     move_form = move_form or MoveForm()
@@ -100,6 +104,8 @@ def _ticket_page(ticket, reply_form=None, move_form=None, status: int = 200, col
         Status=Status,
         workspace=_workspace_ticket_context(me, ticket),
         collision=collision,
+        identifiers=identifiers,
+        break_glass=grant,
     ), status
 
 
@@ -112,7 +118,15 @@ def _workspace_ticket_context(me, ticket) -> dict:
 @bp.get("/tickets/<reference>")
 @role_required(*STAFF)
 def ticket_page(reference: str):
-    ticket = get_visible_ticket(_me(), reference)
+    try:
+        ticket = get_visible_ticket(_me(), reference)
+    except NotFound:
+        # a supervisor outside the ticket's queues is asked for a reason (break-glass)
+        from helpdesk.access.views import break_glass_prompt
+
+        if (prompt := break_glass_prompt(reference)) is not None:
+            return prompt
+        raise
     services.record_staff_view(_me(), ticket)
     return _ticket_page(ticket)
 

@@ -11,8 +11,7 @@ import sqlalchemy as sa
 
 from helpdesk.audit import AuditEvent
 from helpdesk.auth import passwords, services, sessions, throttle
-from helpdesk.auth.models import AuthSession
-from helpdesk.auth.models import User
+from helpdesk.auth.models import AuthSession, User
 from helpdesk.auth.password_models import AuthThrottle, PasswordResetToken
 from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db

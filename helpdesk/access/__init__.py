@@ -1,0 +1,1 @@
+"""Access control beyond the role gates: identifiers on file, break-glass access."""

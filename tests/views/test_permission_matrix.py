@@ -1,0 +1,323 @@
+"""The permission matrix: every route of the app, every role, one expected status each.
+
+``MATRIX`` has ONE line per endpoint: the request to make (a path template filled
+with real objects from the ``world`` fixture) and the expected status for each role,
+in the order of ``ROLES``:
+
+    anon      signed out (pages redirect to sign-in: 302; the API answers 401)
+    owner     the patient who asked for the ticket
+    other     another patient
+    agent     an agent of the ticket's queue (billing)
+    outsider  an agent of another queue (general)
+    sup       a supervisor of the ticket's queue
+    admin     an admin (a member of no queue)
+    token     the portal's integration token, which created the ticket (API rows only)
+
+Under /api/ every role calls with a bearer token issued to its own account (the API
+reads no session cookie); elsewhere everyone signs in with a session and ``token`` is
+``None`` (not requested). GET is requested for GET routes; POST-only routes are
+POSTed with the row's ``data`` (empty unless given). The roles run in the order
+above against one fresh world per endpoint, so a row's later roles see the effect of
+earlier ones (e.g. an admin deactivating an account comes last).
+
+A route without a line fails ``test_every_route_has_an_entry``: add one when you add
+a route. Placeholders: see ``World.params``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from helpdesk.auth import services as accounts
+from helpdesk.auth.models import ApiToken, Role
+from helpdesk.extensions import db
+from tests.factories import bearer, login
+
+ROLES = ("anon", "owner", "other", "agent", "outsider", "sup", "admin", "token")
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    expected: dict[str, int | None]
+    data: dict[str, Any] = field(default_factory=dict)
+    json: Any = None
+
+
+def T(request: str, anon: int, owner: int, other: int, agent: int, outsider: int, sup: int, admin: int,  # noqa: N802
+      token: int | None = None, *, data: dict[str, Any] | None = None, json: Any = None) -> Row:
+    method, path = request.split(" ", 1)
+    codes = (anon, owner, other, agent, outsider, sup, admin, token)
+    return Row(method, path, dict(zip(ROLES, codes, strict=True)), data or {}, json)
+
+
+# fmt: off
+#   endpoint                            request                                               anon owner other agent outs  sup admin token
+MATRIX: dict[str, Row] = {
+    # core, sign-in, language
+    "core.index":                       T("GET /",                                             302, 302, 302, 302, 302, 302, 302),
+    "core.healthz":                     T("GET /healthz",                                      200, 200, 200, 200, 200, 200, 200),
+    "core.livez":                       T("GET /livez",                                        200, 200, 200, 200, 200, 200, 200),
+    "auth.login":                       T("GET /login",                                        200, 302, 302, 302, 302, 302, 302),
+    "auth.logout":                      T("POST /logout",                                      302, 302, 302, 302, 302, 302, 302),
+    "auth.register":                    T("GET /register",                                     200, 302, 302, 302, 302, 302, 302),
+    "i18n.switch":                      T("POST /language",                                    302, 302, 302, 302, 302, 302, 302, data={"language": "es", "next": "/"}),
+    # patient pages
+    "patient.get_help":                 T("GET /help",                                         302, 200, 200, 403, 403, 403, 403),
+    "patient.my_requests":              T("GET /requests",                                     302, 200, 200, 403, 403, 403, 403),
+    "patient.request_page":             T("GET /requests/{ref}",                               302, 200, 404, 403, 403, 403, 403),
+    "patient.reply":                    T("POST /requests/{ref}/reply",                        302, 422, 404, 403, 403, 403, 403),
+    "patient.close":                    T("POST /requests/{ref}/close",                        302, 302, 404, 403, 403, 403, 403),
+    "notify.survey_on_page":            T("POST /requests/{ref}/survey",                       302, 409, 404, 403, 403, 403, 403),  # 409: not resolved
+    "notify.survey":                    T("GET /survey/{survey_token}",                        200, 200, 200, 200, 200, 200, 200),
+    "notify.preferences":               T("GET /settings/notifications",                       302, 200, 200, 200, 200, 200, 200),
+    "notify.notifications":             T("GET /notifications",                                302, 403, 403, 200, 200, 200, 200),
+    "notify.notification_read":         T("POST /notifications/{notification_id}/read",        302, 403, 403, 302, 404, 404, 404),
+    "notify.notifications_read":        T("POST /notifications/read",                          302, 403, 403, 302, 302, 302, 302),
+    "notify.download":                  T("GET /attachments/{attachment_id}",                  302, 200, 404, 200, 404, 200, 404),
+    # help centre and deflection (public)
+    "kb.help_centre":                   T("GET /help-centre",                                  200, 200, 200, 200, 200, 200, 200),
+    "kb.help_centre_category":          T("GET /help-centre/categories/{category}",            200, 200, 200, 200, 200, 200, 200),
+    "kb.help_centre_search":            T("POST /help-centre/search",                          200, 200, 200, 200, 200, 200, 200, data={"q": "password"}),
+    "kb.article":                       T("GET /help-centre/articles/{slug}",                  200, 200, 200, 200, 200, 200, 200),
+    "kb.feedback":                      T("POST /help-centre/articles/{slug}/feedback",        422, 422, 422, 422, 422, 422, 422),
+    "kb.suggest":                       T("POST /help/suggest",                                302, 400, 400, 403, 403, 403, 403),
+    "kb.deflect":                       T("POST /help/deflect",                                302, 404, 404, 403, 403, 403, 403),
+    # agent workspace
+    "agent.dashboard":                  T("GET /agent/",                                       302, 403, 403, 200, 200, 200, 200),
+    "agent.availability":               T("POST /agent/availability",                          302, 403, 403, 302, 302, 302, 302),
+    "agent.ticket_list":                T("GET /agent/tickets",                                302, 403, 403, 200, 200, 200, 200),
+    "agent.ticket_page":                T("GET /agent/tickets/{ref}",                          302, 403, 403, 200, 404, 200, 404),
+    "agent.reply":                      T("POST /agent/tickets/{ref}/reply",                   302, 403, 403, 422, 404, 422, 404),
+    "agent.update":                     T("POST /agent/tickets/{ref}/update",                  302, 403, 403, 302, 404, 302, 404),
+    "agent.move":                       T("POST /agent/tickets/{ref}/move",                    302, 403, 403, 422, 404, 422, 404),
+    "agent.assign":                     T("POST /agent/tickets/{ref}/assign",                  302, 403, 403, 302, 404, 302, 404),
+    "agent.claim":                      T("POST /agent/tickets/{ref}/claim",                   302, 403, 403, 302, 404, 302, 404),
+    "access.identifiers":               T("POST /agent/tickets/{ref}/identifiers",             302, 403, 403, 200, 404, 200, 404),
+    "access.break_glass":               T("POST /agent/tickets/{ref}/break-glass",             302, 404, 404, 404, 404, 404, 404),
+    "workspace.macro_list":             T("GET /agent/macros",                                 302, 403, 403, 200, 200, 200, 200),
+    "workspace.macro_create":           T("POST /agent/macros",                                302, 403, 403, 422, 422, 422, 422),
+    "workspace.macro_edit":             T("GET /agent/macros/{macro_id}",                      302, 403, 403, 403, 404, 200, 404),
+    "workspace.macro_update":           T("POST /agent/macros/{macro_id}",                     302, 403, 403, 403, 404, 422, 404),
+    "workspace.macro_delete":           T("POST /agent/macros/{macro_id}/delete",              302, 403, 403, 403, 404, 302, 404),
+    "workspace.macro_apply":            T("POST /agent/tickets/{ref}/macro",                   302, 403, 403, 302, 404, 302, 404, data={"macro_id": "{macro_id}"}),
+    "workspace.bulk_action":            T("POST /agent/bulk",                                  302, 403, 403, 422, 422, 422, 422),
+    "workspace.merge_into":             T("POST /agent/tickets/{ref}/merge",                   302, 403, 403, 422, 404, 422, 404),
+    "workspace.presence_beat":          T("POST /agent/tickets/{ref}/presence",                302, 403, 403, 200, 404, 200, 404, data={"state": "viewing"}),
+    "workspace.view_save":              T("POST /agent/views",                                 302, 403, 403, 422, 422, 422, 422),
+    "workspace.view_delete":            T("POST /agent/views/{view_id}/delete",                302, 403, 403, 302, 404, 404, 404),
+    # knowledge base (staff)
+    "kb.staff_list":                    T("GET /kb/",                                          302, 403, 403, 200, 200, 200, 200),
+    "kb.staff_article":                 T("GET /kb/articles/{article_id}",                     302, 403, 403, 200, 200, 200, 200),
+    "kb.version":                       T("GET /kb/articles/{article_id}/versions/1",          302, 403, 403, 200, 200, 200, 200),
+    "kb.new_article":                   T("GET /kb/articles/new",                              302, 403, 403, 200, 200, 200, 200),
+    "kb.edit_article":                  T("GET /kb/articles/{article_id}/edit",                302, 403, 403, 403, 403, 200, 403),
+    "kb.set_status":                    T("POST /kb/articles/{article_id}/status",             302, 403, 403, 303, 303, 303, 303),
+    "kb.restore":                       T("POST /kb/articles/{article_id}/versions/1/restore", 302, 403, 403, 403, 403, 303, 403),
+    "kb.reviewed":                      T("POST /kb/articles/{article_id}/reviewed",           302, 403, 403, 403, 403, 302, 403),
+    "kb.review":                        T("GET /kb/review",                                    302, 403, 403, 403, 403, 200, 403),
+    "kb.stats":                         T("GET /kb/stats",                                     302, 403, 403, 403, 403, 200, 403),
+    "kb.stats_json":                    T("GET /kb/stats.json",                                302, 403, 403, 403, 403, 200, 403),
+    "kb.editors":                       T("GET /kb/editors",                                   302, 403, 403, 403, 403, 403, 200),
+    "kb.set_editor":                    T("POST /kb/editors/{user_id}/1",                      302, 403, 403, 403, 403, 403, 302),
+    "kb.from_ticket":                   T("GET /kb/from-ticket/{ref}",                         302, 403, 403, 409, 404, 409, 404),  # 409: not resolved
+    "kb.link":                          T("POST /kb/tickets/{ref}/links",                      302, 403, 403, 302, 404, 302, 404, data={"article_id": "{article_id}"}),
+    "kb.unlink":                        T("POST /kb/tickets/{ref}/links/{article_id}/delete",  302, 403, 403, 302, 404, 404, 404),  # sup: already unlinked
+    # supervisor pages
+    "sla.dashboard_page":               T("GET /supervisor/dashboard",                         302, 403, 403, 403, 403, 200, 200),
+    "sla.dashboard_json":               T("GET /supervisor/dashboard/data.json",               302, 403, 403, 403, 403, 200, 200),
+    "sla.figure_json":                  T("GET /supervisor/dashboard/summary.json",            302, 403, 403, 403, 403, 200, 200),
+    "sla.figure_csv":                   T("GET /supervisor/dashboard/daily.csv",               302, 403, 403, 403, 403, 200, 200),
+    "sla.figure_svg":                   T("GET /supervisor/dashboard/volume.svg",              302, 403, 403, 403, 403, 200, 200),
+    "routing_admin.overview":           T("GET /supervisor/routing",                           302, 403, 403, 403, 403, 200, 200),
+    "routing_admin.data":               T("GET /supervisor/routing/data.json",                 302, 403, 403, 403, 403, 200, 200),
+    "routing_admin.coverage_chart":     T("GET /supervisor/routing/coverage.svg",              302, 403, 403, 403, 403, 200, 200),
+    # admin pages
+    "admin.users":                      T("GET /admin/users",                                  302, 403, 403, 403, 403, 403, 200),
+    "admin.set_active":                 T("POST /admin/users/{user_id}/active/0",              302, 403, 403, 403, 403, 403, 302),
+    "admin.set_role":                   T("POST /admin/users/{user_id}/role",                  302, 403, 403, 403, 403, 403, 302, data={"role": "supervisor"}),
+    "admin.queues":                     T("GET /admin/queues",                                 302, 403, 403, 403, 403, 200, 200),
+    "admin.queue_active":               T("POST /admin/queues/{other_queue_id}/active/0",      302, 403, 403, 403, 403, 403, 302),
+    "admin.queue_assignment":           T("POST /admin/queues/{queue_id}/assignment",          302, 403, 403, 403, 403, 302, 302),
+    "admin.members":                    T("GET /admin/queues/{queue_id}/members",              302, 403, 403, 403, 403, 200, 200),
+    "admin.remove_member":              T("POST /admin/queues/{queue_id}/members/{user_id}/remove", 302, 403, 403, 403, 403, 302, 302),
+    "admin.tokens":                     T("GET /admin/tokens",                                 302, 403, 403, 403, 403, 403, 200),
+    "admin.revoke_token":               T("POST /admin/tokens/{token_id}/revoke",              302, 403, 403, 403, 403, 403, 302),
+    "access.review":                    T("GET /admin/break-glass",                            302, 403, 403, 403, 403, 403, 200),
+    "access.reviewed":                  T("POST /admin/break-glass/{grant_id}/reviewed",       302, 403, 403, 403, 403, 403, 302),
+    "notify.outbox":                    T("GET /admin/outbox",                                 302, 403, 403, 403, 403, 403, 200),
+    "notify.outbox_mail":               T("GET /admin/outbox/{outbox_id}",                     302, 403, 403, 403, 403, 403, 200),
+    "notify.outbox_retry":              T("POST /admin/outbox/{outbox_id}/retry",              302, 403, 403, 403, 403, 403, 302),
+    "notify.held_mail":                 T("GET /admin/mail",                                   302, 403, 403, 403, 403, 403, 200),
+    "notify.held_mail_item":            T("GET /admin/mail/{held_id}",                         302, 403, 403, 403, 403, 403, 200),
+    "notify.held_mail_raw":             T("GET /admin/mail/{held_id}/raw",                     302, 403, 403, 403, 403, 403, 200),
+    "notify.held_mail_release":         T("POST /admin/mail/{held_id}/release",                302, 403, 403, 403, 403, 403, 409),  # empty mail
+    "notify.held_mail_dismiss":         T("POST /admin/mail/{held2_id}/dismiss",               302, 403, 403, 403, 403, 403, 302),
+    # JSON API (bearer tokens; token = the portal, which created the ticket)
+    "api-docs.openapi_json":            T("GET /api/v1/openapi.json",                          200, 200, 200, 200, 200, 200, 200, 200),
+    "api_docs.docs":                    T("GET /api/v1/docs",                                  200, 200, 200, 200, 200, 200, 200, 200),
+    "api_docs.asset":                   T("GET /api/v1/docs/assets/swagger-ui.css",            200, 200, 200, 200, 200, 200, 200, 200),
+    "api_tickets.Tickets":              T("GET /api/v1/tickets",                               401, 200, 200, 200, 200, 200, 200, 200),
+    "api_tickets.TicketItem":           T("GET /api/v1/tickets/{ref}",                         401, 200, 404, 200, 404, 200, 404, 200),
+    "api_tickets.TicketMessages":       T("POST /api/v1/tickets/{ref}/messages",               401, 201, 404, 201, 404, 201, 404, 201, json={"body": "Thank you."}),
+    "notify.api_post_with_attachments": T("POST /api/v1/tickets/{ref}/messages/with-attachments", 401, 422, 404, 422, 404, 422, 404, 422),
+    "notify.api_download":              T("GET /api/v1/attachments/{attachment_id}",           401, 200, 404, 200, 404, 200, 404, 200),
+    "notify.api_inbound_mail":          T("POST /api/v1/inbound-mail",                         404, 404, 404, 404, 404, 404, 404, 404),  # off unless configured
+}
+# fmt: on
+
+
+@dataclass
+class World:
+    users: dict[str, Any]
+    params: dict[str, Any]
+    secrets: dict[str, str]
+
+
+@pytest.fixture
+def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor, admin, portal, make_ticket,
+          make_user) -> World:
+    """Real objects for every placeholder, made through the services."""
+    from helpdesk.access.models import BreakGlassGrant
+    from helpdesk.kb import services as kb
+    from helpdesk.notify import attachments, csat, inbound
+    from helpdesk.notify import services as notify
+    from helpdesk.notify.models import Attachment, Notification, OutgoingEmail
+    from helpdesk.tickets import macros, saved_views
+    from helpdesk.tickets import services as tickets
+    from helpdesk.tickets.models import Channel
+    from helpdesk.timeutil import utcnow
+    from tests.notify.samples import png
+
+    portal_user, portal_secret = portal
+    ticket = make_ticket(requester=patient, created_by=portal_user, channel=Channel.API)
+    tickets.post_message(ticket, author=patient, body="Here is the scan.",
+                         attachments=[attachments.Upload("scan.png", png())])
+    attachment = db.session.scalars(sa.select(Attachment).where(Attachment.ticket_id == ticket.id)).one()
+    target = make_user(Role.AGENT, member_of=("billing",), name="Tess Target")
+    article = kb.create_article(actor=supervisor, data={
+        "title": "Reset your password", "summary": "Forgot your password? Reset it yourself.",
+        "body_md": "## Steps\n\n1. Open the sign-in page.\n", "category": "Signing in",
+        "queues": ["account-access"], "audience": "public", "language": "en"})
+    for step in ("in_review", "published"):
+        kb.change_status(article, actor=supervisor, status=step)
+    kb.link_ticket(ticket, article, actor=agent)
+    macro = macros.create_macro(actor=supervisor, data={"title": "Billing thanks", "body": "Thanks for waiting.",
+                                                       "scope": "billing", "set_status": "", "set_priority": "",
+                                                       "set_queue_id": ""})
+    view = saved_views.save_view(actor=agent, name="Mine", scope="personal", args={"assignee": "mine"})
+    notify.add_notifications([agent.id], "assigned", ticket)
+    db.session.commit()
+    notification = db.session.scalars(sa.select(Notification).where(Notification.user_id == agent.id)).first()
+    survey_token = csat.open_survey(ticket)
+    db.session.commit()
+    held, held2 = inbound.ingest(b""), inbound.ingest(b"")
+    outbox = db.session.scalars(sa.select(OutgoingEmail).order_by(OutgoingEmail.id)).first()
+    assert outbox is not None, "creating a ticket queues the patient's acknowledgement"
+    scheduling_sup = make_user(Role.SUPERVISOR, member_of=("scheduling",))
+    grant = BreakGlassGrant(user_id=scheduling_sup.id, ticket_id=ticket.id, reason="Escalated by the clinic manager",
+                            created_at=utcnow(), expires_at=utcnow())
+    db.session.add(grant)
+    db.session.commit()
+    token_row = db.session.scalars(sa.select(ApiToken).where(ApiToken.user_id == portal_user.id)).one()
+    users = {"owner": patient, "other": other_patient, "agent": agent, "outsider": outsider_agent,
+             "sup": supervisor, "admin": admin}
+    secrets = {"token": portal_secret}
+    for role, user in users.items():
+        _t, secrets[role] = accounts.create_api_token(actor=None, name=f"{role} cli", user=user)
+    params = {
+        "ref": ticket.reference, "queue_id": ticket.queue_id, "user_id": target.id, "token_id": token_row.id,
+        "article_id": article.id, "slug": article.slug, "category": "signing-in", "macro_id": macro.id,
+        "view_id": view.id, "notification_id": notification.id,
+        "attachment_id": attachment.id, "survey_token": survey_token, "held_id": held.id, "held2_id": held2.id, "outbox_id": outbox.id,
+        "other_queue_id": queues["records"].id,
+        "grant_id": grant.id,
+    }
+    return World(users=users, params=params, secrets=secrets)
+
+
+def _fill(value: Any, params: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        return value.format(**params)
+    if isinstance(value, dict):
+        return {k: _fill(v, params) for k, v in value.items()}
+    return value
+
+
+def _request(client, row: Row, role: str, world: World, path: str):
+    api = row.path.startswith("/api/")
+    headers = {}
+    with client.session_transaction() as session:
+        session.clear()
+    if role in world.users and not api:
+        login(client, world.users[role])
+    if api and role != "anon":
+        headers = bearer(world.secrets[role])
+    data = _fill(row.data, world.params)
+    if row.method == "GET":
+        return client.get(path, headers=headers)
+    if row.json is not None:
+        return client.post(path, json=row.json, headers=headers)
+    return client.post(path, data=data, headers=headers)
+
+
+def test_every_route_has_an_entry(app: Flask):
+    endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint != "static"}
+    missing = sorted(endpoints - MATRIX.keys())
+    stale = sorted(MATRIX.keys() - endpoints)
+    assert not missing, f"routes without a line in MATRIX: {missing}"
+    assert not stale, f"MATRIX lines for routes that no longer exist: {stale}"
+
+
+def test_rows_request_their_own_endpoint(app: Flask):
+    """Each line's request reaches the endpoint it describes (placeholders filled with 1)."""
+    adapter = app.url_map.bind("localhost")
+    dummy = {k: 1 for k in ("ref", "queue_id", "user_id", "token_id", "article_id", "macro_id", "view_id",
+                            "notification_id", "attachment_id", "held_id", "held2_id", "outbox_id", "grant_id",
+                            "other_queue_id")}
+    dummy |= {"slug": "a-slug", "category": "a-category", "survey_token": "tok"}
+    for endpoint, row in MATRIX.items():
+        got, _args = adapter.match(_fill(row.path, dummy), method=row.method)
+        assert got == endpoint, (endpoint, row.path)
+        rule = next(r for r in app.url_map.iter_rules(endpoint))
+        if row.method == "POST":
+            assert "GET" not in rule.methods, f"{endpoint}: request GET for GET routes"
+        api = row.path.startswith("/api/")
+        assert (row.expected["token"] is not None) == api, f"{endpoint}: the token column is for API rows only"
+
+
+# Lines that change what later lines rely on run last, in this order.
+LAST = ("workspace.macro_delete", "workspace.view_delete", "admin.revoke_token", "admin.queue_active",
+        "admin.remove_member", "admin.set_role", "admin.set_active", "patient.close", "auth.logout")
+
+
+def run_order() -> list[str]:
+    gets = [e for e, row in MATRIX.items() if row.method == "GET" and e not in LAST]
+    posts = [e for e, row in MATRIX.items() if row.method != "GET" and e not in LAST]
+    return gets + posts + [e for e in LAST if e in MATRIX]
+
+
+def test_permission_matrix(app: Flask, client, world: World):
+    """One world for every line (building one per line costs minutes): reads first."""
+    mismatches = {}
+    for endpoint in run_order():
+        row = MATRIX[endpoint]
+        path = _fill(row.path, world.params)
+        actual = {}
+        for role in ROLES:
+            if row.expected[role] is None:
+                actual[role] = None
+                continue
+            resp = _request(client, row, role, world, path)
+            actual[role] = resp.status_code
+            resp.close()
+        if actual != row.expected:
+            mismatches[endpoint] = {r: f"got {actual[r]}, expected {row.expected[r]}"
+                                    for r in ROLES if actual[r] != row.expected[r]}
+    assert not mismatches, "\n".join(f"{e}: {m}" for e, m in mismatches.items())
