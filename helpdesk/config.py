@@ -49,6 +49,9 @@ def _float(env: dict[str, str], name: str, default: float, lo: float, hi: float)
     return value
 
 
+MIN_AUDIT_RETENTION_DAYS = 365
+
+
 def default_instance_path() -> Path:
     return Path(__file__).resolve().parent.parent / "instance"
 
@@ -100,6 +103,8 @@ class Settings:
     attachment_max_files: int = 5
     attachment_scanner: str | None = None  # "package.module:function"
     csat_link_days: int = 14
+    # audit log retention (helpdesk.audit.prune): 6 years by default, never less than one
+    audit_retention_days: int = 2192
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -137,6 +142,7 @@ class Settings:
             model_dir=Path(model_dir) if model_dir else None,
             page_size=_int(env, "PAGE_SIZE", 25, 5, 200),
             jobs_inline=redis_url is None,
+            audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 2192, MIN_AUDIT_RETENTION_DAYS, 36_500),
             **_mail_settings(env),
         )
 

@@ -1,6 +1,6 @@
 """Import every model so that the metadata (and Alembic) sees all tables."""
 
-from helpdesk.audit import AuditEvent
+from helpdesk.audit import AuditChainHead, AuditEvent
 from helpdesk.auth.models import ApiToken, User
 from helpdesk.jobs import OutboxJob
 from helpdesk.kb.models import (
@@ -24,11 +24,11 @@ from helpdesk.notify.models import (
 from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
 from helpdesk.sla.models import Notification, SlaCalendar, SlaMetric, SlaPolicy, TicketSla
 from helpdesk.sla.rollup import DashAgent, DashDay, DashSla, DashStaleDay, DashVolume, install
-from helpdesk.tickets.models import Message, Queue, QueueMembership, Ticket
+from helpdesk.tickets.models import Message, MessageVersion, Queue, QueueMembership, Ticket
 from helpdesk.tickets.workspace_models import Macro, SavedView, TicketMerge, TicketPresence
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Message", "ModelVersion", "OutboxJob", "Queue", "QueueMembership",
+    "ApiToken", "AuditChainHead", "AuditEvent", "Message", "MessageVersion", "ModelVersion", "OutboxJob", "Queue", "QueueMembership",
     "RoutingDecision", "RoutingLabel", "Ticket", "User",
     # knowledge base
     "Article", "ArticleFeedback", "ArticleQueue", "ArticleVersion", "ArticleViewDay", "Deflection", "KbIndexState",
