@@ -255,12 +255,14 @@ def verify(*, batch_size: int = 1000, progress: Callable[[int], None] | None = N
         if first is None:
             return VerifyResult(0, GENESIS)
         return VerifyResult(0, GENESIS, first, "the chain head is missing")
-    expected_prev, after, checked, last_seen = head.anchor_hash, head.anchor_id or 0, 0, head.anchor_id
+    # Every event left is newer than the anchor (prune deletes a prefix), so the walk starts
+    # at the smallest id: SQLite may reuse ids once the whole log was pruned.
+    expected_prev, after, checked, last_seen = head.anchor_hash, None, 0, head.anchor_id
     while True:
-        rows = db.session.execute(
-            sa.select(_events).where(_events.c.id > after, _events.c.id <= (head.last_id or 0))
-            .order_by(_events.c.id).limit(batch_size)
-        ).all()
+        stmt = sa.select(_events).where(_events.c.id <= (head.last_id or 0))
+        if after is not None:
+            stmt = stmt.where(_events.c.id > after)
+        rows = db.session.execute(stmt.order_by(_events.c.id).limit(batch_size)).all()
         if not rows:
             break
         for row in rows:
@@ -288,8 +290,7 @@ def events_to_verify() -> int:
     if head is None:
         return 0
     return db.session.scalar(
-        sa.select(sa.func.count()).select_from(_events)
-        .where(_events.c.id > (head.anchor_id or 0), _events.c.id <= (head.last_id or 0))
+        sa.select(sa.func.count()).select_from(_events).where(_events.c.id <= (head.last_id or 0))
     ) or 0
 
 
@@ -318,7 +319,7 @@ def prune(*, retention_days: int, now: datetime | None = None, batch_size: int =
             head = lock_head(conn)
             rows = conn.execute(
                 sa.select(_events.c.id, _events.c.hash, _events.c.created_at)
-                .where(_events.c.id > (head.anchor_id or 0)).order_by(_events.c.id).limit(batch_size)
+                .where(_events.c.id <= (head.last_id or 0)).order_by(_events.c.id).limit(batch_size)
             ).all()
             old = []
             for row in rows:
