@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, flash, jsonify, redirect, render_template, request
+from flask import Flask, Response, flash, g, jsonify, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from helpdesk.i18n import N_, translate
@@ -153,4 +153,5 @@ def _webargs_fields(err: HTTPException) -> dict[str, Any] | None:
 
 def _page(status: int, message: str):
     # Pages speak the visitor's language (service messages are English, see helpdesk.i18n.messages).
+    g.error_page = True  # the language switcher links back without the query string
     return render_template("errors/error.html", status=status, message=translate(message)), status
