@@ -206,3 +206,13 @@ def test_retention_is_configured_and_has_a_minimum():
     for bad in ("30", "many"):
         with pytest.raises(ConfigError, match="AUDIT_RETENTION_DAYS"):
             Settings.from_env({**base, "AUDIT_RETENTION_DAYS": bad})
+
+
+def test_the_weekly_job_prunes_with_the_configured_retention(app, ctx):
+    from helpdesk import periodic
+
+    now = datetime.now(UTC)
+    old, recent = _events_at([2500, 3], now)
+    periodic.audit_prune_job()
+    assert db.session.get(AuditEvent, old) is None and db.session.get(AuditEvent, recent) is not None
+    assert audit.verify().ok
