@@ -124,9 +124,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
-        # The exception text may carry user input: log its type and the route only.
-        # The traceback is logged with its frames and exception types; helpdesk.logging_setup
-        # withholds the exception messages (they may carry user input).
+        # The exception text may carry user input: the line names its type and the route; the
+        # traceback keeps frames and types, and helpdesk.logging_setup withholds the messages.
         log.error("unhandled %s on %s %s", type(err).__name__, request.method, request.url_rule, exc_info=err)
         if app.config.get("TESTING") and app.config.get("PROPAGATE_TEST_ERRORS", True):
             raise err

@@ -148,5 +148,6 @@ def test_merging_still_moves_messages(ctx, make_ticket, agent):
     first, second = make_ticket(), make_ticket()
     message = second.messages[0]
     message.ticket_id = first.id
-    db.session.flush()
+    db.session.flush()  # no MessageIsNotEditedInPlace
+    assert db.session.scalar(sa.select(Message.ticket_id).where(Message.id == message.id)) == first.id
     db.session.rollback()
