@@ -224,3 +224,6 @@ def register_cli(app: Flask) -> None:
     from helpdesk.notify.cli import mail_cli
 
     app.cli.add_command(mail_cli)
+    from helpdesk.audit_cli import audit_cli
+
+    app.cli.add_command(audit_cli)

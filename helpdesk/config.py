@@ -55,6 +55,9 @@ def _float(env: dict[str, str], name: str, default: float, lo: float, hi: float)
     return value
 
 
+MIN_AUDIT_RETENTION_DAYS = 365
+
+
 def default_instance_path() -> Path:
     return Path(__file__).resolve().parent.parent / "instance"
 
@@ -106,6 +109,8 @@ class Settings:
     attachment_max_files: int = 5
     attachment_scanner: str | None = None  # "package.module:function"
     csat_link_days: int = 14
+    # audit log retention (helpdesk.audit.prune): 6 years by default, never less than one
+    audit_retention_days: int = 2192
     # sign-in sessions (helpdesk.auth.sessions): idle timeouts and absolute lifetime.
     # The environment may only shorten them (HIPAA-minded defaults are the maxima).
     session_idle_minutes_staff: float = 15
@@ -170,6 +175,7 @@ class Settings:
             session_idle_minutes_patient=_int(env, "SESSION_IDLE_MINUTES_PATIENT", MAX_IDLE_MINUTES_PATIENT, 1,
                                               MAX_IDLE_MINUTES_PATIENT),
             session_max_hours=_int(env, "SESSION_MAX_HOURS", MAX_SESSION_HOURS, 1, MAX_SESSION_HOURS),
+            audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 2192, MIN_AUDIT_RETENTION_DAYS, 36_500),
             **_mail_settings(env),
         )
 

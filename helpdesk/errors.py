@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, flash, jsonify, redirect, render_template, request
+from flask import Flask, Response, flash, g, jsonify, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from helpdesk.i18n import N_, translate
@@ -126,8 +126,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
-        # The exception text may carry user input: log its type and the route only.
-        log.error("unhandled %s on %s %s", type(err).__name__, request.method, request.url_rule)
+        # The exception text may carry user input: the line names its type and the route; the
+        # traceback keeps frames and types, and helpdesk.logging_setup withholds the messages.
+        log.error("unhandled %s on %s %s", type(err).__name__, request.method, request.url_rule, exc_info=err)
         if app.config.get("TESTING") and app.config.get("PROPAGATE_TEST_ERRORS", True):
             raise err
         if wants_json():
@@ -158,4 +159,5 @@ def _webargs_fields(err: HTTPException) -> dict[str, Any] | None:
 
 def _page(status: int, message: str):
     # Pages speak the visitor's language (service messages are English, see helpdesk.i18n.messages).
+    g.error_page = True  # the language switcher links back without the query string
     return render_template("errors/error.html", status=status, message=translate(message)), status

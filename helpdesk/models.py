@@ -1,7 +1,7 @@
 """Import every model so that the metadata (and Alembic) sees all tables."""
 
 from helpdesk.access.models import BreakGlassGrant
-from helpdesk.audit import AuditEvent
+from helpdesk.audit import AuditChainHead, AuditEvent
 from helpdesk.auth.models import ApiToken, AuthSession, MfaRecoveryCode, User
 from helpdesk.auth.password_models import AuthThrottle, IdentityCheck, PasswordResetToken
 from helpdesk.jobs import OutboxJob
@@ -26,12 +26,12 @@ from helpdesk.notify.models import (
 from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
 from helpdesk.sla.models import Notification, SlaCalendar, SlaMetric, SlaPolicy, TicketSla
 from helpdesk.sla.rollup import DashAgent, DashDay, DashSla, DashStaleDay, DashVolume, install
-from helpdesk.tickets.models import Message, Queue, QueueMembership, Ticket
+from helpdesk.tickets.models import Message, MessageVersion, Queue, QueueMembership, Ticket
 from helpdesk.tickets.workspace_models import Macro, SavedView, TicketMerge, TicketPresence
 
 __all__ = [
-    "ApiToken", "AuditEvent", "AuthSession", "BreakGlassGrant", "Message", "MfaRecoveryCode", "ModelVersion",
-    "OutboxJob", "Queue", "QueueMembership",
+    "ApiToken", "AuditChainHead", "AuditEvent", "AuthSession", "BreakGlassGrant", "Message", "MessageVersion",
+    "MfaRecoveryCode", "ModelVersion", "OutboxJob", "Queue", "QueueMembership",
     "RoutingDecision", "RoutingLabel", "Ticket", "User",
     # knowledge base
     "Article", "ArticleFeedback", "ArticleQueue", "ArticleVersion", "ArticleViewDay", "Deflection", "KbIndexState",

@@ -64,6 +64,15 @@ def prune_sessions_job() -> None:
     prune_job()
 
 
+def audit_prune_job() -> None:
+    """Delete audit events older than AUDIT_RETENTION_DAYS (the chain stays verifiable)."""
+    from flask import current_app
+
+    from helpdesk import audit
+
+    audit.prune(retention_days=current_app.config["HELPDESK"].audit_retention_days)
+
+
 def register(scheduler) -> None:
     scheduler.register(sweep_outbox_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(sla_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
@@ -74,3 +83,4 @@ def register(scheduler) -> None:
     scheduler.register(auth_throttle_prune_job, queue_name=jobs.QUEUE_NAME, interval=3600)
     scheduler.register(prune_sessions_job, queue_name=jobs.QUEUE_NAME, interval=3600)
     scheduler.register(weekly_retrain_job, queue_name=jobs.QUEUE_NAME, cron="0 3 * * 0", job_timeout=1800)
+    scheduler.register(audit_prune_job, queue_name=jobs.QUEUE_NAME, cron="0 4 * * 0", job_timeout=1800)

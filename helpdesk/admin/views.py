@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
 from helpdesk.auth import mfa, services
 from helpdesk.auth.models import ApiToken, Role, User
-from helpdesk.errors import DomainError, NotFound
+from helpdesk.errors import DomainError, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.formutil import choices
 from helpdesk.permissions import can_manage_queue_members, member_queue_ids, role_required
@@ -235,3 +235,43 @@ def revoke_token(token_id: int):
         except DomainError as err:
             _flash_error(err)
     return redirect(url_for("admin.tokens"))
+
+
+# ---------------------------------------------------------------- audit log
+
+
+@bp.get("/audit")
+@role_required(Role.ADMIN)
+def audit_log():
+    from helpdesk.admin import audit_search
+
+    try:
+        flt = audit_search.parse_filter(request.args)
+        page = audit_search.search(flt, before=audit_search.parse_cursor(request.args.get("before")))
+    except ValidationFailed as err:
+        flt = audit_search.AuditFilter()
+        return render_template("admin/audit.html", page=None, flt=flt, args=request.args, error=err.message), 400
+    return render_template("admin/audit.html", page=page, flt=flt, args=request.args, error=None)
+
+
+@bp.get("/audit.csv")
+@role_required(Role.ADMIN)
+def audit_export():
+    from helpdesk import audit
+    from helpdesk.admin import audit_search
+
+    try:
+        flt = audit_search.parse_filter(request.args)
+    except ValidationFailed as err:
+        return render_template("admin/audit.html", page=None, flt=audit_search.AuditFilter(), args=request.args,
+                               error=err.message), 400
+    through = audit_search.last_event_id()  # the result as it stands now, without the export's own event
+    audit.record("audit.exported", "audit", None, actor_id=_me().id, changes={"filters": flt.as_dict()})
+    from helpdesk.db import commit
+
+    commit()
+    stamp = audit.utcnow().strftime("%Y%m%d-%H%M%S")
+    return Response(
+        stream_with_context(audit_search.csv_lines(flt, through_id=through)), mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"', "Cache-Control": "no-store"},
+    )

@@ -66,7 +66,8 @@ class RequesterOut(Schema):
 
 class MessageOut(Schema):
     id = fields.Int()
-    body = fields.Str()
+    body = fields.Str(attribute="current_body")
+    edited = fields.Bool()
     public = fields.Bool()
     channel = fields.Function(lambda m: m.channel.value)
     author = fields.Method("author_name")

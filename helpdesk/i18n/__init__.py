@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, force_locale, get_locale, gettext, refresh
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -102,6 +102,8 @@ def _switch_next() -> str:
     page the form was on (a same-site path only)."""
     if not has_request_context():
         return "/"
+    if g.get("error_page"):  # an error page doesn't echo the query string (it may carry anything)
+        return request.path
     if request.method == "GET":
         return request.full_path.rstrip("?")
     from urllib.parse import urlsplit

@@ -539,7 +539,7 @@ def ticket_answer(ticket: Ticket) -> str:
     """The answer to turn into an article: the last public reply by staff."""
     for message in reversed(ticket.messages):
         if message.public and message.author is not None and message.author.is_staff:
-            return message.body
+            return message.current_body
     return ""
 
 

@@ -557,7 +557,11 @@ def stats():
 def stats_json():
     require_kb_editor(_me())
     queues, since, _ = _stats_args()
-    return jsonify(services.kb_stats(queues, since))
+    data = services.kb_stats(queues, since)
+    from helpdesk.audit import record_export
+
+    record_export("kb_stats_json", actor_id=_me().id, filters={"queues": sorted(queues or []), "since": str(since)})
+    return jsonify(data)
 
 
 @bp.get("/kb/editors")

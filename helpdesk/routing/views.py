@@ -37,6 +37,11 @@ def data():
         "version": model.version, "created_at": model.created_at.isoformat(), "n_examples": model.n_examples,
         "metrics": model.metrics,
     }
+    from flask_login import current_user
+
+    from helpdesk.audit import record_export
+
+    record_export("routing_stats_json", actor_id=current_user.id)
     return jsonify(d)
 
 

@@ -94,10 +94,26 @@ def dashboard_page():
                            figures=dashboard.FIGURES, tables=dashboard.TABLES)
 
 
+def _audit_export(kind: str, period: dashboard.Period, **extra: str) -> None:
+    from flask_login import current_user
+
+    from helpdesk.audit import record_export
+
+    record_export(kind, actor_id=current_user.id, filters={**_period_filters(period), **extra})
+
+
+def _period_filters(period: dashboard.Period) -> dict[str, str | None]:
+    return {"period": period.preset, "start": period.start.isoformat(), "end": period.end.isoformat(),
+            "queue": period.queue}
+
+
 @bp.get("/supervisor/dashboard/data.json")
 @role_required(Role.SUPERVISOR, Role.ADMIN)
 def dashboard_json():
-    return jsonify(dashboard.full(_period()))
+    period = _period()
+    data = dashboard.full(period)
+    _audit_export("sla_dashboard_json", period)
+    return jsonify(data)
 
 
 @bp.get("/supervisor/dashboard/<name>.json")
@@ -105,7 +121,10 @@ def dashboard_json():
 def figure_json(name: str):
     if name not in dashboard.FIGURES:
         raise NotFound("No such figure.")
-    return jsonify(dashboard.figure(name, _period()))
+    period = _period()
+    data = dashboard.figure(name, period)
+    _audit_export("sla_dashboard_json", period, figure=name)
+    return jsonify(data)
 
 
 @bp.get("/supervisor/dashboard/<name>.csv")
@@ -113,7 +132,9 @@ def figure_json(name: str):
 def figure_csv(name: str):
     if name not in dashboard.TABLES:
         raise NotFound("No such table.")
-    rows = dashboard.table(name, _period())
+    period = _period()
+    rows = dashboard.table(name, period)
+    _audit_export("sla_dashboard_csv", period, table=name)
     out = io.StringIO()
     if rows:
         writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from helpdesk.errors import DomainError, NotFound
+from helpdesk.errors import DomainError, NotFound, ValidationFailed
 from helpdesk.formutil import choices
 from helpdesk.notify.attachments import uploads_from_request
 from helpdesk.permissions import STAFF, get_visible_ticket, role_required
 from helpdesk.tickets import queries, services
-from helpdesk.tickets.forms import AgentReplyForm, AssignForm, ClaimForm, MoveForm, UpdateForm
+from helpdesk.tickets.forms import AgentReplyForm, AssignForm, ClaimForm, CorrectionForm, MoveForm, UpdateForm
 from helpdesk.tickets.models import Priority, Status
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
@@ -98,6 +98,7 @@ def _ticket_page(ticket, reply_form=None, move_form=None, status: int = 200, col
         move_form=move_form,
         assign_form=assign_form,
         claim_form=ClaimForm(),
+        correction_form=CorrectionForm(formdata=None),
         me=me,
         routing=routing_info(ticket),
         routing_queue_ids={q.slug: q.id for q in queues},
@@ -152,6 +153,23 @@ def reply(reference: str):
         form.body.errors = [err.message]
         return _ticket_page(ticket, reply_form=form, status=err.status)
     flash("Internal note added." if form.internal.data else "Reply sent to the patient.", "success")
+    return redirect(url_for("agent.ticket_page", reference=ticket.reference))
+
+
+@bp.post("/tickets/<reference>/messages/<int:message_id>/correct")
+@role_required(*STAFF)
+def correct_message(reference: str, message_id: int):
+    ticket = get_visible_ticket(_me(), reference)
+    form = CorrectionForm()
+    if not form.validate_on_submit():
+        flash("Write the corrected text (at most 20,000 characters).", "error")
+        return _ticket_page(ticket, status=422)
+    try:
+        services.correct_message(ticket, message_id, editor=_me(), body=form.body.data)
+    except ValidationFailed as err:
+        flash(err.message, "error")
+        return _ticket_page(ticket, status=err.status)
+    flash("Message corrected. The earlier text is kept in its history.", "success")
     return redirect(url_for("agent.ticket_page", reference=ticket.reference))
 
 

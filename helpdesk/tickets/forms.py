@@ -41,6 +41,10 @@ class AgentReplyForm(FlaskForm):
     )
 
 
+class CorrectionForm(FlaskForm):
+    body = TextAreaField("Corrected text", validators=[DataRequired(), Length(max=BODY_MAX)])
+
+
 class UpdateForm(FlaskForm):
     status = SelectField("Status", choices=choices((s.value, s.label) for s in Status))
     priority = SelectField("Priority", choices=choices((p.value, p.value.capitalize()) for p in Priority))

@@ -8,7 +8,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 
 from helpdesk.auth.models import User
 from helpdesk.dbtypes import enum_type
@@ -194,7 +195,67 @@ class Message(db.Model):
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     author: Mapped[User | None] = relationship()
+    # Corrections (version 2, 3, …); ``body`` stays the original text for good.
+    versions: Mapped[list[MessageVersion]] = relationship(
+        back_populates="message", order_by="MessageVersion.version", lazy="selectin", cascade="all, delete-orphan"
+    )
 
     @property
     def from_staff(self) -> bool:
         return self.author is not None and self.author.is_staff
+
+    @property
+    def edited(self) -> bool:
+        return bool(self.versions)
+
+    @property
+    def current_body(self) -> str:
+        """The text as it reads now: the latest correction, or the original."""
+        return self.versions[-1].body if self.versions else self.body
+
+    @property
+    def version_count(self) -> int:
+        return 1 + len(self.versions)
+
+
+class MessageVersion(db.Model):
+    """A correction of a message. The original stays in ``messages.body``; each
+    correction adds a row here (version 2, 3, …); nothing is changed in place."""
+
+    __tablename__ = "message_versions"
+    __table_args__ = (sa.UniqueConstraint("message_id", "version", name="uq_message_versions_message_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int]
+    body: Mapped[str] = mapped_column(sa.Text)
+    editor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    message: Mapped[Message] = relationship(back_populates="versions")
+    editor: Mapped[User | None] = relationship()
+
+
+class MessageIsNotEditedInPlace(RuntimeError):
+    pass
+
+
+@event.listens_for(Message, "before_update")
+def _refuse_body_update(_mapper, _conn, target: Message) -> None:
+    if sa.inspect(target).attrs.body.history.has_changes():
+        raise MessageIsNotEditedInPlace("a message's text is never changed in place; add a MessageVersion")
+
+
+@event.listens_for(MessageVersion, "before_update")
+def _refuse_version_update(_mapper, _conn, target: MessageVersion) -> None:
+    state = sa.inspect(target)
+    if state.attrs.body.history.has_changes() or state.attrs.version.history.has_changes():
+        raise MessageIsNotEditedInPlace("message versions are never changed")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_body_update(state) -> None:
+    if state.is_orm_statement and state.is_update and any(
+        m.class_ in (Message, MessageVersion) for m in state.all_mappers
+    ) and "body" in state.statement.compile().params:
+        raise MessageIsNotEditedInPlace("a message's text is never changed in place")

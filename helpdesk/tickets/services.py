@@ -29,6 +29,7 @@ from helpdesk.tickets.models import (
     TRANSITIONS,
     Channel,
     Message,
+    MessageVersion,
     Priority,
     Queue,
     Status,
@@ -327,6 +328,42 @@ def _post(
     )
     notify_hooks.after_change(ticket, before, actor_id=author.id, message=message)
     return Posted(ticket, message)
+
+
+def correct_message(ticket: Ticket, message_id: int, *, editor: User, body: Any) -> Message:
+    """An agent corrects their own reply or note. The original text stays; the
+    correction is a new version, audited as ``message.corrected`` (without the text)."""
+    try:
+        message = _correct(ticket, message_id, editor=editor, body=body)
+    except Exception:
+        rollback()
+        raise
+    commit()
+    return message
+
+
+def _correct(ticket: Ticket, message_id: int, *, editor: User, body: Any) -> Message:
+    if not editor.is_staff:
+        raise Forbidden("Only staff can correct messages.")
+    if not can_work_ticket(editor, ticket):
+        raise NotFound("No request with that reference.")
+    message = db.session.get(Message, message_id)
+    if message is None or message.ticket_id != ticket.id:
+        raise NotFound("No such message on this request.")
+    if message.author_id != editor.id:
+        raise Forbidden("You can only correct your own replies and notes.")
+    _, max_body = _limits()
+    text = clean_text(body, "body", max_len=max_body)
+    if text == message.current_body:
+        raise ValidationFailed("The corrected text is the same as the current one.",
+                               fields={"body": ["Nothing changed."]})
+    version = MessageVersion(message=message, version=message.version_count + 1, body=text, editor=editor,
+                             created_at=utcnow())
+    db.session.add(version)
+    db.session.flush()
+    audit.record("message.corrected", "ticket", ticket.reference, actor_id=editor.id,
+                 changes={"message_id": message.id, "version": version.version, "public": message.public})
+    return message
 
 
 # ---------------------------------------------------------------- field changes

@@ -55,3 +55,123 @@ def test_the_log_filter_redacts_personal_data_as_a_second_line_of_defence(raw, l
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "value: %s", (raw,), None)
     RedactingFilter().filter(record)
     assert leak not in record.getMessage()
+
+
+# ---------------------------------------------------------------- errors full of PHI
+
+PHI = {
+    "email": "rosa.private@example.net",
+    "phone": "(617) 555-0142",
+    "dob": "1958-07-23",
+    "dob_us": "07/23/1958",
+    "mrn": "MRN 88812345",
+}
+PHI_FRAGMENTS = ("rosa.private", "555-0142", "1958-07-23", "07/23/1958", "88812345")
+PHI_TEXT = " ".join(PHI.values())
+
+
+def _real_handler_output(app, run) -> str:
+    """Run ``run`` with a handler formatted as configure_logging does, and return its text."""
+    import io
+
+    from helpdesk.logging_setup import RedactingFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        run()
+    finally:
+        root.removeHandler(handler)
+    return stream.getvalue()
+
+
+def _explode_with_phi(*_args, **kwargs):
+    raise ValueError(f"could not handle {kwargs.get('body') or PHI_TEXT}")
+
+
+@pytest.mark.parametrize("where", ["form", "url", "json"])
+def test_an_exception_in_a_request_full_of_phi_logs_none_of_it(app, client, ctx, caplog, patient, portal,
+                                                                monkeypatch, where):
+    import helpdesk.tickets.services as services
+
+    monkeypatch.setattr(services, "create_ticket", _explode_with_phi)
+    monkeypatch.setattr(services, "create_ticket_for_requester", _explode_with_phi)
+    caplog.set_level(logging.DEBUG)
+    app.config["PROPAGATE_TEST_ERRORS"] = False
+    responses = []
+
+    def run() -> None:
+        if where == "form":
+            login(client, patient)
+            responses.append(client.post("/help", data={"subject": f"Help {PHI['email']}", "body": PHI_TEXT}))
+        elif where == "url":
+            login(client, patient)
+            responses.append(client.post("/help", query_string=PHI, data={"subject": "Help", "body": PHI_TEXT}))
+        else:
+            _user, secret = portal
+            responses.append(client.post("/api/v1/tickets", headers=bearer(secret), query_string=PHI, json={
+                "subject": f"Help {PHI['phone']}", "body": PHI_TEXT,
+                "requester": {"email": PHI["email"], "name": "Rosa Private"}}))
+
+    try:
+        handler_text = _real_handler_output(app, run)
+    finally:
+        app.config["PROPAGATE_TEST_ERRORS"] = True
+    (resp,) = responses
+    assert resp.status_code == 500
+    page = resp.get_data(as_text=True)
+    # the log keeps what an operator needs: the route, the exception type and the frames
+    for text in (caplog.text, handler_text):
+        assert "unhandled ValueError on POST" in text and "Traceback (most recent call last)" in text
+        assert "_explode_with_phi" in text and "[message withheld]" in text
+        for fragment in PHI_FRAGMENTS:
+            assert fragment not in text, fragment
+    for record in caplog.records:
+        assert record.exc_info is None  # nothing left for another handler to format with the message
+    for fragment in PHI_FRAGMENTS:
+        assert fragment not in page
+    assert "Traceback" not in page and "ValueError" not in page
+
+
+def test_chained_exceptions_and_stack_info_are_redacted_too(caplog):
+    caplog.set_level(logging.DEBUG)
+    log = logging.getLogger("helpdesk.test")
+    try:
+        try:
+            raise KeyError(PHI["email"])
+        except KeyError as exc:
+            raise RuntimeError(f"lookup failed for {PHI['mrn']}") from exc
+    except RuntimeError:
+        log.exception("lookup for %s failed", PHI["phone"], stack_info=True)
+    text = caplog.text
+    assert "KeyError" in text and "RuntimeError" in text and "direct cause" not in text
+    for fragment in PHI_FRAGMENTS:
+        assert fragment not in text
+
+
+def test_production_error_pages_show_no_traceback(app, settings, caplog):
+    from dataclasses import replace
+
+    from helpdesk import create_app
+
+    prod = create_app(replace(settings, env="production", secret_key="s" * 32, jobs_inline=True))
+    assert not prod.debug and not prod.testing
+
+    @prod.get("/explode")
+    def explode():
+        raise RuntimeError(f"failed for {PHI_TEXT}")
+
+    caplog.set_level(logging.DEBUG)
+    resp = prod.test_client().get("/explode", query_string=PHI, base_url="https://localhost")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 500 and "Something went wrong on our side" in page
+    assert "Traceback" not in page and "RuntimeError" not in page and 'File "' not in page
+    for fragment in PHI_FRAGMENTS:
+        assert fragment not in page and fragment not in caplog.text
+    assert "unhandled RuntimeError on GET /explode" in caplog.text
+    api = prod.test_client().get("/api/v1/nope", base_url="https://localhost")
+    assert api.status_code == 404 and api.is_json
