@@ -171,6 +171,8 @@ def mfa_enrol():
 @login_required
 def mfa_disable():
     user = _me()
+    if user.mfa_required:  # staff keep their second factor: not even a form to try
+        abort(403)
     form = PasswordConfirmForm()
     if not form.validate_on_submit():
         flash(_("Enter your password to turn off two-step sign-in."), "error")

@@ -67,6 +67,15 @@ MATRIX: dict[str, Row] = {
     "auth.login":                       T("GET /login",                                        200, 302, 302, 302, 302, 302, 302),
     "auth.logout":                      T("POST /logout",                                      302, 302, 302, 302, 302, 302, 302),
     "auth.register":                    T("GET /register",                                     200, 302, 302, 302, 302, 302, 302),
+    "auth.mfa_verify":                  T("GET /login/mfa",                                    302, 302, 302, 302, 302, 302, 302),
+    "auth.security":                    T("GET /account/security",                             302, 200, 200, 200, 200, 200, 200),
+    "auth.mfa_enrol":                   T("GET /account/mfa/enrol",                            302, 200, 200, 302, 302, 302, 302),  # staff: already set up
+    "auth.mfa_disable":                 T("POST /account/mfa/disable",                         302, 302, 302, 403, 403, 403, 403),
+    "auth.session_status":              T("GET /session/status",                               302, 200, 200, 200, 200, 200, 200),
+    "auth.keep_alive":                  T("POST /session/keep-alive",                          302, 200, 200, 200, 200, 200, 200),
+    "passwords.forgot":                 T("GET /password/forgot",                              200, 200, 200, 200, 200, 200, 200),
+    "passwords.reset":                  T("GET /password/reset/{reset_secret}",                410, 410, 410, 410, 410, 410, 410),
+    "passwords.change":                 T("GET /account/password",                             302, 200, 200, 200, 200, 200, 200),
     "i18n.switch":                      T("POST /language",                                    302, 302, 302, 302, 302, 302, 302, data={"language": "es", "next": "/"}),
     # patient pages
     "patient.get_help":                 T("GET /help",                                         302, 200, 200, 403, 403, 403, 403),
@@ -99,6 +108,9 @@ MATRIX: dict[str, Row] = {
     "agent.move":                       T("POST /agent/tickets/{ref}/move",                    302, 403, 403, 422, 404, 422, 404),
     "agent.assign":                     T("POST /agent/tickets/{ref}/assign",                  302, 403, 403, 302, 404, 302, 404),
     "agent.claim":                      T("POST /agent/tickets/{ref}/claim",                   302, 403, 403, 302, 404, 302, 404),
+    "passwords.identity_check":         T("POST /agent/tickets/{ref}/identity-check",          302, 403, 403, 422, 404, 422, 404),
+    "passwords.send_reset_link":        T("POST /agent/tickets/{ref}/reset-link",              302, 403, 403, 409, 404, 409, 404),
+    "agent.correct_message":            T("POST /agent/tickets/{ref}/messages/{message_id}/correct", 302, 403, 403, 302, 404, 403, 404, data={"body": "We are looking into it today."}),
     "access.identifiers":               T("POST /agent/tickets/{ref}/identifiers",             302, 403, 403, 200, 404, 200, 404),
     "access.break_glass":               T("POST /agent/tickets/{ref}/break-glass",             302, 404, 404, 404, 404, 404, 404),
     "workspace.macro_list":             T("GET /agent/macros",                                 302, 403, 403, 200, 200, 200, 200),
@@ -149,6 +161,9 @@ MATRIX: dict[str, Row] = {
     "admin.remove_member":              T("POST /admin/queues/{queue_id}/members/{user_id}/remove", 302, 403, 403, 403, 403, 302, 302),
     "admin.tokens":                     T("GET /admin/tokens",                                 302, 403, 403, 403, 403, 403, 200),
     "admin.revoke_token":               T("POST /admin/tokens/{token_id}/revoke",              302, 403, 403, 403, 403, 403, 302),
+    "admin.mfa_reset":                  T("POST /admin/users/{user_id}/mfa-reset",             302, 403, 403, 403, 403, 403, 302),
+    "admin.audit_log":                  T("GET /admin/audit",                                  302, 403, 403, 403, 403, 403, 200),
+    "admin.audit_export":               T("GET /admin/audit.csv",                              302, 403, 403, 403, 403, 403, 200),
     "access.review":                    T("GET /admin/break-glass",                            302, 403, 403, 403, 403, 403, 200),
     "access.reviewed":                  T("POST /admin/break-glass/{grant_id}/reviewed",       302, 403, 403, 403, 403, 403, 302),
     "notify.outbox":                    T("GET /admin/outbox",                                 302, 403, 403, 403, 403, 403, 200),
@@ -199,6 +214,7 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
     ticket = make_ticket(requester=patient, created_by=portal_user, channel=Channel.API)
     tickets.post_message(ticket, author=patient, body="Here is the scan.",
                          attachments=[attachments.Upload("scan.png", png())])
+    agent_note = tickets.post_message(ticket, author=agent, body="Looking into it.", public=False).message
     attachment = db.session.scalars(sa.select(Attachment).where(Attachment.ticket_id == ticket.id)).one()
     target = make_user(Role.AGENT, member_of=("billing",), name="Tess Target")
     article = kb.create_article(actor=supervisor, data={
@@ -237,7 +253,7 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
         "view_id": view.id, "notification_id": notification.id,
         "attachment_id": attachment.id, "survey_token": survey_token, "held_id": held.id, "held2_id": held2.id, "outbox_id": outbox.id,
         "other_queue_id": queues["records"].id,
-        "grant_id": grant.id,
+        "grant_id": grant.id, "message_id": agent_note.id, "reset_secret": "no-such-link-" + "0" * 30,
     }
     return World(users=users, params=params, secrets=secrets)
 
@@ -280,8 +296,8 @@ def test_rows_request_their_own_endpoint(app: Flask):
     adapter = app.url_map.bind("localhost")
     dummy = {k: 1 for k in ("ref", "queue_id", "user_id", "token_id", "article_id", "macro_id", "view_id",
                             "notification_id", "attachment_id", "held_id", "held2_id", "outbox_id", "grant_id",
-                            "other_queue_id")}
-    dummy |= {"slug": "a-slug", "category": "a-category", "survey_token": "tok"}
+                            "other_queue_id", "message_id")}
+    dummy |= {"slug": "a-slug", "category": "a-category", "survey_token": "tok", "reset_secret": "secret"}
     for endpoint, row in MATRIX.items():
         got, _args = adapter.match(_fill(row.path, dummy), method=row.method)
         assert got == endpoint, (endpoint, row.path)
