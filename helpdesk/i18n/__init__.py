@@ -4,7 +4,8 @@ The language of a request:
 1. a signed-in patient: the language saved on their profile (``User.language``);
 2. staff: English (the staff pages are not translated);
 3. signed out: the language chosen with the switcher (kept in the session), else the
-   browser's ``Accept-Language``, else English.
+   language of the patient a mailed link (survey) was sent to, else the browser's
+   ``Accept-Language``, else English.
 
 Strings are marked with ``_``/``gettext`` (at request time), ``lazy_gettext``/``_l``
 (module level: form labels, status words) and ``N_`` (a no-op marker for English
@@ -72,6 +73,7 @@ def select_locale() -> str:
         return DEFAULT_LANGUAGE
     return (
         supported(session.get(SESSION_KEY))
+        or supported(g.get("link_language"))  # a mailed link knows whom it was sent to
         or request.accept_languages.best_match(list(LANGUAGES))
         or DEFAULT_LANGUAGE
     )

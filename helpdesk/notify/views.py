@@ -7,10 +7,11 @@ import io
 from contextlib import nullcontext
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import refresh
 
-from helpdesk.auth.models import Role
+from helpdesk.auth.models import Role, User
 from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import N_, language_of, translate
@@ -255,7 +256,13 @@ def api_post_with_attachments(reference: str):
 @bp.route("/survey/<token>", methods=["GET", "POST"])
 def survey(token: str):
     """The mail's link: no sign-in, nothing of the ticket shown, works once."""
-    csat.check_token(token)
+    from helpdesk.tickets.models import Ticket
+
+    survey = csat.check_token(token)
+    # the page speaks the language of the mail the link came in (the switcher still wins)
+    g.link_language = db.session.scalar(
+        sa.select(User.language).join(Ticket, Ticket.requester_id == User.id).where(Ticket.id == survey.ticket_id))
+    refresh()
     form = CsatForm()
     if form.validate_on_submit():
         try:

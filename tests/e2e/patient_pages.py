@@ -209,6 +209,9 @@ STEPS = [
     Step("get-help-suggestion-step", True, _then(_goto("/help"), _help_step)),
     Step("article-signed-in", True, _goto("/help-centre/articles/{site.article_slug}")),
     Step("not-found-signed-in", True, _goto("/requests/HD-ZZZZZZ")),
+    Step("account-security", True, _goto("/account/security")),
+    Step("mfa-enrol", True, _goto("/account/mfa/enrol")),
+    Step("mfa-enrol-errors", True, _then(_goto("/account/mfa/enrol"), lambda p: _submit(p))),
     Step("change-password", True, _goto("/account/password")),
     Step("change-password-errors", True, _then(_goto("/account/password"), lambda p: _submit(p))),
 ]

@@ -76,6 +76,7 @@ def test_a_service_message_with_values_is_english_and_translates_with_its_values
 
 def test_the_survey_link_page_in_spanish_with_errors_at_their_fields(ctx, client, make_ticket, agent):
     t, url = _resolved_with_link(make_ticket, agent)
+    spanish(t.requester)
     page = client.get(url, headers=ES).get_data(as_text=True)
     assert html_lang(page) == "es"
     assert "¿Cómo lo hicimos?" in page
@@ -103,6 +104,17 @@ def test_the_survey_link_page_in_spanish_with_errors_at_their_fields(ctx, client
     assert gone.status_code == 410
     assert "El enlace ya no es válido" in gone.get_data(as_text=True)
     assert "Este enlace ya se usó o ya no es válido." in gone.get_data(as_text=True)
+
+
+def test_the_survey_link_page_speaks_the_language_of_the_patient_it_was_mailed_to(ctx, client, make_ticket, agent):
+    t, url = _resolved_with_link(make_ticket, agent)
+    spanish(t.requester)
+    english_browser = {"Accept-Language": "en-US,en;q=0.9"}
+    page = client.get(url, headers=english_browser).get_data(as_text=True)
+    assert html_lang(page) == "es" and "¿Cómo lo hicimos?" in page  # the mail was Spanish, so is the page
+    client.post("/language", data={"language": "en", "next": url}, headers=english_browser)
+    page = client.get(url, headers=english_browser).get_data(as_text=True)
+    assert html_lang(page) == "en" and "How did we do?" in page  # the switcher still wins
 
 
 def test_the_survey_link_page_in_english(ctx, client, make_ticket, agent):
