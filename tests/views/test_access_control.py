@@ -19,6 +19,8 @@ from tests.factories import bearer, count, login
 
 DOB = date(1971, 8, 23)
 MRN = "MRN-771234"
+PHONE = "+1 415 555 0199"
+ZIP = "94117"
 
 
 def events(action: str) -> list[AuditEvent]:
@@ -27,7 +29,7 @@ def events(action: str) -> list[AuditEvent]:
 
 @pytest.fixture
 def on_file(ctx, patient):
-    patient.date_of_birth, patient.mrn = DOB, MRN
+    patient.date_of_birth, patient.mrn, patient.phone, patient.address_zip = DOB, MRN, PHONE, ZIP
     db.session.commit()
     return patient
 
@@ -40,7 +42,7 @@ def page(resp) -> str:
 
 
 def test_identifier_fields_are_one_tuple_of_user_attributes():
-    assert [f for f, _label in IDENTIFIER_FIELDS] == ["date_of_birth", "mrn"]
+    assert [f for f, _label in IDENTIFIER_FIELDS] == ["date_of_birth", "mrn", "phone", "address_zip"]
     assert all(hasattr(User, f) for f, _label in IDENTIFIER_FIELDS)
 
 
@@ -68,6 +70,7 @@ def test_lists_show_the_patient_name_but_never_identifiers(client, ctx, on_file,
         assert resp.status_code == 200, name
         text = page(resp)
         assert MRN not in text and DOB.isoformat() not in text and "1971" not in text, name
+        assert PHONE not in text and "0199" not in text and ZIP not in text, name
     for name in ("list", "search", "saved view", "api list"):
         assert "Maria Lopez" in page(pages[name]), name
     assert events("patient.identifiers_viewed") == []
@@ -80,10 +83,10 @@ def test_show_identifiers_is_a_post_shown_on_the_page_and_audited(client, ctx, o
     assert "Show identifiers on file" in before and MRN not in before
     resp = client.post(f"/agent/tickets/{ticket.reference}/identifiers")
     assert resp.status_code == 200
-    assert MRN in page(resp) and DOB.isoformat() in page(resp)
+    assert MRN in page(resp) and DOB.isoformat() in page(resp) and PHONE in page(resp) and ZIP in page(resp)
     [ev] = events("patient.identifiers_viewed")
     assert ev.actor_id == agent.id and ev.object_type == "user" and ev.object_id == str(on_file.id)
-    assert ev.changes == {"ticket": ticket.reference, "fields": ["date_of_birth", "mrn"]}
+    assert ev.changes == {"ticket": ticket.reference, "fields": ["date_of_birth", "mrn", "phone", "address_zip"]}
     assert MRN not in str(ev.changes)
     # shown once: reloading the page hides them again
     assert MRN not in page(client.get(f"/agent/tickets/{ticket.reference}"))
@@ -93,7 +96,7 @@ def test_missing_identifiers_say_not_on_file(client, ctx, patient, agent, make_t
     ticket = make_ticket()
     login(client, agent)
     resp = client.post(f"/agent/tickets/{ticket.reference}/identifiers")
-    assert resp.status_code == 200 and page(resp).count("Not on file") == 2
+    assert resp.status_code == 200 and page(resp).count("Not on file") == 4
 
 
 def test_identifiers_triad(client, ctx, on_file, other_patient, agent, outsider_agent, make_ticket):
@@ -176,6 +179,7 @@ def test_break_glass_grants_that_ticket_only_for_a_while(client, ctx, scheduling
 
     later = utcnow() + timedelta(minutes=31)
     monkeypatch.setattr("helpdesk.timeutil._simulated", lambda: later)
+    login(client, scheduling_sup)  # the idle timeout (15 min) ended the first session meanwhile
     assert client.get(f"/agent/tickets/{ticket.reference}").status_code == 403
 
 

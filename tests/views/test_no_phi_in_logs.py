@@ -158,7 +158,8 @@ def test_production_error_pages_show_no_traceback(app, settings, caplog):
 
     from helpdesk import create_app
 
-    prod = create_app(replace(settings, env="production", secret_key="s" * 32, jobs_inline=True))
+    prod = create_app(replace(settings, env="production", secret_key="s" * 32, external_url="https://helpdesk.example.org",
+                                 jobs_inline=True))
     assert not prod.debug and not prod.testing
 
     @prod.get("/explode")
