@@ -26,6 +26,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     if isinstance(config, dict):
         app.config.from_mapping(config)
     settings.instance_path.mkdir(parents=True, exist_ok=True)
+    if settings.env == "testing":
+        from helpdesk.auth.models import use_cheap_hashing
+
+        use_cheap_hashing()
     from helpdesk.urls import init_converters
 
     init_converters(app)

@@ -76,7 +76,17 @@ def _empty_tables() -> None:
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as conn:
         if db.engine.dialect.name == "postgresql":
-            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            # TRUNCATE costs a few ms per table (and cascades to every table that refers to
+            # users): one probe finds the tables a test wrote to, their few rows are deleted
+            # (children first), and every sequence that moved restarts.
+            probe = " UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in tables)
+            used = {row[0] for row in conn.execute(sa.text(probe))}
+            for t in tables:
+                if t in used:
+                    conn.execute(sa.text(f'DELETE FROM "{t}"'))
+            conn.execute(sa.text(
+                "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, 1, false) "
+                "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"))
         else:
             for t in tables:
                 conn.execute(sa.text(f'DELETE FROM "{t}"'))

@@ -119,6 +119,18 @@ class User(UserMixin, db.Model):
         return bool(self.password_hash) and _hasher.check_needs_rehash(self.password_hash)
 
 
+def use_cheap_hashing() -> None:
+    """HELPDESK_ENV=testing only: argon2's cheapest profile. A test run hashes thousands of
+    passwords (about 150 ms each with the default profile on two cores); production and
+    development keep argon2-cffi's recommended parameters. The dummy hash follows, so
+    unknown accounts and wrong passwords still take the same time."""
+    global _hasher, _DUMMY_HASH
+    from argon2 import profiles
+
+    _hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
 def _verify_dummy(password: str) -> None:
     with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
         _hasher.verify(_DUMMY_HASH, password)
