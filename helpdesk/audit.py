@@ -190,11 +190,9 @@ def lock_head(conn: sa.Connection) -> Any:
     stmt = sa.select(_head).where(_head.c.id == 1).with_for_update()
     row = conn.execute(stmt).one_or_none()
     if row is None:
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        conn.execute(insert(_head).values(id=1, last_id=None, last_hash=GENESIS, anchor_id=None,
+        from helpdesk.db import conflict_insert
+
+        conn.execute(conflict_insert(_head, conn.dialect.name).values(id=1, last_id=None, last_hash=GENESIS, anchor_id=None,
                                           anchor_hash=GENESIS).on_conflict_do_nothing())
         row = conn.execute(stmt).one()
     return row

@@ -13,6 +13,7 @@ from helpdesk.extensions import db
 from helpdesk.formutil import choices
 from helpdesk.permissions import can_manage_queue_members, member_queue_ids, role_required
 from helpdesk.tickets.models import Queue, QueueMembership
+from helpdesk.timeutil import utcnow
 
 from .forms import ActionForm, MemberForm, QueueForm, TokenForm, UserForm
 
@@ -257,7 +258,6 @@ def audit_log():
 @bp.get("/audit.csv")
 @role_required(Role.ADMIN)
 def audit_export():
-    from helpdesk import audit
     from helpdesk.admin import audit_search
 
     try:
@@ -265,12 +265,8 @@ def audit_export():
     except ValidationFailed as err:
         return render_template("admin/audit.html", page=None, flt=audit_search.AuditFilter(), args=request.args,
                                error=err.message), 400
-    through = audit_search.last_event_id()  # the result as it stands now, without the export's own event
-    audit.record("audit.exported", "audit", None, actor_id=_me().id, changes={"filters": flt.as_dict()})
-    from helpdesk.db import commit
-
-    commit()
-    stamp = audit.utcnow().strftime("%Y%m%d-%H%M%S")
+    through = audit_search.start_export(flt, actor_id=_me().id)
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
     return Response(
         stream_with_context(audit_search.csv_lines(flt, through_id=through)), mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"', "Cache-Control": "no-store"},

@@ -127,24 +127,17 @@ def _patient_of(agent: User, ticket: Ticket) -> User:
     return patient
 
 
-def recent_failures(ticket: Ticket, now: datetime | None = None) -> int:
-    since = (now or utcnow()) - timedelta(hours=1)
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(IdentityCheck).where(
-            IdentityCheck.ticket_id == ticket.id, IdentityCheck.passed.is_(False), IdentityCheck.created_at > since
+def recent_failures(ticket: Ticket, now: datetime | None = None) -> tuple[int, timedelta]:
+    """Failed checks on this ticket in the last hour, and how long until the oldest of
+    them drops out of the window (one query)."""
+    now = now or utcnow()
+    count, oldest = db.session.execute(
+        sa.select(sa.func.count(), sa.func.min(IdentityCheck.created_at)).where(
+            IdentityCheck.ticket_id == ticket.id, IdentityCheck.passed.is_(False),
+            IdentityCheck.created_at > now - timedelta(hours=1),
         )
-    ) or 0
-
-
-def _failure_wait(ticket: Ticket, now: datetime) -> timedelta:
-    """How long until the oldest of the last hour's failures drops out of the window."""
-    since = now - timedelta(hours=1)
-    oldest = db.session.scalar(
-        sa.select(sa.func.min(IdentityCheck.created_at)).where(
-            IdentityCheck.ticket_id == ticket.id, IdentityCheck.passed.is_(False), IdentityCheck.created_at > since
-        )
-    )
-    return (oldest + timedelta(hours=1) - now) if oldest is not None else timedelta(minutes=1)
+    ).one()
+    return count or 0, (oldest + timedelta(hours=1) - now) if oldest is not None else timedelta(minutes=1)
 
 
 def check_identity(*, agent: User, ticket: Ticket, date_of_birth: object = None, mrn: object = None,
@@ -156,12 +149,13 @@ def check_identity(*, agent: User, ticket: Ticket, date_of_birth: object = None,
     if len(provided) < REQUIRED_MATCHES:
         raise ValidationFailed(f"Enter at least {REQUIRED_MATCHES} of the identifiers the caller gives you.")
     now = utcnow()
-    if recent_failures(ticket, now) >= MAX_FAILURES_PER_HOUR:
+    failures, wait = recent_failures(ticket, now)
+    if failures >= MAX_FAILURES_PER_HOUR:
         audit.record("identity.check_throttled", "ticket", ticket.reference, actor_id=agent.id, severity="warning",
                      changes={"patient_id": patient.id})
         commit()
         raise TooManyAttempts(
-            _failure_wait(ticket, now),
+            wait,
             "Too many failed identity checks on this request in the last hour. Escalate to a supervisor "
             "or try again later.",
         )
@@ -219,7 +213,7 @@ def panel(agent: User, ticket: Ticket) -> dict:
     if not applicable:
         return {"applicable": False}
     current = valid_pass(agent, ticket, now)
-    failures = recent_failures(ticket, now)
+    failures, _wait = recent_failures(ticket, now)
     return {
         "applicable": True,
         "pass": current,

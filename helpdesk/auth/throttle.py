@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from flask import has_request_context, request
 
 from helpdesk.auth.password_models import AuthThrottle
+from helpdesk.db import conflict_insert
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
@@ -100,16 +101,10 @@ def locked_for(keys: list[str | None], now: datetime | None = None) -> timedelta
 
 def _locked_row(key: str, now: datetime) -> AuthThrottle:
     """The key's row, created when missing, locked for this transaction (PostgreSQL)."""
-    dialect = db.session.get_bind().dialect.name
     values = {"key": key, "failures": 0, "window_started_at": now, "lockouts": 0, "last_failure_at": now}
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        db.session.execute(pg_insert(AuthThrottle).values(**values).on_conflict_do_nothing(index_elements=["key"]))
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        db.session.execute(sqlite_insert(AuthThrottle).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+    insert = conflict_insert(AuthThrottle, db.session.get_bind().dialect.name)
+    if insert is not None:
+        db.session.execute(insert.values(**values).on_conflict_do_nothing(index_elements=["key"]))
     elif db.session.get(AuthThrottle, key) is None:
         db.session.add(AuthThrottle(**values))
         db.session.flush()

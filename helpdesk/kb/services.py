@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from helpdesk import audit, jobs
 from helpdesk.auth.models import Role, User
-from helpdesk.db import commit, rollback
+from helpdesk.db import commit, conflict_insert, rollback
 from helpdesk.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.kb.markdown import render
@@ -651,18 +651,14 @@ def record_view(article: Article) -> None:
 
 
 def _upsert_view(article_id: int, day: date) -> None:
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - other databases: update, else insert
+    insert = conflict_insert(ArticleViewDay, db.session.get_bind().dialect.name)
+    if insert is None:  # pragma: no cover - other databases: update, else insert
         updated = db.session.execute(sa.update(ArticleViewDay).where(
             ArticleViewDay.article_id == article_id, ArticleViewDay.day == day).values(views=ArticleViewDay.views + 1))
         if not updated.rowcount:
             db.session.add(ArticleViewDay(article_id=article_id, day=day, views=1))
         return
-    stmt = insert(ArticleViewDay).values(article_id=article_id, day=day, views=1)
+    stmt = insert.values(article_id=article_id, day=day, views=1)
     db.session.execute(stmt.on_conflict_do_update(
         index_elements=["article_id", "day"], set_={"views": ArticleViewDay.views + 1}))
 

@@ -385,12 +385,10 @@ def _mark(connection: sa.Connection, days: Iterable[Any]) -> None:
     wanted = {d for d in wanted if d < today}
     if not wanted:
         return
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from helpdesk.db import conflict_insert
+
     at = utcnow()
-    stmt = insert(DashStaleDay).values([{"day": d, "marked_at": at} for d in sorted(wanted)])
+    stmt = conflict_insert(DashStaleDay, connection.dialect.name).values([{"day": d, "marked_at": at} for d in sorted(wanted)])
     connection.execute(stmt.on_conflict_do_update(index_elements=["day"], set_={"marked_at": stmt.excluded.marked_at}))
 
 
