@@ -110,19 +110,24 @@ def can_view_ticket(user: User, ticket: Ticket) -> bool:
 BREAK_GLASS_ROLES = (Role.SUPERVISOR,)
 
 
-def has_break_glass(user: User, ticket: Ticket) -> bool:
-    """An unexpired break-glass grant of ``user`` to ``ticket``."""
+def break_glass_grant(user: User, ticket: Ticket) -> Any:
+    """``user``'s unexpired break-glass grant to ``ticket`` (the latest), or None."""
     if not user.active or user.role not in BREAK_GLASS_ROLES or ticket.id is None:
-        return False
+        return None
     from helpdesk.access.models import BreakGlassGrant
     from helpdesk.timeutil import utcnow
 
     return db.session.scalar(
-        sa.select(BreakGlassGrant.id).where(
+        sa.select(BreakGlassGrant).where(
             BreakGlassGrant.user_id == user.id, BreakGlassGrant.ticket_id == ticket.id,
             BreakGlassGrant.expires_at > utcnow(),
-        ).limit(1)
-    ) is not None
+        ).order_by(BreakGlassGrant.expires_at.desc()).limit(1)
+    )
+
+
+def has_break_glass(user: User, ticket: Ticket) -> bool:
+    """An unexpired break-glass grant of ``user`` to ``ticket``."""
+    return break_glass_grant(user, ticket) is not None
 
 
 def break_glass_candidate(user: User | None, reference: str) -> Ticket | None:

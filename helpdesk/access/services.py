@@ -95,15 +95,6 @@ def break_glass(*, actor: User, reference: str, reason: object) -> BreakGlassGra
     return grant
 
 
-def active_grant(user: User, ticket: Ticket) -> BreakGlassGrant | None:
-    return db.session.scalar(
-        sa.select(BreakGlassGrant).where(
-            BreakGlassGrant.user_id == user.id, BreakGlassGrant.ticket_id == ticket.id,
-            BreakGlassGrant.expires_at > utcnow(),
-        ).order_by(BreakGlassGrant.expires_at.desc()).limit(1)
-    )
-
-
 REVIEW_PAGE = 50
 
 

@@ -8,7 +8,7 @@ from flask_login import current_user
 from helpdesk.errors import DomainError, NotFound, ValidationFailed
 from helpdesk.formutil import choices
 from helpdesk.notify.attachments import uploads_from_request
-from helpdesk.permissions import STAFF, get_visible_ticket, role_required
+from helpdesk.permissions import STAFF, break_glass_grant, get_visible_ticket, member_queue_ids, role_required
 from helpdesk.tickets import queries, services
 from helpdesk.tickets.forms import AgentReplyForm, AssignForm, ClaimForm, CorrectionForm, MoveForm, UpdateForm
 from helpdesk.tickets.models import Priority, Status
@@ -67,10 +67,7 @@ def _workspace_list_context() -> dict:
 
 def _ticket_page(ticket, reply_form=None, move_form=None, status: int = 200, collision=None, identifiers=None):
     me = _me()
-    from helpdesk.access.services import active_grant
-    from helpdesk.permissions import member_queue_ids
-
-    grant = None if ticket.queue_id in member_queue_ids(me) else active_grant(me, ticket)
+    grant = None if ticket.queue_id in member_queue_ids(me) else break_glass_grant(me, ticket)
     agents = queries.assignable_agents(ticket.queue_id)
     update_form = UpdateForm(status=ticket.status.value, priority=ticket.priority.value)
     move_form = move_form or MoveForm()
