@@ -11,12 +11,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Environment = Literal["development", "testing", "production"]
 ENVIRONMENTS: tuple[str, ...] = ("development", "testing", "production")
 
 # Only ever used in development and testing; production refuses to start without a key.
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105
+# A fictional (555) number for development and the demo; production must set its own.
+DEV_HELPDESK_PHONE = "(555) 010-0100"
 
 
 # Upper bounds of the sign-in session limits: configuration may shorten, never lengthen.
@@ -117,6 +120,12 @@ class Settings:
     session_idle_minutes_patient: float = 30
     session_max_hours: float = 12
     session_warning_seconds: int = 120  # the page warns this long before the idle timeout
+    # the site: its time zone (shift hours, dates shown) and the help desk's phone number,
+    # shown to patients beside the 911 message (production must set HELPDESK_PHONE)
+    site_timezone: str = "America/New_York"
+    helpdesk_phone: str = DEV_HELPDESK_PHONE
+    # clinical emergencies: minutes an alert may stay unacknowledged before it is escalated
+    emergency_ack_minutes: int = 5
 
     def __post_init__(self) -> None:
         """Production is served over TLS only: checked however the settings were built."""
@@ -124,6 +133,8 @@ class Settings:
             return
         if not self.secret_key or self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 16:
             raise ConfigError("SECRET_KEY must be set (at least 16 characters) in production")
+        if not self.helpdesk_phone or self.helpdesk_phone == DEV_HELPDESK_PHONE:
+            raise ConfigError("HELPDESK_PHONE must be set in production: the number patients are told to call")
         parsed = urlparse(self.external_url)
         if parsed.scheme != "https" or not parsed.hostname:
             raise ConfigError(f"EXTERNAL_URL must be an https:// address in production, got {self.external_url!r}: "
@@ -157,6 +168,19 @@ class Settings:
         if urlparse(external_url).scheme not in ("http", "https"):
             raise ConfigError("EXTERNAL_URL must start with http:// or https://")
         model_dir = env.get("MODEL_DIR")
+        site_timezone = (env.get("SITE_TIMEZONE") or "America/New_York").strip()
+        try:
+            ZoneInfo(site_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"SITE_TIMEZONE must be an IANA time zone such as America/New_York, "
+                              f"got {site_timezone!r}") from None
+        phone = (env.get("HELPDESK_PHONE") or "").strip()
+        if not phone:
+            if name == "production":
+                raise ConfigError("HELPDESK_PHONE must be set in production: the number patients are told to call")
+            phone = DEV_HELPDESK_PHONE
+        elif len(phone) > 40:
+            raise ConfigError("HELPDESK_PHONE must be at most 40 characters")
         return cls(
             env=name,  # type: ignore[arg-type]
             secret_key=secret,
@@ -176,6 +200,9 @@ class Settings:
                                               MAX_IDLE_MINUTES_PATIENT),
             session_max_hours=_int(env, "SESSION_MAX_HOURS", MAX_SESSION_HOURS, 1, MAX_SESSION_HOURS),
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 2192, MIN_AUDIT_RETENTION_DAYS, 36_500),
+            site_timezone=site_timezone,
+            helpdesk_phone=phone,
+            emergency_ack_minutes=_int(env, "EMERGENCY_ACK_MINUTES", 5, 1, 120),
             **_mail_settings(env),
         )
 

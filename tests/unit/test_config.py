@@ -17,6 +17,15 @@ def test_development_has_working_defaults(tmp_path):
     s = Settings.from_env({"HELPDESK_ENV": "development", "HELPDESK_INSTANCE_PATH": str(tmp_path)})
     assert s.database_url == f"sqlite:///{tmp_path / 'helpdesk.db'}"
     assert s.redis_url is None and s.jobs_inline and s.port == 5000
+    assert s.site_timezone == "America/New_York" and s.emergency_ack_minutes == 5
+    assert s.helpdesk_phone.startswith("(555)")  # fictional: production must set its own
+
+
+def test_site_settings_come_from_the_environment(tmp_path):
+    s = Settings.from_env({"HELPDESK_ENV": "development", "HELPDESK_INSTANCE_PATH": str(tmp_path),
+                           "SITE_TIMEZONE": "America/Chicago", "HELPDESK_PHONE": "+1 312 555 0142",
+                           "EMERGENCY_ACK_MINUTES": "3"})
+    assert (s.site_timezone, s.helpdesk_phone, s.emergency_ack_minutes) == ("America/Chicago", "+1 312 555 0142", 3)
 
 
 @pytest.mark.parametrize(
@@ -28,6 +37,9 @@ def test_development_has_working_defaults(tmp_path):
         ({"HELPDESK_ENV": "development", "REDIS_URL": "http://x"}, "REDIS_URL"),
         ({"HELPDESK_ENV": "development", "ROUTING_THRESHOLD": "2"}, "ROUTING_THRESHOLD"),
         ({"HELPDESK_ENV": "production", "SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"HELPDESK_ENV": "development", "SITE_TIMEZONE": "Mars/Olympus"}, "SITE_TIMEZONE"),
+        ({"HELPDESK_ENV": "development", "EMERGENCY_ACK_MINUTES": "0"}, "EMERGENCY_ACK_MINUTES"),
+        ({"HELPDESK_ENV": "development", "HELPDESK_PHONE": "9" * 41}, "HELPDESK_PHONE"),
     ],
 )
 def test_bad_values_fail_fast(env, message):
@@ -42,7 +54,7 @@ def test_postgres_urls_use_psycopg3():
 
 def test_production_cookies_are_secure(tmp_path):
     s = Settings.from_env({"HELPDESK_ENV": "production", "SECRET_KEY": "x" * 32, "HELPDESK_INSTANCE_PATH": str(tmp_path),
-                           "EXTERNAL_URL": "https://helpdesk.example"})
+                           "EXTERNAL_URL": "https://helpdesk.example", "HELPDESK_PHONE": "+1 212 555 0199"})
     app = create_app(s)
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"

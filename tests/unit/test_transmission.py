@@ -16,7 +16,8 @@ HTTPS_URL = "https://help.example.org"
 
 def production_env(tmp_path, **extra: str) -> dict[str, str]:
     return {"HELPDESK_ENV": "production", "SECRET_KEY": "s" * 40, "HELPDESK_INSTANCE_PATH": str(tmp_path),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}", "EXTERNAL_URL": HTTPS_URL, **extra}
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}", "EXTERNAL_URL": HTTPS_URL,
+            "HELPDESK_PHONE": "+1 212 555 0199", **extra}
 
 
 @pytest.mark.parametrize(
@@ -27,6 +28,7 @@ def production_env(tmp_path, **extra: str) -> dict[str, str]:
         ({"EXTERNAL_URL": "https://"}, "EXTERNAL_URL must be an https:// address"),
         ({"EXTERNAL_URL": "ftp://help.example.org"}, "EXTERNAL_URL"),
         ({"SECRET_KEY": ""}, "SECRET_KEY must be set"),
+        ({"HELPDESK_PHONE": ""}, "HELPDESK_PHONE must be set in production"),
     ],
 )
 def test_production_refuses_to_start_without_tls_settings(tmp_path, change, message):

@@ -159,6 +159,7 @@ def test_production_error_pages_show_no_traceback(app, settings, caplog):
     from helpdesk import create_app
 
     prod = create_app(replace(settings, env="production", secret_key="s" * 32, external_url="https://helpdesk.example.org",
+                                 helpdesk_phone="+1 212 555 0199",
                                  jobs_inline=True))
     assert not prod.debug and not prod.testing
 
