@@ -246,8 +246,13 @@ def verify_email_page():
     return render_template("auth/verify_email.html", user=user, form=_ConfirmForm(), state="waiting")
 
 
+def _nothing_to_resend() -> bool:  # these requests only redirect: they don't count
+    return not (current_user.is_authenticated and activation.needs_verification(_me()))
+
+
 @bp.post("/account/verify-email/resend")
-@limiter.limit(RESEND_LIMIT, error_message=N_("Too many attempts. Please wait a minute and try again."))
+@limiter.limit(RESEND_LIMIT, exempt_when=_nothing_to_resend,
+               error_message=N_("Too many attempts. Please wait a minute and try again."))
 @login_required
 def verify_email_resend():
     user = _me()
