@@ -63,6 +63,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from helpdesk.auth.password_views import bp as passwords_bp
 
     app.register_blueprint(passwords_bp)
+    from helpdesk.auth.lockedout_views import bp as lockedout_bp
+
+    app.register_blueprint(lockedout_bp)
     app.register_blueprint(patient_bp)
     app.register_blueprint(agent_bp)
     app.register_blueprint(admin_bp)

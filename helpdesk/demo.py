@@ -92,7 +92,7 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
         email = f"{first.lower().replace('é', 'e')}.{last.lower()}{i}@example.net"
         p = db.session.scalar(sa.select(User).where(User.email == email))
         if p is None:
-            p = User(email=email, display_name=f"{first} {last}", role=Role.PATIENT, active=True,
+            p = User(email=email, display_name=f"{first} {last}", role=Role.PATIENT, active=True, email_verified_at=utcnow(),
                      date_of_birth=date(1940 + rng.randrange(65), 1 + rng.randrange(12), 1 + rng.randrange(28)),
                      mrn=f"MRN-{300000 + i * 37}", phone=f"(555) 01{i:02d}-{2000 + i * 17:04d}",
                      address_zip=f"{94100 + i:05d}")  # no rng draw: the rest of the seed stays the same

@@ -21,6 +21,8 @@ from flask import Flask
 _PATTERNS = [
     # password reset links carry a secret in the path (helpdesk.auth.passwords)
     (re.compile(r"/password/reset/[^\s\"'?#/]+"), "/password/reset/[token]"),
+    # so do e-mail activation links (helpdesk.auth.activation)
+    (re.compile(r"/account/verify-email/(?!resend\b)[^\s\"'?#/]+"), "/account/verify-email/[token]"),
     (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "[email]"),
     (re.compile(r"\+?\d[\d\s().-]{7,}\d"), "[number]"),
     (re.compile(r"\b\d{1,4}[/-]\d{1,2}[/-]\d{1,4}\b"), "[date]"),

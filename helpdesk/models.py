@@ -3,7 +3,7 @@
 from helpdesk.access.models import BreakGlassGrant
 from helpdesk.audit import AuditChainHead, AuditEvent
 from helpdesk.auth.models import ApiToken, AuthSession, MfaRecoveryCode, User
-from helpdesk.auth.password_models import AuthThrottle, IdentityCheck, PasswordResetToken
+from helpdesk.auth.password_models import AccessRequest, AuthThrottle, IdentityCheck, PasswordResetToken
 from helpdesk.jobs import OutboxJob
 from helpdesk.kb.models import (
     Article,
@@ -42,7 +42,7 @@ __all__ = [
     # agent workspace
     "Macro", "SavedView", "TicketMerge", "TicketPresence",
     # passwords and identity checks
-    "AuthThrottle", "IdentityCheck", "PasswordResetToken",
+    "AccessRequest", "AuthThrottle", "IdentityCheck", "PasswordResetToken",
     # notify
     "Attachment", "CsatSurvey", "InboundMail", "NotifyDelivery", "NotifyPreference", "OutgoingEmail",
 ]

@@ -36,11 +36,23 @@ def role_required(*roles: Role) -> Callable[[F], F]:
                 return login_manager.unauthorized()
             if user.role not in roles:
                 raise Forbidden("You don't have access to this page.")
+            if email_unconfirmed(user):
+                if g.get("api_user") is not None:
+                    raise Forbidden("Confirm your e-mail address first (open the link we sent you).")
+                from flask import redirect, url_for
+
+                return redirect(url_for("auth.verify_email_page"))
             return view(*args, **kwargs)
 
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def email_unconfirmed(user: User) -> bool:
+    """A self-registered patient who hasn't opened the activation link yet: they may
+    not submit or read requests (``helpdesk.auth.activation``)."""
+    return user.role == Role.PATIENT and user.email_verified_at is None
 
 
 def acting_user() -> User | None:
@@ -81,7 +93,7 @@ def forget_memberships() -> None:
 def ticket_scope(user: User) -> sa.ColumnElement[bool]:
     """A WHERE clause selecting exactly the tickets ``user`` may see."""
     if user.role == Role.PATIENT:
-        return Ticket.requester_id == user.id
+        return sa.false() if email_unconfirmed(user) else Ticket.requester_id == user.id
     if user.role == Role.INTEGRATION:
         return Ticket.created_by_id == user.id
     if user.is_staff:
@@ -94,7 +106,7 @@ def can_view_ticket(user: User, ticket: Ticket) -> bool:
     if not user.active:
         return False
     if user.role == Role.PATIENT:
-        return ticket.requester_id == user.id
+        return ticket.requester_id == user.id and not email_unconfirmed(user)
     if user.role == Role.INTEGRATION:
         return ticket.created_by_id == user.id
     if user.is_staff:

@@ -166,6 +166,29 @@ def browser_sign_in(page, base: str, user: User, password: str = PASSWORD) -> No
         page.wait_for_load_state()
 
 
+def activation_path(email: str, n: int = -1) -> str:
+    """The path of the ``n``-th activation link mailed to ``email`` (from the real mail)."""
+    from helpdesk.notify.models import OutgoingEmail
+
+    mails = list(db.session.scalars(sa.select(OutgoingEmail).where(
+        OutgoingEmail.kind == "email_verification", OutgoingEmail.to_addr == email).order_by(OutgoingEmail.id)))
+    assert mails, f"no activation mail to {email}"
+    line = next(x for x in mails[n].body.splitlines() if "/account/verify-email/" in x).strip()
+    return line[line.index("/account/verify-email/"):]
+
+
+def confirm_email(client: FlaskClient, email: str) -> None:
+    """Open the activation link mailed to ``email`` and press its button, as the patient does."""
+    import re
+
+    path = activation_path(email)
+    page = client.get(path)
+    assert page.status_code == 200, page.status_code
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True))
+    resp = client.post(path, data={"csrf_token": token.group(1)} if token else {})
+    assert resp.status_code == 302, resp.status_code
+
+
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
@@ -177,5 +200,5 @@ def count(model) -> int:
 __all__ = [
     "PASSWORD", "admin", "agent", "bearer", "count", "login", "make_ticket", "make_user", "other_patient",
     "outsider_agent", "patient", "portal", "queues", "run_jobs", "supervisor", "session_key", "totp_code",
-    "browser_sign_in",
+    "browser_sign_in", "activation_path", "confirm_email",
 ]

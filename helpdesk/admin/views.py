@@ -53,12 +53,30 @@ def users():
         else:
             flash(f"Account created for {user.display_name}.", "success")
             return redirect(url_for("admin.users"))
+    from helpdesk.auth.lockedout import placeholder_ids
+
     rows = db.session.scalars(sa.select(User).where(User.role != Role.PATIENT).order_by(User.role, User.display_name))
-    patients = db.session.scalar(sa.select(sa.func.count()).where(User.role == Role.PATIENT))
+    patients = db.session.scalar(sa.select(sa.func.count()).where(User.role == Role.PATIENT,
+                                                                  User.id.not_in(placeholder_ids())))
     return render_template("admin/users.html", users=list(rows), patients=patients, form=form, action=ActionForm(),
                            roles=services.ASSIGNABLE_ROLES, me=_me()), (
         422 if form.errors else 200
     )
+
+
+@bp.get("/unverified-accounts")
+@role_required(Role.ADMIN)
+def unverified_accounts():
+    """Self-registered patients who haven't confirmed their e-mail address yet."""
+    from helpdesk.auth import activation
+
+    try:
+        after = max(0, min(int(request.args.get("after", "0")), 2**31 - 1))
+    except ValueError:
+        after = 0
+    rows, next_after = activation.unconfirmed_accounts(after, 50)
+    return render_template("admin/unverified_accounts.html", rows=rows, next_after=next_after,
+                           counts=activation.unconfirmed_counts(), now=utcnow())
 
 
 @bp.post("/users/<int:user_id>/active/<int:active>")

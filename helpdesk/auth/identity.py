@@ -6,6 +6,13 @@ least two typed values match those on file (compared normalised, in constant tim
 Nothing typed is stored or logged: the audit row ``identity.check`` and the
 ``identity_checks`` row keep only *which* identifiers matched and the outcome.
 
+A request from the public "Can't sign in?" form (``ticket.identity_unverified``) has no
+account yet: its requester is a placeholder. There the agent also types the e-mail
+address of the account the caller says is theirs; the identifiers are compared with that
+account, and a pass links the request to it (the account becomes the requester, audited
+as ``ticket.requester_verified``). Until a check passes, every account change on such a
+request is refused.
+
 Failed checks are limited per ticket (``MAX_FAILURES_PER_HOUR``). A pass lasts
 ``PASS_VALID`` for that agent and ticket and allows one thing: sending the usual reset
 link to the e-mail address on file (``send_reset_link``). No endpoint lets staff set a
@@ -118,9 +125,15 @@ def _same(typed: str, on_file: str | None) -> bool:
 # ------------------------------------------------------------------ services
 
 
+UNVERIFIED = ("Identity not verified: this request came from the \"Can't sign in?\" form. Run the identity "
+              "check with the account's e-mail address first; no account change before it passes.")
+
+
 def _patient_of(agent: User, ticket: Ticket) -> User:
     if not can_work_ticket(agent, ticket):
         raise NotFound("No request with that reference.")
+    if ticket.identity_unverified:
+        raise Conflict(UNVERIFIED)
     patient = ticket.requester
     if patient is None or patient.role != Role.PATIENT:
         raise Conflict("The requester of this ticket is not a patient account.")
@@ -140,10 +153,36 @@ def recent_failures(ticket: Ticket, now: datetime | None = None) -> tuple[int, t
     return count or 0, (oldest + timedelta(hours=1) - now) if oldest is not None else timedelta(minutes=1)
 
 
+def _claimed_account(agent: User, ticket: Ticket, account_email: object) -> User:
+    """The account the caller of an unverified request says is theirs (by its e-mail)."""
+    from helpdesk.auth.lockedout import placeholder_ids
+    from helpdesk.auth.services import normalise_email
+
+    if not can_work_ticket(agent, ticket):
+        raise NotFound("No request with that reference.")
+    if not (isinstance(account_email, str) and account_email.strip()):
+        raise ValidationFailed("Enter the e-mail address of the caller's account.",
+                               fields={"account_email": ["Required on a request whose identity isn't verified."]})
+    address = normalise_email(account_email, "account_email")
+    patient = db.session.scalar(sa.select(User).where(
+        User.email == address, User.role == Role.PATIENT, User.id.not_in(placeholder_ids())))
+    if patient is None:
+        audit.record("identity.check", "ticket", ticket.reference, actor_id=agent.id, severity="warning",
+                     changes={"outcome": "no_account"})
+        commit()
+        raise ValidationFailed("No patient account uses that e-mail address. Ask the caller to check it; don't "
+                               "say whether an account exists.", fields={"account_email": ["No patient account."]})
+    return patient
+
+
 def check_identity(*, agent: User, ticket: Ticket, date_of_birth: object = None, mrn: object = None,
-                   phone_last4: object = None, address_zip: object = None) -> IdentityCheck:
-    """Compare what the caller said with what is on file; record only the outcome."""
-    patient = _patient_of(agent, ticket)
+                   phone_last4: object = None, address_zip: object = None,
+                   account_email: object = None) -> IdentityCheck:
+    """Compare what the caller said with what is on file; record only the outcome. On
+    an unverified request, ``account_email`` names the account to compare with, and a
+    pass links the request to it."""
+    unverified = ticket.identity_unverified
+    patient = _claimed_account(agent, ticket, account_email) if unverified else _patient_of(agent, ticket)
     typed = typed_identifiers(date_of_birth=date_of_birth, mrn=mrn, phone_last4=phone_last4, address_zip=address_zip)
     provided = [k for k in IDENTIFIERS if typed[k]]
     if len(provided) < REQUIRED_MATCHES:
@@ -165,18 +204,32 @@ def check_identity(*, agent: User, ticket: Ticket, date_of_birth: object = None,
     check = IdentityCheck(ticket_id=ticket.id, agent_id=agent.id, patient_id=patient.id, passed=passed,
                           matched=matched, created_at=now)
     db.session.add(check)
+    db.session.flush()
     audit.record(
         "identity.check", "ticket", ticket.reference, actor_id=agent.id, severity="info" if passed else "warning",
         changes={
             "patient_id": patient.id,
+            **({"unverified_request": True} if unverified else {}),
             "outcome": "pass" if passed else "fail",
             "matched": matched,
             "not_matched": [k for k in provided if k not in matched],
             "not_provided": [k for k in IDENTIFIERS if k not in provided],
         },
     )
+    if passed and unverified:
+        _link(ticket, patient=patient, agent=agent, check=check, now=now)
     commit()
     return check
+
+
+def _link(ticket: Ticket, *, patient: User, agent: User, check: IdentityCheck, now: datetime) -> None:
+    from helpdesk.auth.lockedout import details_for
+    from helpdesk.tickets.services import link_verified_requester
+
+    link_verified_requester(ticket, patient=patient, agent=agent, check_id=check.id)
+    request = details_for(ticket)
+    if request is not None:
+        request.verified_at, request.verified_by_id, request.verified_user_id = now, agent.id, patient.id
 
 
 def valid_pass(agent: User, ticket: Ticket, now: datetime | None = None) -> IdentityCheck | None:
@@ -214,8 +267,12 @@ def panel(agent: User, ticket: Ticket) -> dict:
         return {"applicable": False}
     current = valid_pass(agent, ticket, now)
     failures, _wait = recent_failures(ticket, now)
+    from helpdesk.auth.lockedout import details_for
+
     return {
         "applicable": True,
+        "unverified": ticket.identity_unverified,
+        "access_request": details_for(ticket),
         "pass": current,
         "pass_expires_at": current.created_at + PASS_VALID if current else None,
         "failures_left": max(0, MAX_FAILURES_PER_HOUR - failures),

@@ -38,6 +38,7 @@ class Role(enum.StrEnum):
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
+    __table_args__ = (sa.Index("ix_users_role_verified_created", "role", "email_verified_at", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
@@ -61,6 +62,11 @@ class User(UserMixin, db.Model):
     # see helpdesk.permissions.is_kb_editor). Granted to agents by an admin.
     kb_editor: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When the owner proved the e-mail address is theirs (helpdesk.auth.activation).
+    # Self-registered patients start without it and can't submit or read requests
+    # until they open the activation link; accounts made by staff, the CLI or the
+    # portal integration are set at creation (see README "Confirming the e-mail address").
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # TOTP second factor (helpdesk.auth.mfa). The secret is set when enrolment starts;
     # MFA is on once mfa_enabled_at is set (the user confirmed a code).
@@ -81,6 +87,10 @@ class User(UserMixin, db.Model):
     # this value alone never signs anyone in.
     def get_id(self) -> str:
         return str(self.id)
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     @property
     def mfa_enabled(self) -> bool:

@@ -27,6 +27,9 @@ class ChangePasswordForm(ResetPasswordForm):
 class IdentityCheckForm(FlaskForm):
     """Staff only (English). Nothing typed here is stored."""
 
+    # only on a request from the "Can't sign in?" form: which account the caller claims
+    account_email = StringField("Account e-mail address (as the caller gives it)",
+                                validators=[Optional(), Length(max=254)])
     date_of_birth = StringField("Date of birth", validators=[Optional(), Length(max=20)])
     mrn = StringField("MRN", validators=[Optional(), Length(max=40)])
     phone_last4 = StringField("Phone, last 4 digits", validators=[Optional(), Length(max=10)])

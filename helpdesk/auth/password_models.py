@@ -7,7 +7,7 @@ check keeps only which identifiers matched.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,3 +72,37 @@ class IdentityCheck(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # A pass allows one reset link; sending it uses the pass up.
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AccessRequest(db.Model):
+    """A request from the public "Can't sign in?" form, by someone who is not signed in.
+
+    The ticket's requester is a *placeholder* made for this request alone: a patient
+    row that can't sign in (inactive, no password, an address under ``.invalid`` that
+    no mail is ever sent to) and carries no identifiers on file. What the person typed
+    is kept here, as given, for the agent who calls them back. Nothing links the request
+    to an existing account until an agent's identity check passes
+    (``helpdesk.auth.identity``), which records the account in ``verified_user_id``
+    and makes it the ticket's requester.
+    """
+
+    __tablename__ = "access_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    placeholder_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    date_of_birth: Mapped[date]
+    contact_email: Mapped[str | None] = mapped_column(sa.String(254))
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(32))
+    language: Mapped[str] = mapped_column(sa.String(8), default="en")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verified_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    verified_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    verified_user: Mapped[User | None] = relationship(foreign_keys=[verified_user_id])
+
+    @property
+    def contact(self) -> str:
+        return self.contact_email or self.contact_phone or ""

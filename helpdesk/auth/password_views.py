@@ -154,10 +154,12 @@ def identity_check(reference: str):
     if not form.validate_on_submit():
         flash("Please check the identity form and try again.", "error")
         return _ticket_page_with(ticket, 422)
+    was_unverified = ticket.identity_unverified
     try:
         check = identity.check_identity(
             agent=_me(), ticket=ticket, date_of_birth=form.date_of_birth.data, mrn=form.mrn.data,
             phone_last4=form.phone_last4.data, address_zip=form.address_zip.data,
+            account_email=form.account_email.data,
         )
     except DomainError as err:
         for name, messages in (err.fields or {}).items():
@@ -166,7 +168,10 @@ def identity_check(reference: str):
         flash(err.message, "error")
         return _ticket_page_with(ticket, err.status)
     # Redirect either way: nothing typed is shown again.
-    if check.passed:
+    if check.passed and was_unverified:
+        flash("Identity check passed: this request is now linked to the account it named. You can send the "
+              "password reset link to the e-mail address on file.", "success")
+    elif check.passed:
         flash("Identity check passed. You can send the password reset link to the e-mail address on file.", "success")
     else:
         flash("Identity check failed: fewer than two identifiers match what is on file. Don't give any account "

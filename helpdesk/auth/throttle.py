@@ -10,6 +10,10 @@ inline jobs and on PostgreSQL with Redis, and survives restarts and several work
   ``max_lock``. A quiet ``max_lock`` (no failure) forgets the lock-outs.
 * An *IP* key counts every failure from one client address, with a higher threshold
   (one household or clinic may share an address).
+* The same counters also limit things that are not password guesses but must hold
+  across hosts: requests from the public "Can't sign in?" form per contact given
+  (``help:`` keys, ``CONTACT``) and activation-link resends per account (``verify:``
+  keys, ``RESEND``); each such request is counted with ``record_failure``.
 
 Callers check ``locked_for`` *before* verifying a password (a locked attempt does not
 get an answer about the password at all), and ``record_failure`` after a wrong one.
@@ -51,6 +55,14 @@ ACCOUNT = Policy(max_failures=5, window=timedelta(minutes=15), base_lock=timedel
 IP = Policy(max_failures=20, window=timedelta(minutes=15), base_lock=timedelta(minutes=1),
             max_lock=timedelta(hours=1))
 
+#: The public "Can't sign in?" form, per contact given (``contact_key``): 3 requests, then
+#: a wait of an hour that doubles up to a day. Counted on every request that is created.
+CONTACT = Policy(max_failures=3, window=timedelta(hours=24), base_lock=timedelta(hours=1),
+                 max_lock=timedelta(hours=24))
+#: Activation links a signed-in patient may ask for (``resend_key``): 3, then 15 minutes, doubling.
+RESEND = Policy(max_failures=3, window=timedelta(hours=1), base_lock=timedelta(minutes=15),
+                max_lock=timedelta(hours=24))
+
 TOO_MANY = N_("Too many attempts. For your security, please try again in %(minutes)s min, or reset your password.")
 
 
@@ -77,8 +89,20 @@ def ip_key(ip: str | None = None) -> str | None:
     return f"ip:{ip[:45]}" if ip else None
 
 
+def contact_key(contact: str) -> str:
+    """The normalised e-mail address or phone digits given on the "Can't sign in?" form."""
+    return "help:" + hashlib.sha256(contact.strip().lower().encode("utf-8")).hexdigest()
+
+
+def resend_key(user_id: int) -> str:
+    return f"verify:{user_id}"
+
+
+_POLICIES = {"ip:": IP, "help:": CONTACT, "verify:": RESEND}
+
+
 def _policy(key: str) -> Policy:
-    return IP if key.startswith("ip:") else ACCOUNT
+    return next((p for prefix, p in _POLICIES.items() if key.startswith(prefix)), ACCOUNT)
 
 
 def locked_for(keys: list[str | None], now: datetime | None = None) -> timedelta | None:

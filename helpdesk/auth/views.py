@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
 
-from helpdesk.auth import mfa, services, sessions
+from helpdesk.auth import activation, mfa, services, sessions
 from helpdesk.auth.forms import LoginForm, MfaCodeForm, PasswordConfirmForm, RegisterForm
 from helpdesk.auth.throttle import TooManyAttempts
 from helpdesk.errors import DomainError
@@ -90,8 +103,9 @@ def register():
         else:
             session.clear()
             login_user(user)
-            flash(_("Welcome! Your account is ready."), "info")
-            return redirect(url_for("patient.my_requests"))
+            flash(_("Welcome! Your account is created. We have sent a link to %(email)s: open it to confirm your "
+                    "e-mail address.", email=user.email), "info")
+            return redirect(url_for("auth.verify_email_page"))
     return render_template("auth/register.html", form=form), 422 if form.errors else 200
 
 
@@ -210,3 +224,77 @@ def keep_alive():
     if row is None:
         abort(404)
     return jsonify({"remaining_seconds": sessions.remaining_idle_seconds(row, _me())})
+
+
+# ---------------------------------------------------------------- confirming the e-mail address
+
+#: Per client address (the limiter's storage); the per-account limit is in ``activation.resend``.
+RESEND_LIMIT = "5 per hour"
+VERIFY_LIMIT = "30 per hour"
+
+
+class _ConfirmForm(FlaskForm):
+    """Only the CSRF token."""
+
+
+@bp.get("/account/verify-email")
+@login_required
+def verify_email_page():
+    user = _me()
+    if not activation.needs_verification(user):
+        return redirect(url_for("core.index"))
+    return render_template("auth/verify_email.html", user=user, form=_ConfirmForm(), state="waiting")
+
+
+def _nothing_to_resend() -> bool:  # these requests only redirect: they don't count
+    return not (current_user.is_authenticated and activation.needs_verification(_me()))
+
+
+@bp.post("/account/verify-email/resend")
+@limiter.limit(RESEND_LIMIT, exempt_when=_nothing_to_resend,
+               error_message=N_("Too many attempts. Please wait a minute and try again."))
+@login_required
+def verify_email_resend():
+    user = _me()
+    if not activation.needs_verification(user):
+        return redirect(url_for("core.index"))
+    status = 200
+    if not _ConfirmForm().validate_on_submit():
+        flash(_("Please try again."), "error")
+        status = 400
+    else:
+        try:
+            activation.resend(user)
+        except TooManyAttempts as err:
+            flash(_(err.message, minutes=err.minutes), "error")
+            status = 429
+        else:
+            flash(_("We have sent a new link to %(email)s. It works for 48 hours.", email=user.email), "success")
+            return redirect(url_for("auth.verify_email_page"))
+    return render_template("auth/verify_email.html", user=user, form=_ConfirmForm(), state="waiting"), status
+
+
+def _link_page(state: str, status: int, form=None):
+    response = make_response(render_template("auth/verify_email.html", user=None, form=form or _ConfirmForm(),
+                                             state=state), status)
+    response.headers["Cache-Control"] = "no-store"  # the address holds the link's secret
+    return response
+
+
+@bp.route("/account/verify-email/<token>", methods=["GET", "POST"])
+@limiter.limit(VERIFY_LIMIT, methods=["POST"])
+def verify_email_link(token: str):
+    """GET only looks (mail scanners open links); the button POSTs."""
+    try:
+        user = activation.account_for(token)
+    except activation.InvalidActivationLink:
+        return _link_page("invalid", 410)
+    if user.email_verified:
+        return _link_page("already", 200)
+    form = _ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        activation.confirm(token)
+        flash(_("Thank you: your e-mail address is confirmed."), "success")
+        signed_in_as_owner = current_user.is_authenticated and _me().id == user.id
+        return redirect(url_for("patient.my_requests") if signed_in_as_owner else url_for("auth.login"))
+    return _link_page("confirm", 200 if request.method == "GET" else 400, form)

@@ -152,6 +152,10 @@ class Ticket(db.Model):
     follow_up_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"))
     # Set at submission by the clinical-emergency guard (category name), never cleared.
     emergency: Mapped[str | None] = mapped_column(sa.String(40))
+    # Sent from the public "Can't sign in?" form: the requester is who they *say* they
+    # are (an AccessRequest holds what they gave). Cleared only when an agent's identity
+    # check links the request to an account; until then no account change is allowed.
+    identity_unverified: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -21,6 +21,7 @@ from helpdesk.auth.models import Role, User
 from helpdesk.db import commit, rollback
 from helpdesk.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from helpdesk.extensions import db
+from helpdesk.i18n import N_
 from helpdesk.notify import attachments as files
 from helpdesk.notify import hooks as notify_hooks
 from helpdesk.permissions import can_be_assigned, can_view_ticket, can_work_ticket
@@ -135,6 +136,8 @@ def _new_ticket(
     priority: Priority | str | None,
     follow_up_of: Ticket | None,
     attachments: list[files.Upload] | None = None,
+    start_queue: str = TRIAGE_QUEUE,
+    identity_unverified: bool = False,
 ) -> NewTicket:
     max_subject, max_body = _limits()
     subject_text = clean_text(subject, "subject", max_len=max_subject, multiline=False)
@@ -142,6 +145,8 @@ def _new_ticket(
     checked_files = files.check(attachments or [])
     if requester.role != Role.PATIENT:
         raise ValidationFailed("Requests are made for patients.", fields={"requester": ["Must be a patient."]})
+    if created_by.id == requester.id and not requester.email_verified and not identity_unverified:
+        raise Forbidden(N_("Confirm your e-mail address before you send a request."))
     try:
         prio = Priority(priority) if priority is not None else Priority.NORMAL
     except ValueError:
@@ -154,7 +159,8 @@ def _new_ticket(
     # The emergency guard runs before anything else and regardless of the model:
     # the patient must see the 911 message at once, and clinicians must see the ticket.
     emergency = detect_emergency(f"{subject_text}\n{body_text}")
-    start_queue = EMERGENCY_QUEUE if emergency else TRIAGE_QUEUE
+    if emergency:
+        start_queue = EMERGENCY_QUEUE
     if emergency:
         prio = Priority.URGENT
     ticket = Ticket(
@@ -164,6 +170,7 @@ def _new_ticket(
         created_by=created_by,
         queue=_queue_by_slug(start_queue),
         emergency=emergency.category if emergency else None,
+        identity_unverified=identity_unverified,
         status=Status.NEW,
         priority=prio,
         channel=channel,
@@ -186,13 +193,42 @@ def _new_ticket(
             "priority": {"before": None, "after": prio.value},
             "queue": {"before": None, "after": start_queue},
             "emergency": {"before": None, "after": ticket.emergency},
+            **({"identity_unverified": {"before": None, "after": True}} if identity_unverified else {}),
             "channel": {"before": None, "after": channel.value},
             "follow_up_of": {"before": None, "after": follow_up_of.reference if follow_up_of else None},
         },
     )
+    # (the router moves a ticket only out of triage: one sent straight to its queue stays)
     jobs.enqueue("helpdesk.routing.tasks.route_ticket", ticket.id)
     notify_hooks.after_change(ticket, None, actor_id=created_by.id)
     return NewTicket(ticket, message)
+
+
+def add_unverified_request(*, requester: User, subject: Any, body: Any, queue_slug: str) -> Ticket:
+    """The ticket of a "Can't sign in?" request (``helpdesk.auth.lockedout``), inside the
+    caller's unit of work (no commit): the same create path as every request, so the
+    emergency guard applies (an emergency goes to the clinical queue, not ``queue_slug``)."""
+    return _new_ticket(requester=requester, subject=subject, body=body, channel=Channel.WEB, created_by=requester,
+                       priority=None, follow_up_of=None, start_queue=queue_slug, identity_unverified=True).ticket
+
+
+def link_verified_requester(ticket: Ticket, *, patient: User, agent: User, check_id: int) -> None:
+    """An agent's identity check passed on an unverified request: the account it named
+    becomes the requester (no commit: the identity check's unit of work). Audited with
+    the requester before and after, and the check that allowed it."""
+    if not ticket.identity_unverified:
+        raise Conflict("This request's requester is already verified.")
+    if not can_work_ticket(agent, ticket):
+        raise NotFound("No request with that reference.")
+    before = ticket.requester_id
+    ticket.requester = patient
+    ticket.identity_unverified = False
+    ticket.updated_at = utcnow()
+    db.session.flush()
+    audit.record("ticket.requester_verified", "ticket", ticket.reference, actor_id=agent.id,
+                 changes={"requester_id": {"before": before, "after": patient.id},
+                          "identity_unverified": {"before": True, "after": False},
+                          "identity_check_id": check_id})
 
 
 def _unused_reference() -> str:

@@ -173,6 +173,19 @@ def _forgot_sent(page) -> None:
     _submit(page)
 
 
+def _cant_sign_in_bad_date(page) -> None:
+    page.fill("#name", "Rosa Díaz")
+    page.fill("#date_of_birth", "31/02/1984")
+    page.fill("#contact", "(555) 010-0177")
+    page.fill("#details", "I lost my phone.")
+    _submit(page)
+
+
+def _cant_sign_in_sent(page) -> None:
+    page.fill("#date_of_birth", "1984-03-14")
+    _submit(page)
+
+
 STEPS = [
     Step("sign-in", False, _goto("/login")),
     Step("sign-in-errors", False, _then(_goto("/login"), lambda p: _submit(p))),
@@ -193,6 +206,10 @@ STEPS = [
     Step("forgot-password-sent", False, _then(_goto("/password/forgot"), _forgot_sent)),
     Step("reset-password", False, _goto("{site.reset_path}")),
     Step("reset-password-errors", False, _then(_goto("{site.reset_path}"), lambda p: _submit(p))),
+    Step("cant-sign-in", False, _goto("/cant-sign-in")),
+    Step("cant-sign-in-errors", False, _then(_goto("/cant-sign-in"), _cant_sign_in_bad_date)),
+    Step("cant-sign-in-received", False, _then(_then(_goto("/cant-sign-in"), _cant_sign_in_bad_date),
+                                               _cant_sign_in_sent)),
     Step("reset-link-expired", False, _goto("/password/reset/expired-link-0000000000000000000000000000")),
     Step("my-requests", True, _goto("/requests")),
     Step("request", True, _goto("/requests/{site.reference}")),

@@ -12,7 +12,7 @@ from tests.e2e.patient_pages import STEPS, build_site, sign_in
 pytestmark = pytest.mark.e2e
 
 PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
-MAIN_PAGES = {"sign-in", "register-errors", "help-centre", "help-centre-search", "article", "error-page",
+MAIN_PAGES = {"sign-in", "cant-sign-in", "cant-sign-in-errors", "cant-sign-in-received", "register-errors", "help-centre", "help-centre-search", "article", "error-page",
               "my-requests", "request", "request-emergency", "get-help", "get-help-errors",
               "get-help-suggestion-step", "get-help-typed-suggestions", "survey", "survey-errors", "survey-thanks",
               "request-resolved-files-survey", "request-survey-errors", "request-attachment-error",

@@ -12,10 +12,11 @@ from helpdesk.auth.models import Role, User
 from helpdesk.errors import Forbidden, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import services as i18n_services
+from helpdesk.notify.models import OutgoingEmail
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import Channel, Status, Ticket
 from tests.conftest import csrf_from
-from tests.factories import bearer, login
+from tests.factories import bearer, confirm_email, login
 
 ES = {"Accept-Language": "es-US,es;q=0.9,en;q=0.5"}
 
@@ -158,8 +159,13 @@ def test_registering_in_spanish_saves_spanish_on_the_profile(client, ctx, queues
                                                       "password": "una frase larga", "confirm": "una frase larga"})
     assert resp.status_code == 302
     assert db.session.scalar(sa.select(User).where(User.email == "rosa@example.net")).language == "es"
-    welcome = client.get("/requests").get_data(as_text=True)
-    assert "¡Le damos la bienvenida! Su cuenta está lista." in welcome
+    welcome = client.get("/account/verify-email").get_data(as_text=True)
+    assert "¡Le damos la bienvenida! Su cuenta está creada." in welcome
+    assert "Confirme su correo electrónico" in welcome
+    mail = db.session.scalar(sa.select(OutgoingEmail).where(OutgoingEmail.kind == "email_verification"))
+    assert mail.lang == "es" and "Confirme su correo electrónico" in mail.subject
+    confirm_email(client, "rosa@example.net")
+    assert client.get("/requests").status_code == 200
 
 
 # ------------------------------------------------------------------ Spanish on the patient pages

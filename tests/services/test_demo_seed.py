@@ -58,3 +58,12 @@ def test_demo_staff_have_two_step_sign_in_and_their_keys_are_printed(ctx):
         assert mfa.current_code(user) == pyotp.TOTP(user.mfa_secret).now()
     patient = db.session.scalar(sa.select(User).where(User.email == "patient@example.org"))
     assert not patient.mfa_enabled  # patients choose for themselves
+
+
+def test_demo_patients_have_confirmed_addresses(ctx):
+    from helpdesk.auth.models import Role, User
+    from helpdesk.permissions import email_unconfirmed
+
+    demo.seed(n_tickets=2, echo=lambda _line: None, train_model=False)
+    patients = list(db.session.scalars(sa.select(User).where(User.role == Role.PATIENT)))
+    assert len(patients) > 1 and not [p.email for p in patients if email_unconfirmed(p)]

@@ -10,14 +10,18 @@ from helpdesk.extensions import db
 from helpdesk.tickets import services
 from helpdesk.tickets.models import Message, Status, Ticket
 from tests.conftest import csrf_from
-from tests.factories import PASSWORD, count, login
+from tests.factories import PASSWORD, confirm_email, count, login
 
 
-def test_register_then_land_on_my_requests(client, ctx, queues):
+def test_register_confirm_the_address_then_land_on_my_requests(client, ctx, queues):
     resp = client.post("/register", data={"name": "Ana Ruiz", "email": "ana@example.net", "password": "a long pass",
                                            "confirm": "a long pass"})
-    assert resp.status_code == 302 and resp.headers["Location"].endswith("/requests")
-    assert db.session.scalar(sa.select(User).where(User.email == "ana@example.net")).role.value == "patient"
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/account/verify-email")
+    user = db.session.scalar(sa.select(User).where(User.email == "ana@example.net"))
+    assert user.role.value == "patient" and not user.email_verified
+    assert client.get("/requests").headers["Location"].endswith("/account/verify-email")
+    confirm_email(client, "ana@example.net")
+    assert client.get("/requests").status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -76,6 +76,10 @@ MATRIX: dict[str, Row] = {
     "passwords.forgot":                 T("GET /password/forgot",                              200, 200, 200, 200, 200, 200, 200),
     "passwords.reset":                  T("GET /password/reset/{reset_secret}",                410, 410, 410, 410, 410, 410, 410),
     "passwords.change":                 T("GET /account/password",                             302, 200, 200, 200, 200, 200, 200),
+    "lockedout.cant_sign_in":           T("GET /cant-sign-in",                                 200, 200, 200, 200, 200, 200, 200),
+    "auth.verify_email_page":           T("GET /account/verify-email",                         302, 302, 302, 302, 302, 302, 302),  # confirmed already: home
+    "auth.verify_email_resend":         T("POST /account/verify-email/resend",                 302, 302, 302, 302, 302, 302, 302),  # confirmed already: home
+    "auth.verify_email_link":           T("GET /account/verify-email/{verify_token}",          410, 410, 410, 410, 410, 410, 410),
     "i18n.switch":                      T("POST /language",                                    302, 302, 302, 302, 302, 302, 302, data={"language": "es", "next": "/"}),
     # patient pages
     "patient.get_help":                 T("GET /help",                                         302, 200, 200, 403, 403, 403, 403),
@@ -152,6 +156,7 @@ MATRIX: dict[str, Row] = {
     "routing_admin.coverage_chart":     T("GET /supervisor/routing/coverage.svg",              302, 403, 403, 403, 403, 200, 200),
     # admin pages
     "admin.users":                      T("GET /admin/users",                                  302, 403, 403, 403, 403, 403, 200),
+    "admin.unverified_accounts":        T("GET /admin/unverified-accounts",                    302, 403, 403, 403, 403, 403, 200),
     "admin.set_active":                 T("POST /admin/users/{user_id}/active/0",              302, 403, 403, 403, 403, 403, 302),
     "admin.set_role":                   T("POST /admin/users/{user_id}/role",                  302, 403, 403, 403, 403, 403, 302, data={"role": "supervisor"}),
     "admin.queues":                     T("GET /admin/queues",                                 302, 403, 403, 403, 403, 200, 200),
@@ -254,6 +259,7 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
         "attachment_id": attachment.id, "survey_token": survey_token, "held_id": held.id, "held2_id": held2.id, "outbox_id": outbox.id,
         "other_queue_id": queues["records"].id,
         "grant_id": grant.id, "message_id": agent_note.id, "reset_secret": "no-such-link-" + "0" * 30,
+        "verify_token": "no-such-link-" + "0" * 30,
     }
     return World(users=users, params=params, secrets=secrets)
 
@@ -297,7 +303,8 @@ def test_rows_request_their_own_endpoint(app: Flask):
     dummy = {k: 1 for k in ("ref", "queue_id", "user_id", "token_id", "article_id", "macro_id", "view_id",
                             "notification_id", "attachment_id", "held_id", "held2_id", "outbox_id", "grant_id",
                             "other_queue_id", "message_id")}
-    dummy |= {"slug": "a-slug", "category": "a-category", "survey_token": "tok", "reset_secret": "secret"}
+    dummy |= {"slug": "a-slug", "category": "a-category", "survey_token": "tok", "reset_secret": "secret",
+              "verify_token": "tok"}
     for endpoint, row in MATRIX.items():
         got, _args = adapter.match(_fill(row.path, dummy), method=row.method)
         assert got == endpoint, (endpoint, row.path)
