@@ -16,6 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from helpdesk import policy
 from helpdesk.auth import services as accounts
 from helpdesk.auth.models import Role, User
 from helpdesk.extensions import db
@@ -208,7 +209,9 @@ def _seed_ticket(i: int, item: dict, rng: random.Random, sim: _Clock, limit: dat
                 nxt = Status.PENDING_PATIENT
             if t.queue_id not in _member_queues(worker):
                 worker = agent
-            tickets.post_message(t, author=worker, body=msg["body"], public=public, next_status=nxt)
+            # a reply states the policy in force when it was written: placeholders resolved now
+            body = policy.resolve_text(msg["body"], strict=True)
+            tickets.post_message(t, author=worker, body=body, public=public, next_status=nxt)
         else:
             tickets.post_message(t, author=t.requester, body=msg["body"])
     settled = limit - t.created_at > timedelta(days=5)  # most older requests are done by now

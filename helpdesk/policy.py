@@ -105,6 +105,24 @@ def _mfa_failures(s: Settings) -> str:
     return str(mfa.MAX_FAILURES)
 
 
+def _identity_matches(s: Settings) -> str:
+    from helpdesk.auth import identity
+
+    return str(identity.REQUIRED_MATCHES)
+
+
+def _identity_identifiers(s: Settings) -> str:
+    from helpdesk.auth import identity
+
+    return ", ".join(identity.LABELS[k] for k in identity.IDENTIFIERS)
+
+
+def _identity_failures(s: Settings) -> str:
+    from helpdesk.auth import identity
+
+    return str(identity.MAX_FAILURES_PER_HOUR)
+
+
 def _attachment_types(s: Settings) -> str:
     from helpdesk.notify import attachments
 
@@ -146,6 +164,12 @@ POLICIES: tuple[Policy, ...] = (
            "helpdesk/auth/throttle.py ACCOUNT.max_lock"),
     Policy("mfa_max_failures", "Wrong two-step codes before sign-in starts again", _mfa_failures,
            "helpdesk/auth/mfa.py MAX_FAILURES"),
+    Policy("identity_identifiers", "Identifiers the agent's identity check compares (staff articles)",
+           _identity_identifiers, "helpdesk/auth/identity.py IDENTIFIERS"),
+    Policy("identity_matches_required", "Identifiers that must match before a reset link can be sent",
+           _identity_matches, "helpdesk/auth/identity.py REQUIRED_MATCHES"),
+    Policy("identity_failures_per_hour", "Failed identity checks allowed per request and hour", _identity_failures,
+           "helpdesk/auth/identity.py MAX_FAILURES_PER_HOUR"),
     Policy("idle_minutes_patient", "Minutes without activity before a patient is signed out",
            lambda s: _number(s.session_idle_minutes_patient), "SESSION_IDLE_MINUTES_PATIENT"),
     Policy("idle_minutes_staff", "Minutes without activity before staff are signed out",
