@@ -113,6 +113,9 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
     from helpdesk.kb.seed import seed_articles
 
     echo(f"Knowledge base: {seed_articles(author=supervisor)} article(s) loaded.")
+    from helpdesk.tickets.macro_seed import seed_macros
+
+    seed_macros(echo=echo)
 
     portal = db.session.scalar(sa.select(User).where(User.role == Role.INTEGRATION))
     token_note = ""

@@ -58,3 +58,22 @@ def test_demo_staff_have_two_step_sign_in_and_their_keys_are_printed(ctx):
         assert mfa.current_code(user) == pyotp.TOTP(user.mfa_secret).now()
     patient = db.session.scalar(sa.select(User).where(User.email == "patient@example.org"))
     assert not patient.mfa_enabled  # patients choose for themselves
+
+
+def test_the_demo_has_the_day_one_macros_and_replies_that_state_the_real_policies(ctx):
+    from helpdesk.auth import passwords
+    from helpdesk.tickets.macro_seed import DAY_ONE
+    from helpdesk.tickets.workspace_models import Macro
+
+    lines: list[str] = []
+    demo.seed(n_tickets=2, echo=lines.append, train_model=False)
+    expected = sum(len(m.queues) * len(m.texts) for m in DAY_ONE)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Macro)) == expected
+    assert f"Macros: {expected} shared macro(s) created." in lines
+    # the second request's reply states the reset link's lifetime through a placeholder, resolved at seeding
+    bodies = db.session.scalars(sa.select(Message.body)).all()
+    assert not any("{{" in b for b in bodies)
+    minutes = int(passwords.RESET_TTL.total_seconds() // 60)
+    assert any(f"The link works once, for {minutes} minutes." in b for b in bodies)
+    demo.seed(n_tickets=0, echo=lines.append, train_model=False)  # seeding again adds no macro
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Macro)) == expected
