@@ -205,7 +205,20 @@ def seed_demo_cmd(if_empty: bool, n_tickets: int) -> None:
     demo.seed(n_tickets=n_tickets, echo=click.echo)
 
 
+macros_cli = AppGroup("macros", help="Shared macros (canned responses).")
+
+
+@macros_cli.command("seed")
+def macros_seed_cmd() -> None:
+    """Create the day-one shared macros (English and Spanish) in the queues that exist;
+    macros already there (same queue, title and language) are kept as they are."""
+    from helpdesk.tickets.macro_seed import seed_macros
+
+    seed_macros(echo=click.echo)
+
+
 def register_cli(app: Flask) -> None:
+    app.cli.add_command(macros_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(token_cli)
     app.cli.add_command(jobs_cli)

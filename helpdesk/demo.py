@@ -16,6 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from helpdesk import policy
 from helpdesk.auth import services as accounts
 from helpdesk.auth.models import Role, User
 from helpdesk.extensions import db
@@ -112,6 +113,9 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
     from helpdesk.kb.seed import seed_articles
 
     echo(f"Knowledge base: {seed_articles(author=supervisor)} article(s) loaded.")
+    from helpdesk.tickets.macro_seed import seed_macros
+
+    seed_macros(echo=echo)
 
     portal = db.session.scalar(sa.select(User).where(User.role == Role.INTEGRATION))
     token_note = ""
@@ -208,7 +212,9 @@ def _seed_ticket(i: int, item: dict, rng: random.Random, sim: _Clock, limit: dat
                 nxt = Status.PENDING_PATIENT
             if t.queue_id not in _member_queues(worker):
                 worker = agent
-            tickets.post_message(t, author=worker, body=msg["body"], public=public, next_status=nxt)
+            # a reply states the policy in force when it was written: placeholders resolved now
+            body = policy.resolve_text(msg["body"], strict=True)
+            tickets.post_message(t, author=worker, body=body, public=public, next_status=nxt)
         else:
             tickets.post_message(t, author=t.requester, body=msg["body"])
     settled = limit - t.created_at > timedelta(days=5)  # most older requests are done by now

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 from flask import Flask, current_app
 
+from helpdesk import policy
 from helpdesk.extensions import db
 
 if TYPE_CHECKING:  # scikit-learn is imported on the first search, not with the app:
@@ -120,8 +121,11 @@ def build_index(generation: str) -> SearchIndex:
         .join(Article, Article.id == ArticleQueue.article_id).where(Article.status == ArticleStatus.PUBLISHED)
     ):
         queues.setdefault(article_id, []).append(slug)
+    # The index holds what readers see: policy placeholders resolved with the running
+    # configuration (each process builds its own index, after its configuration is read).
     docs = [
-        Doc(id=r.id, title=r.title, summary=r.summary, category=r.category, body=r.body_md,
+        Doc(id=r.id, title=r.title, summary=policy.resolve_text(r.summary), category=r.category,
+            body=policy.resolve_text(r.body_md),
             language=r.language.value, public=r.audience == Audience.PUBLIC, queues=tuple(queues.get(r.id, ())))
         for r in rows
     ]

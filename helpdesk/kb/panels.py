@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import current_app, url_for
 
+from helpdesk import policy
 from helpdesk.auth.models import User
 from helpdesk.errors import NotFound
 from helpdesk.kb import services
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 def insert_text(article: Article) -> str:
     """What "Insert" puts in the reply: the title, the help-centre link and the summary."""
     url = current_app.config["HELPDESK"].external_url + url_for("kb.article", slug=article.slug)
-    return f"{article.title}\n{url}\n\n{article.summary}"
+    return f"{article.title}\n{url}\n\n{policy.resolve_text(article.summary)}"
 
 
 def ticket_panel(ticket: Ticket, user: User) -> dict[str, Any]:

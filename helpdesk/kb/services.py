@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
-from helpdesk import audit, jobs
+from helpdesk import audit, jobs, policy
 from helpdesk.auth.models import Role, User
 from helpdesk.db import commit, conflict_insert, rollback
 from helpdesk.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
@@ -145,6 +145,7 @@ def parse_article_input(data: Mapping[str, Any]) -> ArticleInput:
     except (TypeError, ValueError):
         errors["review_interval_days"] = [f"A number of days between {lo} and {hi}."]
         interval = DEFAULT_REVIEW_INTERVAL_DAYS
+    _check_placeholders(title, summary, body, errors)
     if queues and "queues" not in errors:
         known = set(db.session.scalars(sa.select(Queue.slug).where(Queue.slug.in_(queues))))
         unknown = [q for q in queues if q not in known]
@@ -155,6 +156,19 @@ def parse_article_input(data: Mapping[str, Any]) -> ArticleInput:
         message = first if len(errors) == 1 else "Please correct the highlighted fields."
         raise ValidationFailed(message, fields=errors)
     return ArticleInput(title, summary, body, category, tuple(queues), audience, language, interval)  # type: ignore[arg-type]
+
+
+def _check_placeholders(title: str, summary: str, body: str, errors: dict[str, list[str]]) -> None:
+    """``{{ policy.name }}`` works in the summary and the text, with names from helpdesk.policy."""
+    if policy.STARTED.search(title):
+        errors.setdefault("title", []).append(
+            "Policy placeholders work in the summary and the article text, not in the title.")
+    for name, text in (("summary", summary), ("body_md", body)):
+        unknown = policy.unknown_names(text)
+        if unknown:
+            errors.setdefault(name, []).append(
+                f"Unknown placeholder: {', '.join(unknown)[:200]}. Use one of the names listed under "
+                "“Values from the product's settings”, written as {{ policy.name }}.")
 
 
 def _choice(enum_cls: Any, value: Any, name: str, errors: dict[str, list[str]]) -> Any:

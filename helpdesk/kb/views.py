@@ -23,6 +23,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from helpdesk import policy
 from helpdesk.auth.models import Role, User
 from helpdesk.errors import Conflict, DomainError, NotFound, ValidationFailed
 from helpdesk.extensions import db, limiter
@@ -86,10 +87,15 @@ def _language_arg() -> str | None:
 @bp.app_template_filter("kb_html")
 def kb_html(value: str) -> str:
     """Article HTML was sanitised at save; sanitise again on the way out (cheap, and
-    safe against an allow-list that changed since)."""
-    from markupsafe import Markup
+    safe against an allow-list that changed since), then put in the current values of
+    the ``{{ policy.… }}`` placeholders (escaped; helpdesk.policy)."""
+    return policy.resolve_html(sanitise(value or ""))
 
-    return Markup(sanitise(value or ""))  # noqa: S704  (nh3 output)
+
+@bp.app_template_filter("policy_text")
+def policy_text(value: str) -> str:
+    """A summary with its ``{{ policy.… }}`` placeholders resolved (autoescaped by Jinja)."""
+    return policy.resolve_text(value or "")
 
 
 @bp.app_template_filter("kb_slug")
@@ -99,7 +105,8 @@ def kb_slug(value: str) -> str:
 
 @bp.app_context_processor
 def _kb_globals():
-    return {"is_kb_editor": is_kb_editor(_me())}
+    # policy_table: called only by the editor pages that list the placeholders
+    return {"is_kb_editor": is_kb_editor(_me()), "policy_table": policy.table}
 
 
 # ================================================================ help centre (public)
@@ -208,8 +215,8 @@ def feedback(slug: str):
 
 
 def _article_json(item: Article) -> dict:
-    return {"id": item.id, "title": item.title, "summary": item.summary, "language": item.language.value,
-            "url": url_for("kb.article", slug=item.slug)}
+    return {"id": item.id, "title": item.title, "summary": policy.resolve_text(item.summary),
+            "language": item.language.value, "url": url_for("kb.article", slug=item.slug)}
 
 
 @bp.post("/help/suggest")

@@ -1,9 +1,15 @@
 """Macros (canned responses): personal or shared with a queue.
 
-A macro's text may hold exactly two placeholders, ``{{patient_first_name}}`` and
-``{{agent_name}}``. They are replaced by a plain, single-pass substitution — never by
-a template engine — so anything else in the text (braces, ``{% ... %}``, other field
-names) comes out literally and no other field of the ticket or user can be reached.
+A macro's text may hold two placeholders about the ticket, ``{{patient_first_name}}`` and
+``{{agent_name}}``, and the product's policy values (``{{ policy.reset_link_minutes }}``,
+see ``helpdesk.policy``: public rules, read where the product enforces them). They are
+replaced by a plain, single-pass substitution — never by a template engine — so
+anything else in the text (braces, ``{% ... %}``, other field names) comes out
+literally and no other field of the ticket or user can be reached.
+
+A macro has a language (``en``, ``es``, or none for "any"); the ticket page offers the
+macros in the patient's language first. The day-one shared macros are in
+``helpdesk.tickets.macro_seed``.
 
 Who may do what (see ``helpdesk.permissions``): every staff member keeps personal
 macros; shared macros of a queue are created, edited and deleted by supervisors and
@@ -17,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from helpdesk import audit
+from helpdesk import audit, policy
 from helpdesk.auth.models import User
 from helpdesk.db import commit, rollback
 from helpdesk.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
@@ -29,14 +35,24 @@ from helpdesk.tickets.workspace_models import Macro
 from helpdesk.timeutil import utcnow
 
 PLACEHOLDERS = ("patient_first_name", "agent_name")
-_PLACEHOLDER = re.compile(r"\{\{\s*(patient_first_name|agent_name)\s*\}\}")
+_PLACEHOLDER = re.compile(r"\{\{\s*(patient_first_name|agent_name|policy\.[A-Za-z0-9_]+)\s*\}\}")
 TITLE_MAX = 120
+LANGUAGES = {"en": "English", "es": "Español"}
 
 
 def render(body: str, *, ticket: Ticket, agent: User) -> str:
-    """The macro text for this ticket: only the two placeholders are replaced, once."""
+    """The macro text for this ticket: the two placeholders and the policy values are
+    replaced, once (an unknown policy name stays as written)."""
     values = {"patient_first_name": ticket.requester.first_name, "agent_name": agent.display_name}
-    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], body)
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.startswith("policy."):
+            key = name.removeprefix("policy.")
+            return policy.value(key) if key in policy.BY_NAME else match.group(0)
+        return values[name]
+
+    return _PLACEHOLDER.sub(one, body)
 
 
 # ---------------------------------------------------------------- reads
@@ -55,10 +71,22 @@ def visible_macros(user: User, *, search: str | None = None) -> list[Macro]:
 
 
 def for_ticket(user: User, ticket: Ticket) -> list[Macro]:
-    """Macros offered on a ticket page: personal ones and those shared with the ticket's queue
-    (then the other queues' shared ones)."""
-    macros = visible_macros(user)
-    return sorted(macros, key=lambda m: (m.queue_id not in (None, ticket.queue_id), m.title.lower(), m.id))
+    """Macros offered on a ticket page: those in the patient's language (or any language)
+    first; within that, personal ones and those shared with the ticket's queue, then the
+    other queues'. A shared macro of another queue with the same title and language as
+    one already offered is left out (the day-one macros are shared with every queue)."""
+    language = ticket.requester.language or "en"
+    ordered = sorted(visible_macros(user), key=lambda m: (
+        m.language not in (None, language), m.queue_id not in (None, ticket.queue_id), m.title.lower(), m.id))
+    seen: set[tuple[str, str | None]] = set()
+    offered = []
+    for m in ordered:
+        key = (m.title.lower(), m.language)
+        if m.queue_id not in (None, ticket.queue_id) and key in seen:
+            continue
+        seen.add(key)
+        offered.append(m)
+    return offered
 
 
 def get_usable_macro(user: User, macro_id: Any) -> Macro:
@@ -107,6 +135,14 @@ def _clean(actor: User, data: dict[str, Any]) -> dict[str, Any]:
     if len(body) > max_body:
         errors["body"] = [f"Must be at most {max_body:,} characters."]
     out["body"] = body
+    unknown = policy.unknown_names(body)
+    if unknown:
+        errors["body"] = [f"Unknown placeholder: {', '.join(unknown)[:200]}. Policy values are written "
+                          "{{ policy.name }} with a name from the list on this page."]
+    language = data.get("language") or None
+    if language is not None and language not in LANGUAGES:
+        errors["language"] = ["Choose English, Español or any language."]
+    out["language"] = language if language in LANGUAGES else None
     out["set_status"] = _choice(Status, data.get("set_status"), "set_status", errors, exclude={Status.NEW})
     out["set_priority"] = _choice(Priority, data.get("set_priority"), "set_priority", errors)
     queue_raw = data.get("set_queue_id")
@@ -150,7 +186,8 @@ def _choice(enum_cls: Any, value: Any, field: str, errors: dict[str, list[str]],
 def _state(m: Macro) -> dict[str, Any]:
     # no macro text in the audit log: its length only
     return {
-        "title": m.title, "body_chars": len(m.body), "scope": "shared" if m.queue_id else "personal",
+        "title": m.title, "body_chars": len(m.body), "language": m.language,
+        "scope": "shared" if m.queue_id else "personal",
         "queue_id": m.queue_id, "set_status": m.set_status.value if m.set_status else None,
         "set_priority": m.set_priority.value if m.set_priority else None, "set_queue_id": m.set_queue_id,
     }

@@ -23,6 +23,9 @@ class Macro(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(120))
     body: Mapped[str] = mapped_column(sa.Text, default="")
+    # The language the text is written in ("en", "es"); None: any (no text, or both).
+    # The ticket page offers the macros in the patient's language first.
+    language: Mapped[str | None] = mapped_column(sa.String(8))
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     queue_id: Mapped[int | None] = mapped_column(sa.ForeignKey("queues.id", ondelete="CASCADE"), index=True)
     set_status: Mapped[Status | None] = mapped_column(enum_type(Status))

@@ -66,7 +66,7 @@ def macro_create():
 @role_required(*STAFF)
 def macro_edit(macro_id: int):
     macro = macros.get_manageable_macro(_me(), macro_id)
-    form = {"title": macro.title, "body": macro.body,
+    form = {"title": macro.title, "body": macro.body, "language": macro.language or "",
             "scope": macro.queue.slug if macro.queue else "personal",
             "set_status": macro.set_status.value if macro.set_status else "",
             "set_priority": macro.set_priority.value if macro.set_priority else "",

@@ -67,3 +67,22 @@ def test_demo_patients_have_confirmed_addresses(ctx):
     demo.seed(n_tickets=2, echo=lambda _line: None, train_model=False)
     patients = list(db.session.scalars(sa.select(User).where(User.role == Role.PATIENT)))
     assert len(patients) > 1 and not [p.email for p in patients if email_unconfirmed(p)]
+
+
+def test_the_demo_has_the_day_one_macros_and_replies_that_state_the_real_policies(ctx):
+    from helpdesk.auth import passwords
+    from helpdesk.tickets.macro_seed import DAY_ONE
+    from helpdesk.tickets.workspace_models import Macro
+
+    lines: list[str] = []
+    demo.seed(n_tickets=2, echo=lines.append, train_model=False)
+    expected = sum(len(m.queues) * len(m.texts) for m in DAY_ONE)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Macro)) == expected
+    assert f"Macros: {expected} shared macro(s) created." in lines
+    # the second request's reply states the reset link's lifetime through a placeholder, resolved at seeding
+    bodies = db.session.scalars(sa.select(Message.body)).all()
+    assert not any("{{" in b for b in bodies)
+    minutes = int(passwords.RESET_TTL.total_seconds() // 60)
+    assert any(f"The link works once, for {minutes} minutes." in b for b in bodies)
+    demo.seed(n_tickets=0, echo=lines.append, train_model=False)  # seeding again adds no macro
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Macro)) == expected
