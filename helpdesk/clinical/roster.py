@@ -89,6 +89,8 @@ def local_wall_time(at: datetime, tz: ZoneInfo) -> datetime:
 
 
 def is_on_duty(member: Member, at: datetime, tz: ZoneInfo) -> bool:
+    if at.tzinfo is None:
+        raise ValueError("an aware datetime is required")
     if member.mode == "on":
         return True
     if member.mode == "off":
