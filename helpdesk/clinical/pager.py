@@ -61,6 +61,7 @@ def post(url: str, secret: str, payload: dict[str, Any], now: datetime) -> int:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (configured URL)
             status = response.status
     except urllib.error.HTTPError as exc:
+        exc.close()
         raise PagerError(f"pager hook answered {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise PagerError(f"pager hook unreachable: {type(exc).__name__}") from None
