@@ -219,9 +219,11 @@ def remove_shift(*, actor: User | None, shift_id: int) -> None:
         shift = db.session.get(OnCallShift, shift_id)
         if shift is None:
             raise NotFound("No such shift.")
-        user_id = shift.member.user_id
+        member = shift.member
+        user_id = member.user_id
         label = pure.Shift(shift.weekday, shift.start, shift.end).label()
-        db.session.delete(shift)
+        member.shifts.remove(shift)  # delete-orphan: deleted, and gone from the loaded collection
+        member.updated_at = utcnow()
         audit.record("oncall.shift_removed", "user", user_id, actor_id=actor.id if actor else None,
                      changes={"shift": {"before": label, "after": None}})
     except Exception:
