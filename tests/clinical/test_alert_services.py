@@ -263,3 +263,23 @@ def test_the_alert_recipient_rows_drive_what_the_patient_is_told(ctx, make_clini
     ordinary = tickets.create_ticket(requester=patient, subject="Bill", body="I was charged twice.",
                                      channel=t.channel, created_by=patient)
     assert clinical.patient_notice(ordinary) is None
+
+
+def test_the_periodic_sweep_escalates_an_overdue_alert_once(ctx, make_clinician, emergency, supervisor):
+    """helpdesk.periodic's job (every minute in production and, with the in-process
+    scheduler, in `make run`) on the real clock."""
+    from helpdesk import periodic
+    from helpdesk.timeutil import utcnow
+
+    make_clinician("Ana")
+    t = emergency()
+    alert = _alert(t)
+    periodic.clinical_alert_sweep_job()
+    assert _alert(t).round == 0  # not due yet
+    db.session.execute(sa.update(ClinicalAlert).where(ClinicalAlert.id == alert.id)
+                       .values(due_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    periodic.clinical_alert_sweep_job()
+    periodic.clinical_alert_sweep_job()
+    assert _alert(t).round == 1
+    assert _recipients(_alert(t), 1) == [(supervisor.id, "supervisor")]  # no other clinician on duty
