@@ -89,6 +89,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(notify_bp)
     init_notify(app)
+    from helpdesk.clinical.views import bp as clinical_bp
+
+    app.register_blueprint(clinical_bp)
     init_api(app)
 
     from helpdesk.errors import register_error_handlers

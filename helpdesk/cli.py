@@ -240,3 +240,6 @@ def register_cli(app: Flask) -> None:
     from helpdesk.audit_cli import audit_cli
 
     app.cli.add_command(audit_cli)
+    from helpdesk.clinical.cli import oncall_cli
+
+    app.cli.add_command(oncall_cli)

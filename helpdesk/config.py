@@ -126,6 +126,9 @@ class Settings:
     helpdesk_phone: str = DEV_HELPDESK_PHONE
     # clinical emergencies: minutes an alert may stay unacknowledged before it is escalated
     emergency_ack_minutes: int = 5
+    # optional pager/SMS hook (helpdesk.clinical.pager): a signed POST per person alerted
+    pager_webhook_url: str | None = None
+    pager_webhook_secret: str | None = None
 
     def __post_init__(self) -> None:
         """Production is served over TLS only: checked however the settings were built."""
@@ -181,6 +184,14 @@ class Settings:
             phone = DEV_HELPDESK_PHONE
         elif len(phone) > 40:
             raise ConfigError("HELPDESK_PHONE must be at most 40 characters")
+        pager_url = (env.get("PAGER_WEBHOOK_URL") or "").strip() or None
+        pager_secret = env.get("PAGER_WEBHOOK_SECRET") or None
+        if pager_url:
+            if urlparse(pager_url).scheme not in ("http", "https") or not urlparse(pager_url).hostname:
+                raise ConfigError("PAGER_WEBHOOK_URL must be an http:// or https:// address")
+            if not pager_secret or len(pager_secret) < 16:
+                raise ConfigError("PAGER_WEBHOOK_SECRET must be set (at least 16 characters) when "
+                                  "PAGER_WEBHOOK_URL is: every page is signed with it")
         return cls(
             env=name,  # type: ignore[arg-type]
             secret_key=secret,
@@ -203,6 +214,8 @@ class Settings:
             site_timezone=site_timezone,
             helpdesk_phone=phone,
             emergency_ack_minutes=_int(env, "EMERGENCY_ACK_MINUTES", 5, 1, 120),
+            pager_webhook_url=pager_url,
+            pager_webhook_secret=pager_secret if pager_url else None,
             **_mail_settings(env),
         )
 

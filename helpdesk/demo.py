@@ -78,6 +78,13 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
     agent = user("agent@example.org", "Alex Rivera", Role.AGENT, all_queues)
     supervisor = user("supervisor@example.org", "Sam Okafor", Role.SUPERVISOR, all_queues)
     user("admin@example.org", "Avery Chen", Role.ADMIN, [])
+    # the clinician on call: a flagged request is assigned to them and alerts them (on duty all week)
+    nurse = user("nurse@example.org", "Noor Haddad", Role.AGENT, ["clinical-escalation"])
+    from helpdesk.clinical import services as clinical
+    from helpdesk.clinical.models import OnCallMember
+
+    if db.session.scalar(sa.select(OnCallMember.id).where(OnCallMember.user_id == nurse.id)) is None:
+        clinical.add_to_roster(actor=None, user=nurse, mode="on")
     agents = [agent]
     for email, name, member_of in [
         ("jordan@example.org", "Jordan Blake", ["account-access", "technical", "triage"]),
@@ -153,6 +160,7 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
     from helpdesk.auth import mfa
 
     for email, role in [("patient@example.org", "patient"), ("agent@example.org", "agent (every queue)"),
+                        ("nurse@example.org", "clinician on call (clinical escalation, on duty all week)"),
                         ("supervisor@example.org", "supervisor"), ("admin@example.org", "admin")]:
         account = db.session.scalar(sa.select(User).where(User.email == email))
         note = ""

@@ -4,6 +4,7 @@ from helpdesk.access.models import BreakGlassGrant
 from helpdesk.audit import AuditChainHead, AuditEvent
 from helpdesk.auth.models import ApiToken, AuthSession, MfaRecoveryCode, User
 from helpdesk.auth.password_models import AccessRequest, AuthThrottle, IdentityCheck, PasswordResetToken
+from helpdesk.clinical.models import AlertRecipient, ClinicalAlert, OnCallMember, OnCallShift
 from helpdesk.jobs import OutboxJob
 from helpdesk.kb.models import (
     Article,
@@ -43,6 +44,8 @@ __all__ = [
     "Macro", "SavedView", "TicketMerge", "TicketPresence",
     # passwords and identity checks
     "AccessRequest", "AuthThrottle", "IdentityCheck", "PasswordResetToken",
+    # clinical alerts and the on-call roster
+    "AlertRecipient", "ClinicalAlert", "OnCallMember", "OnCallShift",
     # notify
     "Attachment", "CsatSurvey", "InboundMail", "NotifyDelivery", "NotifyPreference", "OutgoingEmail",
 ]

@@ -29,6 +29,14 @@ def dashboard_rollup_job() -> None:
     from helpdesk.sla.rollup import rollup_job
 
     rollup_job()
+def clinical_alert_sweep_job() -> None:
+    """Clinical alerts not acknowledged in time: escalate each (idempotent; safety net for
+    the escalation scheduled at each alert's due time)."""
+    from helpdesk.clinical.tasks import sweep_alerts
+
+    sweep_alerts()
+
+
 def mail_sweep_job() -> None:
     """Outgoing mails whose retry is due (the timer in inline mode, safety net with Redis)."""
     from helpdesk.notify.tasks import sweep_mail_job
@@ -77,6 +85,7 @@ def register(scheduler) -> None:
     scheduler.register(sweep_outbox_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(sla_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(dashboard_rollup_job, queue_name=jobs.QUEUE_NAME, interval=60, job_timeout=600)
+    scheduler.register(clinical_alert_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(mail_sweep_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(imap_poll_job, queue_name=jobs.QUEUE_NAME, interval=60)
     scheduler.register(attachment_sweep_job, queue_name=jobs.QUEUE_NAME, cron="17 * * * *")

@@ -307,3 +307,34 @@ def can_manage_saved_view(user: User, view: Any) -> bool:
 
 def can_merge_tickets(user: User, tickets: list[Ticket]) -> bool:
     return user.is_staff and all(can_work_ticket(user, t) for t in tickets)
+
+
+# --- clinical alerts and the on-call roster ----------------------------------------
+# Supervisors and admins see the roster (who is on duty now) and the unacknowledged
+# alerts; admins, and supervisors of the clinical-escalation queue, change the roster.
+# An alert is acknowledged by someone it was sent to; to anyone else it is "not found".
+
+
+def can_view_roster(user: User | None) -> bool:
+    return user is not None and user.active and user.role in (Role.SUPERVISOR, Role.ADMIN)
+
+
+def can_manage_roster(user: User | None) -> bool:
+    if user is None or not user.active:
+        return False
+    if user.role == Role.ADMIN:
+        return True
+    if user.role != Role.SUPERVISOR:
+        return False
+    from helpdesk.clinical.services import clinical_queue
+
+    queue = clinical_queue()
+    return queue is not None and queue.id in member_queue_ids(user)
+
+
+def can_acknowledge_alert(user: User | None, alert: Any) -> bool:
+    if user is None or not user.active or not user.is_staff:
+        return False
+    from helpdesk.clinical.services import is_recipient
+
+    return is_recipient(user, alert)

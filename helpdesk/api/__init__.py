@@ -30,6 +30,10 @@ def init_api(app: Flask) -> None:
     api.spec.components.schema("TicketPatchIn", {"minProperties": 1}, schema=TicketPatchIn)
     api.register_blueprint(tickets.blp)
     csrf.exempt(tickets.blp)
+    from helpdesk.clinical import api as oncall_api
+
+    api.register_blueprint(oncall_api.blp)
+    csrf.exempt(oncall_api.blp)
     document_plain_routes(app, api.spec)
     app.register_blueprint(docs.bp)
 

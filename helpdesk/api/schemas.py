@@ -94,7 +94,11 @@ class TicketOut(Schema):
     first_response_at = fields.DateTime(allow_none=True)
     resolved_at = fields.DateTime(allow_none=True)
     closed_at = fields.DateTime(allow_none=True)
-    emergency = fields.Method("emergency_notice", allow_none=True)
+    emergency = fields.Method("emergency_notice", allow_none=True, metadata={"description": (
+        "Null unless the emergency guard flagged the request. Then: the 911 message (message, message_es), "
+        "helpdesk_phone, and what really happened from the stored alert rows: alert_status "
+        "(clinician_alerted, managers_alerted, nobody_alerted or no_alert), alerted_at, acknowledged_at, "
+        "and the same sentences the patient's page shows (notice, notice_es)")})
 
     def emergency_notice(self, ticket) -> dict | None:
         from helpdesk.routing.services import emergency_notice

@@ -122,12 +122,27 @@ def routing_info(ticket: Ticket) -> RoutingDecision | None:
     return db.session.scalar(sa.select(RoutingDecision).where(RoutingDecision.ticket_id == ticket.id))
 
 
-def emergency_notice(ticket: Ticket) -> dict[str, str] | None:
+def emergency_notice(ticket: Ticket) -> dict[str, Any] | None:
     if not ticket.emergency:
         return None
+    from flask_babel import force_locale
+
+    from helpdesk.clinical.services import patient_notice, patient_sentences
     from helpdesk.routing.emergency import EMERGENCY_MESSAGE, EMERGENCY_MESSAGE_ES
 
-    return {"message": EMERGENCY_MESSAGE, "message_es": EMERGENCY_MESSAGE_ES}
+    # what really happened, from the stored alert rows (the same words as the patient's page)
+    notice = patient_notice(ticket)
+    with force_locale("en"):
+        sentences = patient_sentences(notice)
+    with force_locale("es"):
+        sentences_es = patient_sentences(notice)
+    return {
+        "message": EMERGENCY_MESSAGE, "message_es": EMERGENCY_MESSAGE_ES,
+        "alert_status": notice.status,
+        "alerted_at": notice.alerted_at.isoformat() if notice.alerted_at else None,
+        "acknowledged_at": notice.acknowledged_at.isoformat() if notice.acknowledged_at else None,
+        "notice": sentences, "notice_es": sentences_es, "helpdesk_phone": notice.phone,
+    }
 
 
 def add_label(ticket: Ticket, *, from_queue: str, to_queue: str, actor_id: int | None) -> None:

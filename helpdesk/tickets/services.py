@@ -199,6 +199,12 @@ def _new_ticket(
         },
     )
     # (the router moves a ticket only out of triage: one sent straight to its queue stays)
+    if emergency:
+        from helpdesk.clinical.services import raise_alert
+
+        # in this transaction: assigned to the on-duty clinician and an alert raised
+        # (or, with nobody on duty, supervisors and admins alerted)
+        raise_alert(ticket, now)
     jobs.enqueue("helpdesk.routing.tasks.route_ticket", ticket.id)
     notify_hooks.after_change(ticket, None, actor_id=created_by.id)
     return NewTicket(ticket, message)
@@ -618,7 +624,7 @@ def apply_routing(ticket: Ticket, decision: dict[str, Any]) -> Ticket:
         if target is not None:
             ticket.queue = target
             db.session.flush()
-        if ticket.assignee_id is None:
+        if ticket.assignee_id is None and not ticket.emergency:  # emergencies: the on-call roster decides
             agent = _pick_assignee(ticket.queue)
             if agent is not None:
                 ticket.assignee = agent

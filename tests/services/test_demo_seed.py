@@ -49,8 +49,8 @@ def test_demo_staff_have_two_step_sign_in_and_their_keys_are_printed(ctx):
     lines: list[str] = []
     demo.seed(n_tickets=2, echo=lines.append, train_model=False)
     staff = {u.email: u for u in db.session.scalars(sa.select(User).where(
-        User.email.in_(["agent@example.org", "supervisor@example.org", "admin@example.org"])))}
-    assert len(staff) == 3
+        User.email.in_(["agent@example.org", "nurse@example.org", "supervisor@example.org", "admin@example.org"])))}
+    assert len(staff) == 4
     for email, user in staff.items():
         assert user.mfa_enabled
         line = next(line for line in lines if line.strip().startswith(email))
@@ -86,3 +86,9 @@ def test_the_demo_has_the_day_one_macros_and_replies_that_state_the_real_policie
     assert any(f"The link works once, for {minutes} minutes." in b for b in bodies)
     demo.seed(n_tickets=0, echo=lines.append, train_model=False)  # seeding again adds no macro
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Macro)) == expected
+    # the clinician is on call all week: `make run` shows the whole emergency flow
+    from helpdesk.clinical import services as clinical
+
+    assert [u.email for u in clinical.on_duty_now()] == ["nurse@example.org"]
+    demo.seed(n_tickets=0, echo=lines.append, train_model=False)  # seeding again keeps one roster entry
+    assert [u.email for u in clinical.on_duty_now()] == ["nurse@example.org"]

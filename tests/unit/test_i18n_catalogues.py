@@ -32,6 +32,7 @@ PATIENT_TEMPLATES = sorted(
      *(ROOT / "templates").glob("kb/_get_help_*.html"),
      ROOT / "templates" / "kb" / "help_centre.html", ROOT / "templates" / "kb" / "article_public.html",
      ROOT / "templates" / "base.html", ROOT / "templates" / "_macros.html",
+     ROOT / "templates" / "clinical" / "_patient_notice.html",  # the emergency notice on a request
      # notifications: settings, the survey (request page and mail link), files on messages
      *(ROOT / "templates" / "notify" / name for name in (
          "_attachments.html", "_csat_fields.html", "_csat_patient.html", "preferences.html", "survey.html",
@@ -43,7 +44,7 @@ ALLOWED_LITERALS = {
     "Riverside Health", "English", "Español",
     "Si es una emergencia, llame al 911 o vaya a la sala de emergencias más cercana.",
     "Queues", "Tickets", "Knowledge base", "Notifications", "unread", "Queue members", "Dashboard", "Routing",
-    "Users", "API tokens", "Macros", "Outbox", "Inbound mail", "Break-glass review", "Audit log",
+    "Users", "API tokens", "Macros", "Outbox", "Inbound mail", "Break-glass review", "Audit log", "On call",
 }
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]")
 TEXT_ATTRIBUTES = re.compile(r'\b(?:aria-label|title|alt|placeholder)="([^"{]*[A-Za-z][^"{]*)"')

@@ -35,6 +35,7 @@ from flask import Flask
 
 from helpdesk.auth import services as accounts
 from helpdesk.auth.models import ApiToken, Role
+from helpdesk.clinical.models import ClinicalAlert
 from helpdesk.extensions import db
 from tests.factories import bearer, login
 
@@ -179,6 +180,16 @@ MATRIX: dict[str, Row] = {
     "notify.held_mail_raw":             T("GET /admin/mail/{held_id}/raw",                     302, 403, 403, 403, 403, 403, 200),
     "notify.held_mail_release":         T("POST /admin/mail/{held_id}/release",                302, 403, 403, 403, 403, 403, 409),  # empty mail
     "notify.held_mail_dismiss":         T("POST /admin/mail/{held2_id}/dismiss",               302, 403, 403, 403, 403, 403, 302),
+    # clinical alerts (alert: a flagged request with nobody on duty, so sup and admin were alerted) and the roster
+    "clinical.alerts":                  T("GET /clinical/alerts",                              302, 403, 403, 200, 200, 200, 200),
+    "clinical.alerts_json":             T("GET /clinical/alerts.json",                         302, 403, 403, 200, 200, 200, 200),
+    "clinical.acknowledge":             T("POST /clinical/alerts/{alert_id}/acknowledge",      302, 403, 403, 404, 404, 302, 302),  # agents were not alerted
+    "clinical.roster_page":             T("GET /admin/on-call",                                302, 403, 403, 403, 403, 200, 200),
+    "clinical.roster_add":              T("POST /admin/on-call/members",                       302, 403, 403, 403, 403, 302, 302, data={"user_id": "{candidate_id}", "mode": "on"}),
+    "clinical.roster_mode":             T("POST /admin/on-call/members/{clinician_id}/mode",   302, 403, 403, 403, 403, 302, 302, data={"mode": "off"}),
+    "clinical.roster_shift_add":        T("POST /admin/on-call/members/{clinician_id}/shifts", 302, 403, 403, 403, 403, 302, 302, data={"weekday": "0", "start": "07:00", "end": "19:00"}),
+    "clinical.roster_shift_remove":     T("POST /admin/on-call/shifts/{shift_id}/remove",      302, 403, 403, 403, 403, 302, 302),
+    "clinical.roster_remove":           T("POST /admin/on-call/members/{candidate_id}/remove", 302, 403, 403, 403, 403, 302, 302),
     # JSON API (bearer tokens; token = the portal, which created the ticket)
     "api-docs.openapi_json":            T("GET /api/v1/openapi.json",                          200, 200, 200, 200, 200, 200, 200, 200),
     "api_docs.docs":                    T("GET /api/v1/docs",                                  200, 200, 200, 200, 200, 200, 200, 200),
@@ -189,6 +200,12 @@ MATRIX: dict[str, Row] = {
     "notify.api_post_with_attachments": T("POST /api/v1/tickets/{ref}/messages/with-attachments", 401, 422, 404, 422, 404, 422, 404, 422),
     "notify.api_download":              T("GET /api/v1/attachments/{attachment_id}",           401, 200, 404, 200, 404, 200, 404, 200),
     "notify.api_inbound_mail":          T("POST /api/v1/inbound-mail",                         404, 404, 404, 404, 404, 404, 404, 404),  # off unless configured
+    "api_oncall.Roster":                T("GET /api/v1/oncall",                                401, 403, 403, 403, 403, 200, 200, 403),
+    "api_oncall.Members":               T("POST /api/v1/oncall/members",                       401, 403, 403, 403, 403, 201, 409, 403, json={"user_id": "{candidate2_id}", "mode": "on"}),
+    "api_oncall.MemberDuty":            T("PUT /api/v1/oncall/members/{clinician_id}/duty",    401, 403, 403, 403, 403, 200, 200, 403, json={"mode": "shifts"}),
+    "api_oncall.MemberShifts":          T("POST /api/v1/oncall/members/{clinician_id}/shifts", 401, 403, 403, 403, 403, 201, 409, 403, json={"weekday": 6, "start": "22:00", "end": "06:00"}),
+    "api_oncall.ShiftItem":             T("DELETE /api/v1/oncall/shifts/{shift2_id}",          401, 403, 403, 403, 403, 204, 404, 403),
+    "api_oncall.MemberItem":            T("DELETE /api/v1/oncall/members/{candidate2_id}",     401, 403, 403, 403, 403, 204, 404, 403),
 }
 # fmt: on
 
@@ -246,6 +263,17 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
                             created_at=utcnow(), expires_at=utcnow())
     db.session.add(grant)
     db.session.commit()
+    from helpdesk.clinical import services as clinical
+
+    clinician = make_user(Role.AGENT, member_of=("clinical-escalation",), name="Cleo Clinician")
+    candidate = make_user(Role.AGENT, member_of=("clinical-escalation",), name="Cand One")
+    candidate2 = make_user(Role.AGENT, member_of=("clinical-escalation",), name="Cand Two")
+    clinical.add_to_roster(actor=None, user=clinician, mode="off")  # nobody on duty: sup and admin are alerted
+    shift = clinical.add_shift(actor=None, user=clinician, weekday=4, start="22:00", end="06:00")
+    shift2 = clinical.add_shift(actor=None, user=clinician, weekday=5, start="22:00", end="06:00")
+    flagged = make_ticket(requester=patient, subject="Help", body="my father has chest pain and can't breathe",
+                          queue=None)
+    alert = db.session.scalar(sa.select(ClinicalAlert).where(ClinicalAlert.ticket_id == flagged.id))
     token_row = db.session.scalars(sa.select(ApiToken).where(ApiToken.user_id == portal_user.id)).one()
     users = {"owner": patient, "other": other_patient, "agent": agent, "outsider": outsider_agent,
              "sup": supervisor, "admin": admin}
@@ -258,17 +286,20 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
         "view_id": view.id, "notification_id": notification.id,
         "attachment_id": attachment.id, "survey_token": survey_token, "held_id": held.id, "held2_id": held2.id, "outbox_id": outbox.id,
         "other_queue_id": queues["records"].id,
-        "grant_id": grant.id, "message_id": agent_note.id, "reset_secret": "no-such-link-" + "0" * 30,
-        "verify_token": "no-such-link-" + "0" * 30,
+        "grant_id": grant.id, "message_id": agent_note.id, "alert_id": alert.id, "clinician_id": clinician.id,
+        "candidate_id": candidate.id, "candidate2_id": candidate2.id, "shift_id": shift.id, "shift2_id": shift2.id,
+        "reset_secret": "no-such-link-" + "0" * 30, "verify_token": "no-such-link-" + "0" * 30,
     }
     return World(users=users, params=params, secrets=secrets)
 
 
-def _fill(value: Any, params: dict[str, Any]) -> Any:
+def _fill(value: Any, params: dict[str, Any], *, typed: bool = False) -> Any:
     if isinstance(value, str):
+        if typed and value.startswith("{") and value.endswith("}") and isinstance(params.get(value[1:-1]), int):
+            return params[value[1:-1]]  # JSON: a whole placeholder keeps its type (ids are numbers)
         return value.format(**params)
     if isinstance(value, dict):
-        return {k: _fill(v, params) for k, v in value.items()}
+        return {k: _fill(v, params, typed=typed) for k, v in value.items()}
     return value
 
 
@@ -285,7 +316,9 @@ def _request(client, row: Row, role: str, world: World, path: str):
     if row.method == "GET":
         return client.get(path, headers=headers)
     if row.json is not None:
-        return client.post(path, json=row.json, headers=headers)
+        return client.open(path, method=row.method, json=_fill(row.json, world.params, typed=True), headers=headers)
+    if row.method != "POST":
+        return client.open(path, method=row.method, headers=headers)
     return client.post(path, data=data, headers=headers)
 
 
@@ -302,14 +335,15 @@ def test_rows_request_their_own_endpoint(app: Flask):
     adapter = app.url_map.bind("localhost")
     dummy = {k: 1 for k in ("ref", "queue_id", "user_id", "token_id", "article_id", "macro_id", "view_id",
                             "notification_id", "attachment_id", "held_id", "held2_id", "outbox_id", "grant_id",
-                            "other_queue_id", "message_id")}
+                            "other_queue_id", "message_id", "alert_id", "clinician_id", "candidate_id",
+                            "candidate2_id", "shift_id", "shift2_id")}
     dummy |= {"slug": "a-slug", "category": "a-category", "survey_token": "tok", "reset_secret": "secret",
               "verify_token": "tok"}
     for endpoint, row in MATRIX.items():
         got, _args = adapter.match(_fill(row.path, dummy), method=row.method)
         assert got == endpoint, (endpoint, row.path)
         rule = next(r for r in app.url_map.iter_rules(endpoint))
-        if row.method == "POST":
+        if row.method != "GET":
             assert "GET" not in rule.methods, f"{endpoint}: request GET for GET routes"
         api = row.path.startswith("/api/")
         assert (row.expected["token"] is not None) == api, f"{endpoint}: the token column is for API rows only"
