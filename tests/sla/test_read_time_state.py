@@ -14,7 +14,6 @@ from helpdesk.auth import services as accounts
 from helpdesk.extensions import db
 from helpdesk.sla import services as sla
 from helpdesk.sla.models import SlaMetric
-from helpdesk.tickets import services as tickets
 from helpdesk.timeutil import simulated_clock
 from tests.factories import bearer, login
 
