@@ -11,7 +11,7 @@ PO     := $(wildcard translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 BABEL_KEYWORDS := -k _l -k lazy_gettext
 
-.PHONY: run test install migrate seed worker cron lint bench check clean translations translations-compile mfa-code
+.PHONY: run dev-env test install migrate seed worker cron lint bench check clean translations translations-compile mfa-code
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,12 +35,25 @@ translations: $(STAMP)
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --ignore-obsolete --width=120
 	$(MAKE) translations-compile
 
-# Development server on the embedded SQLite database, jobs inline.
+# Development server on the embedded SQLite database, jobs inline. Beside it, exactly one
+# `flask cron`: without REDIS_URL it runs the periodic jobs (SLA warnings and breaches,
+# mail retries…) in its own process; it is stopped when the server stops.
 run: export HELPDESK_ENV ?= development
-run: $(STAMP) $(MO)
+run: $(STAMP) $(MO) dev-env
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --if-empty
-	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/flask cron & CRON=$$!; trap "kill $$CRON 2>/dev/null" EXIT INT TERM; \
+	  $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+# This checkout's settings for the flask command (python-dotenv loads .env; git-ignored):
+# after `make run`, `flask users list` and the other commands of the README work here
+# as written, on the development instance. Written by `make run` only, never by
+# `make install` (a production host), and a line already there is kept.
+dev-env:
+	@touch .env
+	@grep -qs '^FLASK_APP=' .env || echo 'FLASK_APP=wsgi' >> .env
+	@grep -qs '^HELPDESK_ENV=' .env || { echo '# written by make run: this checkout is a development instance' >> .env; \
+	  echo 'HELPDESK_ENV=development' >> .env; }
 
 test: $(STAMP) $(MO)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -180,10 +180,18 @@ def worker_cmd_factory():
 def cron_cmd_factory():
     @click.command("cron")
     def cron_cmd() -> None:
-        """Run the periodic-job scheduler (run exactly one per deployment)."""
-        from rq.cron import CronScheduler
+        """Run the periodic jobs (helpdesk.periodic.SCHEDULE): exactly one per deployment.
 
+        With REDIS_URL: RQ's cron scheduler enqueues them for the workers. Without it
+        (jobs inline, as in `make run`): they run in this process, each when due.
+        """
         from helpdesk import jobs, periodic
+
+        if jobs.inline_mode():
+            logging.getLogger("helpdesk.periodic").setLevel(logging.INFO)
+            periodic.InlineScheduler(current_app._get_current_object()).run(install_signal_handlers=True)
+            return
+        from rq.cron import CronScheduler
 
         scheduler = CronScheduler(connection=jobs.redis_connection())
         periodic.register(scheduler)

@@ -5,7 +5,9 @@ adds an outbox row to the same transaction, so the job exists exactly when the d
 it needs does. ``helpdesk.db.commit()`` then dispatches the new rows:
 
 * without ``REDIS_URL`` (the embedded default) the job runs inline, right after the
-  commit, in the web process;
+  commit, in the web process; a job for later (``run_at``) stays in the outbox until
+  it is due, then ``sweep_outbox`` runs it (every minute from ``flask cron``, which
+  ``make run`` starts), and a job that failed waits out the same back-off as with RQ;
 * with ``REDIS_URL`` the row is pushed to RQ as job ``outbox-<id>`` (no second write
   to the database: the row itself is the record that the work is owed, and the
   worker deletes it when the work is done). If Redis is unreachable the row simply
@@ -75,8 +77,11 @@ def dispatch_pending() -> None:
         return
     pending = [(r.id, r.run_at) for r in rows if r.id is not None]
     if inline_mode():
-        for outbox_id, _run_at in pending:
-            run_outbox_job(outbox_id)
+        now = utcnow()
+        for outbox_id, run_at in pending:
+            if run_at is None or run_at <= now:
+                run_outbox_job(outbox_id)
+            # else: kept in the outbox; the sweep runs it when it is due
     else:
         push_to_redis(pending)
 
@@ -112,6 +117,9 @@ def run_outbox_job(job_id: int) -> None:
         row.attempts += 1
         row.last_error = type(exc).__name__[:200]
         row.failed = row.attempts >= MAX_ATTEMPTS
+        if inline_mode() and not row.failed:
+            # RQ's back-off (Retry intervals), kept by the outbox: the sweep retries it then
+            row.run_at = utcnow() + timedelta(seconds=RETRY_INTERVALS[min(row.attempts, len(RETRY_INTERVALS)) - 1])
         db.session.commit()
         # type and job name only: the exception text could carry patient data
         log.warning("job %s (%s) failed: %s (attempt %d)", job_id, func, type(exc).__name__, row.attempts)
@@ -177,12 +185,20 @@ def push_to_redis(rows: list[tuple[int, datetime | None]], *, only_missing: bool
 
 def sweep_outbox(limit: int = 500, grace: timedelta = GRACE) -> int:
     """Safety net: push outbox rows past the grace period that Redis does not hold
-    (never pushed, or lost with Redis); in inline mode, run them."""
+    (never pushed, or lost with Redis); in inline mode, run those that are due (a job
+    for later, or a retry, waits for its ``run_at``)."""
+    now = utcnow()
+    old_enough = OutboxJob.created_at <= now - grace
+    if inline_mode():
+        # a row with a run_at was left for later on purpose: due is due, whatever its age
+        due = sa.or_(sa.and_(OutboxJob.run_at.is_(None), old_enough), OutboxJob.run_at <= now)
+    else:
+        due = old_enough
     rows = [
         (r.id, r.run_at)
         for r in db.session.execute(
             sa.select(OutboxJob.id, OutboxJob.run_at)
-            .where(OutboxJob.failed.is_(False), OutboxJob.created_at <= utcnow() - grace)
+            .where(OutboxJob.failed.is_(False), due)
             .order_by(OutboxJob.id)
             .limit(limit)
         )

@@ -78,6 +78,30 @@ class MessageOut(Schema):
         return message.author.display_name if message.author else None
 
 
+class SlaOut(Schema):
+    metric = fields.Str(metadata={"description": "first_reply, next_reply or resolution"})
+    state = fields.Str(metadata={"description": "breached, at_risk (past the warning point) or ok, "
+                                                "by the clock at the time of the request"})
+    paused = fields.Bool(metadata={"description": "The clock waits for the patient"})
+    seconds_left = fields.Int(metadata={"description": "Negative once overdue"})
+    target_seconds = fields.Int()
+    due_at = fields.DateTime(allow_none=True)
+
+
+class _SlaField(fields.Nested):
+    """The ticket's most urgent open SLA clock, computed when the response is made
+    (``helpdesk.sla.services.badge_for``); staff only, null for everyone else."""
+
+    def get_value(self, obj, attr, accessor=None, default=None):
+        from helpdesk.permissions import acting_user
+        from helpdesk.sla.services import sla_summary
+
+        user = acting_user()
+        if user is None or not user.is_staff:
+            return None
+        return sla_summary(obj.id)
+
+
 class TicketOut(Schema):
     reference = fields.Str()
     subject = fields.Str()
@@ -99,6 +123,8 @@ class TicketOut(Schema):
         "helpdesk_phone, and what really happened from the stored alert rows: alert_status "
         "(clinician_alerted, managers_alerted, nobody_alerted or no_alert), alerted_at, acknowledged_at, "
         "and the same sentences the patient's page shows (notice, notice_es)")})
+    sla = _SlaField(SlaOut, allow_none=True, dump_only=True, metadata={
+        "description": "Staff only (null otherwise, and when no SLA clock is open): the most urgent open clock"})
 
     def emergency_notice(self, ticket) -> dict | None:
         from helpdesk.routing.services import emergency_notice

@@ -67,6 +67,10 @@ class Tickets(MethodView):
         )
         filters.validate()
         items, next_cursor = queries.ticket_list(_user(), filters)
+        if _user().is_staff:
+            from helpdesk.sla.services import prefetch_badges
+
+            prefetch_badges(t.id for t in items)  # the page's `sla` fields in one query
         return {"items": items, "next_cursor": next_cursor}
 
     @blp.arguments(TicketCreateIn)

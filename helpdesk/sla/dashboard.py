@@ -180,11 +180,10 @@ def attainment(p: Period) -> dict[str, Any]:
 
 
 def at_risk(p: Period, limit: int = 50) -> dict[str, Any]:
-    """Now (not the period): open clocks breached, and running clocks past their warning point."""
-    at = services.now()
-    open_ = SlaMetric.state != MetricState.FULFILLED
-    breached_w = [open_, SlaMetric.breached.is_(True)]
-    risk_w = [SlaMetric.state == MetricState.ACTIVE, SlaMetric.breached.is_(False), SlaMetric.warn_at <= at]
+    """Now (not the period): open clocks breached, and clocks past their warning point,
+    by the clock at read time (``services.state_clauses``), not by the last check."""
+    clauses = services.state_clauses(services.now())
+    breached_w, risk_w = [clauses[services.BREACHED]], [clauses[services.AT_RISK]]
     n_breached = db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(*breached_w), p)) or 0
     n_risk = db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(*risk_w), p)) or 0
 

@@ -357,22 +357,64 @@ def sweep(limit: int = 2000) -> int:
 # ----------------------------------------------------------------------------- reads
 
 
+# One definition of a clock's state at read time, from the clock itself: an overdue
+# target is breached the moment it passes, whether or not the periodic check has run
+# (that check only records the event and notifies). Every surface reads it: the agent
+# list and ticket page badges (``badge_for``), ``ticket_metrics``, the API's ``sla``
+# field and the dashboard's breached / at-risk lists (``state_clauses``, the same rule
+# in SQL). A breach once recorded stays breached.
+BREACHED, AT_RISK, OK = "breached", "at_risk", "ok"
+
+
+def state_at(row: SlaMetric, at: datetime) -> str:
+    """``breached``, ``at_risk`` (past the policy's warning point) or ``ok`` at ``at``."""
+    if row.breached:
+        return BREACHED
+    done = row.elapsed_seconds or 0.0
+    if row.state == MetricState.ACTIVE and row.due_at is not None:
+        if row.due_at <= at:
+            return BREACHED
+        return AT_RISK if row.warn_at is not None and row.warn_at <= at else OK
+    if row.state == MetricState.PAUSED:
+        if done >= row.target_seconds:
+            return BREACHED
+        return AT_RISK if done >= row.target_seconds * row.warn_fraction else OK
+    return OK
+
+
+def state_clauses(at: datetime) -> dict[str, Any]:
+    """:func:`state_at` as SQL conditions on ``sla_metrics`` (open clocks only)."""
+    active, paused = SlaMetric.state == MetricState.ACTIVE, SlaMetric.state == MetricState.PAUSED
+    open_ = SlaMetric.state != MetricState.FULFILLED
+    breached = sa.or_(SlaMetric.breached.is_(True),
+                      sa.and_(active, SlaMetric.due_at <= at),
+                      sa.and_(paused, SlaMetric.elapsed_seconds >= SlaMetric.target_seconds))
+    at_risk = sa.and_(SlaMetric.breached.is_(False), sa.or_(
+        sa.and_(active, SlaMetric.due_at > at, SlaMetric.warn_at <= at),
+        sa.and_(paused, SlaMetric.elapsed_seconds < SlaMetric.target_seconds,
+                SlaMetric.elapsed_seconds >= SlaMetric.target_seconds * SlaMetric.warn_fraction)))
+    return {BREACHED: sa.and_(open_, breached), AT_RISK: sa.and_(open_, at_risk)}
+
+
 def badge_for(rows: list[SlaMetric], at: datetime, cals: _Cals | None = None) -> dict[str, Any] | None:
-    """The badge of one ticket: its most urgent open clock."""
+    """The badge of one ticket: its most urgent open clock (level ``breached`` red,
+    ``warning`` amber past the warning point, ``ok``)."""
     cals = cals or _Cals()
     best: dict[str, Any] | None = None
     for row in rows:
         if row.state not in OPEN:
             continue
+        state = state_at(row, at)
         left = row.target_seconds - elapsed(row, at, cals)
         item = {"metric": row.metric.value, "left": left, "target": row.target_seconds,
-                "paused": row.state == MetricState.PAUSED, "due_at": row.due_at,
-                "breached": row.breached or left < 0}
-        if best is None or item["left"] < best["left"]:
+                "paused": row.state == MetricState.PAUSED, "due_at": row.due_at, "state": state,
+                "breached": state == BREACHED}
+        key = (state != BREACHED, item["left"])
+        if best is None or key < (best["state"] != BREACHED, best["left"]):
             best = item
     if best is None:
         return None
-    best["level"] = "breached" if best["breached"] else ("warning" if best["left"] < 0.25 * best["target"] else "ok")
+    best["level"] = {BREACHED: "breached", AT_RISK: "warning"}.get(best["state"], "ok")
     best["text"] = _text(best)
     return best
 
@@ -392,7 +434,7 @@ def _fmt(seconds: float) -> str:
 def _text(b: dict[str, Any]) -> str:
     name = b["metric"].replace("_", " ")
     if b["breached"]:
-        return f"{name}: overdue {_fmt(b['left'])}"
+        return f"{name}: overdue {_fmt(min(b['left'], 0))}"
     return f"{name}: {_fmt(b['left'])} left" + (" (paused)" if b["paused"] else "")
 
 
@@ -413,6 +455,40 @@ def badges(ticket_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     return out
 
 
+def _page_cache() -> dict[int, dict[str, Any] | None]:
+    """Per request (never longer: the state is read-time)."""
+    from flask import has_request_context, request
+
+    if not has_request_context():
+        return {}
+    cache = getattr(request, "_helpdesk_sla_badges", None)
+    if cache is None:
+        cache = {}
+        request._helpdesk_sla_badges = cache  # type: ignore[attr-defined]
+    return cache
+
+
+def prefetch_badges(ticket_ids: Iterable[int]) -> None:
+    """Badges of a page of tickets in one query, for :func:`sla_summary` in this request."""
+    cache = _page_cache()
+    ids = [i for i in ticket_ids if i not in cache]
+    found = badges(ids)
+    for i in ids:
+        cache[i] = found.get(i)
+
+
+def sla_summary(ticket_id: int) -> dict[str, Any] | None:
+    """The API's ``sla`` field: the badge of the ticket (read time), or None."""
+    cache = _page_cache()
+    if ticket_id not in cache:
+        cache[ticket_id] = badges([ticket_id]).get(ticket_id)
+    b = cache[ticket_id]
+    if b is None:
+        return None
+    return {"metric": b["metric"], "state": b["state"], "paused": b["paused"], "seconds_left": int(b["left"]),
+            "target_seconds": b["target"], "due_at": b["due_at"]}
+
+
 def ticket_metrics(ticket_id: int) -> list[dict[str, Any]]:
     at, cals = now(), _Cals()
     out = []
@@ -420,7 +496,8 @@ def ticket_metrics(ticket_id: int) -> list[dict[str, Any]]:
         out.append({"metric": row.metric.value, "cycle": row.cycle, "state": row.state.value,
                     "target_seconds": row.target_seconds, "business": row.business,
                     "elapsed_seconds": round(elapsed(row, at, cals), 1), "due_at": row.due_at,
-                    "breached": row.breached, "achieved": row.achieved, "fulfilled_at": row.fulfilled_at})
+                    "breached": state_at(row, at) == BREACHED, "achieved": row.achieved,
+                    "fulfilled_at": row.fulfilled_at})
     return out
 
 

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from dataclasses import replace
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -19,6 +20,7 @@ from helpdesk.clinical.models import AlertRecipient, ClinicalAlert
 from helpdesk.extensions import db
 from helpdesk.jobs import OutboxJob
 from helpdesk.notify import mail as mailer
+from helpdesk.timeutil import simulated_clock, utcnow
 from tests.notify.conftest import smtp_server, use_smtp  # noqa: F401  (fixtures)
 
 SECRET = "pager-secret-" + "s" * 20  # noqa: S105 (a test value)
@@ -120,7 +122,11 @@ def test_a_refused_page_is_retried_through_the_outbox(ctx, app, pager_server, ma
     assert recipient.pager_status == "retrying"
     row = db.session.scalar(sa.select(OutboxJob).where(OutboxJob.func == "helpdesk.clinical.tasks.page_recipient"))
     assert row.attempts == 1 and row.last_error == "PagerError" and not row.failed
-    jobs.sweep_outbox(grace=__import__("datetime").timedelta(0))  # the periodic safety net
+    jobs.sweep_outbox(grace=timedelta(0))  # too early: the retry waits out its back-off
+    assert pager_server.received == []
+    later = utcnow() + timedelta(seconds=jobs.RETRY_INTERVALS[0] + 1)
+    with simulated_clock(lambda: later):
+        jobs.sweep_outbox(grace=timedelta(0))  # the periodic safety net, once the retry is due
     assert len(pager_server.received) == 1
     db.session.expire_all()
     assert db.session.scalar(sa.select(AlertRecipient)).pager_status == "sent"

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from helpdesk import jobs
+from helpdesk.db import commit
 from helpdesk.extensions import db
 from helpdesk.routing.models import RoutingDecision
 from helpdesk.tickets import services
@@ -137,3 +138,56 @@ def test_a_failing_job_is_retried_then_marked_failed_not_lost(app, ctx, monkeypa
     db.session.expire_all()
     again = db.session.get(jobs.OutboxJob, row.id)
     assert again.failed and again.attempts == jobs.MAX_ATTEMPTS and again.last_error == "RuntimeError"
+
+
+def test_inline_mode_keeps_a_job_for_later_in_the_outbox_until_it_is_due(app, ctx, monkeypatch):
+    """Without Redis a job with a ``run_at`` is not run at the commit: it waits in the
+    outbox and the sweep (every minute from `flask cron`) runs it once it is due."""
+    from helpdesk.timeutil import simulated_clock, utcnow
+
+    monkeypatch.setattr(jobs, "inline_mode", lambda: True)
+    start = utcnow()
+    later = jobs.enqueue("helpdesk.routing.tasks.route_ticket", 987654, run_at=start + timedelta(minutes=10))
+    now = jobs.enqueue("helpdesk.routing.tasks.route_ticket", 987655)
+    commit()  # helpdesk.db.commit: commits, then dispatches
+    later_id, now_id = later.id, now.id
+    assert db.session.get(jobs.OutboxJob, now_id) is None  # ran right after the commit
+    assert db.session.get(jobs.OutboxJob, later_id) is not None
+    with simulated_clock(lambda: start + timedelta(minutes=9)):
+        assert jobs.sweep_outbox() == 0
+    assert db.session.get(jobs.OutboxJob, later_id) is not None
+    with simulated_clock(lambda: start + timedelta(minutes=10, seconds=1)):
+        assert jobs.sweep_outbox() == 1  # due: run, whatever the grace period of fresh rows
+    db.session.expire_all()
+    assert db.session.get(jobs.OutboxJob, later_id) is None
+    assert jobs.outbox_counts() == {"pending": 0, "failed": 0}
+
+
+def test_inline_mode_retries_a_failed_job_after_the_back_off_not_at_every_sweep(app, ctx, monkeypatch):
+    import helpdesk.routing.tasks as tasks
+    from helpdesk.timeutil import simulated_clock, utcnow
+
+    calls = []
+
+    def flaky(_ticket_id):
+        calls.append(utcnow())
+        if len(calls) == 1:
+            raise ConnectionError("down")
+
+    monkeypatch.setattr(jobs, "inline_mode", lambda: True)
+    monkeypatch.setattr(tasks, "route_ticket", flaky)
+    start = utcnow()
+    with simulated_clock(lambda: start):
+        row = jobs.enqueue("helpdesk.routing.tasks.route_ticket", 1)
+        commit()  # runs at once and fails
+        row_id = row.id
+        assert len(calls) == 1
+        db.session.expire_all()
+        again = db.session.get(jobs.OutboxJob, row_id)
+        assert again.attempts == 1 and again.run_at == start + timedelta(seconds=jobs.RETRY_INTERVALS[0])
+    with simulated_clock(lambda: start + timedelta(seconds=jobs.RETRY_INTERVALS[0] - 1)):
+        assert jobs.sweep_outbox(grace=timedelta(0)) == 0 and len(calls) == 1
+    with simulated_clock(lambda: start + timedelta(seconds=jobs.RETRY_INTERVALS[0])):
+        assert jobs.sweep_outbox() == 1 and len(calls) == 2
+    db.session.expire_all()
+    assert db.session.get(jobs.OutboxJob, row_id) is None

@@ -1,0 +1,173 @@
+"""The README's `flask` commands work as written after `make run`, on a fresh checkout.
+
+A throw-away "checkout" (wsgi.py and the `.env` that `make run` writes, made by the
+Makefile's own rule) gets a fresh instance, migrated and seeded as `make run` does.
+Then every `flask` line of the README's shell blocks (outside *Production*, which needs
+production secrets) runs there with the virtual environment on PATH and must exit 0.
+The `flask` executable itself runs `flask users list` (the failure of issue 14); the
+others go through the same flask CLI group in one process, one command after another,
+to keep the test fast. A README line the test doesn't know fails it, and so does a known
+line the README dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+BIN = Path(sys.executable).parent
+
+# README line (comment stripped) -> (arguments after `flask`, with placeholders filled in
+# by the runner below, and what is typed at the prompts)
+KNOWN: dict[str, tuple[str, str]] = {
+    'flask users create --email a@example.org --name "A Agent" --role agent --queue billing':
+        ('users create --email a@example.org --name "A Agent" --role agent --queue billing',
+         "copper lantern meadow 42\ncopper lantern meadow 42\n"),
+    "flask users list": ("users list", ""),
+    "flask api-token create --name patient-portal": ("api-token create --name patient-portal", ""),
+    "flask api-token list": ("api-token list", ""),
+    "flask api-token revoke ID": ("api-token revoke {ID}", ""),
+    "flask routing retrain": ("routing retrain", ""),
+    "flask routing evaluate --csv FILE": ("routing evaluate --csv {FILE}", ""),
+    "flask routing models": ("routing models", ""),
+    "flask routing activate VERSION": ("routing activate {VERSION}", ""),
+    "flask jobs sweep": ("jobs sweep", ""),
+    "flask seed-demo --if-empty": ("seed-demo --if-empty", ""),
+    "flask audit verify": ("audit verify", ""),
+    "flask audit prune": ("audit prune", ""),
+    "flask --app wsgi audit verify": ("--app wsgi audit verify", ""),
+    "flask kb load": ("kb load", ""),
+    "flask kb grant-editor EMAIL": ("kb grant-editor {EMAIL}", ""),
+    "flask kb revoke-editor EMAIL": ("kb revoke-editor {EMAIL}", ""),
+    "flask kb reindex": ("kb reindex", ""),
+    "flask kb stats --queue billing --days 30": ("kb stats --queue billing --days 30", ""),
+    "flask macros seed": ("macros seed", ""),
+    "flask oncall list": ("oncall list", ""),
+    "flask oncall now": ("oncall now", ""),
+    "flask oncall duty nurse@example.org shifts": ("oncall duty nurse@example.org shifts", ""),
+    "flask oncall shift-add nurse@example.org fri 22:00 06:00": ("oncall shift-add nurse@example.org fri 22:00 06:00", ""),
+    "flask oncall shift-remove 1": ("oncall shift-remove 1", ""),
+    "flask oncall remove nurse@example.org": ("oncall remove nurse@example.org", ""),
+    "flask oncall add nurse@example.org --mode on": ("oncall add nurse@example.org --mode on", ""),
+    "flask oncall sweep": ("oncall sweep", ""),
+}
+
+# Runs inside the throw-away checkout: the flask CLI group (which loads .env like the
+# `flask` executable), each command with its input, placeholders from earlier output.
+RUNNER = r'''
+import json, re, shlex, sys
+from click.testing import CliRunner
+from flask.cli import FlaskGroup
+
+plan, csv_file = json.loads(sys.argv[1]), sys.argv[2]
+values = {"FILE": csv_file, "EMAIL": "agent@example.org"}
+results = []
+for line, args, typed in plan:
+    if "{ID}" in args:
+        values["ID"] = re.search(r"^Token (\d+) for", last_token_output, re.M).group(1)
+    if "{VERSION}" in args:
+        values["VERSION"] = re.findall(r"^\S*\s*(\S+)", models_output, re.M)[-1].lstrip("*")
+    argv = shlex.split(args.format(**values))
+    cli = FlaskGroup(name="flask")  # as the flask executable builds it (load_dotenv=True)
+    result = CliRunner().invoke(cli, argv, input=typed, prog_name="flask", catch_exceptions=True)
+    out = result.output
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        out += f"\n{type(result.exception).__name__}"
+    if args.startswith("api-token create"):
+        last_token_output = out
+    if args == "routing models":
+        models_output = out
+    results.append({"line": line, "argv": argv, "exit": result.exit_code, "output": out[-1500:]})
+print("RESULTS=" + json.dumps(results))
+'''
+
+
+def readme_flask_lines() -> list[str]:
+    """Every `flask …` line of the README's shell blocks outside the Production section."""
+    lines, section, fence = [], "", None
+    for raw in (ROOT / "README.md").read_text().splitlines():
+        if fence is None and raw.startswith("## "):
+            section = raw[3:].strip()
+        if raw.startswith("```"):
+            fence = raw[3:].strip() if fence is None else None
+            continue
+        if fence != "sh" or section == "Production":
+            continue
+        if raw.lstrip().startswith(("flask ", ".venv/bin/flask ")):
+            # the line as written (its quoting kept), without its comment
+            lines.append(re.sub(r"\s+#.*$", "", raw).strip())
+    return lines
+
+
+def _env(instance: Path, checkout: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("HELPDESK_", "FLASK_")) and k not in (
+               "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "EXTERNAL_URL", "MODEL_DIR", "ATTACHMENT_DIR")}
+    # what `. .venv/bin/activate` does, and an instance of the test's own
+    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(BIN.parent),
+               HELPDESK_INSTANCE_PATH=str(instance), PYTHONPATH=str(checkout))
+    return env
+
+
+def _run(cmd: list[str], checkout: Path, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=checkout, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_readme_knows_exactly_the_commands_this_test_runs():
+    written = readme_flask_lines()
+    assert len(written) == len(set(written))
+    assert sorted(set(written) - set(KNOWN)) == [], "a README command this test doesn't run: add it to KNOWN"
+    assert sorted(set(KNOWN) - set(written)) == [], "KNOWN lists a command the README no longer shows"
+
+
+def test_every_readme_command_works_as_written_after_make_run(tmp_path):
+    checkout, instance = tmp_path / "checkout", tmp_path / "instance"
+    checkout.mkdir()
+    shutil.copy(ROOT / "wsgi.py", checkout / "wsgi.py")
+    env = _env(instance, checkout)
+    made = _run(["make", "--no-print-directory", "-s", "-f", str(ROOT / "Makefile"), "dev-env"], checkout, env)
+    assert made.returncode == 0, made.stderr
+    dotenv = (checkout / ".env").read_text()
+    assert "HELPDESK_ENV=development" in dotenv and "FLASK_APP=wsgi" in dotenv
+
+    # as `make run` does before serving (its own HELPDESK_ENV=development comes from .env here)
+    for step in (["flask", "db", "upgrade"], ["flask", "seed-demo", "--if-empty"]):
+        done = _run(step, checkout, env, timeout=600)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+    # the `flask` executable, as typed in a shell with the virtual environment active
+    listed = _run(["flask", "users", "list"], checkout, env)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert "admin@example.org" in listed.stdout and "SECRET_KEY" not in listed.stderr
+
+    plan = [(line, *KNOWN[line]) for line in readme_flask_lines()]
+    csv_file = tmp_path / "labelled.csv"
+    shutil.copy(ROOT / "helpdesk" / "routing" / "corpus" / "eval.csv", csv_file)
+    ran = _run([sys.executable, "-c", RUNNER, json.dumps(plan), str(csv_file)], checkout, env, timeout=900)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    results = json.loads(ran.stdout.rsplit("RESULTS=", 1)[1])
+    failed = [(r["line"], r["exit"], r["output"]) for r in results if r["exit"] != 0]
+    assert failed == []
+    assert [r["line"] for r in results] == [p[0] for p in plan]
+
+
+def test_a_production_host_still_refuses_to_start_without_its_secrets(tmp_path):
+    """The checkout's .env says development, but an environment that says production wins
+    (python-dotenv never overrides a variable that is set), and production needs secrets."""
+    checkout, instance = tmp_path / "checkout", tmp_path / "instance"
+    checkout.mkdir()
+    shutil.copy(ROOT / "wsgi.py", checkout / "wsgi.py")
+    (checkout / ".env").write_text("FLASK_APP=wsgi\nHELPDESK_ENV=development\n")
+    env = _env(instance, checkout) | {"HELPDESK_ENV": "production"}
+    refused = _run(["flask", "users", "list"], checkout, env)
+    assert refused.returncode != 0 and "SECRET_KEY must be set" in refused.stderr
+    # and without .env (a production host never runs `make run`) the default is production
+    (checkout / ".env").write_text("FLASK_APP=wsgi\n")
+    refused = _run(["flask", "users", "list"], checkout, _env(instance, checkout))
+    assert refused.returncode != 0 and "SECRET_KEY must be set" in refused.stderr
