@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from helpdesk.auth import activation, password_rules, passwords
 from helpdesk.extensions import db
 from helpdesk.notify.models import MailStatus, OutgoingEmail
+from tests.factories import run_jobs
 
 ES = {"Accept-Language": "es"}
 NEW = {"name": "Ana Ruiz", "email": "ana@example.net", "password": "a long pass", "confirm": "a long pass"}
@@ -34,6 +35,8 @@ def text(resp) -> str:
 
 
 def statuses(kind: str) -> list[MailStatus]:
+    run_jobs()  # inline: already done; with Redis, a burst of a real worker sends (or stores) them
+    db.session.expire_all()
     return list(db.session.scalars(sa.select(OutgoingEmail.status).where(OutgoingEmail.kind == kind)
                                    .order_by(OutgoingEmail.id)))
 
