@@ -75,6 +75,12 @@ def _reset_per_hour(s: Settings) -> str:
     return str(passwords.MAX_SELF_SERVICE_MAILS_PER_HOUR)
 
 
+def _email_confirmation_hours(s: Settings) -> str:
+    from helpdesk.auth import activation
+
+    return _number(activation.LINK_TTL.total_seconds() / 3600)
+
+
 def _lockout_attempts(s: Settings) -> str:
     from helpdesk.auth import throttle
 
@@ -154,6 +160,8 @@ POLICIES: tuple[Policy, ...] = (
            "helpdesk/auth/passwords.py RESET_TTL"),
     Policy("reset_emails_per_hour", "Reset e-mails one account can ask for in an hour", _reset_per_hour,
            "helpdesk/auth/passwords.py MAX_SELF_SERVICE_MAILS_PER_HOUR"),
+    Policy("email_confirmation_hours", "Hours the link that confirms a new account's e-mail address works",
+           _email_confirmation_hours, "helpdesk/auth/activation.py LINK_TTL"),
     Policy("lockout_attempts", "Wrong passwords that lock sign-in", _lockout_attempts,
            "helpdesk/auth/throttle.py ACCOUNT.max_failures"),
     Policy("lockout_window_minutes", "Minutes within which those wrong passwords count", _lockout_window,

@@ -5,6 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+from helpdesk.auth.password_forms import PasswordLength
+
 
 class LoginForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
@@ -14,9 +16,7 @@ class LoginForm(FlaskForm):
 class RegisterForm(FlaskForm):
     name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=120)])
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField(
-        _l("Password"), validators=[DataRequired(), Length(min=8, max=128, message=_l("Use 8 to 128 characters."))]
-    )
+    password = PasswordField(_l("Password"), validators=[DataRequired(), PasswordLength()])
     confirm = PasswordField(_l("Repeat password"),
                             validators=[DataRequired(), EqualTo("password", _l("Passwords don't match."))])
 

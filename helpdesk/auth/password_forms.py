@@ -5,9 +5,22 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional, ValidationError
 
-_NEW_HINT_LENGTH = Length(min=8, max=128, message=_l("Use 8 to 128 characters."))
+from helpdesk.auth import password_rules
+from helpdesk.i18n import translate
+
+
+class PasswordLength:
+    """The password rules' length limits, read when the form is checked (not copied)."""
+
+    def __call__(self, form, field) -> None:
+        data = field.data or ""
+        if not password_rules.MIN_PASSWORD <= len(data) <= password_rules.MAX_PASSWORD:
+            raise ValidationError(translate(password_rules.length_range()))
+
+
+_NEW_HINT_LENGTH = PasswordLength()
 
 
 class ForgotPasswordForm(FlaskForm):

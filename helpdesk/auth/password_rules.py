@@ -1,13 +1,15 @@
 """Password rules after NIST SP 800-63B (section 5.1.1.2); no database, no request needed.
 
-* at least 8 characters, up to 128 (any characters: spaces, accents, emoji);
+* at least ``MIN_PASSWORD`` characters, up to ``MAX_PASSWORD`` (any characters: spaces,
+  accents, emoji);
 * no composition rules (no "one digit, one symbol");
 * refused when it is one of the common passwords in ``common_passwords.txt``;
 * refused when it contains the user's e-mail local part, a part of their name, or the
   product's name.
 
 Messages are English (marked ``N_``); the pages translate them with
-``helpdesk.i18n.translate``.
+``helpdesk.i18n.translate``. The length messages carry the limits read at call time
+(``too_short()``, ``length_hint()``...), so they always state what is enforced.
 """
 
 from __future__ import annotations
@@ -28,13 +30,28 @@ PRODUCT_WORDS = ("riverside", "helpdesk")
 #: many innocent passwords contain them.
 MIN_PART = 4
 
-TOO_SHORT = N_("Use at least 8 characters.")
-TOO_SHORT_FIELD = N_("At least 8 characters.")
 TOO_LONG = N_("That password is too long.")
-TOO_LONG_FIELD = N_("At most 128 characters.")
 TOO_COMMON = N_("That password is too common: it is one of the first passwords attackers try. "
                 "Choose something harder to guess, such as a short sentence.")
 PERSONAL = N_("Don't use your name, your e-mail address or the name of this site in your password.")
+
+
+def too_short() -> str:
+    return N_("Use at least %(count)d characters.", count=MIN_PASSWORD)
+
+
+def too_short_field() -> str:
+    return N_("At least %(count)d characters.", count=MIN_PASSWORD)
+
+
+def too_long_field() -> str:
+    return N_("At most %(count)d characters.", count=MAX_PASSWORD)
+
+
+def length_range() -> str:
+    """The forms' message for a password outside the limits (before the service runs)."""
+    return N_("Use %(min)d to %(max)d characters.", min=MIN_PASSWORD, max=MAX_PASSWORD)
+
 
 _NON_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 
@@ -65,9 +82,9 @@ def context_words(email: str | None = None, name: str | None = None) -> set[str]
 def password_problem(password: object, *, email: str | None = None, name: str | None = None) -> tuple[str, str] | None:
     """(message, field message) of the first rule ``password`` breaks, or None."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        return TOO_SHORT, TOO_SHORT_FIELD
+        return too_short(), too_short_field()
     if len(password) > MAX_PASSWORD:
-        return TOO_LONG, TOO_LONG_FIELD
+        return TOO_LONG, too_long_field()
     folded = password.casefold()
     if folded in common_passwords() or folded.strip() in common_passwords() or _squash(password) in common_passwords():
         return TOO_COMMON, TOO_COMMON

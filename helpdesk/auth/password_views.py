@@ -10,7 +10,7 @@ Routes
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, make_response, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
@@ -125,6 +125,20 @@ def change():
 
 
 @bp.app_context_processor
+def _policy_numbers():
+    """What the sign-in pages state, read where it is enforced when the page renders:
+    password limits, link lifetimes, and whether mail leaves this help desk at all."""
+    from helpdesk.auth import activation, password_rules
+    from helpdesk.notify.mail import sends_mail
+
+    return {"password_min": password_rules.MIN_PASSWORD,
+            "reset_link_minutes": int(passwords.RESET_TTL.total_seconds() // 60),
+            "email_confirmation_hours": int(activation.LINK_TTL.total_seconds() // 3600),
+            "mail_is_sent": sends_mail(),
+            "helpdesk_phone": current_app.config["HELPDESK"].helpdesk_phone}
+
+
+@bp.app_context_processor
 def _identity_panel():
     def identity_panel(ticket):
         me = _me() if current_user.is_authenticated else None
@@ -191,6 +205,13 @@ def send_reset_link(reference: str):
     except DomainError as err:
         flash(err.message, "error")
         return _ticket_page_with(ticket, err.status)
-    flash("Password reset link sent to the patient's e-mail address on file. It works once, for 30 minutes.",
-          "success")
+    from helpdesk.notify.mail import sends_mail
+
+    minutes = int(passwords.RESET_TTL.total_seconds() // 60)
+    if sends_mail():
+        flash(f"Password reset link sent to the patient's e-mail address on file. It works once, for {minutes} "
+              "minutes.", "success")
+    else:
+        flash("Password reset link prepared but NOT e-mailed: no mail server is set up (SMTP_HOST), so it is kept "
+              "unsent in the outbox. The patient will not receive it.", "warning")
     return redirect(url_for("agent.ticket_page", reference=ticket.reference))

@@ -27,6 +27,7 @@ from helpdesk.auth.throttle import TooManyAttempts
 from helpdesk.errors import DomainError
 from helpdesk.extensions import limiter
 from helpdesk.i18n import N_, current_language, translate
+from helpdesk.notify.mail import sends_mail
 
 bp = Blueprint("auth", __name__)
 
@@ -103,8 +104,12 @@ def register():
         else:
             session.clear()
             login_user(user)
-            flash(_("Welcome! Your account is created. We have sent a link to %(email)s: open it to confirm your "
-                    "e-mail address.", email=user.email), "info")
+            if sends_mail():
+                flash(_("Welcome! Your account is created. We are e-mailing a link to %(email)s: open it to confirm "
+                        "your e-mail address.", email=user.email), "info")
+            else:
+                flash(_("Welcome! Your account is created. A link to confirm %(email)s has been prepared, but it is "
+                        "not e-mailed.", email=user.email), "info")
             return redirect(url_for("auth.verify_email_page"))
     return render_template("auth/register.html", form=form), 422 if form.errors else 200
 
@@ -269,7 +274,13 @@ def verify_email_resend():
             flash(_(err.message, minutes=err.minutes), "error")
             status = 429
         else:
-            flash(_("We have sent a new link to %(email)s. It works for 48 hours.", email=user.email), "success")
+            hours = int(activation.LINK_TTL.total_seconds() // 3600)
+            if sends_mail():
+                flash(_("We are e-mailing a new link to %(email)s. It works for %(hours)d hours.", email=user.email,
+                        hours=hours), "success")
+            else:
+                flash(_("A new link for %(email)s has been prepared, but it is not e-mailed.", email=user.email),
+                      "info")
             return redirect(url_for("auth.verify_email_page"))
     return render_template("auth/verify_email.html", user=user, form=_ConfirmForm(), state="waiting"), status
 

@@ -29,10 +29,8 @@ PATIENT_FACING_SERVICE_MESSAGES = (
     N_("Enter a name."),
     N_("That name is too long."),
     N_("At most 120 characters."),
-    N_("Use at least 8 characters."),
-    N_("At least 8 characters."),
+    # (the password length messages carry their limits: helpdesk.auth.password_rules)
     N_("That password is too long."),
-    N_("At most 128 characters."),
     # helpdesk.kb: the help centre
     N_("No article here."),
     N_("No such category."),

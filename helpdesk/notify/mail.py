@@ -65,6 +65,12 @@ def _settings() -> Settings:
     return current_app.config["HELPDESK"]
 
 
+def sends_mail() -> bool:
+    """Whether mail leaves this help desk (``SMTP_HOST`` set). Without it every mail is
+    stored, unsent, on the admin outbox: pages must not say "we have sent you"."""
+    return bool(_settings().smtp_host)
+
+
 # ----------------------------------------------------------------------------- rendering
 
 

@@ -8,10 +8,10 @@ from helpdesk.auth.password_rules import (
     PERSONAL,
     TOO_COMMON,
     TOO_LONG,
-    TOO_SHORT,
     check_password,
     common_passwords,
     password_problem,
+    too_short,
 )
 from helpdesk.errors import ValidationFailed
 
@@ -48,10 +48,10 @@ def test_long_passphrases_of_any_characters_are_accepted(pw):
 
 
 def test_length_limits():
-    assert problem("seven77") == TOO_SHORT
-    assert problem("") == TOO_SHORT
-    assert problem(None) == TOO_SHORT
-    assert problem(12345678) == TOO_SHORT  # not text
+    assert problem("seven77") == too_short()
+    assert problem("") == too_short()
+    assert problem(None) == too_short()
+    assert problem(12345678) == too_short()  # not text
     assert problem("z" * 129) == TOO_LONG
 
 
