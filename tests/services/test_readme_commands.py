@@ -1,13 +1,14 @@
-"""The README's `flask` commands work as written after `make run`, on a fresh checkout.
+"""The docs' `flask` commands work as written after `make run`, on a fresh checkout.
 
 A throw-away "checkout" (wsgi.py and the `.env` that `make run` writes, made by the
 Makefile's own rule) gets a fresh instance, migrated and seeded as `make run` does.
-Then every `flask` line of the README's shell blocks (outside *Production*, which needs
-production secrets) runs there with the virtual environment on PATH and must exit 0.
-The `flask` executable itself runs `flask users list` (the failure of issue 14); the
-others go through the same flask CLI group in one process, one command after another,
-to keep the test fast. A README line the test doesn't know fails it, and so does a known
-line the README dropped.
+Then every `flask` line of the shell blocks of README.md and of every docs/*.md page
+(outside a *Production* section, which needs production secrets) runs there with the
+virtual environment on PATH and must exit 0. The `flask` executable itself runs
+`flask users list` (the failure of issue 14); the others go through the same flask CLI
+group in one process, one command after another, to keep the test fast. A line in any
+of these pages that the test doesn't know fails it, and so does a known line that no
+page shows any more.
 """
 
 from __future__ import annotations
@@ -88,21 +89,33 @@ print("RESULTS=" + json.dumps(results))
 '''
 
 
-def readme_flask_lines() -> list[str]:
-    """Every `flask …` line of the README's shell blocks outside the Production section."""
-    lines, section, fence = [], "", None
-    for raw in (ROOT / "README.md").read_text().splitlines():
+def doc_pages() -> list[Path]:
+    """What a newcomer reads: the README, then every page of docs/."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def page_flask_lines(page: Path) -> tuple[list[str], list[str]]:
+    """The `flask …` lines of a page's shell blocks: (outside Production, inside it)."""
+    lines, production, section, fence = [], [], "", None
+    for raw in page.read_text().splitlines():
         if fence is None and raw.startswith("## "):
             section = raw[3:].strip()
         if raw.startswith("```"):
             fence = raw[3:].strip() if fence is None else None
             continue
-        if fence != "sh" or section == "Production":
+        if fence != "sh":
             continue
         if raw.lstrip().startswith(("flask ", ".venv/bin/flask ")):
             # the line as written (its quoting kept), without its comment
-            lines.append(re.sub(r"\s+#.*$", "", raw).strip())
-    return lines
+            line = re.sub(r"\s+#.*$", "", raw).strip()
+            (production if section == "Production" else lines).append(line)
+    return lines, production
+
+
+def readme_flask_lines() -> list[str]:
+    """Every `flask …` line of the shell blocks of README.md and docs/*.md, outside the
+    Production section, in page order."""
+    return [line for page in doc_pages() for line in page_flask_lines(page)[0]]
 
 
 def _env(instance: Path, checkout: Path) -> dict[str, str]:
@@ -121,9 +134,32 @@ def _run(cmd: list[str], checkout: Path, env: dict[str, str], timeout: int = 300
 
 def test_the_readme_knows_exactly_the_commands_this_test_runs():
     written = readme_flask_lines()
-    assert len(written) == len(set(written))
-    assert sorted(set(written) - set(KNOWN)) == [], "a README command this test doesn't run: add it to KNOWN"
-    assert sorted(set(KNOWN) - set(written)) == [], "KNOWN lists a command the README no longer shows"
+    assert len(written) == len(set(written)), "a command shown twice: show it on one page"
+    unknown = {line: page.relative_to(ROOT).as_posix() for page in doc_pages()
+               for line in page_flask_lines(page)[0] if line not in KNOWN}
+    assert unknown == {}, "a command in the docs this test doesn't run: add it to KNOWN"
+    assert sorted(set(KNOWN) - set(written)) == [], "KNOWN lists a command no page shows any more"
+
+
+def test_only_the_production_section_is_left_out():
+    """The one section the test skips is the production deployment (its commands need
+    production secrets); it exists, and only there are `flask` lines left out."""
+    skipped = {page.relative_to(ROOT).as_posix(): page_flask_lines(page)[1] for page in doc_pages()}
+    holding = {name: lines for name, lines in skipped.items() if lines}
+    assert list(holding) == ["docs/operations.md"]
+    assert all("--app wsgi" in line for line in holding["docs/operations.md"])
+
+
+def test_a_new_command_in_any_page_is_caught(tmp_path, monkeypatch):
+    """A command added to a docs page (or the README) that the test doesn't know fails it."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (tmp_path / "README.md").write_text("# R\n\n```sh\nflask users list\n```\n")
+    (docs / "x.md").write_text("# X\n\n## Production\n\n```sh\nflask nope\n```\n\n"
+                               "## Elsewhere\n\n```sh\nflask frobnicate --all   # new\n```\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert readme_flask_lines() == ["flask users list", "flask frobnicate --all"]
+    assert [line for line in readme_flask_lines() if line not in KNOWN] == ["flask frobnicate --all"]
 
 
 def test_every_readme_command_works_as_written_after_make_run(tmp_path):
