@@ -153,6 +153,24 @@ def break_glass_candidate(user: User | None, reference: str) -> Ticket | None:
     return ticket
 
 
+def can_read_internal_notes(user: User) -> bool:
+    """Internal notes (and the files on them) are for staff; patients and integrations
+    see the public thread only."""
+    return user.is_staff
+
+
+def can_write_as(actor: User, author: User, ticket: Ticket) -> bool:
+    """Who may write on ``ticket`` as ``author``: anyone as themselves; the portal
+    (an integration) as the ticket's patient, never as anyone else."""
+    return actor is author or (actor.role == Role.INTEGRATION and author.id == ticket.requester_id)
+
+
+def message_author(actor: User, ticket: Ticket) -> User:
+    """Whom a message ``actor`` sends through the API is from: the portal writes as the
+    ticket's patient; everyone else as themselves (``can_write_as`` holds for both)."""
+    return ticket.requester if actor.role == Role.INTEGRATION else actor
+
+
 def can_view_identifiers(user: User, ticket: Ticket) -> bool:
     """The patient's identifiers on file: staff who may see the ticket, one view at a time."""
     return user.is_staff and can_view_ticket(user, ticket)
