@@ -150,14 +150,11 @@ class TicketDetailOut(TicketOut):
         return None if survivor is ticket else survivor.reference
 
     def visible_messages(self, ticket) -> list[dict]:
-        staff = self.context_is_staff()
-        return MessageOut(many=True).dump([m for m in ticket.messages if m.public or staff])
-
-    def context_is_staff(self) -> bool:
-        from helpdesk.permissions import acting_user
+        from helpdesk.permissions import acting_user, can_view_message
 
         user = acting_user()
-        return bool(user and user.is_staff)
+        return MessageOut(many=True).dump(
+            [m for m in ticket.messages if m.public or (user is not None and can_view_message(user, m))])
 
 
 class TicketPageOut(Schema):

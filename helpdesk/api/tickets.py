@@ -19,10 +19,10 @@ from helpdesk.api.schemas import (
     TicketPatchIn,
     document_errors,
 )
-from helpdesk.auth.models import Role, User
+from helpdesk.auth.models import User
 from helpdesk.errors import Forbidden, ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.permissions import get_visible_ticket, message_author
+from helpdesk.permissions import can_create_for_patients, get_visible_ticket, message_author
 from helpdesk.tickets import queries, services
 from helpdesk.tickets.models import Channel, Queue
 
@@ -65,7 +65,7 @@ class Tickets(MethodView):
         """Create a request for a patient (integration tokens). The patient account is
         created when the e-mail address is new."""
         user = _user()
-        if user.role != Role.INTEGRATION:
+        if not can_create_for_patients(user):
             raise Forbidden("Only integration tokens create requests.")
         ticket = services.create_ticket_for_requester(
             requester_email=data["requester"]["email"], requester_name=data["requester"]["name"],

@@ -20,7 +20,7 @@ from helpdesk.notify import csat, inbound, services
 from helpdesk.notify import mail as mailer
 from helpdesk.notify.forms import CsatForm
 from helpdesk.notify.models import InboundMail, InboundStatus, MailStatus, OutgoingEmail
-from helpdesk.permissions import STAFF, acting_user, role_required
+from helpdesk.permissions import STAFF, acting_user, is_patient, role_required
 
 bp = Blueprint("notify", __name__)
 
@@ -163,7 +163,7 @@ def preferences():
         language = request.form.get("language", "")
         services.update_preferences(user, email=request.form.get("email") == "on", language=language)
         # a patient's pages follow the language just chosen (staff pages stay English)
-        with language_of(user) if user.role == Role.PATIENT else nullcontext():
+        with language_of(user) if is_patient(user) else nullcontext():
             flash(_("Your notification settings are saved."), "success")
         return redirect(url_for("notify.preferences"))
     return render_template("notify/preferences.html", email=services.email_enabled(user), language=user.language)
