@@ -85,10 +85,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(workspace_bp)
     from helpdesk.notify.views import bp as notify_bp
-    from helpdesk.notify.views import init_notify
 
     app.register_blueprint(notify_bp)
-    init_notify(app)
     from helpdesk.clinical.views import bp as clinical_bp
 
     app.register_blueprint(clinical_bp)

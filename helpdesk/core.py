@@ -6,19 +6,21 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, redirect, url_for
 from flask_login import current_user
 
-from helpdesk.auth.models import Role
 from helpdesk.extensions import db
+from helpdesk.permissions import TEMPLATE_PREDICATES, is_admin, is_patient
 
 bp = Blueprint("core", __name__)
+for _predicate in TEMPLATE_PREDICATES:  # pages decide by the same named rules as the views
+    bp.add_app_template_global(_predicate)
 
 
 @bp.get("/")
 def index():
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
-    if current_user.role == Role.PATIENT:
+    if is_patient(current_user):
         return redirect(url_for("patient.my_requests"))
-    if current_user.role == Role.ADMIN:
+    if is_admin(current_user):
         return redirect(url_for("admin.users"))
     return redirect(url_for("agent.dashboard"))
 

@@ -55,6 +55,62 @@ def email_unconfirmed(user: User) -> bool:
     return user.role == Role.PATIENT and user.email_verified_at is None
 
 
+def email_unconfirmed_clause() -> sa.ColumnElement[bool]:
+    """The SQL form of ``email_unconfirmed``."""
+    return sa.and_(User.role == Role.PATIENT, User.email_verified_at.is_(None))
+
+
+MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
+
+
+def is_patient(user: Any) -> bool:
+    """A patient account: their own requests, the patient pages, the language choice.
+    (``user`` may be None or the signed-out visitor: not a patient.)"""
+    return getattr(user, "role", None) == Role.PATIENT
+
+
+def is_manager(user: Any) -> bool:
+    """Supervisors and admins: queue members, dashboards, routing, the on-call roster."""
+    return getattr(user, "role", None) in MANAGERS
+
+
+def is_admin(user: Any) -> bool:
+    """The administrator role: accounts, roles, queues, API tokens, two-step resets,
+    knowledge-base editor grants, every queue on the dashboards."""
+    return getattr(user, "role", None) == Role.ADMIN
+
+
+def require_admin(actor: User | None, message: str) -> None:
+    """Admin-only service actions. ``actor`` None is the system (CLI, seeds, jobs)."""
+    if actor is not None and not is_admin(actor):
+        raise Forbidden(message)
+
+
+def can_sign_in(user: User) -> bool:
+    """Integration accounts authenticate with API tokens only: no password, no
+    interactive sign-in, no two-step setup, no password reset."""
+    return user.role != Role.INTEGRATION
+
+
+def can_change_roles(user: User | None) -> bool:
+    return is_admin(user) and user.active  # type: ignore[union-attr]
+
+
+def can_review_break_glass(user: User) -> bool:
+    return user.active and is_admin(user)
+
+
+def dashboard_queue_ids(user: User) -> set[int] | None:
+    """The queues a dashboard (SLA, routing, queue admin) covers for ``user``: every
+    queue (None) for admins, the member queues for everyone else."""
+    return None if is_admin(user) else member_queue_ids(user)
+
+
+def can_create_for_patients(user: User) -> bool:
+    """Integration tokens (the portal) create requests on a patient's behalf."""
+    return user.role == Role.INTEGRATION
+
+
 def acting_user() -> User | None:
     """The user behind this request: an API token's user, else the session's."""
     user = g.get("api_user")
@@ -153,6 +209,30 @@ def break_glass_candidate(user: User | None, reference: str) -> Ticket | None:
     return ticket
 
 
+def can_read_internal_notes(user: User) -> bool:
+    """Internal notes (and the files on them) are for staff; patients and integrations
+    see the public thread only."""
+    return user.is_staff
+
+
+def can_view_message(user: User, message: Any) -> bool:
+    """A message (and its files) on a ticket ``user`` may see: public ones, and internal
+    notes for staff."""
+    return message.public or can_read_internal_notes(user)
+
+
+def can_write_as(actor: User, author: User, ticket: Ticket) -> bool:
+    """Who may write on ``ticket`` as ``author``: anyone as themselves; the portal
+    (an integration) as the ticket's patient, never as anyone else."""
+    return actor is author or (actor.role == Role.INTEGRATION and author.id == ticket.requester_id)
+
+
+def message_author(actor: User, ticket: Ticket) -> User:
+    """Whom a message ``actor`` sends through the API is from: the portal writes as the
+    ticket's patient; everyone else as themselves (``can_write_as`` holds for both)."""
+    return ticket.requester if actor.role == Role.INTEGRATION else actor
+
+
 def can_view_identifiers(user: User, ticket: Ticket) -> bool:
     """The patient's identifiers on file: staff who may see the ticket, one view at a time."""
     return user.is_staff and can_view_ticket(user, ticket)
@@ -161,11 +241,6 @@ def can_view_identifiers(user: User, ticket: Ticket) -> bool:
 def can_work_ticket(user: User, ticket: Ticket) -> bool:
     """Staff actions: reply, note, assign, status, priority, move."""
     return user.is_staff and can_view_ticket(user, ticket)
-
-
-def can_move_to_queue(user: User, queue_id: int) -> bool:
-    """Staff may send a ticket to any active queue (a correction often leaves theirs)."""
-    return user.is_staff
 
 
 def can_manage_queue_members(user: User, queue_id: int) -> bool:
@@ -210,12 +285,24 @@ def can_read_internal_articles(user: User | None) -> bool:
     return user is not None and user.active and user.is_staff
 
 
-def can_view_article(user: User | None, article: Any) -> bool:
+def is_public_article(article: Any) -> bool:
+    """Published and for the public: what a patient or a signed-out visitor may read."""
     from helpdesk.kb.models import ArticleStatus, Audience
 
+    return article.status == ArticleStatus.PUBLISHED and article.audience == Audience.PUBLIC
+
+
+def public_article_clause() -> sa.ColumnElement[bool]:
+    """The SQL form of ``is_public_article``."""
+    from helpdesk.kb.models import Article, ArticleStatus, Audience
+
+    return sa.and_(Article.status == ArticleStatus.PUBLISHED, Article.audience == Audience.PUBLIC)
+
+
+def can_view_article(user: User | None, article: Any) -> bool:
     if can_read_internal_articles(user):
         return True
-    return article.status == ArticleStatus.PUBLISHED and article.audience == Audience.PUBLIC
+    return is_public_article(article)
 
 
 def can_propose_article(user: User | None) -> bool:
@@ -235,7 +322,22 @@ def can_edit_article(user: User | None, article: Any) -> bool:
 
 
 def can_manage_kb_editors(user: User | None) -> bool:
-    return user is not None and user.active and user.role == Role.ADMIN
+    return user is not None and user.active and is_admin(user)
+
+
+def can_be_granted_kb_editor(user: User) -> bool:
+    """Agents and admins hold the editor permission when granted (supervisors always do)."""
+    return user.role in (Role.AGENT, Role.ADMIN)
+
+
+def can_record_deflection(user: User | None) -> bool:
+    """"This answered my question" is a patient's answer."""
+    return is_patient(user)
+
+
+def can_choose_language(user: User | None) -> bool:
+    """Patients choose the language of their pages (staff pages are English)."""
+    return is_patient(user)
 
 
 def get_visible_article(user: User | None, article_id: int) -> Any:
@@ -250,10 +352,10 @@ def get_visible_article(user: User | None, article_id: int) -> Any:
 
 def get_public_article(slug: str) -> Any:
     """A published public article by its slug (the help centre's only way in)."""
-    from helpdesk.kb.models import Article, ArticleStatus, Audience
+    from helpdesk.kb.models import Article
 
     article = db.session.scalar(sa.select(Article).where(Article.slug == slug[:120]))
-    if article is None or article.status != ArticleStatus.PUBLISHED or article.audience != Audience.PUBLIC:
+    if article is None or not is_public_article(article):
         raise NotFound("No article here.")
     return article
 
@@ -272,7 +374,7 @@ def require_kb_editor(user: User | None) -> None:
 
 def can_manage_shared_items(user: User, queue_id: int | None) -> bool:
     return (
-        user.active and user.role in (Role.SUPERVISOR, Role.ADMIN) and queue_id is not None
+        user.active and is_manager(user) and queue_id is not None
         and queue_id in member_queue_ids(user)
     )
 
@@ -316,7 +418,7 @@ def can_merge_tickets(user: User, tickets: list[Ticket]) -> bool:
 
 
 def can_view_roster(user: User | None) -> bool:
-    return user is not None and user.active and user.role in (Role.SUPERVISOR, Role.ADMIN)
+    return user is not None and user.active and is_manager(user)
 
 
 def can_manage_roster(user: User | None) -> bool:
@@ -338,3 +440,10 @@ def can_acknowledge_alert(user: User | None, alert: Any) -> bool:
     from helpdesk.clinical.services import is_recipient
 
     return is_recipient(user, alert)
+
+
+# --- templates ----------------------------------------------------------------------
+# The predicates pages need, as Jinja globals (registered by helpdesk.core): a page
+# shows a link or a button by the same rule the view enforces.
+TEMPLATE_PREDICATES = (is_patient, is_manager, is_admin, is_public_article, can_manage_kb_editors,
+                       can_be_granted_kb_editor)

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 
 from helpdesk import audit
 from helpdesk.access.models import BreakGlassGrant
-from helpdesk.auth.models import Role, User
+from helpdesk.auth.models import User
 from helpdesk.db import commit
 from helpdesk.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.permissions import break_glass_candidate, can_view_identifiers
+from helpdesk.permissions import break_glass_candidate, can_review_break_glass, can_view_identifiers
 from helpdesk.tickets.models import Ticket
 from helpdesk.timeutil import utcnow
 
@@ -112,7 +112,7 @@ def grants_for_review(*, unreviewed_only: bool, before: int | None = None) -> tu
 
 
 def mark_reviewed(*, actor: User, grant_id: int) -> BreakGlassGrant:
-    if not actor.active or actor.role != Role.ADMIN:
+    if not can_review_break_glass(actor):
         raise Forbidden("Only admins review break-glass access.")
     grant = db.session.get(BreakGlassGrant, grant_id)
     if grant is None:

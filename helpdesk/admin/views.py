@@ -11,7 +11,12 @@ from helpdesk.auth.models import ApiToken, Role, User
 from helpdesk.errors import DomainError, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.formutil import choices
-from helpdesk.permissions import can_manage_queue_members, member_queue_ids, role_required
+from helpdesk.permissions import (
+    can_manage_queue_members,
+    dashboard_queue_ids,
+    is_admin,
+    role_required,
+)
 from helpdesk.tickets.models import Queue, QueueMembership
 from helpdesk.timeutil import utcnow
 
@@ -129,7 +134,7 @@ def set_role(user_id: int):
 def queues():
     me = _me()
     form = QueueForm()
-    if me.role == Role.ADMIN and form.validate_on_submit():
+    if is_admin(me) and form.validate_on_submit():
         try:
             queue = services.create_queue(actor=me, slug=form.slug.data, name=form.name.data, description=form.description.data)
         except DomainError as err:
@@ -138,8 +143,9 @@ def queues():
             flash(f"Queue {queue.name} created.", "success")
             return redirect(url_for("admin.queues"))
     stmt = sa.select(Queue).order_by(Queue.name)
-    if me.role != Role.ADMIN:
-        stmt = stmt.where(Queue.id.in_(member_queue_ids(me)))
+    scope = dashboard_queue_ids(me)
+    if scope is not None:
+        stmt = stmt.where(Queue.id.in_(scope))
     rows = list(db.session.scalars(stmt))
     counts = dict(db.session.execute(sa.select(QueueMembership.queue_id, sa.func.count()).group_by(QueueMembership.queue_id)).all())
     return render_template("admin/queues.html", queues=rows, counts=counts, form=form, action=ActionForm(), me=me)

@@ -5,24 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import url_for
+from flask import g, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from helpdesk.api.auth import authenticate_request
 from helpdesk.api.schemas import (
-    ErrorOut,
     MessageIn,
     TicketCreateIn,
     TicketDetailOut,
     TicketListArgs,
     TicketPageOut,
     TicketPatchIn,
+    document_errors,
 )
-from helpdesk.auth.models import Role, User
+from helpdesk.auth.models import User
 from helpdesk.errors import Forbidden, ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.permissions import get_visible_ticket
+from helpdesk.permissions import can_create_for_patients, get_visible_ticket, message_author
 from helpdesk.tickets import queries, services
 from helpdesk.tickets.models import Channel, Queue
 
@@ -35,29 +35,14 @@ def _authenticate() -> None:
 
 
 def _user() -> User:
-    from flask import g
-
     return g.api_user
-
-
-ERRORS = {400: "The body is not valid JSON", 401: "Missing or invalid token", 403: "Not allowed for this token", 404: "No such request",
-          409: "Invalid transition", 413: "Request too large", 422: "Invalid input"}
-
-
-def _document_errors(*codes: int):
-    def deco(fn):
-        for code in codes:
-            fn = blp.alt_response(code, description=ERRORS[code], schema=ErrorOut)(fn)
-        return fn
-
-    return deco
 
 
 @blp.route("")
 class Tickets(MethodView):
     @blp.arguments(TicketListArgs, location="query")
     @blp.response(200, TicketPageOut)
-    @_document_errors(401, 422)
+    @document_errors(blp, 401, 422)
     def get(self, args: dict[str, Any]):
         """List the requests this token may see (keyset pagination with `cursor`)."""
         filters = queries.TicketFilters(
@@ -75,12 +60,12 @@ class Tickets(MethodView):
 
     @blp.arguments(TicketCreateIn)
     @blp.response(201, TicketDetailOut)
-    @_document_errors(400, 401, 403, 413, 422)
+    @document_errors(blp, 400, 401, 403, 413, 422)
     def post(self, data: dict[str, Any]):
         """Create a request for a patient (integration tokens). The patient account is
         created when the e-mail address is new."""
         user = _user()
-        if user.role != Role.INTEGRATION:
+        if not can_create_for_patients(user):
             raise Forbidden("Only integration tokens create requests.")
         ticket = services.create_ticket_for_requester(
             requester_email=data["requester"]["email"], requester_name=data["requester"]["name"],
@@ -94,7 +79,7 @@ class Tickets(MethodView):
 @blp.route("/<reference>")
 class TicketItem(MethodView):
     @blp.response(200, TicketDetailOut)
-    @_document_errors(401, 404)
+    @document_errors(blp, 401, 404)
     def get(self, reference: str):
         """One request with its thread (internal notes only for staff)."""
         user = _user()
@@ -104,7 +89,7 @@ class TicketItem(MethodView):
 
     @blp.arguments(TicketPatchIn)
     @blp.response(200, TicketDetailOut)
-    @_document_errors(400, 401, 403, 404, 409, 413, 422)
+    @document_errors(blp, 400, 401, 403, 404, 409, 413, 422)
     def patch(self, data: dict[str, Any], reference: str):
         """Change status, priority, queue (with `reason`) or assignee."""
         user = _user()
@@ -130,15 +115,14 @@ class TicketItem(MethodView):
 class TicketMessages(MethodView):
     @blp.arguments(MessageIn)
     @blp.response(201, TicketDetailOut)
-    @_document_errors(400, 401, 403, 404, 409, 413, 422)
+    @document_errors(blp, 400, 401, 403, 404, 409, 413, 422)
     def post(self, data: dict[str, Any], reference: str):
         """Add to the thread. The portal writes as the patient; staff reply or add notes.
         A message to a closed request opens a new, linked request (returned)."""
         user = _user()
         ticket = get_visible_ticket(user, reference)
-        author = ticket.requester if user.role == Role.INTEGRATION else user
         posted = services.post_message(
-            ticket, author=author, actor=user, body=data["body"], public=data["public"],
+            ticket, author=message_author(user, ticket), actor=user, body=data["body"], public=data["public"],
             channel=Channel.API, next_status=data.get("next_status"),
         )
         return posted.ticket, 201, {"Location": url_for("api_tickets.TicketItem", reference=posted.ticket.reference)}

@@ -28,12 +28,13 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from helpdesk import audit
 from helpdesk.auth import throttle
-from helpdesk.auth.models import Role, User
+from helpdesk.auth.models import User
 from helpdesk.db import commit
 from helpdesk.errors import Conflict, DomainError
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
 from helpdesk.notify.mail import queue_email
+from helpdesk.permissions import email_unconfirmed, email_unconfirmed_clause, is_patient
 from helpdesk.timeutil import utcnow
 
 LINK_TTL = timedelta(hours=48)
@@ -64,7 +65,7 @@ def activation_url(token: str) -> str:
 
 
 def needs_verification(user: User | None) -> bool:
-    return user is not None and user.role == Role.PATIENT and not user.email_verified
+    return user is not None and email_unconfirmed(user)
 
 
 def send_link(user: User) -> None:
@@ -86,7 +87,7 @@ def account_for(token: object) -> User:
     if not isinstance(data, dict):
         raise InvalidActivationLink(INVALID_LINK)
     user = db.session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
-    if user is None or user.email != data.get("e") or not user.active or user.role != Role.PATIENT:
+    if user is None or user.email != data.get("e") or not user.active or not is_patient(user):
         raise InvalidActivationLink(INVALID_LINK)
     return user
 
@@ -124,7 +125,7 @@ def resend(user: User) -> None:
 def _unconfirmed() -> list[sa.ColumnElement[bool]]:
     from helpdesk.auth.lockedout import placeholder_ids
 
-    return [User.role == Role.PATIENT, User.email_verified_at.is_(None), User.id.not_in(placeholder_ids())]
+    return [email_unconfirmed_clause(), User.id.not_in(placeholder_ids())]
 
 
 def unconfirmed_counts(now: datetime | None = None) -> dict[str, int]:

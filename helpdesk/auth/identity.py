@@ -35,7 +35,7 @@ from helpdesk.auth.throttle import TooManyAttempts
 from helpdesk.db import commit
 from helpdesk.errors import Conflict, NotFound, ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.permissions import can_work_ticket
+from helpdesk.permissions import can_work_ticket, is_patient
 from helpdesk.tickets.models import Ticket
 from helpdesk.timeutil import utcnow
 
@@ -135,7 +135,7 @@ def _patient_of(agent: User, ticket: Ticket) -> User:
     if ticket.identity_unverified:
         raise Conflict(UNVERIFIED)
     patient = ticket.requester
-    if patient is None or patient.role != Role.PATIENT:
+    if not is_patient(patient):
         raise Conflict("The requester of this ticket is not a patient account.")
     return patient
 
@@ -262,7 +262,7 @@ def send_reset_link(*, agent: User, ticket: Ticket) -> None:
 def panel(agent: User, ticket: Ticket) -> dict:
     """What the ticket page shows about identity checks (no identifiers)."""
     now = utcnow()
-    applicable = ticket.requester is not None and ticket.requester.role == Role.PATIENT
+    applicable = is_patient(ticket.requester)
     if not applicable:
         return {"applicable": False}
     current = valid_pass(agent, ticket, now)

@@ -17,11 +17,12 @@ import segno
 import sqlalchemy as sa
 
 from helpdesk import audit
-from helpdesk.auth.models import AuthSession, MfaRecoveryCode, Role, User
+from helpdesk.auth.models import AuthSession, MfaRecoveryCode, User
 from helpdesk.db import commit
 from helpdesk.errors import Conflict, Forbidden, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
+from helpdesk.permissions import can_sign_in, require_admin
 from helpdesk.timeutil import utcnow
 
 ISSUER = "Riverside Health Help Desk"
@@ -207,9 +208,8 @@ def reset(*, actor: User | None, user: User) -> None:
     Their sessions end; staff set MFA up again at their next sign-in."""
     from helpdesk.auth.services import end_all_sessions
 
-    if actor is not None and actor.role != Role.ADMIN:
-        raise Forbidden("Only admins reset two-step sign-in.")
-    if user.role == Role.INTEGRATION:
+    require_admin(actor, "Only admins reset two-step sign-in.")
+    if not can_sign_in(user):
         raise Conflict("Integration accounts don't sign in.")
     if not user.mfa_secret and not user.mfa_enabled:
         raise Conflict("This account has no two-step sign-in to reset.")

@@ -20,7 +20,7 @@ from flask import current_app
 
 from helpdesk import audit
 from helpdesk.auth import throttle
-from helpdesk.auth.models import Role, User, hash_token
+from helpdesk.auth.models import User, hash_token
 from helpdesk.auth.password_models import PasswordResetToken
 from helpdesk.auth.password_rules import check_password
 from helpdesk.auth.services import end_all_sessions, normalise_email
@@ -29,6 +29,7 @@ from helpdesk.errors import DomainError, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
 from helpdesk.notify.mail import queue_email
+from helpdesk.permissions import can_sign_in
 from helpdesk.timeutil import utcnow
 
 RESET_TTL = timedelta(minutes=30)
@@ -47,7 +48,7 @@ class InvalidResetLink(DomainError):
 
 
 def _resettable(user: User | None) -> bool:
-    return user is not None and user.active and user.role != Role.INTEGRATION
+    return user is not None and user.active and can_sign_in(user)
 
 
 def _void_open_tokens(user_id: int) -> None:

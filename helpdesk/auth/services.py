@@ -14,7 +14,15 @@ from helpdesk.auth.models import ApiToken, AuthSession, Role, User, verify_dummy
 from helpdesk.db import commit
 from helpdesk.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.permissions import can_manage_queue_members, forget_memberships
+from helpdesk.permissions import (
+    can_change_roles,
+    can_manage_queue_members,
+    can_sign_in,
+    forget_memberships,
+    is_admin,
+    is_patient,
+    require_admin,
+)
 from helpdesk.tickets.models import Queue, QueueMembership
 from helpdesk.timeutil import utcnow
 
@@ -81,8 +89,7 @@ def register_patient(*, email: object, name: object, password: object, date_of_b
 
 def create_user(*, actor: User | None, email: object, name: object, role: Role | str, password: object | None) -> User:
     """An admin (or the CLI, actor None) creates an account of any role."""
-    if actor is not None and actor.role != Role.ADMIN:
-        raise Forbidden("Only admins create accounts.")
+    require_admin(actor, "Only admins create accounts.")
     try:
         role = Role(role)
     except ValueError:
@@ -97,8 +104,7 @@ def create_user(*, actor: User | None, email: object, name: object, role: Role |
 
 
 def set_active(*, actor: User | None, user: User, active: bool) -> User:
-    if actor is not None and actor.role != Role.ADMIN:
-        raise Forbidden("Only admins change accounts.")
+    require_admin(actor, "Only admins change accounts.")
     if actor is not None and actor.id == user.id and not active:
         raise Conflict("You can't deactivate your own account.")
     if user.active == active:
@@ -119,7 +125,7 @@ ASSIGNABLE_ROLES = (Role.PATIENT, Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 def change_role(*, actor: User | None, user: User, role: Role | str) -> User:
     """An admin changes a person's role. Leaving staff removes the queue memberships
     (and the editor grant); every session of the user ends either way."""
-    if actor is not None and (actor.role != Role.ADMIN or not actor.active):
+    if actor is not None and not can_change_roles(actor):
         raise Forbidden("Only admins change roles.")
     try:
         new = Role(role)
@@ -127,7 +133,7 @@ def change_role(*, actor: User | None, user: User, role: Role | str) -> User:
         new = None
     if new not in ASSIGNABLE_ROLES:
         raise ValidationFailed("Unknown role.", fields={"role": [f"One of: {', '.join(r.value for r in ASSIGNABLE_ROLES)}."]})
-    if user.role == Role.INTEGRATION:
+    if not can_sign_in(user):
         raise ValidationFailed("Integration accounts keep their role.", fields={"role": ["Not for integration accounts."]})
     if actor is not None and actor.id == user.id:
         raise Conflict("You can't change your own role.")
@@ -174,7 +180,7 @@ def authenticate(email: object, password: object) -> User | None:
         audit.record("auth.sign_in_throttled", "user", user.id if user else None, actor_id=None, severity="warning")
         commit()
         raise throttle.TooManyAttempts(wait)
-    if user is None or user.role == Role.INTEGRATION:
+    if user is None or not can_sign_in(user):
         verify_dummy_password(pw)
         ok = False
     else:
@@ -220,8 +226,7 @@ def sign_out(user: User, auth_session: AuthSession | None = None) -> None:
 
 
 def create_queue(*, actor: User | None, slug: object, name: object, description: object = "") -> Queue:
-    if actor is not None and actor.role != Role.ADMIN:
-        raise Forbidden("Only admins create queues.")
+    require_admin(actor, "Only admins create queues.")
     slug_s = str(slug or "").strip().lower()
     if not SLUG_RE.match(slug_s):
         raise ValidationFailed(
@@ -240,7 +245,7 @@ def create_queue(*, actor: User | None, slug: object, name: object, description:
 
 
 def set_queue_active(*, actor: User, queue: Queue, active: bool) -> Queue:
-    if actor.role != Role.ADMIN:
+    if not is_admin(actor):
         raise Forbidden("Only admins change queues.")
     if queue.slug == "triage" and not active:
         raise Conflict("The triage queue can't be deactivated: unsure requests go there.")
@@ -257,7 +262,7 @@ def set_queue_assignment(*, actor: User, queue: Queue, assignment: str) -> Queue
     """How the router assigns new tickets within the queue."""
     from helpdesk.tickets.models import Assignment
 
-    if actor.role != Role.ADMIN and not can_manage_queue_members(actor, queue.id):
+    if not can_manage_queue_members(actor, queue.id):
         raise Forbidden("You can't manage this queue.")
     try:
         value = Assignment(assignment)
@@ -330,8 +335,7 @@ def create_api_token(*, actor: User | None, name: object, user: User | None = No
     Without ``user`` the token belongs to an integration account of the same name
     (created on first use): the patient portal, say.
     """
-    if actor is not None and actor.role != Role.ADMIN:
-        raise Forbidden("Only admins create API tokens.")
+    require_admin(actor, "Only admins create API tokens.")
     label = " ".join(str(name or "").split())
     if not label or len(label) > 80:
         raise ValidationFailed("Give the token a name (at most 80 characters).", fields={"name": ["Required."]})
@@ -366,8 +370,7 @@ def record_token_use(token: ApiToken) -> None:
 
 
 def revoke_api_token(*, actor: User | None, token: ApiToken) -> ApiToken:
-    if actor is not None and actor.role != Role.ADMIN:
-        raise Forbidden("Only admins revoke API tokens.")
+    require_admin(actor, "Only admins revoke API tokens.")
     if token.revoked_at is not None:
         raise Conflict("This token is already revoked.")
     token.revoked_at = utcnow()
@@ -383,7 +386,7 @@ def find_or_create_patient(*, email: object, name: object, actor: User) -> User:
     address = normalise_email(email, "requester.email")
     user = db.session.scalar(sa.select(User).where(User.email == address))
     if user is not None:
-        if user.role != Role.PATIENT:
+        if not is_patient(user):
             raise ValidationFailed("That address doesn't belong to a patient.",
                                    fields={"requester": {"email": ["Not a patient account."]}})
         return user

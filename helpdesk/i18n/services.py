@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from helpdesk import audit
-from helpdesk.auth.models import Role, User
+from helpdesk.auth.models import User
 from helpdesk.db import commit
 from helpdesk.errors import Forbidden, ValidationFailed
 from helpdesk.i18n import LANGUAGES, N_, supported
+from helpdesk.permissions import can_choose_language
 
 
 def set_language(*, user: User, language: object) -> User:
@@ -15,7 +16,7 @@ def set_language(*, user: User, language: object) -> User:
     if code is None:
         raise ValidationFailed(N_("Choose English or Spanish."),
                                fields={"language": [f"One of: {', '.join(LANGUAGES)}."]})
-    if user.role != Role.PATIENT:
+    if not can_choose_language(user):
         raise Forbidden("Only patients choose the language of their pages.")
     if user.language != code:
         audit.record("user.language_changed", "user", user.id, actor_id=user.id,

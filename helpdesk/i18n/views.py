@@ -7,8 +7,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
-from helpdesk.auth.models import Role
 from helpdesk.i18n import SESSION_KEY, services, supported
+from helpdesk.permissions import can_choose_language
 
 bp = Blueprint("i18n", __name__)
 
@@ -35,6 +35,6 @@ def switch():
     if code is None:
         abort(400)
     session[SESSION_KEY] = code
-    if current_user.is_authenticated and current_user.role == Role.PATIENT:
+    if current_user.is_authenticated and can_choose_language(current_user):
         services.set_language(user=current_user._get_current_object(), language=code)
     return redirect(_safe_next(form.next.data))

@@ -29,6 +29,7 @@ from helpdesk.extensions import db
 if TYPE_CHECKING:  # scikit-learn is imported on the first search, not with the app:
     from helpdesk.kb.search import SearchIndex  # web workers stay small until they search
 from helpdesk.kb.models import Article, ArticleQueue, ArticleStatus, Audience, KbIndexState
+from helpdesk.permissions import public_article_clause
 from helpdesk.tickets.models import Queue, Ticket
 
 log = logging.getLogger(__name__)
@@ -169,7 +170,7 @@ def _load(ids: Sequence[int], scores: Sequence[float], *, include_internal: bool
         Article.audience, Article.status, Article.version))
         .where(Article.id.in_(list(ids)), Article.status == ArticleStatus.PUBLISHED))
     if not include_internal:
-        stmt = stmt.where(Article.audience == Audience.PUBLIC)
+        stmt = stmt.where(public_article_clause())
     found = {a.id: a for a in db.session.scalars(stmt)}
     return [Result(found[i], s) for i, s in zip(ids, scores, strict=True) if i in found]
 

@@ -14,7 +14,7 @@ from helpdesk.kb import services
 from helpdesk.kb.forms import LinkForm
 from helpdesk.kb.index import suggest_for_ticket
 from helpdesk.kb.models import Article
-from helpdesk.permissions import can_work_ticket, get_visible_article
+from helpdesk.permissions import can_work_ticket, get_visible_article, is_public_article
 from helpdesk.tickets.models import Status, Ticket
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,6 @@ def reply_prefill(user: User, raw_article_id: str | None) -> str | None:
         article = get_visible_article(user, int(raw_article_id))
     except NotFound:
         return None
-    if not (article.is_public and article.is_published):
+    if not is_public_article(article):
         return None
     return insert_text(article)

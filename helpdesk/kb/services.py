@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
 from helpdesk import audit, jobs, policy
-from helpdesk.auth.models import Role, User
+from helpdesk.auth.models import User
 from helpdesk.db import commit, conflict_insert, rollback
 from helpdesk.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from helpdesk.extensions import db
@@ -42,12 +42,15 @@ from helpdesk.kb.models import (
 )
 from helpdesk.kb.text import clean_block, clean_line, slugify
 from helpdesk.permissions import (
+    can_be_granted_kb_editor,
     can_edit_article,
     can_manage_kb_editors,
     can_propose_article,
+    can_record_deflection,
     can_view_article,
     can_work_ticket,
     is_kb_editor,
+    is_public_article,
 )
 from helpdesk.tickets.models import Queue, Status, Ticket
 from helpdesk.timeutil import utcnow
@@ -705,9 +708,9 @@ def record_deflection(article: Article, *, user: User, query_length: Any, source
     """"This answered my question": no request is sent. Only the question's length is
     kept, never its text."""
     with unit_of_work():
-        if user is None or user.role != Role.PATIENT:
+        if not can_record_deflection(user):
             raise Forbidden("Only patients can do this.")
-        if article.status != ArticleStatus.PUBLISHED or article.audience != Audience.PUBLIC:
+        if not is_public_article(article):
             raise NotFound("No article here.")
         try:
             length = max(0, min(int(query_length), 100_000))
@@ -728,7 +731,7 @@ def set_kb_editor(*, actor: User | None, user: User, value: bool) -> User:
     with unit_of_work():
         if actor is not None and not can_manage_kb_editors(actor):
             raise Forbidden("Only admins can grant the editor permission.")
-        if user.role not in (Role.AGENT, Role.ADMIN):
+        if not can_be_granted_kb_editor(user):
             raise ValidationFailed("Supervisors are always editors; patients and integrations can't be.")
         if bool(user.kb_editor) == bool(value):
             raise ValidationFailed("Nothing changed.")

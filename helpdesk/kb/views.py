@@ -61,6 +61,7 @@ from helpdesk.permissions import (
     get_visible_article,
     get_visible_ticket,
     is_kb_editor,
+    public_article_clause,
     require_kb_editor,
     role_required,
 )
@@ -113,7 +114,7 @@ def _kb_globals():
 
 
 def _public_scope():
-    return sa.and_(Article.status == ArticleStatus.PUBLISHED, Article.audience == Audience.PUBLIC)
+    return public_article_clause()
 
 
 def _categories(language: str | None) -> list[dict]:

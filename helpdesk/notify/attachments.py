@@ -259,7 +259,7 @@ def for_ticket(ticket: Any, *, include_internal: bool) -> dict[int, list[Attachm
 def get_downloadable(user: Any, attachment_id: int) -> tuple[Attachment, Any]:
     """The attachment and its ticket if ``user`` may download it, else NotFound: the
     ticket must be visible to them, and a patient never gets an internal note's file."""
-    from helpdesk.permissions import can_view_ticket
+    from helpdesk.permissions import can_view_message, can_view_ticket
     from helpdesk.tickets.models import Message, Ticket
 
     row = db.session.get(Attachment, attachment_id)
@@ -269,7 +269,7 @@ def get_downloadable(user: Any, attachment_id: int) -> tuple[Attachment, Any]:
     message = db.session.get(Message, row.message_id)
     if ticket is None or message is None or not can_view_ticket(user, ticket):
         raise NotFound(N_("No such file."))
-    if not message.public and not user.is_staff:
+    if not can_view_message(user, message):
         raise NotFound(N_("No such file."))
     return row, ticket
 

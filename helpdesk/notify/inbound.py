@@ -50,6 +50,7 @@ from helpdesk.errors import DomainError, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.notify import attachments as files
 from helpdesk.notify.models import InboundMail, InboundStatus, OutgoingEmail
+from helpdesk.permissions import is_patient
 from helpdesk.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -361,7 +362,7 @@ def _process(raw: bytes, row: InboundMail) -> None:
         return
 
     existing = db.session.scalar(sa.select(User).where(User.email == from_addr))
-    if existing is not None and existing.role != Role.PATIENT:
+    if existing is not None and not is_patient(existing):
         _held(row, "staff_sender")
         return
     create_request(row, msg, from_addr, name, uploads)
@@ -404,7 +405,7 @@ def release(row: InboundMail, *, actor: User) -> InboundMail:
     if from_addr is None:
         raise Conflict("This mail has no sender address.")
     existing = db.session.scalar(sa.select(User).where(User.email == from_addr))
-    if existing is not None and existing.role != Role.PATIENT:
+    if existing is not None and not is_patient(existing):
         raise Conflict("The sender is a staff account.")
     uploads, _ = _accept_files(mail_attachments(msg))
     audit.record("inbound_mail.released", "inbound_mail", row.id, actor_id=actor.id,

@@ -38,6 +38,7 @@ from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.notify.mail import LANGUAGES, queue_email
 from helpdesk.notify.models import Notification, NotifyDelivery, NotifyPreference, OutgoingEmail
+from helpdesk.permissions import is_patient
 from helpdesk.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def email_enabled(user: User) -> bool:
     pref = db.session.get(NotifyPreference, user.id)
     if pref is not None and pref.email_enabled is not None:
         return pref.email_enabled
-    return user.role == Role.PATIENT
+    return is_patient(user)
 
 
 def update_preferences(user: User, *, email: bool, language: str) -> None:
@@ -190,7 +191,7 @@ def _mail(user: User, kind: str, ticket, extra: dict | None = None, *, secret: b
     base = settings.external_url
     context = {
         "reference": ticket.reference,
-        "request_url": f"{base}/requests/{ticket.reference}" if user.role == Role.PATIENT
+        "request_url": f"{base}/requests/{ticket.reference}" if is_patient(user)
         else f"{base}/agent/tickets/{ticket.reference}",
         **(extra or {}),
     }
@@ -215,7 +216,7 @@ def deliver(event: str, ticket_id: int, user_id: int = 0, key: str = "") -> int:
     made = 0
     if event in PATIENT_EVENTS:
         patient = ticket.requester
-        if patient.active and patient.role == Role.PATIENT:
+        if patient.active and is_patient(patient):
             extra, secret = {}, False
             if event == "survey":
                 from helpdesk.notify import csat

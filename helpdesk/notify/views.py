@@ -20,7 +20,7 @@ from helpdesk.notify import csat, inbound, services
 from helpdesk.notify import mail as mailer
 from helpdesk.notify.forms import CsatForm
 from helpdesk.notify.models import InboundMail, InboundStatus, MailStatus, OutgoingEmail
-from helpdesk.permissions import STAFF, acting_user, role_required
+from helpdesk.permissions import STAFF, acting_user, is_patient, role_required
 
 bp = Blueprint("notify", __name__)
 
@@ -109,8 +109,9 @@ def attachment_hint() -> str:
              count=settings.attachment_max_files, mb=f"{settings.attachment_max_bytes / 1_048_576:g}")
 
 
-# Pages that accept files get a larger request limit than the 1 MB everything else has.
-UPLOAD_ENDPOINTS = {"patient.reply", "agent.reply", "notify.api_post_with_attachments"}
+# Pages that accept files get a larger request limit than the 1 MB everything else has
+# (the API's multipart endpoint sets the same in helpdesk.api.attachments).
+UPLOAD_ENDPOINTS = {"patient.reply", "agent.reply"}
 
 
 @bp.before_app_request
@@ -118,8 +119,6 @@ def _upload_limit() -> None:
     if request.endpoint in UPLOAD_ENDPOINTS:
         settings = current_app.config["HELPDESK"]
         request.max_content_length = settings.attachment_max_message_bytes + settings.max_request_bytes
-    elif request.endpoint == "notify.api_inbound_mail":
-        request.max_content_length = current_app.config["HELPDESK"].inbound_max_bytes
 
 
 # ----------------------------------------------------------------------------- staff notifications
@@ -164,7 +163,7 @@ def preferences():
         language = request.form.get("language", "")
         services.update_preferences(user, email=request.form.get("email") == "on", language=language)
         # a patient's pages follow the language just chosen (staff pages stay English)
-        with language_of(user) if user.role == Role.PATIENT else nullcontext():
+        with language_of(user) if is_patient(user) else nullcontext():
             flash(_("Your notification settings are saved."), "success")
         return redirect(url_for("notify.preferences"))
     return render_template("notify/preferences.html", email=services.email_enabled(user), language=user.language)
@@ -173,7 +172,7 @@ def preferences():
 # ----------------------------------------------------------------------------- attachments
 
 
-def _send_attachment(row):
+def send_attachment(row):
     settings = current_app.config["HELPDESK"]
     path = files.storage_path(row.sha256, settings)
     if not path.exists():
@@ -187,7 +186,7 @@ def _send_attachment(row):
     return response
 
 
-def _audit_download(user, row, ticket) -> None:
+def audit_download(user, row, ticket) -> None:
     if user.is_staff or user.role == Role.INTEGRATION:
         from helpdesk import audit
         from helpdesk.db import commit
@@ -202,52 +201,8 @@ def _audit_download(user, row, ticket) -> None:
 def download(attachment_id: int):
     user = acting_user()
     row, ticket = files.get_downloadable(user, attachment_id)
-    _audit_download(user, row, ticket)
-    return _send_attachment(row)
-
-
-@bp.get("/api/v1/attachments/<int:attachment_id>")
-def api_download(attachment_id: int):
-    from helpdesk.api.auth import authenticate_request
-
-    user = authenticate_request()
-    row, ticket = files.get_downloadable(user, attachment_id)
-    _audit_download(user, row, ticket)
-    return _send_attachment(row)
-
-
-@bp.post("/api/v1/tickets/<reference>/messages/with-attachments")
-def api_post_with_attachments(reference: str):
-    """Multipart: ``body``, optional ``public`` (staff; "false" for a note),
-    ``next_status`` (staff), and files in ``attachments`` (repeatable)."""
-    from flask import jsonify
-
-    from helpdesk.api.auth import authenticate_request
-    from helpdesk.permissions import get_visible_ticket
-    from helpdesk.tickets import services as tickets
-    from helpdesk.tickets.models import Channel
-
-    user = authenticate_request()
-    ticket = get_visible_ticket(user, reference)
-    unknown = set(request.form) - {"body", "public", "next_status"}
-    if unknown or set(request.files) - {"attachments"}:
-        raise ValidationFailed("Unknown fields.", fields={k: ["Unknown field."] for k in unknown} or
-                               {"files": ["Send files as 'attachments'."]})
-    public = request.form.get("public", "true")
-    if public not in ("true", "false"):
-        raise ValidationFailed("Send public as true or false.", fields={"public": ["Must be true or false."]})
-    author = ticket.requester if user.role == Role.INTEGRATION else user
-    posted = tickets.post_message(
-        ticket, author=author, actor=user, body=request.form.get("body"),
-        public=public == "true", channel=Channel.API,
-        next_status=request.form.get("next_status") or None, attachments=files.uploads_from_request(),
-    )
-    rows = files.for_ticket(posted.ticket, include_internal=user.is_staff).get(posted.message.id, [])
-    return jsonify({
-        "reference": posted.ticket.reference, "message_id": posted.message.id,
-        "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
-                         "url": url_for("notify.api_download", attachment_id=a.id)} for a in rows],
-    }), 201
+    audit_download(user, row, ticket)
+    return send_attachment(row)
 
 
 # ----------------------------------------------------------------------------- CSAT
@@ -306,29 +261,6 @@ def _csat_errors(form: CsatForm, err: ValidationFailed) -> None:
 
 
 # ----------------------------------------------------------------------------- inbound mail
-
-
-@bp.post("/api/v1/inbound-mail")
-def api_inbound_mail():
-    """For an inbound-mail provider: the raw RFC 5322 message as the request body,
-    ``Authorization: Bearer <INBOUND_MAIL_TOKEN>``. Not available without the setting."""
-    import hmac
-
-    from flask import jsonify
-
-    from helpdesk.api.auth import Unauthorized
-
-    expected = current_app.config["HELPDESK"].inbound_token
-    if not expected:
-        raise NotFound("Inbound mail over HTTP is not enabled.")
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        raise Unauthorized("Send the inbound-mail token as 'Authorization: Bearer <token>'.")
-    raw = request.get_data(cache=False)
-    if not raw:
-        raise ValidationFailed("Send the raw message as the request body.", fields={"body": ["Empty."]})
-    row = inbound.ingest(raw, "http")
-    return jsonify({"id": row.id, "status": row.status.value, "reason": row.reason}), 202
 
 
 @bp.get("/admin/mail")
@@ -407,11 +339,3 @@ def held_mail_dismiss(mail_id: int):
     inbound.dismiss(_inbound(mail_id), actor=acting_user())
     flash("Mail dismissed.", "success")
     return redirect(url_for("notify.held_mail"))
-
-
-def init_notify(app) -> None:
-    """CSRF exemptions for the token-authenticated endpoints."""
-    from helpdesk.extensions import csrf
-
-    for view in (api_download, api_post_with_attachments, api_inbound_mail):
-        csrf.exempt(view)

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify, render_template
 from flask_login import current_user
 
 from helpdesk.auth.models import Role
-from helpdesk.permissions import member_queue_ids, role_required
+from helpdesk.permissions import dashboard_queue_ids, role_required
 from helpdesk.routing import stats
 from helpdesk.security import CSP, talisman
 
@@ -19,7 +19,7 @@ CHART_CSP = {**CSP, "style-src": "'self' 'unsafe-inline'", "default-src": "'none
 def _scope() -> set[int] | None:
     """Admins see every queue; supervisors the queues they belong to."""
     user = current_user._get_current_object()
-    return None if user.role == Role.ADMIN else member_queue_ids(user)
+    return dashboard_queue_ids(user)
 
 
 @bp.get("")

@@ -16,7 +16,7 @@ from pygal.style import CleanStyle
 from helpdesk.auth.models import Role
 from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.permissions import acting_user, member_queue_ids, role_required
+from helpdesk.permissions import acting_user, dashboard_queue_ids, role_required
 from helpdesk.security import CSP, talisman
 from helpdesk.sla import dashboard, services
 
@@ -36,7 +36,7 @@ def sla_badges(tickets: Any) -> dict[int, dict[str, Any]]:
 
 def _scope() -> set[int] | None:
     user = acting_user()
-    return None if user.role == Role.ADMIN else member_queue_ids(user)
+    return dashboard_queue_ids(user)
 
 
 def _period() -> dashboard.Period:

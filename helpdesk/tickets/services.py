@@ -24,7 +24,7 @@ from helpdesk.extensions import db
 from helpdesk.i18n import N_
 from helpdesk.notify import attachments as files
 from helpdesk.notify import hooks as notify_hooks
-from helpdesk.permissions import can_be_assigned, can_view_ticket, can_work_ticket
+from helpdesk.permissions import can_be_assigned, can_view_ticket, can_work_ticket, can_write_as, is_patient
 from helpdesk.sla import services as sla
 from helpdesk.tickets.models import (
     TRANSITIONS,
@@ -143,7 +143,7 @@ def _new_ticket(
     subject_text = clean_text(subject, "subject", max_len=max_subject, multiline=False)
     body_text = clean_text(body, "body", max_len=max_body)
     checked_files = files.check(attachments or [])
-    if requester.role != Role.PATIENT:
+    if not is_patient(requester):
         raise ValidationFailed("Requests are made for patients.", fields={"requester": ["Must be a patient."]})
     if created_by.id == requester.id and not requester.email_verified and not identity_unverified:
         raise Forbidden(N_("Confirm your e-mail address before you send a request."))
@@ -299,7 +299,7 @@ def _post(
     from helpdesk.tickets.merge import survivor_of
 
     ticket = survivor_of(ticket)  # a reply to a merged request lands in the one it was merged into
-    if actor is not author and (actor.role != Role.INTEGRATION or author.id != ticket.requester_id):
+    if not can_write_as(actor, author, ticket):
         raise Forbidden("Only the portal may write on a patient's behalf.")
     _, max_body = _limits()
     text = clean_text(body, "body", max_len=max_body)

@@ -55,3 +55,19 @@ def test_multipart_public_must_be_true_or_false(client, ctx, portal, patient, ag
                        data={"body": "internal", "public": "false"})
     assert note.status_code == 201
     assert db.session.get(Message, note.get_json()["message_id"]).public is False
+
+
+def test_multipart_unknown_next_status_is_a_422_not_a_500(client, ctx, portal, patient, agent, queues):
+    from helpdesk.auth import services as accounts
+
+    user, _secret = portal
+    ticket = tickets.create_ticket(requester=patient, subject="Question about my bill", channel=Channel.API,
+                                   body="I was charged twice for my visit on the statement.", created_by=user)
+    _t, agent_secret = accounts.create_api_token(actor=None, name="agent", user=agent)
+    url = f"/api/v1/tickets/{ticket.reference}/messages/with-attachments"
+    before = count(Message)
+    resp = client.post(url, headers=bearer(agent_secret), content_type="multipart/form-data",
+                       data={"body": "x", "next_status": "zzz"})
+    assert resp.status_code == 422
+    assert list(resp.get_json()["error"]["fields"]) == ["next_status"]
+    assert count(Message) == before

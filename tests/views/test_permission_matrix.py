@@ -197,9 +197,9 @@ MATRIX: dict[str, Row] = {
     "api_tickets.Tickets":              T("GET /api/v1/tickets",                               401, 200, 200, 200, 200, 200, 200, 200),
     "api_tickets.TicketItem":           T("GET /api/v1/tickets/{ref}",                         401, 200, 404, 200, 404, 200, 404, 200),
     "api_tickets.TicketMessages":       T("POST /api/v1/tickets/{ref}/messages",               401, 201, 404, 201, 404, 201, 404, 201, json={"body": "Thank you."}),
-    "notify.api_post_with_attachments": T("POST /api/v1/tickets/{ref}/messages/with-attachments", 401, 422, 404, 422, 404, 422, 404, 422),
-    "notify.api_download":              T("GET /api/v1/attachments/{attachment_id}",           401, 200, 404, 200, 404, 200, 404, 200),
-    "notify.api_inbound_mail":          T("POST /api/v1/inbound-mail",                         404, 404, 404, 404, 404, 404, 404, 404),  # off unless configured
+    "api_attachments.MessagesWithAttachments": T("POST /api/v1/tickets/{ref}/messages/with-attachments", 401, 422, 404, 422, 404, 422, 404, 422),
+    "api_attachments.Download":                T("GET /api/v1/attachments/{attachment_id}",           401, 200, 404, 200, 404, 200, 404, 200),
+    "api_inbound_mail.InboundMail":            T("POST /api/v1/inbound-mail",                         404, 404, 404, 404, 404, 404, 404, 404),  # off unless configured
     "api_oncall.Roster":                T("GET /api/v1/oncall",                                401, 403, 403, 403, 403, 200, 200, 403),
     "api_oncall.Members":               T("POST /api/v1/oncall/members",                       401, 403, 403, 403, 403, 201, 409, 403, json={"user_id": "{candidate2_id}", "mode": "on"}),
     "api_oncall.MemberDuty":            T("PUT /api/v1/oncall/members/{clinician_id}/duty",    401, 403, 403, 403, 403, 200, 200, 403, json={"mode": "shifts"}),

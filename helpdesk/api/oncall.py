@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from helpdesk.api.auth import authenticate_request
-from helpdesk.api.schemas import ErrorOut, StrictSchema
+from helpdesk.api.schemas import StrictSchema, document_errors
 from helpdesk.auth.models import User
 from helpdesk.clinical import roster as pure
 from helpdesk.clinical import services
@@ -23,9 +23,7 @@ from helpdesk.urls import MAX_ID
 
 blp = Blueprint("api_oncall", __name__, url_prefix="/api/v1/oncall", description="On-call roster")
 
-ERRORS = {400: "The body is not valid JSON", 401: "Missing or invalid token", 403: "Not allowed for this token",
-          404: "No such roster member or shift", 409: "Already on the roster", 413: "Request too large",
-          422: "Invalid input"}
+ERRORS = {404: "No such roster member or shift", 409: "Already on the roster"}
 HHMM = validate.Regexp(r"^\d{1,2}:\d{2}$", error="HH:MM, e.g. 07:30.")
 
 
@@ -35,12 +33,7 @@ def _authenticate() -> None:
 
 
 def _document_errors(*codes: int):
-    def deco(fn):
-        for code in codes:
-            fn = blp.alt_response(code, description=ERRORS[code], schema=ErrorOut)(fn)
-        return fn
-
-    return deco
+    return document_errors(blp, *codes, descriptions=ERRORS)
 
 
 class MemberIn(StrictSchema):

@@ -1,0 +1,120 @@
+"""/api/v1 attachments: download a request's files, and add a message with files
+(multipart/form-data, parsed by the ``form_and_files`` location of helpdesk.api.multipart)."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any
+
+from flask import current_app, g, request, url_for
+from flask.views import MethodView
+from marshmallow import fields, validate
+
+from helpdesk.api.auth import authenticate_request
+from helpdesk.api.multipart import Blueprint, UploadField
+from helpdesk.api.schemas import BINARY, BODY_MAX, PostedWithAttachmentsOut, StrictSchema, document_errors
+from helpdesk.auth.models import User
+from helpdesk.errors import ValidationFailed
+from helpdesk.notify import attachments as files
+from helpdesk.notify.views import audit_download, send_attachment
+from helpdesk.permissions import can_read_internal_notes, get_visible_ticket, message_author
+from helpdesk.tickets import services as tickets
+from helpdesk.tickets.models import Channel, Status
+
+blp = Blueprint("api_attachments", __name__, url_prefix="/api/v1", description="Files on requests")
+
+TEXT_PARTS = {"body", "public", "next_status"}
+FILE_PARTS = {"attachments"}
+# The types helpdesk.notify.attachments.ALLOWED accepts (checked on the bytes).
+DOWNLOAD_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/heic", "application/pdf")
+
+
+@blp.before_request
+def _authenticate() -> None:
+    if request.endpoint == "api_attachments.MessagesWithAttachments":
+        # files get a larger request limit than the 1 MB everything else has
+        settings = current_app.config["HELPDESK"]
+        request.max_content_length = settings.attachment_max_message_bytes + settings.max_request_bytes
+    authenticate_request()
+
+
+def _user() -> User:
+    return g.api_user
+
+
+class MessageWithAttachmentsIn(StrictSchema):
+    """The text parts and the files of one multipart message. ``body`` is checked by the
+    service (as for POST /messages, with this site's limits); ``next_status`` here, as in
+    ``MessageIn`` (an unknown status was a 500 before)."""
+
+    body = fields.Str(required=True, error_messages={"required": "Must be text.", "invalid": "Must be text."},
+                      metadata={"minLength": 1, "maxLength": BODY_MAX})
+    public = fields.Str(load_default="true", validate=validate.OneOf(["true", "false"], error="Must be true or false."))
+    next_status = fields.Str(validate=validate.OneOf([s.value for s in Status if s != Status.NEW]))
+    attachments = fields.List(UploadField(), load_default=list)
+
+    def handle_error(self, error: Any, data: Any, **kwargs: Any) -> None:
+        """The same answers as before the schema: unknown (or misplaced) parts first, then
+        ``public``, then a missing body — each a 422 with its own message."""
+        unknown = set(request.form) - TEXT_PARTS
+        if unknown or set(request.files) - FILE_PARTS:
+            raise ValidationFailed("Unknown fields.", fields={k: ["Unknown field."] for k in unknown} or
+                                   {"files": ["Send files as 'attachments'."]})
+        if "public" in error.messages:
+            raise ValidationFailed("Send public as true or false.", fields={"public": ["Must be true or false."]})
+        if "body" in error.messages:
+            raise ValidationFailed("Body must be text.", fields={"body": ["Must be text."]})
+        raise ValidationFailed("Some fields are missing or not valid.", fields=error.messages)
+
+
+def visible_ticket_first(view: Any) -> Any:
+    """Another patient's request is 404 whatever the body holds: the ticket is looked up
+    before the body is parsed."""
+
+    @wraps(view)
+    def wrapped(self: Any, *args: Any, reference: str, **kwargs: Any) -> Any:
+        g.api_ticket = get_visible_ticket(_user(), reference)
+        return view(self, *args, reference=reference, **kwargs)
+
+    return wrapped
+
+
+@blp.route("/attachments/<int:attachment_id>", tags=["attachments"])
+class Download(MethodView):
+    @blp.doc(responses={200: {"description": "The file, as an attachment",
+                              "content": {t: {"schema": BINARY} for t in DOWNLOAD_TYPES}}})
+    @document_errors(blp, 401, 404, descriptions={404: "No such request or file"})
+    def get(self, attachment_id: int):
+        """Download a file attached to a request this token may see.
+
+        Patients get files on public messages only; downloads by staff and integrations are audited.
+        """
+        user = _user()
+        row, ticket = files.get_downloadable(user, attachment_id)
+        audit_download(user, row, ticket)
+        return send_attachment(row)
+
+
+@blp.route("/tickets/<reference>/messages/with-attachments", tags=["attachments"])
+class MessagesWithAttachments(MethodView):
+    @visible_ticket_first
+    @blp.doc(description="Like POST /messages. `public` and `next_status` are for staff; repeat `attachments` for "
+                         "several files (images and PDF, checked by content).")
+    @blp.arguments(MessageWithAttachmentsIn, location="form_and_files")
+    @blp.response(201, PostedWithAttachmentsOut, description="Posted")
+    @document_errors(blp, 401, 403, 404, 409, 413, 422, descriptions={404: "No such request or file"})
+    def post(self, data: dict[str, Any], reference: str):
+        """Add a message with files (multipart/form-data)."""
+        user = _user()
+        ticket = g.api_ticket
+        posted = tickets.post_message(
+            ticket, author=message_author(user, ticket), actor=user, body=data["body"],
+            public=data["public"] == "true", channel=Channel.API, next_status=data.get("next_status") or None,
+            attachments=[u for u in data["attachments"] if u is not None],
+        )
+        rows = files.for_ticket(posted.ticket, include_internal=can_read_internal_notes(user)).get(posted.message.id, [])
+        return {
+            "reference": posted.ticket.reference, "message_id": posted.message.id,
+            "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
+                             "url": url_for("api_attachments.Download", attachment_id=a.id)} for a in rows],
+        }

@@ -1,0 +1,112 @@
+"""Every access rule lives in helpdesk/permissions.py (issue 15, item 2).
+
+Over the source's ``ast``, outside permissions.py this fails on:
+
+* a comparison of ``<something>.role`` with a ``Role`` member (``==``, ``!=``, ``in``,
+  ``not in`` a tuple/list/set of them) — who-may-do-what is a named predicate there;
+* a function named ``can_*``, ``may_*`` or ``is_allowed*`` — a permission predicate
+  defined somewhere else.
+
+``ALLOWED`` lists the few role comparisons that decide no access (what a page *says*, a
+query's filter, a default), each with its reason; a stale entry fails too, so the list
+only shrinks.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2] / "helpdesk"
+PERMISSIONS = ROOT / "permissions.py"
+PREDICATE_PREFIXES = ("can_", "may_", "is_allowed")
+
+# (module relative to helpdesk/, enclosing function) -> why this role comparison is not an access rule
+ALLOWED: dict[tuple[str, str], str] = {
+    ("admin/views.py", "users"): "the users page lists staff and counts patients (a query's filter)",
+    ("cli.py", "list_users_cmd"): "the CLI lists staff and counts patients (a query's filter)",
+    ("auth/identity.py", "_claimed_account"): "finds the patient account an address belongs to (a lookup)",
+    ("notify/services.py", "queue_supervisors"): "whom to notify: a queue's supervisors (a recipient list)",
+    ("clinical/services.py", "raise_alert"): "why a person was alerted (supervisor or admin), stored on the alert",
+    ("clinical/services.py", "escalate"): "why a person was alerted (supervisor or admin), stored on the alert",
+    ("demo.py", "seed"): "finds the demo's portal integration account (a lookup)",
+    ("i18n/__init__.py", "select_locale"): "which language a page speaks (i18n must not import permissions: circle)",
+    ("notify/views.py", "audit_download"): "whose downloads are audited (staff, integrations): audit policy, not access",
+}
+
+
+def _is_role_member(node: ast.AST) -> bool:
+    """``Role.X`` (or ``models.Role.X``)."""
+    return isinstance(node, ast.Attribute) and (
+        (isinstance(node.value, ast.Name) and node.value.id == "Role")
+        or (isinstance(node.value, ast.Attribute) and node.value.attr == "Role"))
+
+
+def _mentions_role_members(node: ast.AST) -> bool:
+    if _is_role_member(node):
+        return True
+    return isinstance(node, (ast.Tuple, ast.List, ast.Set)) and any(_is_role_member(e) for e in node.elts)
+
+
+def _is_role_attr(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "role"
+
+
+def _findings(path: Path) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(role comparisons as (enclosing function, line), predicate definitions as (name, line))."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    comparisons: list[tuple[str, int]] = []
+    predicates: list[tuple[str, int]] = []
+
+    def visit(node: ast.AST, func: str) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if node.name.startswith(PREDICATE_PREFIXES):
+                predicates.append((node.name, node.lineno))
+            func = node.name
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            if any(_is_role_attr(o) for o in operands) and any(_mentions_role_members(o) for o in operands):
+                comparisons.append((func, node.lineno))
+        for child in ast.iter_child_nodes(node):
+            visit(child, func)
+
+    visit(tree, "<module>")
+    return comparisons, predicates
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in ROOT.rglob("*.py") if p != PERMISSIONS)
+
+
+def test_no_access_rule_outside_permissions():
+    role_rules, predicates, seen = [], [], set()
+    for path in _modules():
+        rel = path.relative_to(ROOT).as_posix()
+        comparisons, defs = _findings(path)
+        for func, line in comparisons:
+            if (rel, func) in ALLOWED:
+                seen.add((rel, func))
+            else:
+                role_rules.append(f"{rel}:{line} in {func}()")
+        predicates += [f"{rel}:{line} def {name}()" for name, line in defs]
+    assert not role_rules, "role comparisons outside helpdesk/permissions.py (name the rule there):\n" + "\n".join(
+        role_rules)
+    assert not predicates, "permission predicates outside helpdesk/permissions.py:\n" + "\n".join(predicates)
+    assert not ALLOWED.keys() - seen, f"stale ALLOWED entries: {sorted(ALLOWED.keys() - seen)}"
+
+
+def test_the_checker_sees_what_it_must(tmp_path):
+    """The detector itself: each form it must catch, and what it must leave alone."""
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "def a(u):\n    return u.role == Role.ADMIN\n"
+        "def b(u):\n    return u.role not in (Role.AGENT, Role.ADMIN)\n"
+        "def c(u):\n    return Role.PATIENT != u.role\n"
+        "def can_do(u):\n    return True\n"
+        "def may_do(u):\n    return True\n"
+        "def d(u):\n    return u.role.value\n"
+        "def e(u):\n    return u.kind == Kind.ADMIN\n"
+    )
+    comparisons, predicates = _findings(sample)
+    assert [f for f, _ in comparisons] == ["a", "b", "c"]
+    assert [n for n, _ in predicates] == ["can_do", "may_do"]
