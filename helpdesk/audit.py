@@ -136,11 +136,11 @@ def record(
 def record_export(kind: str, *, actor_id: int | None, filters: dict[str, Any] | None = None) -> None:
     """A staff member downloaded data (CSV/JSON): an ``export.<kind>`` event, committed
     at once (an export is a read, with no other transaction to join)."""
-    from helpdesk.db import commit
+    from helpdesk.db import unit_of_work
 
-    record(f"export.{kind}", "export", kind, actor_id=actor_id,
-           changes={"filters": {k: v for k, v in (filters or {}).items() if v not in (None, "")}})
-    commit()
+    with unit_of_work():
+        record(f"export.{kind}", "export", kind, actor_id=actor_id,
+               changes={"filters": {k: v for k, v in (filters or {}).items() if v not in (None, "")}})
 
 
 # ---------------------------------------------------------------- the hash chain
@@ -307,12 +307,12 @@ def prune(*, retention_days: int, now: datetime | None = None, batch_size: int =
     in id order, stopping at the first event still within it. Each batch moves the
     anchor (last deleted id and hash) in the same transaction, so ``verify`` still
     passes; an ``audit.pruned`` event records what was done."""
-    from helpdesk.db import commit, rollback
+    from helpdesk.db import unit_of_work
 
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     deleted, anchor_id = 0, None
     while True:
-        try:
+        with unit_of_work():
             conn = db.session.connection()
             head = lock_head(conn)
             rows = conn.execute(
@@ -325,25 +325,20 @@ def prune(*, retention_days: int, now: datetime | None = None, batch_size: int =
                     break
                 old.append(row)
             if not old:
-                rollback()
-                break
+                break  # nothing to delete (the unit ends the read)
             last = old[-1]
             conn.execute(sa.delete(_events).where(_events.c.id <= last.id))
             conn.execute(sa.update(_head).where(_head.c.id == 1).values(anchor_id=last.id, anchor_hash=last.hash))
-        except Exception:
-            rollback()
-            raise
-        commit()
         deleted += len(old)
         anchor_id = last.id
         if len(old) < len(rows) or len(rows) < batch_size:
             break
     if deleted:
-        record("audit.pruned", "audit", None, actor_id=None, changes={
-            "deleted": deleted, "through_id": anchor_id, "cutoff": canonical_time(cutoff),
-            "retention_days": retention_days,
-        })
-        commit()
+        with unit_of_work():
+            record("audit.pruned", "audit", None, actor_id=None, changes={
+                "deleted": deleted, "through_id": anchor_id, "cutoff": canonical_time(cutoff),
+                "retention_days": retention_days,
+            })
     return PruneResult(deleted, cutoff, anchor_id)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from helpdesk import audit
 from helpdesk.auth.models import Role, User
-from helpdesk.db import commit
+from helpdesk.db import transactional
 from helpdesk.errors import Forbidden, ValidationFailed
 from helpdesk.i18n import LANGUAGES, N_, supported
 
 
+@transactional
 def set_language(*, user: User, language: object) -> User:
     """Save the language the patient pages are shown in for ``user`` (a patient)."""
     code = supported(language)
@@ -21,5 +22,4 @@ def set_language(*, user: User, language: object) -> User:
         audit.record("user.language_changed", "user", user.id, actor_id=user.id,
                      changes={"language": {"before": user.language, "after": code}})
         user.language = code
-    commit()
     return user

@@ -336,7 +336,7 @@ def _cached(key: tuple, compute: Callable[[], Any]) -> Any:
 
 def refresh(max_days: int | None = 31, progress: Callable[[Iterable[date]], Any] | None = None) -> int:
     """Materialise missing and stale finished days, newest first; returns the days done."""
-    from helpdesk.db import commit
+    from helpdesk.db import unit_of_work
     from helpdesk.tickets.models import Ticket
 
     today = now().date()
@@ -354,8 +354,8 @@ def refresh(max_days: int | None = 31, progress: Callable[[Iterable[date]], Any]
     days = sorted(todo, reverse=True)[:max_days] if max_days else sorted(todo, reverse=True)
     iterable: Iterable[date] = progress(days) if progress else days
     for day in iterable:
-        _refresh_day(day)
-        commit()
+        with unit_of_work():  # one day at a time
+            _refresh_day(day)
     return len(days)
 
 

@@ -28,11 +28,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import has_app_context
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
-from helpdesk import audit
+from helpdesk import audit, jobs
+from helpdesk.db import transactional, unit_of_work
 from helpdesk.extensions import db
 from helpdesk.sla import policies
 from helpdesk.sla.clock import Calendar, add_business_time, business_seconds_between
@@ -44,7 +42,6 @@ log = logging.getLogger(__name__)
 clock: Callable[[], datetime] = utcnow
 """The one clock of the SLA engine (jobs, sweep, badges); tests replace it."""
 
-_TIMERS = "helpdesk_sla_timers"
 OPEN = (MetricState.ACTIVE, MetricState.PAUSED)
 
 
@@ -248,41 +245,10 @@ def _refresh(ticket_id: int, rows: Iterable[SlaMetric]) -> None:
     checks = [r.next_check_at for r in rows if r.next_check_at is not None]
     nxt = min(checks) if checks else None
     if nxt is not None and nxt != ts.scheduled_for:
-        db.session.info.setdefault(_TIMERS, {})[ticket_id] = nxt
+        # pushed to RQ after the commit (no outbox row: the check is idempotent and the
+        # minute sweep is the durable safety net; inline, the sweep is the timer)
+        jobs.enqueue_timer("helpdesk.sla.tasks.check_ticket", ticket_id, nxt, name="sla")
     ts.scheduled_for = nxt
-
-
-# ----------------------------------------------------------------------------- timers
-
-@event.listens_for(Session, "after_commit")
-def _push_timers(session: Session) -> None:
-    """After the commit, schedule each ticket's next check with RQ (``enqueue_at``).
-
-    No outbox row: the check is idempotent and the minute sweep is the durable safety
-    net, so a timer lost with Redis only delays a warning by at most a minute.
-    """
-    timers: dict[int, datetime] = session.info.pop(_TIMERS, None) or {}
-    if not timers or not has_app_context():
-        return
-    from helpdesk import jobs
-
-    if jobs.inline_mode():
-        return  # inline: the minute sweep is the timer (a job can't wait here)
-    from redis.exceptions import RedisError
-
-    try:
-        queue = jobs.rq_queue()
-        for ticket_id, when in timers.items():
-            queue.enqueue_at(when, "helpdesk.sla.tasks.check_ticket", ticket_id,
-                             job_id=f"sla-{ticket_id}-{int(when.timestamp() * 1000)}", result_ttl=0,
-                             failure_ttl=24 * 3600)
-    except RedisError as exc:
-        log.warning("redis unavailable, %d SLA timer(s) left to the sweep: %s", len(timers), type(exc).__name__)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_timers(session: Session) -> None:
-    session.info.pop(_TIMERS, None)
 
 
 def _fire(ticket: Any, row: SlaMetric, kind: str, at: datetime) -> None:
@@ -319,20 +285,15 @@ def process_ticket(ticket_id: int, at: datetime, preloaded: list[SlaMetric] | No
     return fired
 
 
+@transactional
 def check_ticket(ticket_id: int) -> int:
     """The job scheduled for a ticket's next warning or breach: re-checks the clock, so
     running early (inline mode) or twice does nothing."""
-    from helpdesk.db import commit
-
-    fired = process_ticket(ticket_id, now())
-    commit()
-    return fired
+    return process_ticket(ticket_id, now())
 
 
 def sweep(limit: int = 2000) -> int:
     """Every minute: fire whatever is owed (timers lost or never scheduled); one commit."""
-    from helpdesk.db import commit
-
     at = now()
     ids = list(db.session.scalars(
         sa.select(SlaMetric.ticket_id).where(SlaMetric.next_check_at <= at)
@@ -347,9 +308,8 @@ def sweep(limit: int = 2000) -> int:
         held += db.session.scalars(sa.select(TicketSla).where(TicketSla.ticket_id.in_(ids)))
         for row in db.session.scalars(sa.select(SlaMetric).where(SlaMetric.ticket_id.in_(ids))):
             by_ticket[row.ticket_id].append(row)
-    with db.session.no_autoflush:  # notifications and audit rows go out in one batch at the commit
+    with unit_of_work(), db.session.no_autoflush:  # notices and audit rows go out in one batch at the commit
         fired = sum(process_ticket(t, at, by_ticket[t]) for t in ids)
-    commit()
     held.clear()
     return fired
 
