@@ -26,7 +26,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import has_request_context, request
-from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from helpdesk.extensions import db
@@ -80,8 +79,11 @@ class AuditLogIsAppendOnly(RuntimeError):
     pass
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _refuse_bulk_changes(state) -> None:
+# The append-only guards and the hash chain below are registered by helpdesk.listeners
+# (from create_app): they hold for every write, whatever path it takes.
+
+
+def refuse_bulk_changes(state) -> None:
     """``session.execute(update(AuditEvent)…)`` skips the mapper events: refuse it here."""
     if state.is_orm_statement and (state.is_update or state.is_delete) and any(
         m.class_ is AuditEvent for m in state.all_mappers
@@ -89,13 +91,11 @@ def _refuse_bulk_changes(state) -> None:
         raise AuditLogIsAppendOnly("audit events are never updated or deleted")
 
 
-@event.listens_for(AuditEvent, "before_update")
-def _refuse_update(*_args: Any) -> None:
+def refuse_update(*_args: Any) -> None:
     raise AuditLogIsAppendOnly("audit events are never updated")
 
 
-@event.listens_for(AuditEvent, "before_delete")
-def _refuse_delete(*_args: Any) -> None:
+def refuse_delete(*_args: Any) -> None:
     raise AuditLogIsAppendOnly("audit events are never deleted")
 
 
@@ -201,8 +201,7 @@ def lock_head(conn: sa.Connection) -> Any:
 _PENDING_KEY = "audit_chain_pending"
 
 
-@event.listens_for(Session, "before_flush")
-def _chain_new_events(session: Session, _flush_context: Any, _instances: Any) -> None:
+def chain_new_events(session: Session, _flush_context: Any, _instances: Any) -> None:
     new = [o for o in session.new if isinstance(o, AuditEvent) and o.hash is None]
     if not new:
         return
@@ -217,8 +216,7 @@ def _chain_new_events(session: Session, _flush_context: Any, _instances: Any) ->
     session.info.setdefault(_PENDING_KEY, []).extend(new)
 
 
-@event.listens_for(Session, "after_flush")
-def _advance_head(session: Session, _flush_context: Any) -> None:
+def advance_head(session: Session, _flush_context: Any) -> None:
     pending = session.info.pop(_PENDING_KEY, None)
     if not pending:
         return
@@ -228,8 +226,7 @@ def _advance_head(session: Session, _flush_context: Any) -> None:
     )
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
+def forget_pending(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
 
 

@@ -26,6 +26,7 @@ from helpdesk.i18n import N_
 from helpdesk.notify import attachments as files
 from helpdesk.notify import hooks as notify_hooks
 from helpdesk.permissions import can_be_assigned, can_view_ticket, can_work_ticket
+from helpdesk.sla import rollup
 from helpdesk.sla import services as sla
 from helpdesk.tickets.models import (
     TRANSITIONS,
@@ -202,6 +203,7 @@ def _new_ticket(
         # in this transaction: assigned to the on-duty clinician and an alert raised
         # (or, with nobody on duty, supervisors and admins alerted)
         raise_alert(ticket, now)
+    rollup.ticket_created(ticket)  # a back-dated ticket changes a finished day of the dashboard
     jobs.enqueue("helpdesk.routing.tasks.route_ticket", ticket.id)
     notify_hooks.after_change(ticket, None, actor_id=created_by.id)
     return NewTicket(ticket, message)
@@ -348,6 +350,7 @@ def post_message(
         actor_id=author.id,
         changes={"message_id": message.id, **audit.diff(before, _snapshot(ticket))},
     )
+    _moved_on_dashboard(ticket, before)
     notify_hooks.after_change(ticket, before, actor_id=author.id, message=message)
     return Posted(ticket, message)
 
@@ -464,8 +467,17 @@ def update_ticket(
     changes.update(details)
     action = "ticket.moved" if "move" in details else "ticket.updated"
     audit.record(action, "ticket", ticket.reference, actor_id=actor.id, changes=changes)
+    _moved_on_dashboard(ticket, before)
     notify_hooks.after_change(ticket, before, actor_id=actor.id)
     return ticket
+
+
+def _moved_on_dashboard(ticket: Ticket, before: dict[str, Any]) -> None:
+    """A new queue or assignee moves the ticket's counts on the dashboard's finished days."""
+    after = _snapshot(ticket)
+    if (before["queue"], before["assignee_id"]) != (after["queue"], after["assignee_id"]):
+        db.session.flush()  # the solved days are read from the clocks as they now stand
+        rollup.ticket_moved(ticket)
 
 
 def _member_of(user: User, queue_id: int) -> bool:
@@ -587,6 +599,7 @@ def apply_routing(ticket: Ticket, decision: dict[str, Any]) -> Ticket:
         ticket.updated_at = utcnow()
         sla.on_ticket_changed(ticket, ticket.updated_at)
         audit.record("ticket.routed", "ticket", ticket.reference, actor_id=None, changes=changes)
+        _moved_on_dashboard(ticket, before)
         notify_hooks.after_change(ticket, before)
     return ticket
 
