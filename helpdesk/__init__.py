@@ -39,6 +39,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     configure_logging(app)
 
     from helpdesk import models  # noqa: F401  (registers every table on the metadata)
+    from helpdesk.listeners import register as register_listeners
+
+    register_listeners()  # every SQLAlchemy event listener, from one module
     from helpdesk.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)

@@ -26,7 +26,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import has_request_context, request
-from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from helpdesk.extensions import db
@@ -80,8 +79,11 @@ class AuditLogIsAppendOnly(RuntimeError):
     pass
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _refuse_bulk_changes(state) -> None:
+# The append-only guards and the hash chain below are registered by helpdesk.listeners
+# (from create_app): they hold for every write, whatever path it takes.
+
+
+def refuse_bulk_changes(state) -> None:
     """``session.execute(update(AuditEvent)…)`` skips the mapper events: refuse it here."""
     if state.is_orm_statement and (state.is_update or state.is_delete) and any(
         m.class_ is AuditEvent for m in state.all_mappers
@@ -89,13 +91,11 @@ def _refuse_bulk_changes(state) -> None:
         raise AuditLogIsAppendOnly("audit events are never updated or deleted")
 
 
-@event.listens_for(AuditEvent, "before_update")
-def _refuse_update(*_args: Any) -> None:
+def refuse_update(*_args: Any) -> None:
     raise AuditLogIsAppendOnly("audit events are never updated")
 
 
-@event.listens_for(AuditEvent, "before_delete")
-def _refuse_delete(*_args: Any) -> None:
+def refuse_delete(*_args: Any) -> None:
     raise AuditLogIsAppendOnly("audit events are never deleted")
 
 
@@ -136,11 +136,11 @@ def record(
 def record_export(kind: str, *, actor_id: int | None, filters: dict[str, Any] | None = None) -> None:
     """A staff member downloaded data (CSV/JSON): an ``export.<kind>`` event, committed
     at once (an export is a read, with no other transaction to join)."""
-    from helpdesk.db import commit
+    from helpdesk.db import unit_of_work
 
-    record(f"export.{kind}", "export", kind, actor_id=actor_id,
-           changes={"filters": {k: v for k, v in (filters or {}).items() if v not in (None, "")}})
-    commit()
+    with unit_of_work():
+        record(f"export.{kind}", "export", kind, actor_id=actor_id,
+               changes={"filters": {k: v for k, v in (filters or {}).items() if v not in (None, "")}})
 
 
 # ---------------------------------------------------------------- the hash chain
@@ -201,8 +201,7 @@ def lock_head(conn: sa.Connection) -> Any:
 _PENDING_KEY = "audit_chain_pending"
 
 
-@event.listens_for(Session, "before_flush")
-def _chain_new_events(session: Session, _flush_context: Any, _instances: Any) -> None:
+def chain_new_events(session: Session, _flush_context: Any, _instances: Any) -> None:
     new = [o for o in session.new if isinstance(o, AuditEvent) and o.hash is None]
     if not new:
         return
@@ -217,8 +216,7 @@ def _chain_new_events(session: Session, _flush_context: Any, _instances: Any) ->
     session.info.setdefault(_PENDING_KEY, []).extend(new)
 
 
-@event.listens_for(Session, "after_flush")
-def _advance_head(session: Session, _flush_context: Any) -> None:
+def advance_head(session: Session, _flush_context: Any) -> None:
     pending = session.info.pop(_PENDING_KEY, None)
     if not pending:
         return
@@ -228,8 +226,7 @@ def _advance_head(session: Session, _flush_context: Any) -> None:
     )
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
+def forget_pending(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
 
 
@@ -307,12 +304,12 @@ def prune(*, retention_days: int, now: datetime | None = None, batch_size: int =
     in id order, stopping at the first event still within it. Each batch moves the
     anchor (last deleted id and hash) in the same transaction, so ``verify`` still
     passes; an ``audit.pruned`` event records what was done."""
-    from helpdesk.db import commit, rollback
+    from helpdesk.db import unit_of_work
 
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     deleted, anchor_id = 0, None
     while True:
-        try:
+        with unit_of_work():
             conn = db.session.connection()
             head = lock_head(conn)
             rows = conn.execute(
@@ -325,25 +322,20 @@ def prune(*, retention_days: int, now: datetime | None = None, batch_size: int =
                     break
                 old.append(row)
             if not old:
-                rollback()
-                break
+                break  # nothing to delete (the unit ends the read)
             last = old[-1]
             conn.execute(sa.delete(_events).where(_events.c.id <= last.id))
             conn.execute(sa.update(_head).where(_head.c.id == 1).values(anchor_id=last.id, anchor_hash=last.hash))
-        except Exception:
-            rollback()
-            raise
-        commit()
         deleted += len(old)
         anchor_id = last.id
         if len(old) < len(rows) or len(rows) < batch_size:
             break
     if deleted:
-        record("audit.pruned", "audit", None, actor_id=None, changes={
-            "deleted": deleted, "through_id": anchor_id, "cutoff": canonical_time(cutoff),
-            "retention_days": retention_days,
-        })
-        commit()
+        with unit_of_work():
+            record("audit.pruned", "audit", None, actor_id=None, changes={
+                "deleted": deleted, "through_id": anchor_id, "cutoff": canonical_time(cutoff),
+                "retention_days": retention_days,
+            })
     return PruneResult(deleted, cutoff, anchor_id)
 
 

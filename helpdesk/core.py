@@ -40,7 +40,7 @@ def healthz():
         db.session.execute(sa.text("SELECT 1"))
         body["database"] = "ok"
     except Exception as exc:
-        db.session.rollback()
+        db.session.rollback()  # the probe's own read failed: outside any unit of work, nothing to keep
         body["database"] = f"unavailable ({type(exc).__name__})"
         body["status"] = "unavailable"
         status = 503

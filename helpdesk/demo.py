@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from helpdesk import policy
 from helpdesk.auth import services as accounts
 from helpdesk.auth.models import Role, User
+from helpdesk.db import commit
 from helpdesk.extensions import db
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import Assignment, Channel, Queue, Status
@@ -59,7 +60,7 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
     from helpdesk.sla.policies import seed_defaults
 
     seed_defaults()  # business calendar and SLA policies per queue (existing ones are kept)
-    db.session.commit()
+    commit()  # a script: the writes it made outside the services
 
     def user(email: str, name: str, role: Role, member_of: list[str]) -> User:
         existing = db.session.scalar(sa.select(User).where(User.email == email))
@@ -92,7 +93,7 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
         ("diego@example.org", "Diego Santos", ["scheduling", "prescriptions", "account-access", "technical"]),
     ]:
         agents.append(user(email, name, Role.AGENT, member_of))
-    db.session.commit()
+    commit()  # a script: the writes it made outside the services
 
     patients = [patient]
     for i in range(40):
@@ -107,7 +108,7 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
             p.set_password(password)
             db.session.add(p)
         patients.append(p)
-    db.session.commit()
+    commit()  # a script: the writes it made outside the services
 
     if train_model:
         from helpdesk.routing.training import retrain
@@ -146,7 +147,7 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
             _seed_ticket(i, requests[i % len(requests)], rng, sim, real_now, patient=patient, patients=patients,
                          portal=portal, supervisor=supervisor, agent=agent, agents=agents, queues=queues)
             created += 1
-    db.session.commit()
+    commit()  # a script: the writes it made outside the services
     from helpdesk.sla import rollup
     from helpdesk.sla import services as sla
 

@@ -1,8 +1,9 @@
 """Background jobs: a transactional outbox in front of RQ.
 
-A service calls ``enqueue("helpdesk.x.tasks.func", id)`` *before* it commits: that
-adds an outbox row to the same transaction, so the job exists exactly when the data
-it needs does. ``helpdesk.db.commit()`` then dispatches the new rows:
+A service calls ``enqueue("helpdesk.x.tasks.func", id)`` inside its unit of work
+(``helpdesk.db.unit_of_work``): that adds an outbox row to the same transaction, so the
+job exists exactly when the data it needs does. The outermost unit commits, then
+dispatches the new rows (``dispatch_pending``; a rolled-back unit discards them):
 
 * without ``REDIS_URL`` (the embedded default) the job runs inline, right after the
   commit, in the web process; a job for later (``run_at``) stays in the outbox until
@@ -17,6 +18,10 @@ it needs does. ``helpdesk.db.commit()`` then dispatches the new rows:
 
 Job functions take ids only (never patient text), re-read their rows, tolerate them
 being gone and are safe to run twice.
+
+``enqueue_timer`` is the other, lighter kind: a best-effort RQ ``enqueue_at`` pushed
+after the commit, with no outbox row, for idempotent checks that a periodic sweep also
+covers (the SLA engine's next warning or breach). Inline, the sweep is the timer.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ RETRY_INTERVALS = [10, 30, 120, 600, 1800]
 # Rows younger than this are being dispatched by the request that made them.
 GRACE = timedelta(seconds=30)
 _SESSION_KEY = "helpdesk_outbox"
+_TIMERS_KEY = "helpdesk_timers"
 
 
 class OutboxJob(db.Model):
@@ -70,8 +76,16 @@ def enqueue(func: str, *args: int | str, run_at: datetime | None = None) -> Outb
     return row
 
 
+def enqueue_timer(func: str, arg: int, at: datetime, *, name: str, failure_ttl: int = 24 * 3600) -> None:
+    """Run ``func(arg)`` at ``at`` through RQ, pushed after the commit (the latest call
+    per function and argument wins). No outbox row: ``func`` must be idempotent and a
+    periodic sweep must cover it, since a timer lost with Redis is not retried."""
+    db.session.info.setdefault(_TIMERS_KEY, {})[(func, arg)] = (at, name, failure_ttl)
+
+
 def dispatch_pending() -> None:
-    """Dispatch the outbox rows added by the transaction that just committed."""
+    """Dispatch the outbox rows (and timers) added by the transaction that just committed."""
+    _push_timers(db.session.info.pop(_TIMERS_KEY, None) or {})
     rows: list[OutboxJob] = db.session.info.pop(_SESSION_KEY, [])
     if not rows:
         return
@@ -88,6 +102,21 @@ def dispatch_pending() -> None:
 
 def discard_pending() -> None:
     db.session.info.pop(_SESSION_KEY, None)
+    db.session.info.pop(_TIMERS_KEY, None)
+
+
+def _push_timers(timers: dict[tuple[str, int], tuple[datetime, str, int]]) -> None:
+    if not timers or inline_mode():
+        return  # inline: the periodic sweep is the timer (a job can't wait here)
+    from redis.exceptions import RedisError
+
+    try:
+        queue = rq_queue()
+        for (func, arg), (when, name, failure_ttl) in timers.items():
+            queue.enqueue_at(when, func, arg, job_id=f"{name}-{arg}-{int(when.timestamp() * 1000)}",
+                             result_ttl=0, failure_ttl=failure_ttl)
+    except RedisError as exc:
+        log.warning("redis unavailable, %d timer(s) left to the sweep: %s", len(timers), type(exc).__name__)
 
 
 def inline_mode() -> bool:
@@ -102,7 +131,13 @@ def resolve(func: str) -> Callable[..., Any]:
 
 
 def run_outbox_job(job_id: int) -> None:
-    """Execute one outbox job: the function RQ runs, and what inline mode calls."""
+    """Execute one outbox job: the function RQ runs, and what inline mode calls.
+
+    An entry point, outermost by nature: the job's own services are units of work that
+    commit by themselves (a mail job commits its claim before it talks to SMTP), so the
+    job does not run inside one. Its bookkeeping (delete the row on success, count the
+    attempt on failure) commits here directly, since ``helpdesk.db.unit_of_work`` is
+    built on this module (using it here would make an import circle)."""
     row = db.session.get(OutboxJob, job_id)
     if row is None or row.failed:
         return  # already done (or given up): running twice is harmless
@@ -110,7 +145,8 @@ def run_outbox_job(job_id: int) -> None:
     try:
         resolve(func)(*args)
     except Exception as exc:
-        db.session.rollback()
+        db.session.rollback()  # whatever the job left outside its units
+        discard_pending()
         row = db.session.get(OutboxJob, job_id)
         if row is None:
             return
@@ -120,14 +156,14 @@ def run_outbox_job(job_id: int) -> None:
         if inline_mode() and not row.failed:
             # RQ's back-off (Retry intervals), kept by the outbox: the sweep retries it then
             row.run_at = utcnow() + timedelta(seconds=RETRY_INTERVALS[min(row.attempts, len(RETRY_INTERVALS)) - 1])
-        db.session.commit()
+        db.session.commit()  # the job's bookkeeping (see the docstring)
         # type and job name only: the exception text could carry patient data
         log.warning("job %s (%s) failed: %s (attempt %d)", job_id, func, type(exc).__name__, row.attempts)
         if not inline_mode():
             raise
         return
     db.session.execute(sa.delete(OutboxJob).where(OutboxJob.id == job_id))
-    db.session.commit()
+    db.session.commit()  # the job's bookkeeping (see the docstring)
 
 
 _connections: dict[str, Any] = {}
@@ -211,7 +247,7 @@ def sweep_outbox(limit: int = 500, grace: timedelta = GRACE) -> int:
     pushed = push_to_redis(rows, only_missing=True)
     if pushed:
         db.session.execute(sa.update(OutboxJob).where(OutboxJob.id.in_(ids)).values(enqueued_at=utcnow()))
-        db.session.commit()
+        db.session.commit()  # the sweep's bookkeeping: a periodic entry point, outermost by nature
     return pushed
 
 

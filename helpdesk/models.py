@@ -26,7 +26,7 @@ from helpdesk.notify.models import (
 )
 from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
 from helpdesk.sla.models import Notification, SlaCalendar, SlaMetric, SlaPolicy, TicketSla
-from helpdesk.sla.rollup import DashAgent, DashDay, DashSla, DashStaleDay, DashVolume, install
+from helpdesk.sla.rollup import DashAgent, DashDay, DashSla, DashStaleDay, DashVolume
 from helpdesk.tickets.models import Message, MessageVersion, Queue, QueueMembership, Ticket
 from helpdesk.tickets.workspace_models import Macro, SavedView, TicketMerge, TicketPresence
 
@@ -49,5 +49,3 @@ __all__ = [
     # notify
     "Attachment", "CsatSurvey", "InboundMail", "NotifyDelivery", "NotifyPreference", "OutgoingEmail",
 ]
-
-install()  # the dashboard summary tables learn which finished days changed

@@ -207,7 +207,7 @@ class InlineScheduler:
                 self.runs += 1
                 return True
             except Exception as exc:  # the loop must outlive any job
-                db.session.rollback()
+                db.session.rollback()  # outermost by nature: the scheduler loop, around a job's own units
                 self.failures += 1
                 # the type only: an exception's text could carry patient data
                 log.warning("periodic job %s failed: %s", entry.name, type(exc).__name__)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from helpdesk import audit
 from helpdesk.access.models import BreakGlassGrant
 from helpdesk.auth.models import User
-from helpdesk.db import commit
+from helpdesk.db import transactional
 from helpdesk.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import break_glass_candidate, can_review_break_glass, can_view_identifiers
@@ -46,6 +46,7 @@ def _shown(value: object) -> str | None:
     return str(value)
 
 
+@transactional
 def view_identifiers(actor: User, ticket: Ticket) -> list[Identifier]:
     """The requester's identifiers on file; the view is an audit event of its own."""
     if not can_view_identifiers(actor, ticket):
@@ -56,7 +57,6 @@ def view_identifiers(actor: User, ticket: Ticket) -> list[Identifier]:
         "patient.identifiers_viewed", "user", patient.id, actor_id=actor.id,
         changes={"ticket": ticket.reference, "fields": [i.field for i in shown]},
     )
-    commit()
     return shown
 
 
@@ -75,6 +75,7 @@ def clean_reason(raw: object) -> str:
     return reason
 
 
+@transactional
 def break_glass(*, actor: User, reference: str, reason: object) -> BreakGlassGrant:
     """Grant ``actor`` time-limited access to one ticket outside their queues."""
     ticket = break_glass_candidate(actor, reference)
@@ -91,7 +92,6 @@ def break_glass(*, actor: User, reference: str, reason: object) -> BreakGlassGra
         "ticket.break_glass", "ticket", ticket.reference, actor_id=actor.id, severity="high",
         changes={"grant": grant.id, "queue": ticket.queue.slug, "expires_at": grant.expires_at.isoformat()},
     )
-    commit()
     return grant
 
 
@@ -111,6 +111,7 @@ def grants_for_review(*, unreviewed_only: bool, before: int | None = None) -> tu
     return rows, (rows[-1].id if more else None)
 
 
+@transactional
 def mark_reviewed(*, actor: User, grant_id: int) -> BreakGlassGrant:
     if not can_review_break_glass(actor):
         raise Forbidden("Only admins review break-glass access.")
@@ -123,5 +124,4 @@ def mark_reviewed(*, actor: User, grant_id: int) -> BreakGlassGrant:
     grant.reviewed_by_id = actor.id
     audit.record("break_glass.reviewed", "break_glass", grant.id, actor_id=actor.id,
                  changes={"ticket": grant.ticket.reference, "user": grant.user_id})
-    commit()
     return grant

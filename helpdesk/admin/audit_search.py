@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from helpdesk.audit import AuditEvent
 from helpdesk.auth.models import User
+from helpdesk.db import transactional
 from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db
 
@@ -152,13 +153,12 @@ def last_event_id() -> int | None:
     return db.session.scalar(sa.select(sa.func.max(AuditEvent.id)))
 
 
+@transactional
 def start_export(f: AuditFilter, *, actor_id: int) -> int | None:
     """The export is itself audited (``audit.exported`` with its filters, committed now).
     Returns the last event id the CSV goes up to: the log as it stood before this event."""
     from helpdesk import audit
-    from helpdesk.db import commit
 
     through = last_event_id()
     audit.record("audit.exported", "audit", None, actor_id=actor_id, changes={"filters": f.as_dict()})
-    commit()
     return through

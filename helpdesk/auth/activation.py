@@ -29,7 +29,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from helpdesk import audit
 from helpdesk.auth import throttle
 from helpdesk.auth.models import User
-from helpdesk.db import commit
+from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import Conflict, DomainError
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
@@ -92,6 +92,7 @@ def account_for(token: object) -> User:
     return user
 
 
+@transactional
 def confirm(token: object) -> tuple[User, bool]:
     """Confirm the address a link names; (account, whether this call confirmed it)."""
     user = account_for(token)
@@ -99,7 +100,6 @@ def confirm(token: object) -> tuple[User, bool]:
         return user, False
     user.email_verified_at = utcnow()
     audit.record("user.email_verified", "user", user.id, actor_id=user.id)
-    commit()
     return user, True
 
 
@@ -110,13 +110,13 @@ def resend(user: User) -> None:
     key = throttle.resend_key(user.id)
     wait = throttle.locked_for([key])
     if wait is not None:
-        audit.record("user.activation_throttled", "user", user.id, actor_id=user.id, severity="warning")
-        commit()
+        with unit_of_work():  # the refusal is kept: it is raised after this commit
+            audit.record("user.activation_throttled", "user", user.id, actor_id=user.id, severity="warning")
         raise throttle.TooManyAttempts(wait, TOO_MANY)
-    throttle.record_failure([key])
-    send_link(user)
-    audit.record("user.activation_sent", "user", user.id, actor_id=user.id)
-    commit()
+    with unit_of_work():
+        throttle.record_failure([key])
+        send_link(user)
+        audit.record("user.activation_sent", "user", user.id, actor_id=user.id)
 
 
 # ------------------------------------------------------------------ the admins' list

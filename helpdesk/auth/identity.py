@@ -32,7 +32,7 @@ from helpdesk.auth.models import Role, User
 from helpdesk.auth.password_models import IdentityCheck
 from helpdesk.auth.passwords import issue_reset_link
 from helpdesk.auth.throttle import TooManyAttempts
-from helpdesk.db import commit
+from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import Conflict, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import can_work_ticket, is_patient
@@ -167,9 +167,9 @@ def _claimed_account(agent: User, ticket: Ticket, account_email: object) -> User
     patient = db.session.scalar(sa.select(User).where(
         User.email == address, User.role == Role.PATIENT, User.id.not_in(placeholder_ids())))
     if patient is None:
-        audit.record("identity.check", "ticket", ticket.reference, actor_id=agent.id, severity="warning",
-                     changes={"outcome": "no_account"})
-        commit()
+        with unit_of_work():  # the failed check is kept: it is raised after this commit
+            audit.record("identity.check", "ticket", ticket.reference, actor_id=agent.id, severity="warning",
+                         changes={"outcome": "no_account"})
         raise ValidationFailed("No patient account uses that e-mail address. Ask the caller to check it; don't "
                                "say whether an account exists.", fields={"account_email": ["No patient account."]})
     return patient
@@ -190,9 +190,9 @@ def check_identity(*, agent: User, ticket: Ticket, date_of_birth: object = None,
     now = utcnow()
     failures, wait = recent_failures(ticket, now)
     if failures >= MAX_FAILURES_PER_HOUR:
-        audit.record("identity.check_throttled", "ticket", ticket.reference, actor_id=agent.id, severity="warning",
-                     changes={"patient_id": patient.id})
-        commit()
+        with unit_of_work():  # the refusal is kept: it is raised after this commit
+            audit.record("identity.check_throttled", "ticket", ticket.reference, actor_id=agent.id,
+                         severity="warning", changes={"patient_id": patient.id})
         raise TooManyAttempts(
             wait,
             "Too many failed identity checks on this request in the last hour. Escalate to a supervisor "
@@ -201,24 +201,24 @@ def check_identity(*, agent: User, ticket: Ticket, date_of_birth: object = None,
     on_file = identifiers_on_file(patient)
     matched = [k for k in provided if _same(typed[k] or "", on_file[k])]
     passed = len(matched) >= REQUIRED_MATCHES
-    check = IdentityCheck(ticket_id=ticket.id, agent_id=agent.id, patient_id=patient.id, passed=passed,
-                          matched=matched, created_at=now)
-    db.session.add(check)
-    db.session.flush()
-    audit.record(
-        "identity.check", "ticket", ticket.reference, actor_id=agent.id, severity="info" if passed else "warning",
-        changes={
-            "patient_id": patient.id,
-            **({"unverified_request": True} if unverified else {}),
-            "outcome": "pass" if passed else "fail",
-            "matched": matched,
-            "not_matched": [k for k in provided if k not in matched],
-            "not_provided": [k for k in IDENTIFIERS if k not in provided],
-        },
-    )
-    if passed and unverified:
-        _link(ticket, patient=patient, agent=agent, check=check, now=now)
-    commit()
+    with unit_of_work():
+        check = IdentityCheck(ticket_id=ticket.id, agent_id=agent.id, patient_id=patient.id, passed=passed,
+                              matched=matched, created_at=now)
+        db.session.add(check)
+        db.session.flush()
+        audit.record(
+            "identity.check", "ticket", ticket.reference, actor_id=agent.id, severity="info" if passed else "warning",
+            changes={
+                "patient_id": patient.id,
+                **({"unverified_request": True} if unverified else {}),
+                "outcome": "pass" if passed else "fail",
+                "matched": matched,
+                "not_matched": [k for k in provided if k not in matched],
+                "not_provided": [k for k in IDENTIFIERS if k not in provided],
+            },
+        )
+        if passed and unverified:
+            _link(ticket, patient=patient, agent=agent, check=check, now=now)
     return check
 
 
@@ -244,6 +244,7 @@ def valid_pass(agent: User, ticket: Ticket, now: datetime | None = None) -> Iden
     )
 
 
+@transactional
 def send_reset_link(*, agent: User, ticket: Ticket) -> None:
     """After a pass: mail the usual reset link to the patient's address on file."""
     patient = _patient_of(agent, ticket)
@@ -256,7 +257,6 @@ def send_reset_link(*, agent: User, ticket: Ticket) -> None:
     issue_reset_link(patient, sent_by=agent)
     audit.record("password.reset_sent_by_agent", "user", patient.id, actor_id=agent.id,
                  changes={"ticket": ticket.reference, "identity_check_id": check.id})
-    commit()
 
 
 def panel(agent: User, ticket: Ticket) -> dict:

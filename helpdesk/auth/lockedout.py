@@ -38,7 +38,7 @@ from helpdesk.auth.birthdate import BirthDateError, parse_birth_date
 from helpdesk.auth.models import Role, User
 from helpdesk.auth.password_models import AccessRequest
 from helpdesk.auth.services import clean_name, normalise_email
-from helpdesk.db import commit, rollback
+from helpdesk.db import unit_of_work
 from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
@@ -124,10 +124,10 @@ def submit(*, name: object, date_of_birth: object, contact: object, details: obj
     key = throttle.contact_key(given.normalised)
     wait = throttle.locked_for([key])
     if wait is not None:
-        audit.record("access_request.throttled", "queue", ACCESS_QUEUE, actor_id=None, severity="warning")
-        commit()
+        with unit_of_work():  # the refusal is kept: it is raised after this commit
+            audit.record("access_request.throttled", "queue", ACCESS_QUEUE, actor_id=None, severity="warning")
         raise throttle.TooManyAttempts(wait, TOO_MANY)
-    try:
+    with unit_of_work():
         placeholder = User(email=f"unverified-{secrets.token_hex(12)}@{PLACEHOLDER_DOMAIN}", display_name=display,
                            role=Role.PATIENT, active=False, language=language)
         db.session.add(placeholder)
@@ -140,10 +140,6 @@ def submit(*, name: object, date_of_birth: object, contact: object, details: obj
         throttle.record_failure([key])  # counts this request against the contact
         audit.record("access_request.received", "ticket", ticket.reference, actor_id=None,
                      changes={"contact_kind": "email" if given.email else "phone", "placeholder_id": placeholder.id})
-    except Exception:
-        rollback()
-        raise
-    commit()
     return ticket
 
 

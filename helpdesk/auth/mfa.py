@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from helpdesk import audit
 from helpdesk.auth.models import AuthSession, MfaRecoveryCode, User
-from helpdesk.db import commit
+from helpdesk.db import transactional
 from helpdesk.errors import Conflict, Forbidden, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
@@ -97,16 +97,17 @@ def unused_recovery_codes(user: User) -> int:
 # ---------------------------------------------------------------- enrolment
 
 
+@transactional
 def begin_enrolment(user: User) -> str:
     """A secret for the authenticator (kept until confirmed, so a reload shows the same QR)."""
     if user.mfa_enabled:
         raise Conflict(N_("Two-step sign-in is already on."))
     if not user.mfa_secret:
         user.mfa_secret = pyotp.random_base32()
-        commit()
     return user.mfa_secret
 
 
+@transactional
 def confirm_enrolment(user: User, code: object, auth_session: AuthSession | None) -> list[str]:
     """Turn MFA on once the user proves their authenticator works; returns the recovery
     codes (shown once)."""
@@ -124,10 +125,10 @@ def confirm_enrolment(user: User, code: object, auth_session: AuthSession | None
     if auth_session is not None:
         auth_session.mfa_passed = True
     audit.record("mfa.enrolled", "user", user.id, actor_id=user.id)
-    commit()
     return codes
 
 
+@transactional
 def provision(user: User) -> tuple[str, list[str]]:
     """Turn MFA on with a new secret without a confirming code — for the demo seed and
     the test-suite's sign-in helper, which print or use the secret. Audited."""
@@ -138,13 +139,13 @@ def provision(user: User) -> tuple[str, list[str]]:
     user.mfa_last_step = None
     codes = _new_recovery_codes(user)
     audit.record("mfa.enrolled", "user", user.id, actor_id=None, changes={"via": "provisioned"})
-    commit()
     return user.mfa_secret, codes
 
 
 # ---------------------------------------------------------------- sign-in step
 
 
+@transactional
 def verify(auth_session: AuthSession, code: object) -> Outcome:
     """The second sign-in step: a TOTP code or an unused recovery code."""
     from helpdesk.auth import sessions
@@ -156,7 +157,6 @@ def verify(auth_session: AuthSession, code: object) -> Outcome:
         user.mfa_last_step = step
         auth_session.mfa_passed = True
         auth_session.mfa_failures = 0
-        commit()
         return Outcome.PASSED
     if len(cleaned) == 10 and user.mfa_enabled:
         recovery = db.session.scalar(sa.select(MfaRecoveryCode).where(
@@ -168,15 +168,12 @@ def verify(auth_session: AuthSession, code: object) -> Outcome:
             auth_session.mfa_failures = 0
             audit.record("mfa.recovery_code_used", "user", user.id, actor_id=user.id,
                          changes={"left": unused_recovery_codes(user) - 1})
-            commit()
             return Outcome.PASSED
     auth_session.mfa_failures += 1
     audit.record("auth.mfa_failed", "user", user.id, actor_id=None, severity="warning")
     if auth_session.mfa_failures >= MAX_FAILURES:
         sessions.end(auth_session, "mfa_failed")
-        commit()
         return Outcome.LOCKED
-    commit()
     return Outcome.FAILED
 
 
@@ -190,6 +187,7 @@ def _clear(user: User) -> None:
     db.session.execute(sa.delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))
 
 
+@transactional
 def disable(user: User, password: object) -> None:
     """A patient turns their own MFA off (password confirms it). Staff can't."""
     if user.mfa_required:
@@ -200,9 +198,9 @@ def disable(user: User, password: object) -> None:
         raise ValidationFailed(N_("That password is not right."), fields={"password": [N_("That password is not right.")]})
     _clear(user)
     audit.record("mfa.disabled", "user", user.id, actor_id=user.id)
-    commit()
 
 
+@transactional
 def reset(*, actor: User | None, user: User) -> None:
     """An admin clears a staff member's (or patient's) authenticator, e.g. a lost phone.
     Their sessions end; staff set MFA up again at their next sign-in."""
@@ -216,4 +214,3 @@ def reset(*, actor: User | None, user: User) -> None:
     _clear(user)
     end_all_sessions(user, reason="mfa_reset")
     audit.record("mfa.reset", "user", user.id, actor_id=actor.id if actor else None, severity="warning")
-    commit()

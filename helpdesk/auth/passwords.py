@@ -24,7 +24,7 @@ from helpdesk.auth.models import User, hash_token
 from helpdesk.auth.password_models import PasswordResetToken
 from helpdesk.auth.password_rules import check_password
 from helpdesk.auth.services import end_all_sessions, normalise_email
-from helpdesk.db import commit
+from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import DomainError, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
@@ -78,6 +78,7 @@ def issue_reset_link(user: User, *, sent_by: User | None = None) -> PasswordRese
     return token
 
 
+@transactional
 def request_reset(email: object) -> None:
     """Someone asked for a reset link for ``email``. The caller always shows the same
     answer; a link is mailed only to an existing, active account, at most
@@ -100,11 +101,9 @@ def request_reset(email: object) -> None:
     ) or 0
     if recent >= MAX_SELF_SERVICE_MAILS_PER_HOUR:
         audit.record("password.reset_throttled", "user", user.id, actor_id=None, severity="warning")
-        commit()
         return
     issue_reset_link(user)
     audit.record("password.reset_requested", "user", user.id, actor_id=None)
-    commit()
 
 
 def find_reset_token(secret: object) -> PasswordResetToken | None:
@@ -125,6 +124,7 @@ def _password_changed(user: User, action: str, actor_id: int | None) -> None:
     audit.record(action, "user", user.id, actor_id=actor_id)
 
 
+@transactional
 def complete_reset(secret: object, new_password: object) -> User:
     """Set a new password through a reset link; the link is used up, every session of
     the user ends and a "your password was changed" mail is queued."""
@@ -141,7 +141,6 @@ def complete_reset(secret: object, new_password: object) -> User:
     user.set_password(check_password(new_password, email=user.email, name=user.display_name))
     token.used_at = utcnow()
     _password_changed(user, "password.reset_completed", actor_id=user.id)
-    commit()
     return user
 
 
@@ -151,15 +150,15 @@ def change_password(user: User, *, current_password: object, new_password: objec
     key = throttle.account_key(user.email)
     wait = throttle.locked_for([key, throttle.ip_key()])
     if wait is not None:
-        audit.record("password.change_throttled", "user", user.id, actor_id=user.id, severity="warning")
-        commit()
+        with unit_of_work():  # the refusal is kept: it is raised after this commit
+            audit.record("password.change_throttled", "user", user.id, actor_id=user.id, severity="warning")
         raise throttle.TooManyAttempts(wait)
     if not isinstance(current_password, str) or not user.check_password(current_password):
-        throttle.record_failure([key, throttle.ip_key()])
-        audit.record("password.change_failed", "user", user.id, actor_id=user.id, severity="warning")
-        commit()
+        with unit_of_work():  # the failed attempt is kept: it is raised after this commit
+            throttle.record_failure([key, throttle.ip_key()])
+            audit.record("password.change_failed", "user", user.id, actor_id=user.id, severity="warning")
         raise ValidationFailed(WRONG_CURRENT, fields={"current_password": [WRONG_CURRENT]})
-    user.set_password(check_password(new_password, email=user.email, name=user.display_name))
-    _password_changed(user, "password.changed", actor_id=user.id)
-    commit()
+    with unit_of_work():
+        user.set_password(check_password(new_password, email=user.email, name=user.display_name))
+        _password_changed(user, "password.changed", actor_id=user.id)
     return user

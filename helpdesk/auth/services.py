@@ -11,7 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from helpdesk import audit
 from helpdesk.auth.models import ApiToken, AuthSession, Role, User, verify_dummy_password
-from helpdesk.db import commit
+from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import (
@@ -72,6 +72,7 @@ def _new_user(email: str, name: str, role: Role, password: str | None) -> User:
     return user
 
 
+@transactional
 def register_patient(*, email: object, name: object, password: object, date_of_birth: date | None = None,
                      language: str = "en") -> User:
     address, display = normalise_email(email), clean_name(name)
@@ -83,10 +84,10 @@ def register_patient(*, email: object, name: object, password: object, date_of_b
     from helpdesk.auth.activation import send_link
 
     send_link(user)
-    commit()
     return user
 
 
+@transactional
 def create_user(*, actor: User | None, email: object, name: object, role: Role | str, password: object | None) -> User:
     """An admin (or the CLI, actor None) creates an account of any role."""
     require_admin(actor, "Only admins create accounts.")
@@ -99,10 +100,10 @@ def create_user(*, actor: User | None, email: object, name: object, role: Role |
         "user.created", "user", user.id, actor_id=actor.id if actor else None,
         changes={"role": {"before": None, "after": role.value}},
     )
-    commit()
     return user
 
 
+@transactional
 def set_active(*, actor: User | None, user: User, active: bool) -> User:
     require_admin(actor, "Only admins change accounts.")
     if actor is not None and actor.id == user.id and not active:
@@ -115,13 +116,13 @@ def set_active(*, actor: User | None, user: User, active: bool) -> User:
         "user.activated" if active else "user.deactivated", "user", user.id,
         actor_id=actor.id if actor else None, changes={"active": {"before": not active, "after": active}},
     )
-    commit()
     return user
 
 
 ASSIGNABLE_ROLES = (Role.PATIENT, Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 
 
+@transactional
 def change_role(*, actor: User | None, user: User, role: Role | str) -> User:
     """An admin changes a person's role. Leaving staff removes the queue memberships
     (and the editor grant); every session of the user ends either way."""
@@ -154,7 +155,6 @@ def change_role(*, actor: User | None, user: User, role: Role | str) -> User:
     if removed:
         changes["memberships_removed"] = sorted(removed)
     audit.record("user.role_changed", "user", user.id, actor_id=actor.id if actor else None, changes=changes)
-    commit()
     forget_memberships()
     return user
 
@@ -177,26 +177,25 @@ def authenticate(email: object, password: object) -> User | None:
     user = db.session.scalar(sa.select(User).where(User.email == address)) if address else None
     wait = throttle.locked_for(keys)
     if wait is not None:
-        audit.record("auth.sign_in_throttled", "user", user.id if user else None, actor_id=None, severity="warning")
-        commit()
+        with unit_of_work():  # kept: the refusal is raised after the commit
+            audit.record("auth.sign_in_throttled", "user", user.id if user else None, actor_id=None, severity="warning")
         raise throttle.TooManyAttempts(wait)
     if user is None or not can_sign_in(user):
         verify_dummy_password(pw)
         ok = False
     else:
         ok = user.check_password(pw) and user.active
-    if not ok:
-        throttle.record_failure(keys)
-        audit.record("auth.sign_in_failed", "user", user.id if user else None, actor_id=None)
-        commit()
-        return None
-    assert user is not None and address is not None
-    throttle.clear(throttle.account_key(address))
-    if user.password_needs_rehash():
-        user.set_password(pw)
-    user.last_login_at = utcnow()
-    audit.record("auth.signed_in", "user", user.id, actor_id=user.id)
-    commit()
+    with unit_of_work():
+        if not ok:
+            throttle.record_failure(keys)
+            audit.record("auth.sign_in_failed", "user", user.id if user else None, actor_id=None)
+            return None
+        assert user is not None and address is not None
+        throttle.clear(throttle.account_key(address))
+        if user.password_needs_rehash():
+            user.set_password(pw)
+        user.last_login_at = utcnow()
+        audit.record("auth.signed_in", "user", user.id, actor_id=user.id)
     return user
 
 
@@ -209,6 +208,7 @@ def end_all_sessions(user: User, reason: str = "ended_all") -> None:
     sessions.end_all_for(user.id, reason)
 
 
+@transactional
 def sign_out(user: User, auth_session: AuthSession | None = None) -> None:
     """End this browser's session on the server: a copy of its cookie stops working.
     Without a session row (none known), every session of the user ends."""
@@ -219,12 +219,12 @@ def sign_out(user: User, auth_session: AuthSession | None = None) -> None:
     else:
         end_all_sessions(user, reason="signed_out")
     audit.record("auth.signed_out", "user", user.id, actor_id=user.id)
-    commit()
 
 
 # ---------------------------------------------------------------- queues and membership
 
 
+@transactional
 def create_queue(*, actor: User | None, slug: object, name: object, description: object = "") -> Queue:
     require_admin(actor, "Only admins create queues.")
     slug_s = str(slug or "").strip().lower()
@@ -240,10 +240,10 @@ def create_queue(*, actor: User | None, slug: object, name: object, description:
     db.session.add(queue)
     db.session.flush()
     audit.record("queue.created", "queue", queue.slug, actor_id=actor.id if actor else None)
-    commit()
     return queue
 
 
+@transactional
 def set_queue_active(*, actor: User, queue: Queue, active: bool) -> Queue:
     if not is_admin(actor):
         raise Forbidden("Only admins change queues.")
@@ -254,10 +254,10 @@ def set_queue_active(*, actor: User, queue: Queue, active: bool) -> Queue:
     queue.active = active
     audit.record("queue.updated", "queue", queue.slug, actor_id=actor.id,
                  changes={"active": {"before": not active, "after": active}})
-    commit()
     return queue
 
 
+@transactional
 def set_queue_assignment(*, actor: User, queue: Queue, assignment: str) -> Queue:
     """How the router assigns new tickets within the queue."""
     from helpdesk.tickets.models import Assignment
@@ -275,10 +275,10 @@ def set_queue_assignment(*, actor: User, queue: Queue, assignment: str) -> Queue
     queue.assignment = value
     audit.record("queue.updated", "queue", queue.slug, actor_id=actor.id,
                  changes={"assignment": {"before": before, "after": value.value}})
-    commit()
     return queue
 
 
+@transactional
 def set_available(*, user: User, available: bool) -> User:
     """Staff mark themselves available (or not) for automatic assignment."""
     if not user.is_staff:
@@ -288,10 +288,10 @@ def set_available(*, user: User, available: bool) -> User:
     user.available = available
     audit.record("user.availability", "user", user.id, actor_id=user.id,
                  changes={"available": {"before": not available, "after": available}})
-    commit()
     return user
 
 
+@transactional
 def add_member(*, actor: User | None, queue: Queue, user: User) -> QueueMembership:
     if actor is not None and not can_manage_queue_members(actor, queue.id):
         raise Forbidden("You can't manage this queue.")
@@ -306,11 +306,11 @@ def add_member(*, actor: User | None, queue: Queue, user: User) -> QueueMembersh
     db.session.add(membership)
     audit.record("queue.member_added", "queue", queue.slug, actor_id=actor.id if actor else None,
                  changes={"member": {"before": None, "after": user.id}})
-    commit()
     forget_memberships()
     return membership
 
 
+@transactional
 def remove_member(*, actor: User, queue: Queue, user: User) -> None:
     if not can_manage_queue_members(actor, queue.id):
         raise Forbidden("You can't manage this queue.")
@@ -322,13 +322,13 @@ def remove_member(*, actor: User, queue: Queue, user: User) -> None:
     db.session.delete(membership)
     audit.record("queue.member_removed", "queue", queue.slug, actor_id=actor.id,
                  changes={"member": {"before": user.id, "after": None}})
-    commit()
     forget_memberships()
 
 
 # ---------------------------------------------------------------- API tokens
 
 
+@transactional
 def create_api_token(*, actor: User | None, name: object, user: User | None = None) -> tuple[ApiToken, str]:
     """A new bearer token; the secret is returned once and only its hash is stored.
 
@@ -355,10 +355,10 @@ def create_api_token(*, actor: User | None, name: object, user: User | None = No
     db.session.flush()
     audit.record("api_token.created", "api_token", token.id, actor_id=actor.id if actor else None,
                  changes={"user_id": {"before": None, "after": user.id}})
-    commit()
     return token, secret
 
 
+@transactional
 def record_token_use(token: ApiToken) -> None:
     """Remember when a token was last used — at most once a minute, so that the write
     does not cost every API call."""
@@ -366,16 +366,15 @@ def record_token_use(token: ApiToken) -> None:
     if token.last_used_at is not None and (now - token.last_used_at).total_seconds() <= 60:
         return
     db.session.execute(sa.update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
-    db.session.commit()
 
 
+@transactional
 def revoke_api_token(*, actor: User | None, token: ApiToken) -> ApiToken:
     require_admin(actor, "Only admins revoke API tokens.")
     if token.revoked_at is not None:
         raise Conflict("This token is already revoked.")
     token.revoked_at = utcnow()
     audit.record("api_token.revoked", "api_token", token.id, actor_id=actor.id if actor else None)
-    commit()
     return token
 
 

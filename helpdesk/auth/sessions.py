@@ -24,7 +24,7 @@ from flask_babel import ngettext
 
 from helpdesk import audit
 from helpdesk.auth.models import AuthSession, User
-from helpdesk.db import commit
+from helpdesk.db import transactional, unit_of_work
 from helpdesk.extensions import db
 from helpdesk.timeutil import utcnow
 
@@ -73,6 +73,7 @@ def open_session(user: User, *, ip: str | None = None, mfa_passed: bool | None =
     return row, raw
 
 
+@transactional
 def signed_in_key(user: User) -> str:
     """The cookie key of a new, fully signed-in session — for the test-suite and the
     benchmarks, which drive a test client without typing passwords and codes. Staff get an
@@ -82,14 +83,13 @@ def signed_in_key(user: User) -> str:
     if user.mfa_required and not user.mfa_enabled:
         mfa.provision(user)
     _row, key = open_session(user, mfa_passed=True)
-    commit()
     return key
 
 
 def start(user: User, *, mfa_passed: bool | None = None) -> AuthSession:
     """Sign-in: a new session with a new key in the cookie (never a reused one)."""
-    row, raw = open_session(user, ip=request.remote_addr if has_request_context() else None, mfa_passed=mfa_passed)
-    commit()
+    with unit_of_work():
+        row, raw = open_session(user, ip=request.remote_addr if has_request_context() else None, mfa_passed=mfa_passed)
     session[KEY_FIELD] = raw
     g.auth_session = row
     return row
@@ -129,8 +129,8 @@ def load(raw_key: str) -> User | None:
     user = row.user
     now = utcnow()
     if not user.active:
-        _end(row, "deactivated", now)
-        commit()
+        with unit_of_work():
+            _end(row, "deactivated", now)
         return None
     if now >= row.expires_at:
         _timed_out(row, user, "absolute", now)
@@ -139,8 +139,8 @@ def load(raw_key: str) -> User | None:
         _timed_out(row, user, "idle", now)
         return None
     if not is_background():
-        row.last_seen_at = now
-        commit()
+        with unit_of_work():
+            row.last_seen_at = now
     g.auth_session = row
     return user
 
@@ -151,9 +151,9 @@ def _end(row: AuthSession, reason: str, now: datetime) -> None:
 
 
 def _timed_out(row: AuthSession, user: User, reason: str, now: datetime) -> None:
-    _end(row, reason, now)
-    audit.record("auth.session_timeout", "user", user.id, actor_id=user.id, changes={"reason": reason})
-    commit()
+    with unit_of_work():
+        _end(row, reason, now)
+        audit.record("auth.session_timeout", "user", user.id, actor_id=user.id, changes={"reason": reason})
     g.session_timed_out = reason
     if has_request_context():
         session.pop(KEY_FIELD, None)
@@ -193,6 +193,7 @@ def end_all_for(user_id: int, reason: str) -> int:
     return result.rowcount or 0
 
 
+@transactional
 def prune(now: datetime | None = None) -> int:
     """Delete sessions that ended (or expired) more than KEEP_ENDED_DAYS ago. Commits."""
     cutoff = (now or utcnow()) - timedelta(days=KEEP_ENDED_DAYS)
@@ -200,7 +201,6 @@ def prune(now: datetime | None = None) -> int:
         sa.delete(AuthSession).where(sa.or_(AuthSession.ended_at < cutoff, AuthSession.expires_at < cutoff))
         .execution_options(synchronize_session=False)
     )
-    commit()
     return result.rowcount or 0
 
 

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from flask import has_request_context, request
 
 from helpdesk.auth.password_models import AuthThrottle
-from helpdesk.db import conflict_insert
+from helpdesk.db import conflict_insert, transactional
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
@@ -187,9 +187,7 @@ def prune(now: datetime | None = None) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+@transactional
 def prune_job() -> None:
     """Periodic (hourly, ``helpdesk.periodic``): safe to run twice."""
-    from helpdesk.db import commit
-
     prune()
-    commit()

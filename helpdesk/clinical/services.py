@@ -37,7 +37,7 @@ from helpdesk.clinical.models import (
     OnCallShift,
     RecipientReason,
 )
-from helpdesk.db import commit, rollback
+from helpdesk.db import unit_of_work
 from helpdesk.errors import Conflict, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.tickets.models import ACTIVE_STATUSES, Queue, QueueMembership, Ticket
@@ -116,7 +116,7 @@ def _mode(value: str) -> DutyMode:
 
 def add_to_roster(*, actor: User | None, user: User, mode: str = "shifts") -> OnCallMember:
     """Put a staff member of the clinical-escalation queue on the roster."""
-    try:
+    with unit_of_work():
         duty = _mode(mode)
         if not user.is_staff or not user.active:
             raise ValidationFailed("Only active staff can be on call.", fields={"user": ["Must be active staff."]})
@@ -130,29 +130,21 @@ def add_to_roster(*, actor: User | None, user: User, mode: str = "shifts") -> On
         db.session.flush()
         audit.record("oncall.member_added", "user", user.id, actor_id=actor.id if actor else None,
                      changes={"mode": {"before": None, "after": duty.value}})
-    except Exception:
-        rollback()
-        raise
-    commit()
     return member
 
 
 def remove_from_roster(*, actor: User | None, user: User) -> None:
-    try:
+    with unit_of_work():
         member = _member_for(user)
         shifts = [pure.Shift(s.weekday, s.start, s.end).label() for s in member.shifts]
         db.session.delete(member)
         audit.record("oncall.member_removed", "user", user.id, actor_id=actor.id if actor else None,
                      changes={"mode": {"before": member.mode.value, "after": None}, "shifts": shifts})
-    except Exception:
-        rollback()
-        raise
-    commit()
 
 
 def set_mode(*, actor: User | None, user: User, mode: str) -> OnCallMember:
     """The explicit toggle: ``on`` / ``off`` whatever the time, or ``shifts``."""
-    try:
+    with unit_of_work():
         member = _member_for(user)
         duty = _mode(mode)
         before = member.mode.value
@@ -160,10 +152,6 @@ def set_mode(*, actor: User | None, user: User, mode: str) -> OnCallMember:
         member.updated_at = utcnow()
         audit.record("oncall.mode_changed", "user", user.id, actor_id=actor.id if actor else None,
                      changes={"mode": {"before": before, "after": duty.value}})
-    except Exception:
-        rollback()
-        raise
-    commit()
     return member
 
 
@@ -195,7 +183,7 @@ def parse_weekday(value: object) -> int:
 def add_shift(*, actor: User | None, user: User, weekday: object, start: object, end: object) -> OnCallShift:
     """A weekly shift in the site's local time; an end at or before the start runs past
     midnight (equal: 24 hours)."""
-    try:
+    with unit_of_work():
         member = _member_for(user)
         day = parse_weekday(weekday)
         begin, finish = parse_time(start, "start"), parse_time(end, "end")
@@ -207,15 +195,11 @@ def add_shift(*, actor: User | None, user: User, weekday: object, start: object,
         db.session.flush()
         audit.record("oncall.shift_added", "user", user.id, actor_id=actor.id if actor else None,
                      changes={"shift": {"before": None, "after": pure.Shift(day, begin, finish).label()}})
-    except Exception:
-        rollback()
-        raise
-    commit()
     return shift
 
 
 def remove_shift(*, actor: User | None, shift_id: int) -> None:
-    try:
+    with unit_of_work():
         shift = db.session.get(OnCallShift, shift_id)
         if shift is None:
             raise NotFound("No such shift.")
@@ -226,10 +210,6 @@ def remove_shift(*, actor: User | None, shift_id: int) -> None:
         member.updated_at = utcnow()
         audit.record("oncall.shift_removed", "user", user_id, actor_id=actor.id if actor else None,
                      changes={"shift": {"before": label, "after": None}})
-    except Exception:
-        rollback()
-        raise
-    commit()
 
 
 def roster_view(now: datetime | None = None) -> list[dict]:
@@ -358,7 +338,7 @@ def escalate(alert_id: int, now: datetime | None = None) -> bool:
         return False
     current = alert.round
     due = now + ack_window()
-    try:
+    with unit_of_work():
         claimed = db.session.execute(
             sa.update(ClinicalAlert)
             .where(ClinicalAlert.id == alert_id, ClinicalAlert.round == current,
@@ -367,8 +347,7 @@ def escalate(alert_id: int, now: datetime | None = None) -> bool:
             .execution_options(synchronize_session=False)
         ).rowcount
         if claimed != 1:
-            rollback()
-            return False
+            return False  # another sweep escalated it first: nothing changed
         db.session.refresh(alert)
         ticket = alert.ticket
         clinician = _next_clinician(alert, ticket, now)
@@ -385,10 +364,6 @@ def escalate(alert_id: int, now: datetime | None = None) -> bool:
         })
         _notify(alert, ticket, targets, current + 1, now)
         jobs.enqueue(ESCALATE_JOB, alert.id, run_at=due)
-    except Exception:
-        rollback()
-        raise
-    commit()
     return True
 
 
@@ -410,12 +385,12 @@ def _next_clinician(alert: ClinicalAlert, ticket: Ticket, now: datetime) -> User
 def sweep(now: datetime | None = None, limit: int = 200) -> int:
     """Escalate every overdue, unacknowledged alert (the periodic safety net)."""
     now = now or utcnow()
-    ids = list(db.session.scalars(
-        sa.select(ClinicalAlert.id)
-        .where(ClinicalAlert.acknowledged_at.is_(None), ClinicalAlert.due_at <= now)
-        .order_by(ClinicalAlert.due_at).limit(limit)
-    ))
-    db.session.rollback()  # end the read: each escalation is its own transaction
+    with unit_of_work():  # ends the read: each escalation is its own unit of work
+        ids = list(db.session.scalars(
+            sa.select(ClinicalAlert.id)
+            .where(ClinicalAlert.acknowledged_at.is_(None), ClinicalAlert.due_at <= now)
+            .order_by(ClinicalAlert.due_at).limit(limit)
+        ))
     return sum(1 for alert_id in ids if escalate(alert_id, now))
 
 
@@ -437,7 +412,7 @@ def get_alert_for(user: User, alert_id: int) -> ClinicalAlert:
 def acknowledge(alert: ClinicalAlert, *, user: User, now: datetime | None = None) -> bool:
     """Stop the escalation. True when this call acknowledged it, False when it already was."""
     now = now or utcnow()
-    try:
+    with unit_of_work():
         done = db.session.execute(
             sa.update(ClinicalAlert).where(ClinicalAlert.id == alert.id, ClinicalAlert.acknowledged_at.is_(None))
             .values(acknowledged_at=now, acknowledged_by_id=user.id)
@@ -448,10 +423,6 @@ def acknowledge(alert: ClinicalAlert, *, user: User, now: datetime | None = None
                 "ticket": alert.ticket.reference, "round": alert.round,
                 "seconds_after_raised": int((now - alert.raised_at).total_seconds()),
             })
-    except Exception:
-        rollback()
-        raise
-    commit()
     db.session.refresh(alert)
     return done
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from helpdesk import audit
+from helpdesk.db import unit_of_work
 from helpdesk.extensions import db
 from helpdesk.timeutil import utcnow
 
@@ -45,11 +46,11 @@ def page_recipient(recipient_id: int) -> str:
     try:
         status = pager.post(settings.pager_webhook_url, settings.pager_webhook_secret or "", payload, now)
     except pager.PagerError:
-        recipient.pager_status = "retrying"
-        db.session.commit()  # what the admin sees while the outbox retries the job
+        with unit_of_work():  # what the admin sees while the outbox retries the job
+            recipient.pager_status = "retrying"
         raise
-    recipient.pager_status, recipient.pager_sent_at = "sent", now
-    audit.record("clinical.alert_paged", "clinical_alert", alert.id, actor_id=None,
-                 changes={"user_id": recipient.user_id, "round": recipient.round, "http_status": status})
-    db.session.commit()
+    with unit_of_work():
+        recipient.pager_status, recipient.pager_sent_at = "sent", now
+        audit.record("clinical.alert_paged", "clinical_alert", alert.id, actor_id=None,
+                     changes={"user_id": recipient.user_id, "round": recipient.round, "http_status": status})
     return "sent"

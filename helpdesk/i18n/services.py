@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from helpdesk import audit
 from helpdesk.auth.models import User
-from helpdesk.db import commit
+from helpdesk.db import transactional
 from helpdesk.errors import Forbidden, ValidationFailed
 from helpdesk.i18n import LANGUAGES, N_, supported
 from helpdesk.permissions import can_choose_language
 
 
+@transactional
 def set_language(*, user: User, language: object) -> User:
     """Save the language the patient pages are shown in for ``user`` (a patient)."""
     code = supported(language)
@@ -22,5 +23,4 @@ def set_language(*, user: User, language: object) -> User:
         audit.record("user.language_changed", "user", user.id, actor_id=user.id,
                      changes={"language": {"before": user.language, "after": code}})
         user.language = code
-    commit()
     return user

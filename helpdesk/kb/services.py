@@ -1,7 +1,7 @@
 """Knowledge-base services: the one way articles, links, feedback and deflections change.
 
 Each public function is one unit of work (CONVENTIONS rule 4): it checks permissions
-and rules, writes audit rows and commits once through ``helpdesk.db.commit``; on error
+and rules, writes audit rows and commits once through ``helpdesk.db.unit_of_work``; on error
 nothing is half-written. Changes to the published set replace the search index's
 generation token and enqueue ``helpdesk.kb.tasks.rebuild_index`` (after the commit).
 """
@@ -21,7 +21,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from helpdesk import audit, jobs, policy
 from helpdesk.auth.models import User
-from helpdesk.db import commit, conflict_insert, rollback
+from helpdesk.db import conflict_insert
+from helpdesk.db import unit_of_work as _unit_of_work
 from helpdesk.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.kb.markdown import render
@@ -288,18 +289,15 @@ def _published_changed(article: Article, *, enqueue: bool = True) -> None:
 
 @contextmanager
 def unit_of_work() -> Iterator[None]:
-    """One transaction: everything or nothing. A concurrent save of the same article
-    (the optimistic lock's ``WHERE version = …`` matched no row) becomes a Conflict."""
+    """``helpdesk.db.unit_of_work`` (everything or nothing), where a concurrent save of
+    the same article (the optimistic lock's ``WHERE version = …`` matched no row) becomes
+    a Conflict."""
     try:
-        yield
-        db.session.flush()
+        with _unit_of_work():
+            yield
+            db.session.flush()
     except StaleDataError:
-        rollback()
         raise Conflict(CHANGED_SINCE_OPENED) from None
-    except Exception:
-        rollback()
-        raise
-    commit()
 
 
 def _visible(actor: User | None, article: Article) -> None:
@@ -607,27 +605,22 @@ def draft_from_ticket(
 def link_ticket(ticket: Ticket, article: Article, *, actor: User) -> bool:
     """Record that ``article`` resolved ``ticket``. Returns False if it already was."""
     try:
-        if not can_work_ticket(actor, ticket):
-            raise NotFound("No request with that reference.")
-        _visible(actor, article)
-        if article.status != ArticleStatus.PUBLISHED:
-            raise InvalidTransition("Only published articles can be linked.")
-        exists = db.session.scalar(sa.select(TicketArticleLink.id).where(
-            TicketArticleLink.ticket_id == ticket.id, TicketArticleLink.article_id == article.id))
-        if exists:
-            rollback()
-            return False
-        db.session.add(TicketArticleLink(ticket_id=ticket.id, article_id=article.id, linked_by_id=actor.id))
-        audit.record("kb.ticket_linked", "ticket", ticket.reference, actor_id=actor.id,
-                     changes={"article_id": article.id, "article": article.slug})
-        db.session.flush()
+        with _unit_of_work():
+            if not can_work_ticket(actor, ticket):
+                raise NotFound("No request with that reference.")
+            _visible(actor, article)
+            if article.status != ArticleStatus.PUBLISHED:
+                raise InvalidTransition("Only published articles can be linked.")
+            exists = db.session.scalar(sa.select(TicketArticleLink.id).where(
+                TicketArticleLink.ticket_id == ticket.id, TicketArticleLink.article_id == article.id))
+            if exists:
+                return False
+            db.session.add(TicketArticleLink(ticket_id=ticket.id, article_id=article.id, linked_by_id=actor.id))
+            audit.record("kb.ticket_linked", "ticket", ticket.reference, actor_id=actor.id,
+                         changes={"article_id": article.id, "article": article.slug})
+            db.session.flush()
     except sa.exc.IntegrityError:
-        rollback()
-        return False  # linked by someone else a moment ago
-    except Exception:
-        rollback()
-        raise
-    commit()
+        return False  # linked by someone else a moment ago (the unit rolled back)
     return True
 
 

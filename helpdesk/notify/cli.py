@@ -22,13 +22,13 @@ def sweep_cmd() -> None:
 @click.option("--lang", default="en", type=click.Choice(["en", "es"]))
 def send_test_cmd(to: str, lang: str) -> None:
     """Queue a test mail to TO (sent at once when SMTP is configured)."""
-    from helpdesk.db import commit
+    from helpdesk.db import unit_of_work
     from helpdesk.errors import DomainError
     from helpdesk.notify.mail import queue_email
 
     try:
-        mail = queue_email(to=to, kind="test", lang=lang, context={})
-        commit()
+        with unit_of_work():
+            mail = queue_email(to=to, kind="test", lang=lang, context={})
     except DomainError as err:
         raise click.ClickException(err.message) from None
     click.echo(f"Mail {mail.id}: {mail.status.value}")

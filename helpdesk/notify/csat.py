@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from helpdesk import audit
-from helpdesk.db import commit
+from helpdesk.db import transactional
 from helpdesk.errors import Conflict, DomainError, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
@@ -71,6 +71,7 @@ def _clean(rating: Any, comment: Any) -> tuple[CsatRating, str | None]:
     return value, (text or None)
 
 
+@transactional
 def _record(survey: CsatSurvey, rating: CsatRating, comment: str | None, via: str, actor_id: int | None) -> None:
     survey.rating, survey.comment, survey.answered_at, survey.answered_via = rating, comment, utcnow(), via
     survey.token_hash = None  # the link is spent
@@ -80,7 +81,6 @@ def _record(survey: CsatSurvey, rating: CsatRating, comment: str | None, via: st
     ticket = db.session.get(Ticket, survey.ticket_id)
     audit.record("csat.answered", "ticket", ticket.reference if ticket else survey.ticket_id, actor_id=actor_id,
                  changes={"rating": rating.value, "via": via, "comment": comment is not None})
-    commit()
 
 
 def check_token(token: str) -> CsatSurvey:

@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from helpdesk.auth.models import Role, User
-from helpdesk.db import commit, rollback
+from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import DomainError, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.notify import attachments as files
@@ -276,25 +276,30 @@ def _held(row: InboundMail, reason: str, note: str | None = None) -> InboundMail
 
 
 def ingest(raw: bytes, source: str = "cli") -> InboundMail:
-    """Take one RFC 5322 message; never raises for what the message contains."""
+    """Take one RFC 5322 message; never raises for what the message contains.
+
+    One message is one unit of work: its row and the ticket or reply it makes commit
+    together. If that unit fails it is rolled back whole, and the message is kept as
+    held in a unit of its own (it must not be lost)."""
     raw = bytes(raw or b"")
     sha = files.store_bytes(raw)
     row = InboundMail(source=source[:16], raw_sha256=sha, raw_size=len(raw), status=InboundStatus.HELD,
                       received_at=utcnow())
     try:
-        _process(raw, row)
+        with unit_of_work():
+            _process(raw, row)
+            if row not in db.session:
+                db.session.add(row)
+        return row
     except DomainError as err:
-        rollback()
         row = _fresh(row)
         _held(row, "invalid", err.code)
     except Exception as exc:  # the message must not be lost, whatever went wrong
-        rollback()
         log.warning("inbound mail %s held: %s", sha[:12], type(exc).__name__)
         row = _fresh(row)
         _held(row, "error", type(exc).__name__)
-    if row not in db.session:
+    with unit_of_work():
         db.session.add(row)
-    commit()
     return row
 
 
@@ -391,6 +396,7 @@ def read_raw(row: InboundMail) -> bytes:
     return files.storage_path(row.raw_sha256).read_bytes()
 
 
+@transactional
 def release(row: InboundMail, *, actor: User) -> InboundMail:
     """An admin turns a held mail into a new request for its sender."""
     from helpdesk import audit
@@ -412,10 +418,10 @@ def release(row: InboundMail, *, actor: User) -> InboundMail:
                  changes={"status": {"before": "held", "after": "released"}})
     create_request(row, msg, from_addr, name, uploads)
     row.status = InboundStatus.RELEASED
-    commit()
     return row
 
 
+@transactional
 def dismiss(row: InboundMail, *, actor: User) -> InboundMail:
     from helpdesk import audit
     from helpdesk.errors import Conflict
@@ -425,7 +431,6 @@ def dismiss(row: InboundMail, *, actor: User) -> InboundMail:
     row.status = InboundStatus.DISMISSED
     audit.record("inbound_mail.dismissed", "inbound_mail", row.id, actor_id=actor.id,
                  changes={"status": {"before": "held", "after": "dismissed"}})
-    commit()
     return row
 
 

@@ -6,7 +6,7 @@ The API other areas use::
 
     queue_email(to="patient@example.org", kind="request_received", lang="es",
                 context={"reference": "HD-7K2Q9"}, ticket_id=t.id, user_id=u.id)
-    helpdesk.db.commit()   # the caller's service commits; the send job runs after it
+    # ... inside the caller's unit of work (helpdesk.db.unit_of_work): the send job runs after its commit
 
 * ``kind`` names the templates ``templates/notify/mail/<kind>.<lang>.txt`` (falling
   back to ``<kind>.en.txt``). A template defines ``{% block subject %}`` and
@@ -15,9 +15,9 @@ The API other areas use::
   references and links only — never patient text).
 * ``secret=True`` for mails whose body is a credential (a password-reset link): the
   admin outbox page hides such a body, and it is blanked once the mail is sent.
-* The row is added to the *current transaction*: nothing is sent unless the caller
-  commits (through ``helpdesk.db.commit``), and the send job only ever sees committed
-  rows.
+* The row is added to the *current transaction*: nothing is sent unless the caller's
+  unit of work commits (``helpdesk.db.unit_of_work``), and the send job only ever sees
+  committed rows.
 
 Sending (``send_email``, an outbox job taking the mail's id) uses SMTP from the
 settings (``SMTP_HOST``, ``SMTP_PORT``, ``SMTP_SECURITY`` starttls|tls|none,
@@ -47,6 +47,7 @@ from jinja2 import TemplateNotFound
 
 from helpdesk import jobs
 from helpdesk.config import Settings
+from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.notify.models import MailStatus, OutgoingEmail
@@ -212,75 +213,70 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
 def send_email(mail_id: int) -> str | None:
     """Send one mail (the job). Safe to run twice, early or for a row that is gone:
     only a queued mail whose attempt is due is claimed, by one worker."""
-    from helpdesk.db import commit
-
     settings = _settings()
     now = utcnow()
-    claimed = db.session.execute(
-        sa.update(OutgoingEmail)
-        .where(OutgoingEmail.id == mail_id, OutgoingEmail.status == MailStatus.QUEUED,
-               sa.or_(OutgoingEmail.next_attempt_at.is_(None), OutgoingEmail.next_attempt_at <= now))
-        .values(status=MailStatus.SENDING, claimed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    commit()
+    with unit_of_work():  # the claim is committed before the mail goes out
+        claimed = db.session.execute(
+            sa.update(OutgoingEmail)
+            .where(OutgoingEmail.id == mail_id, OutgoingEmail.status == MailStatus.QUEUED,
+                   sa.or_(OutgoingEmail.next_attempt_at.is_(None), OutgoingEmail.next_attempt_at <= now))
+            .values(status=MailStatus.SENDING, claimed_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
     if not claimed:
         return None
     mail = db.session.get(OutgoingEmail, mail_id)
     db.session.refresh(mail)
     if not settings.smtp_host:
-        mail.status = MailStatus.STORED
-        mail.claimed_at = None
-        commit()
-        return mail.status.value
+        with unit_of_work():
+            mail.status = MailStatus.STORED
+            mail.claimed_at = None
+            return mail.status.value
     error: Exception | None = None
     try:
         smtp_send(settings, build_message(mail, settings))
     except (TemporaryFailure, PermanentFailure) as exc:
         error = exc
-    now = utcnow()
-    mail.attempts += 1
-    mail.claimed_at = None
-    if error is None:
-        mail.status, mail.sent_at, mail.last_error, mail.next_attempt_at = MailStatus.SENT, now, None, None
-        if mail.secret:
-            mail.body = ""
-        commit()
+    with unit_of_work():  # what the attempt did
+        now = utcnow()
+        mail.attempts += 1
+        mail.claimed_at = None
+        if error is None:
+            mail.status, mail.sent_at, mail.last_error, mail.next_attempt_at = MailStatus.SENT, now, None, None
+            if mail.secret:
+                mail.body = ""
+            return mail.status.value
+        # the error says what failed (exception type, SMTP code), never the mail's content
+        mail.last_error = str(error)[:200]
+        if isinstance(error, PermanentFailure) or mail.attempts >= settings.mail_max_attempts:
+            mail.status, mail.next_attempt_at = MailStatus.FAILED, None
+            log.warning("mail %s failed for good after %d attempt(s): %s", mail.id, mail.attempts, mail.last_error)
+        else:
+            mail.status = MailStatus.QUEUED
+            mail.next_attempt_at = now + backoff(settings, mail.attempts)
+            log.info("mail %s attempt %d failed (%s); next at %s", mail.id, mail.attempts, mail.last_error,
+                     mail.next_attempt_at.isoformat())
+            if not jobs.inline_mode():
+                # with Redis, a job scheduled at the retry time; inline, the sweep is the timer
+                jobs.enqueue(SEND_JOB, mail.id, run_at=mail.next_attempt_at)
         return mail.status.value
-    # the error says what failed (exception type, SMTP code), never the mail's content
-    mail.last_error = str(error)[:200]
-    if isinstance(error, PermanentFailure) or mail.attempts >= settings.mail_max_attempts:
-        mail.status, mail.next_attempt_at = MailStatus.FAILED, None
-        log.warning("mail %s failed for good after %d attempt(s): %s", mail.id, mail.attempts, mail.last_error)
-    else:
-        mail.status = MailStatus.QUEUED
-        mail.next_attempt_at = now + backoff(settings, mail.attempts)
-        log.info("mail %s attempt %d failed (%s); next at %s", mail.id, mail.attempts, mail.last_error,
-                 mail.next_attempt_at.isoformat())
-        if not jobs.inline_mode():
-            # with Redis, a job scheduled at the retry time; inline, the sweep is the timer
-            jobs.enqueue(SEND_JOB, mail.id, run_at=mail.next_attempt_at)
-    commit()
-    return mail.status.value
 
 
 def sweep_mail(limit: int = 200) -> int:
     """Send the mails whose attempt is due (and give back stale claims). Returns how many
     were tried (inline) or pushed (Redis)."""
-    from helpdesk.db import commit
-
     now = utcnow()
-    db.session.execute(
-        sa.update(OutgoingEmail)
-        .where(OutgoingEmail.status == MailStatus.SENDING, OutgoingEmail.claimed_at < now - STALE_CLAIM)
-        .values(status=MailStatus.QUEUED, claimed_at=None, next_attempt_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    from helpdesk.notify.models import NotifyDelivery
+    with unit_of_work():
+        db.session.execute(
+            sa.update(OutgoingEmail)
+            .where(OutgoingEmail.status == MailStatus.SENDING, OutgoingEmail.claimed_at < now - STALE_CLAIM)
+            .values(status=MailStatus.QUEUED, claimed_at=None, next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        from helpdesk.notify.models import NotifyDelivery
 
-    # delivery keys only guard against a job running twice: a month is plenty
-    db.session.execute(sa.delete(NotifyDelivery).where(NotifyDelivery.created_at < now - timedelta(days=30)))
-    commit()
+        # delivery keys only guard against a job running twice: a month is plenty
+        db.session.execute(sa.delete(NotifyDelivery).where(NotifyDelivery.created_at < now - timedelta(days=30)))
     ids = list(db.session.scalars(
         sa.select(OutgoingEmail.id)
         .where(OutgoingEmail.status == MailStatus.QUEUED, OutgoingEmail.next_attempt_at <= now)
@@ -290,16 +286,16 @@ def sweep_mail(limit: int = 200) -> int:
         for mail_id in ids:
             send_email(mail_id)
         return len(ids)
-    for mail_id in ids:
-        jobs.enqueue(SEND_JOB, mail_id)
-    commit()
+    with unit_of_work():
+        for mail_id in ids:
+            jobs.enqueue(SEND_JOB, mail_id)
     return len(ids)
 
 
+@transactional
 def retry_failed(mail: OutgoingEmail, *, actor_id: int | None) -> OutgoingEmail:
     """An admin sends a failed (or stored) mail again: a fresh series of attempts."""
     from helpdesk import audit
-    from helpdesk.db import commit
     from helpdesk.errors import Conflict
 
     if mail.status not in (MailStatus.FAILED, MailStatus.STORED):
@@ -311,7 +307,6 @@ def retry_failed(mail: OutgoingEmail, *, actor_id: int | None) -> OutgoingEmail:
     audit.record("mail.retried", "outgoing_email", mail.id, actor_id=actor_id,
                  changes={"status": {"before": before, "after": "queued"}})
     jobs.enqueue(SEND_JOB, mail.id)
-    commit()
     return mail
 
 

@@ -33,7 +33,7 @@ from flask import current_app
 
 from helpdesk import audit
 from helpdesk.auth.models import Role, User
-from helpdesk.db import commit
+from helpdesk.db import transactional
 from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.notify.mail import LANGUAGES, queue_email
@@ -75,6 +75,7 @@ def email_enabled(user: User) -> bool:
     return is_patient(user)
 
 
+@transactional
 def update_preferences(user: User, *, email: bool, language: str) -> None:
     """A user's own choices: e-mail notifications on/off and the language of mails."""
     if language not in LANGUAGES:
@@ -89,7 +90,6 @@ def update_preferences(user: User, *, email: bool, language: str) -> None:
     user.language = language
     audit.record("notify.preferences", "user", user.id, actor_id=user.id,
                  changes=audit.diff(before, {"email": bool(email), "language": language}))
-    commit()
 
 
 # ----------------------------------------------------------------------------- in-app
@@ -125,22 +125,22 @@ def notifications_page(user_id: int, before: int | None, size: int = 50):
     return rows[:size], (rows[size - 1][0].id if len(rows) > size else None)
 
 
+@transactional
 def mark_read(user_id: int, notification_id: int) -> Notification:
     row = db.session.get(Notification, notification_id)
     if row is None or row.user_id != user_id:
         raise NotFound("No such notification.")
     if row.read_at is None:
         row.read_at = utcnow()
-        commit()
     return row
 
 
+@transactional
 def mark_all_read(user_id: int, at: datetime | None = None) -> int:
     n = db.session.execute(
         sa.update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
         .values(read_at=at or utcnow()).execution_options(synchronize_session=False)
     ).rowcount
-    commit()
     return n
 
 
@@ -199,6 +199,7 @@ def _mail(user: User, kind: str, ticket, extra: dict | None = None, *, secret: b
                        user_id=user.id, secret=secret)
 
 
+@transactional
 def deliver(event: str, ticket_id: int, user_id: int = 0, key: str = "") -> int:
     """The job behind every ticket event: decide recipients, add notices and mails, commit.
     Returns how many notices/mails it made. Tolerates the ticket being gone; with a
@@ -223,7 +224,6 @@ def deliver(event: str, ticket_id: int, user_id: int = 0, key: str = "") -> int:
 
                 token = csat.open_survey(ticket)
                 if token is None:
-                    commit()
                     return 0  # already answered: one answer per ticket
                 extra, secret = {"survey_url": f"{current_app.config['HELPDESK'].external_url}/survey/{token}"}, True
             if email_enabled(patient) and _mail(patient, event, ticket, extra, secret=secret) is not None:
@@ -233,7 +233,6 @@ def deliver(event: str, ticket_id: int, user_id: int = 0, key: str = "") -> int:
             made += len(add_notifications([user_id], "assigned", ticket))
     elif event == "patient_replied":
         made += len(add_notifications(ticket_watchers(ticket), "patient_replied", ticket))
-    commit()
     return made
 
 

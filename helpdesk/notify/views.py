@@ -189,11 +189,11 @@ def send_attachment(row):
 def audit_download(user, row, ticket) -> None:
     if user.is_staff or user.role == Role.INTEGRATION:
         from helpdesk import audit
-        from helpdesk.db import commit
+        from helpdesk.db import unit_of_work
 
-        audit.record("attachment.downloaded", "ticket", ticket.reference, actor_id=user.id,
-                     changes={"attachment_id": row.id})
-        commit()
+        with unit_of_work():  # a read that is audited
+            audit.record("attachment.downloaded", "ticket", ticket.reference, actor_id=user.id,
+                         changes={"attachment_id": row.id})
 
 
 @bp.get("/attachments/<int:attachment_id>")
@@ -292,7 +292,7 @@ def _inbound(mail_id: int) -> InboundMail:
 @role_required(Role.ADMIN)
 def held_mail_item(mail_id: int):
     from helpdesk import audit
-    from helpdesk.db import commit
+    from helpdesk.db import unit_of_work
 
     row = _inbound(mail_id)
     preview: dict[str, str] = {}
@@ -302,8 +302,8 @@ def held_mail_item(mail_id: int):
                    "date": inbound.header(msg, "Date") or "", "text": inbound.body_text(msg)[:20_000]}
     except Exception:  # shown as "could not be read"; the raw download still works
         preview = {}
-    audit.record("inbound_mail.viewed", "inbound_mail", row.id, actor_id=acting_user().id)
-    commit()
+    with unit_of_work():  # a read that is audited
+        audit.record("inbound_mail.viewed", "inbound_mail", row.id, actor_id=acting_user().id)
     return render_template("notify/held_mail_item.html", row=row, preview=preview)
 
 
@@ -311,14 +311,14 @@ def held_mail_item(mail_id: int):
 @role_required(Role.ADMIN)
 def held_mail_raw(mail_id: int):
     from helpdesk import audit
-    from helpdesk.db import commit
+    from helpdesk.db import unit_of_work
 
     row = _inbound(mail_id)
     path = files.storage_path(row.raw_sha256)
     if not path.exists():
         raise NotFound("The original is no longer available.")
-    audit.record("inbound_mail.downloaded", "inbound_mail", row.id, actor_id=acting_user().id)
-    commit()
+    with unit_of_work():  # a read that is audited
+        audit.record("inbound_mail.downloaded", "inbound_mail", row.id, actor_id=acting_user().id)
     response = send_file(io.BytesIO(path.read_bytes()), mimetype="message/rfc822", as_attachment=True, download_name=f"mail-{row.id}.eml",
                          conditional=False, etag=False, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"

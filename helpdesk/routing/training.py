@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from helpdesk import audit
-from helpdesk.db import commit
+from helpdesk.db import unit_of_work
 from helpdesk.errors import NotFound
 from helpdesk.extensions import db
 from helpdesk.routing import classifier, compiled, evaluation
@@ -177,15 +177,15 @@ def register_model(router: Any, *, n_examples: int, metrics: dict[str, Any], act
     model_dir.mkdir(parents=True, exist_ok=True)
     path = classifier.save(router, model_dir / f"{version}.joblib")
     compiled.save(twin, compiled.compiled_path(path))
-    row = ModelVersion(version=version, path=f"{version}.joblib", n_examples=n_examples, metrics=metrics)
-    db.session.add(row)
-    db.session.flush()
-    audit.record("routing.model_trained", "routing_model", version, actor_id=None,
-                 changes={"n_examples": n_examples, "promoted": activate})
-    if activate:
-        _activate(row, actor_id=None)
-    commit()
-    model_cache.reset()
+    with unit_of_work():
+        row = ModelVersion(version=version, path=f"{version}.joblib", n_examples=n_examples, metrics=metrics)
+        db.session.add(row)
+        db.session.flush()
+        audit.record("routing.model_trained", "routing_model", version, actor_id=None,
+                     changes={"n_examples": n_examples, "promoted": activate})
+        if activate:
+            _activate(row, actor_id=None)
+    model_cache.reset()  # after the commit
     return version
 
 
@@ -215,13 +215,13 @@ def ensure_compiled(model_path: Path) -> compiled.CompiledRouter:
 
 
 def activate(version: str, actor_id: int | None = None) -> ModelVersion:
-    row = db.session.scalar(sa.select(ModelVersion).where(ModelVersion.version == version))
-    if row is None:
-        raise NotFound(f"No model version {version}.")
-    ensure_compiled(resolve_model_path(row.path))  # refuse a model the web workers could not load
-    _activate(row, actor_id)
-    commit()
-    model_cache.reset()
+    with unit_of_work():
+        row = db.session.scalar(sa.select(ModelVersion).where(ModelVersion.version == version))
+        if row is None:
+            raise NotFound(f"No model version {version}.")
+        ensure_compiled(resolve_model_path(row.path))  # refuse a model the web workers could not load
+        _activate(row, actor_id)
+    model_cache.reset()  # after the commit
     return row
 
 

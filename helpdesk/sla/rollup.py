@@ -10,7 +10,10 @@ whether or not the job has run, and never older than the data.
 
 A change that alters a finished day (a ticket reopened a week after it was solved, a
 queue move of an old ticket, a breach recorded just after midnight) marks that day stale
-from ORM events in the same transaction, so it is computed live until it is refreshed.
+in the same unit of work, so it is computed live until it is refreshed. The services
+that make such changes say so explicitly: the ticket services call ``ticket_created``
+and ``ticket_moved``, and the SLA engine calls ``mark_stale`` with the days of every
+clock it changed (``helpdesk.sla.services._refresh``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpdesk.extensions import db
@@ -336,7 +338,7 @@ def _cached(key: tuple, compute: Callable[[], Any]) -> Any:
 
 def refresh(max_days: int | None = 31, progress: Callable[[Iterable[date]], Any] | None = None) -> int:
     """Materialise missing and stale finished days, newest first; returns the days done."""
-    from helpdesk.db import commit
+    from helpdesk.db import unit_of_work
     from helpdesk.tickets.models import Ticket
 
     today = now().date()
@@ -354,8 +356,8 @@ def refresh(max_days: int | None = 31, progress: Callable[[Iterable[date]], Any]
     days = sorted(todo, reverse=True)[:max_days] if max_days else sorted(todo, reverse=True)
     iterable: Iterable[date] = progress(days) if progress else days
     for day in iterable:
-        _refresh_day(day)
-        commit()
+        with unit_of_work():  # one day at a time
+            _refresh_day(day)
     return len(days)
 
 
@@ -379,7 +381,10 @@ def rollup_job() -> int:
 # ----------------------------------------------------------------------------- staleness
 
 
-def _mark(connection: sa.Connection, days: Iterable[Any]) -> None:
+def mark_stale(days: Iterable[Any]) -> None:
+    """Mark the finished days among ``days`` (dates or datetimes; None ignored) stale, in
+    the caller's unit of work: the dashboard computes them live until they are refreshed.
+    Today's work marks nothing (today is always live), so this costs nothing then."""
     today = now().date()
     wanted = {v.date() if isinstance(v, datetime) else v for v in days if v is not None}
     wanted = {d for d in wanted if d < today}
@@ -388,66 +393,26 @@ def _mark(connection: sa.Connection, days: Iterable[Any]) -> None:
     from helpdesk.db import conflict_insert
 
     at = utcnow()
-    stmt = conflict_insert(DashStaleDay, connection.dialect.name).values([{"day": d, "marked_at": at} for d in sorted(wanted)])
-    connection.execute(stmt.on_conflict_do_update(index_elements=["day"], set_={"marked_at": stmt.excluded.marked_at}))
+    stmt = conflict_insert(DashStaleDay, db.engine.dialect.name).values(
+        [{"day": d, "marked_at": at} for d in sorted(wanted)])
+    db.session.execute(stmt.on_conflict_do_update(index_elements=["day"], set_={"marked_at": stmt.excluded.marked_at}))
 
 
-def _history_days(target: Any, *attrs: str) -> list[Any]:
-    state = sa.inspect(target)
-    out: list[Any] = []
-    for name in attrs:
-        hist = state.attrs[name].history
-        out += list(hist.added or ()) + list(hist.deleted or ()) + list(hist.unchanged or ())
-    return out
-
-
-def _changed(target: Any, *attrs: str) -> bool:
-    state = sa.inspect(target)
-    return any(state.attrs[a].history.has_changes() for a in attrs)
-
-
-def _metric_changed(mapper: Any, connection: sa.Connection, target: Any) -> None:
-    if _changed(target, "fulfilled_at", "breached_at", "queue_id", "priority", "state", "breached", "elapsed_seconds"):
-        _mark(connection, _history_days(target, "fulfilled_at", "breached_at"))
-
-
-def _ticket_changed(mapper: Any, connection: sa.Connection, target: Any) -> None:
-    if _changed(target, "created_at", "queue_id", "channel", "assignee_id"):
-        days = _history_days(target, "created_at")
-        if _changed(target, "queue_id", "channel", "assignee_id"):
-            days += _solved_days(connection, target.id)
-        _mark(connection, days)
-
-
-def _ticket_sla_changed(mapper: Any, connection: sa.Connection, target: Any) -> None:
-    if _changed(target, "reopens", "agent_replies"):
-        _mark(connection, _solved_days(connection, target.ticket_id))
-
-
-def _solved_days(connection: sa.Connection, ticket_id: int) -> list[Any]:
+def solved_days(ticket_id: int) -> list[datetime]:
+    """The days the ticket's clocks were fulfilled on (what its queue, channel, assignee
+    and reply counts are counted under)."""
     from helpdesk.sla.models import SlaMetric
 
-    return list(connection.execute(sa.select(SlaMetric.fulfilled_at).where(
-        SlaMetric.ticket_id == ticket_id, SlaMetric.fulfilled_at.is_not(None))).scalars())
+    return list(db.session.scalars(sa.select(SlaMetric.fulfilled_at).where(
+        SlaMetric.ticket_id == ticket_id, SlaMetric.fulfilled_at.is_not(None))))
 
 
-def _ticket_inserted(mapper: Any, connection: sa.Connection, target: Any) -> None:
-    _mark(connection, [target.created_at])  # only imports and back-dated rows reach a past day
+def ticket_created(ticket: Any) -> None:
+    """A new ticket: only imports and back-dated rows reach a past day."""
+    mark_stale([ticket.created_at])
 
 
-def _metric_inserted(mapper: Any, connection: sa.Connection, target: Any) -> None:
-    _mark(connection, [target.fulfilled_at, target.breached_at])
-
-
-def install() -> None:
-    """Register the staleness listeners (once, from the SLA package)."""
-    from helpdesk.sla.models import SlaMetric, TicketSla
-    from helpdesk.tickets.models import Ticket
-
-    if event.contains(SlaMetric, "after_update", _metric_changed):
-        return
-    event.listen(SlaMetric, "after_update", _metric_changed)
-    event.listen(SlaMetric, "after_insert", _metric_inserted)
-    event.listen(Ticket, "after_update", _ticket_changed)
-    event.listen(Ticket, "after_insert", _ticket_inserted)
-    event.listen(TicketSla, "after_update", _ticket_sla_changed)
+def ticket_moved(ticket: Any) -> None:
+    """The ticket's queue, channel or assignee changed: the day it was created and the
+    days it was solved on count it elsewhere now."""
+    mark_stale([ticket.created_at, *solved_days(ticket.id)])

@@ -28,13 +28,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import has_app_context
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
-from helpdesk import audit
+from helpdesk import audit, jobs
+from helpdesk.db import transactional, unit_of_work
 from helpdesk.extensions import db
-from helpdesk.sla import policies
+from helpdesk.sla import policies, rollup
 from helpdesk.sla.clock import Calendar, add_business_time, business_seconds_between
 from helpdesk.sla.models import Metric, MetricState, SlaMetric, TicketSla
 from helpdesk.timeutil import utcnow
@@ -44,7 +42,6 @@ log = logging.getLogger(__name__)
 clock: Callable[[], datetime] = utcnow
 """The one clock of the SLA engine (jobs, sweep, badges); tests replace it."""
 
-_TIMERS = "helpdesk_sla_timers"
 OPEN = (MetricState.ACTIVE, MetricState.PAUSED)
 
 
@@ -159,18 +156,20 @@ def on_ticket_created(ticket: Any, at: datetime) -> None:
 def on_agent_reply(ticket: Any, at: datetime) -> None:
     """A public agent reply fulfils first_reply and the open next_reply cycle."""
     rows, cals = _rows(ticket.id), _Cals()
+    before = _dash(rows)
     ts = db.session.get(TicketSla, ticket.id)
     if ts is not None:
         ts.agent_replies = (ts.agent_replies or 0) + 1
     for row in rows:
         if row.metric in (Metric.FIRST_REPLY, Metric.NEXT_REPLY):
             _fulfil(row, at, cals)
-    _refresh(ticket.id, rows)
+    _refresh(ticket.id, rows, before, counts_changed=ts is not None)
 
 
 def on_patient_message(ticket: Any, at: datetime) -> None:
     """A patient message resumes every clock and opens a next_reply cycle when none is open."""
     rows, cals = _rows(ticket.id), _Cals()
+    before = _dash(rows)
     for row in rows:
         if row.state == MetricState.PAUSED:
             _resume(row, at, cals)
@@ -180,7 +179,7 @@ def on_patient_message(ticket: Any, at: datetime) -> None:
         row = _new_row(ticket, _apply(ticket), Metric.NEXT_REPLY, len(cycles) + 1, at, cals)
         if row is not None:
             rows.append(row)
-    _refresh(ticket.id, rows)
+    _refresh(ticket.id, rows, before)
 
 
 def on_status_change(ticket: Any, target: Any, at: datetime) -> None:
@@ -190,6 +189,7 @@ def on_status_change(ticket: Any, target: Any, at: datetime) -> None:
     old = Status(ticket.status)
     target = Status(target)
     rows, cals = _rows(ticket.id), _Cals()
+    before, reopened = _dash(rows), False
     if target == Status.PENDING_PATIENT:
         for row in rows:
             _pause(row, at, cals)
@@ -200,6 +200,7 @@ def on_status_change(ticket: Any, target: Any, at: datetime) -> None:
         ts = db.session.get(TicketSla, ticket.id)
         if ts is not None:
             ts.reopens = (ts.reopens or 0) + 1
+            reopened = True
         for row in rows:
             if row.metric == Metric.RESOLUTION or row.state == MetricState.PAUSED:
                 _resume(row, at, cals)
@@ -207,7 +208,7 @@ def on_status_change(ticket: Any, target: Any, at: datetime) -> None:
         for row in rows:
             if row.state == MetricState.PAUSED:
                 _resume(row, at, cals)
-    _refresh(ticket.id, rows)
+    _refresh(ticket.id, rows, before, counts_changed=reopened)
 
 
 def on_ticket_changed(ticket: Any, at: datetime) -> None:
@@ -217,6 +218,7 @@ def on_ticket_changed(ticket: Any, at: datetime) -> None:
         return
     applied = _apply(ticket)
     rows, cals = _rows(ticket.id), _Cals()
+    before = _dash(rows)
     changed = ts.policy_id != applied.policy_id or ts.policy_name != applied.name
     ts.policy_id, ts.policy_name = applied.policy_id, applied.name
     for row in rows:
@@ -234,55 +236,49 @@ def on_ticket_changed(ticket: Any, at: datetime) -> None:
             row.target_seconds, row.business = target.seconds, target.business
         row.calendar_id, row.warn_fraction = applied.calendar_id, applied.warn_fraction
         _recompute(row, cals)
-    _refresh(ticket.id, rows)
+    _refresh(ticket.id, rows, before)
 
 
-def _refresh(ticket_id: int, rows: Iterable[SlaMetric]) -> None:
-    """Keep the ticket's soonest due time and schedule its next check after the commit."""
+# What a clock contributes to the dashboard's daily figures (helpdesk.sla.rollup).
+_DASH_FIELDS = ("fulfilled_at", "breached_at", "queue_id", "priority", "state", "breached", "elapsed_seconds")
+
+
+def _dash(rows: Iterable[SlaMetric]) -> dict[int, tuple]:
+    """The dashboard-relevant state of each clock, taken before a hook changes them."""
+    return {id(r): tuple(getattr(r, f) for f in _DASH_FIELDS) for r in rows}
+
+
+def _mark_changed_days(rows: list[SlaMetric], before: dict[int, tuple], counts_changed: bool) -> None:
+    """The finished days whose figures these changes alter are stale from now on: the
+    fulfilment and breach days (before and after) of every clock that changed, and, when
+    the ticket's reply or reopen counts changed, every day it was solved on."""
+    days: list[Any] = []
+    for r in rows:
+        old = before.get(id(r))
+        if counts_changed or old != tuple(getattr(r, f) for f in _DASH_FIELDS):
+            days += [r.fulfilled_at, r.breached_at, *(old[:2] if old else ())]
+    rollup.mark_stale(days)
+
+
+def _refresh(ticket_id: int, rows: Iterable[SlaMetric], before: dict[int, tuple] | None = None,
+             counts_changed: bool = False) -> None:
+    """Mark the dashboard days the hook changed, keep the ticket's soonest due time and
+    schedule its next check after the commit. ``before``: :func:`_dash` of the rows
+    before the change (clocks not in it are new)."""
+    rows = list(rows)
+    _mark_changed_days(rows, before or {}, counts_changed)
     ts = db.session.get(TicketSla, ticket_id)
     if ts is None:
         return
-    rows = list(rows)
     dues = [r.due_at for r in rows if r.state == MetricState.ACTIVE and r.due_at is not None]
     ts.next_due_at = min(dues) if dues else None
     checks = [r.next_check_at for r in rows if r.next_check_at is not None]
     nxt = min(checks) if checks else None
     if nxt is not None and nxt != ts.scheduled_for:
-        db.session.info.setdefault(_TIMERS, {})[ticket_id] = nxt
+        # pushed to RQ after the commit (no outbox row: the check is idempotent and the
+        # minute sweep is the durable safety net; inline, the sweep is the timer)
+        jobs.enqueue_timer("helpdesk.sla.tasks.check_ticket", ticket_id, nxt, name="sla")
     ts.scheduled_for = nxt
-
-
-# ----------------------------------------------------------------------------- timers
-
-@event.listens_for(Session, "after_commit")
-def _push_timers(session: Session) -> None:
-    """After the commit, schedule each ticket's next check with RQ (``enqueue_at``).
-
-    No outbox row: the check is idempotent and the minute sweep is the durable safety
-    net, so a timer lost with Redis only delays a warning by at most a minute.
-    """
-    timers: dict[int, datetime] = session.info.pop(_TIMERS, None) or {}
-    if not timers or not has_app_context():
-        return
-    from helpdesk import jobs
-
-    if jobs.inline_mode():
-        return  # inline: the minute sweep is the timer (a job can't wait here)
-    from redis.exceptions import RedisError
-
-    try:
-        queue = jobs.rq_queue()
-        for ticket_id, when in timers.items():
-            queue.enqueue_at(when, "helpdesk.sla.tasks.check_ticket", ticket_id,
-                             job_id=f"sla-{ticket_id}-{int(when.timestamp() * 1000)}", result_ttl=0,
-                             failure_ttl=24 * 3600)
-    except RedisError as exc:
-        log.warning("redis unavailable, %d SLA timer(s) left to the sweep: %s", len(timers), type(exc).__name__)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_timers(session: Session) -> None:
-    session.info.pop(_TIMERS, None)
 
 
 def _fire(ticket: Any, row: SlaMetric, kind: str, at: datetime) -> None:
@@ -303,6 +299,7 @@ def process_ticket(ticket_id: int, at: datetime, preloaded: list[SlaMetric] | No
     if ticket is None:
         return 0
     rows, cals, fired = (preloaded if preloaded is not None else _rows(ticket_id)), _Cals(), 0
+    before = _dash(rows)
     for row in rows:
         if row.next_check_at is None or row.next_check_at > at:
             continue
@@ -315,24 +312,19 @@ def process_ticket(ticket_id: int, at: datetime, preloaded: list[SlaMetric] | No
             _fire(ticket, row, "warning", at)
             fired += 1
         _recompute(row, cals)
-    _refresh(ticket_id, rows)
+    _refresh(ticket_id, rows, before)
     return fired
 
 
+@transactional
 def check_ticket(ticket_id: int) -> int:
     """The job scheduled for a ticket's next warning or breach: re-checks the clock, so
     running early (inline mode) or twice does nothing."""
-    from helpdesk.db import commit
-
-    fired = process_ticket(ticket_id, now())
-    commit()
-    return fired
+    return process_ticket(ticket_id, now())
 
 
 def sweep(limit: int = 2000) -> int:
     """Every minute: fire whatever is owed (timers lost or never scheduled); one commit."""
-    from helpdesk.db import commit
-
     at = now()
     ids = list(db.session.scalars(
         sa.select(SlaMetric.ticket_id).where(SlaMetric.next_check_at <= at)
@@ -347,9 +339,8 @@ def sweep(limit: int = 2000) -> int:
         held += db.session.scalars(sa.select(TicketSla).where(TicketSla.ticket_id.in_(ids)))
         for row in db.session.scalars(sa.select(SlaMetric).where(SlaMetric.ticket_id.in_(ids))):
             by_ticket[row.ticket_id].append(row)
-    with db.session.no_autoflush:  # notifications and audit rows go out in one batch at the commit
+    with unit_of_work(), db.session.no_autoflush:  # notices and audit rows go out in one batch at the commit
         fired = sum(process_ticket(t, at, by_ticket[t]) for t in ids)
-    commit()
     held.clear()
     return fired
 

@@ -64,8 +64,7 @@ def bulk_apply(actor: User, references: list[str], *, action: str, value: Any = 
                 services.update_ticket(ticket, actor=actor, queue_id=queue_id, reason=reason, source="bulk")
             else:
                 macros.apply_macro(ticket, macro, actor=actor)  # type: ignore[arg-type]
-        except DomainError as err:
-            services.rollback()
+        except DomainError as err:  # that ticket's unit of work rolled back; the others go ahead
             outcomes.append(Outcome(ref, False, err.message))
         else:
             outcomes.append(Outcome(ref, True, "Done."))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from helpdesk import audit
-from helpdesk.db import commit, rollback
+from helpdesk.db import unit_of_work
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Queue, Status
 from helpdesk.tickets.workspace_models import Macro
@@ -142,7 +142,7 @@ DAY_ONE: tuple[DayOneMacro, ...] = (
 
 def seed_macros(echo: Callable[[str], None] | None = None) -> int:
     """Create the day-one shared macros that don't exist yet; returns how many were created."""
-    try:
+    with unit_of_work():
         queues = {q.slug: q for q in db.session.scalars(sa.select(Queue))}
         existing = {
             (queue_id, title.lower(), language)
@@ -168,10 +168,6 @@ def seed_macros(echo: Callable[[str], None] | None = None) -> int:
                         "seeded": item.key})
                     existing.add((queue.id, text.title.lower(), language))
                     created += 1
-    except Exception:
-        rollback()
-        raise
-    commit()
     if echo:
         echo(f"Macros: {created} shared macro(s) created.")
     return created

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from helpdesk import audit, policy
 from helpdesk.auth.models import User
-from helpdesk.db import commit, rollback
+from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import can_manage_macro, can_manage_shared_items, can_use_macro, member_queue_ids
@@ -194,21 +194,17 @@ def _state(m: Macro) -> dict[str, Any]:
 
 
 def create_macro(*, actor: User, data: dict[str, Any]) -> Macro:
-    try:
+    with unit_of_work():
         values = _clean(actor, data)
         macro = Macro(**values, created_by_id=actor.id, created_at=utcnow(), updated_at=utcnow())
         db.session.add(macro)
         db.session.flush()
         audit.record("macro.created", "macro", macro.id, actor_id=actor.id, changes=audit.diff({}, _state(macro)))
-    except Exception:
-        rollback()
-        raise
-    commit()
     return macro
 
 
 def update_macro(macro: Macro, *, actor: User, data: dict[str, Any]) -> Macro:
-    try:
+    with unit_of_work():
         before = _state(macro)
         values = _clean(actor, data)
         for key, value in values.items():
@@ -216,47 +212,29 @@ def update_macro(macro: Macro, *, actor: User, data: dict[str, Any]) -> Macro:
         macro.updated_at = utcnow()
         db.session.flush()
         audit.record("macro.updated", "macro", macro.id, actor_id=actor.id, changes=audit.diff(before, _state(macro)))
-    except Exception:
-        rollback()
-        raise
-    commit()
     return macro
 
 
+@transactional
 def delete_macro(macro: Macro, *, actor: User) -> None:
-    try:
-        audit.record("macro.deleted", "macro", macro.id, actor_id=actor.id, changes={"title": {"before": macro.title}})
-        db.session.delete(macro)
-    except Exception:
-        rollback()
-        raise
-    commit()
+    audit.record("macro.deleted", "macro", macro.id, actor_id=actor.id, changes={"title": {"before": macro.title}})
+    db.session.delete(macro)
 
 
 # ---------------------------------------------------------------- applying to a ticket
 
 
+@transactional
 def apply_macro(ticket: Ticket, macro: Macro, *, actor: User, public: bool = True) -> Ticket:
     """Reply with the macro's text and apply its status, priority and queue — one unit of
-    work through the ticket update path: on any error nothing of it is kept."""
-    try:
-        _apply(ticket, macro, actor=actor, public=public)
-    except Exception:
-        rollback()
-        raise
-    commit()
-    return ticket
-
-
-def _apply(ticket: Ticket, macro: Macro, *, actor: User, public: bool) -> None:
+    work (``post_message`` and ``update_ticket`` join it): on any error nothing of it is kept."""
     if not can_use_macro(actor, macro):
         raise NotFound("No macro here.")
     if ticket.status == Status.CLOSED:
         raise InvalidTransition("This request is closed; a macro can't be applied.")
     text = render(macro.body, ticket=ticket, agent=actor)
     if text.strip():
-        services._post(ticket, author=actor, actor=actor, body=text, public=public,
-                       channel=services.Channel.WEB, next_status=None)
+        services.post_message(ticket, author=actor, body=text, public=public, channel=services.Channel.WEB)
     fields: dict[str, Any] = {}
     if macro.set_status is not None and macro.set_status != ticket.status:
         fields["status"] = macro.set_status
@@ -266,12 +244,12 @@ def _apply(ticket: Ticket, macro: Macro, *, actor: User, public: bool) -> None:
         fields["queue_id"] = macro.set_queue_id
         fields["reason"] = f"Macro: {macro.title}"[:500]
     if fields:
-        services._update(ticket, actor=actor, status=fields.get("status"), priority=fields.get("priority"),
-                         queue_id=fields.get("queue_id"), reason=fields.get("reason"),
-                         assignee_id=services.UNSET, source="macro")
+        services.update_ticket(ticket, actor=actor, status=fields.get("status"), priority=fields.get("priority"),
+                               queue_id=fields.get("queue_id"), reason=fields.get("reason"), source="macro")
     elif not text.strip():
         raise ValidationFailed("This macro changes nothing on this request.")
     audit.record("macro.applied", "ticket", ticket.reference, actor_id=actor.id, changes={"macro_id": macro.id})
+    return ticket
 
 
 def insert_text(user: User, ticket: Ticket, macro_id: Any) -> str | None:

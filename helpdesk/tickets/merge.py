@@ -4,7 +4,7 @@ The survivor receives the merged requests' messages (re-pointed, so the combined
 thread is in time order and each message keeps its author and time); each merged
 request is closed through the update path and points to the survivor. Replies sent
 later to a merged request (patient page, API, any caller of post_message) land in the survivor
-(``services._post`` follows ``survivor_of``).
+(``services.post_message`` follows ``survivor_of``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from helpdesk import audit
 from helpdesk.auth.models import User
-from helpdesk.db import commit, rollback
+from helpdesk.db import transactional
 from helpdesk.errors import Conflict, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import can_work_ticket, get_visible_ticket
@@ -50,18 +50,10 @@ def merged_from(ticket: Ticket) -> list[Ticket]:
     ))
 
 
+@transactional
 def merge_tickets(survivor: Ticket, references: list[str], *, actor: User) -> Ticket:
-    """Merge the requests named by ``references`` into ``survivor``: all or nothing."""
-    try:
-        _merge(survivor, references, actor=actor)
-    except Exception:
-        rollback()
-        raise
-    commit()
-    return survivor
-
-
-def _merge(survivor: Ticket, references: list[str], *, actor: User) -> None:
+    """Merge the requests named by ``references`` into ``survivor``: all or nothing (one
+    unit of work, which the update of each merged request joins)."""
     if not can_work_ticket(actor, survivor):
         raise NotFound("No request with that reference.")
     refs = list(dict.fromkeys(r.strip().upper() for r in references if isinstance(r, str) and r.strip()))
@@ -98,8 +90,7 @@ def _merge(survivor: Ticket, references: list[str], *, actor: User) -> None:
         db.session.add(TicketMerge(ticket_id=other.id, into_id=survivor.id, actor_id=actor.id, created_at=now))
         db.session.flush()
         if other.status != Status.CLOSED:
-            services._update(other, actor=actor, status=Status.CLOSED, priority=None, queue_id=None, reason=None,
-                             assignee_id=services.UNSET, source="merge")
+            services.update_ticket(other, actor=actor, status=Status.CLOSED, source="merge")
         audit.record("ticket.merged_into", "ticket", other.reference, actor_id=actor.id,
                      changes={"into": survivor.reference, "message_ids": ids})
     note = Message(ticket=survivor, author=actor, public=False, channel=services.Channel.WEB, created_at=now,
@@ -109,3 +100,4 @@ def _merge(survivor: Ticket, references: list[str], *, actor: User) -> None:
     db.session.flush()
     audit.record("ticket.merged", "ticket", survivor.reference, actor_id=actor.id,
                  changes={"merged": [o.reference for o in others], "message_ids": moved, "note_id": note.id})
+    return survivor

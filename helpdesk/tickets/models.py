@@ -8,8 +8,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext
-from sqlalchemy import event
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from helpdesk.auth.models import User
 from helpdesk.dbtypes import enum_type
@@ -244,21 +243,21 @@ class MessageIsNotEditedInPlace(RuntimeError):
     pass
 
 
-@event.listens_for(Message, "before_update")
-def _refuse_body_update(_mapper, _conn, target: Message) -> None:
+# Integrity guards, registered by helpdesk.listeners (from create_app).
+
+
+def refuse_body_update(_mapper, _conn, target: Message) -> None:
     if sa.inspect(target).attrs.body.history.has_changes():
         raise MessageIsNotEditedInPlace("a message's text is never changed in place; add a MessageVersion")
 
 
-@event.listens_for(MessageVersion, "before_update")
-def _refuse_version_update(_mapper, _conn, target: MessageVersion) -> None:
+def refuse_version_update(_mapper, _conn, target: MessageVersion) -> None:
     state = sa.inspect(target)
     if state.attrs.body.history.has_changes() or state.attrs.version.history.has_changes():
         raise MessageIsNotEditedInPlace("message versions are never changed")
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _refuse_bulk_body_update(state) -> None:
+def refuse_bulk_body_update(state) -> None:
     if state.is_orm_statement and state.is_update and any(
         m.class_ in (Message, MessageVersion) for m in state.all_mappers
     ) and "body" in state.statement.compile().params:

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk.auth.models import User
-from helpdesk.db import commit
+from helpdesk.db import unit_of_work
 from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message, Ticket
@@ -56,21 +56,20 @@ def heartbeat(user: User, ticket: Ticket, state: Any) -> None:
         return
     now = utcnow()
     for _ in range(2):
-        row = db.session.scalar(sa.select(TicketPresence).where(
-            TicketPresence.ticket_id == ticket.id, TicketPresence.user_id == user.id))
-        if row is None:
-            db.session.add(TicketPresence(ticket_id=ticket.id, user_id=user.id, state=state, seen_at=now))
-        else:
-            row.state, row.seen_at = state, now
         try:
-            commit()
+            with unit_of_work():
+                row = db.session.scalar(sa.select(TicketPresence).where(
+                    TicketPresence.ticket_id == ticket.id, TicketPresence.user_id == user.id))
+                if row is None:
+                    db.session.add(TicketPresence(ticket_id=ticket.id, user_id=user.id, state=state, seen_at=now))
+                else:
+                    row.state, row.seen_at = state, now
             break
         except IntegrityError:  # two tabs of the same user raced to insert: update instead
             continue
-    # forget long-gone viewers of this ticket now and then (cheap, indexed)
-    db.session.execute(sa.delete(TicketPresence).where(
-        TicketPresence.ticket_id == ticket.id, TicketPresence.seen_at < now - timedelta(hours=1)))
-    commit()
+    with unit_of_work():  # forget long-gone viewers of this ticket now and then (cheap, indexed)
+        db.session.execute(sa.delete(TicketPresence).where(
+            TicketPresence.ticket_id == ticket.id, TicketPresence.seen_at < now - timedelta(hours=1)))
 
 
 def others(user: User, ticket: Ticket) -> list[dict[str, str]]:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from helpdesk import audit
 from helpdesk.auth.models import User
-from helpdesk.db import commit, rollback
+from helpdesk.db import unit_of_work
 from helpdesk.errors import Forbidden, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import can_manage_saved_view, can_manage_shared_items, can_use_saved_view, member_queue_ids
@@ -45,7 +45,7 @@ def get_view(user: User, view_id: Any) -> SavedView:
 
 def save_view(*, actor: User, name: Any, scope: Any, args: Any) -> SavedView:
     """Save the list's current filters (validated like the list validates them)."""
-    try:
+    with unit_of_work():
         title = clean_text(name, "name", max_len=80, multiline=False)
         raw = {k: args.get(k) for k in FILTER_KEYS if isinstance(args.get(k), str) and args.get(k).strip()}
         filters = TicketFilters.from_args(raw, limit=1)  # ValidationFailed on bad values
@@ -69,21 +69,13 @@ def save_view(*, actor: User, name: Any, scope: Any, args: Any) -> SavedView:
         audit.record("saved_view.created", "saved_view", view.id, actor_id=actor.id,
                      changes={"name": {"before": None, "after": title}, "queue_id": {"before": None, "after": queue_id},
                               "filters": {"before": None, "after": sorted(stored)}})
-    except Exception:
-        rollback()
-        raise
-    commit()
     return view
 
 
 def delete_view(view: SavedView, *, actor: User) -> None:
     if not can_manage_saved_view(actor, view):
         raise Forbidden("Only supervisors of this queue can delete its shared views.")
-    try:
+    with unit_of_work():
         audit.record("saved_view.deleted", "saved_view", view.id, actor_id=actor.id,
                      changes={"name": {"before": view.name, "after": None}})
         db.session.delete(view)
-    except Exception:
-        rollback()
-        raise
-    commit()

@@ -2,8 +2,9 @@
 
 Pages, the API, the CLI, e-mail and jobs all change tickets through these functions.
 Each public function is one unit of work: it checks the rules, writes audit rows and
-commits once (through ``helpdesk.db.commit``, which then dispatches jobs). Nothing is
-half-written on error.
+commits once (``helpdesk.db.unit_of_work``: the outermost unit commits, then dispatches
+jobs). They nest: a macro, a merge or an e-mail calls them inside its own unit, which
+commits them all at once. Nothing is half-written on error.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from flask import current_app
 
 from helpdesk import audit, jobs
 from helpdesk.auth.models import Role, User
-from helpdesk.db import commit, rollback
+from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
 from helpdesk.notify import attachments as files
 from helpdesk.notify import hooks as notify_hooks
 from helpdesk.permissions import can_be_assigned, can_view_ticket, can_work_ticket, can_write_as, is_patient
+from helpdesk.sla import rollup
 from helpdesk.sla import services as sla
 from helpdesk.tickets.models import (
     TRANSITIONS,
@@ -108,7 +110,7 @@ def create_ticket(
     attachments: list[files.Upload] | None = None,
 ) -> Ticket:
     """A patient's new request: the ticket and its first message, then routing."""
-    try:
+    with unit_of_work():
         ticket = _new_ticket(
             requester=requester,
             subject=subject,
@@ -119,10 +121,6 @@ def create_ticket(
             follow_up_of=follow_up_of,
             attachments=attachments,
         ).ticket
-    except Exception:
-        rollback()
-        raise
-    commit()
     return ticket
 
 
@@ -205,22 +203,25 @@ def _new_ticket(
         # in this transaction: assigned to the on-duty clinician and an alert raised
         # (or, with nobody on duty, supervisors and admins alerted)
         raise_alert(ticket, now)
+    rollup.ticket_created(ticket)  # a back-dated ticket changes a finished day of the dashboard
     jobs.enqueue("helpdesk.routing.tasks.route_ticket", ticket.id)
     notify_hooks.after_change(ticket, None, actor_id=created_by.id)
     return NewTicket(ticket, message)
 
 
+@transactional
 def add_unverified_request(*, requester: User, subject: Any, body: Any, queue_slug: str) -> Ticket:
     """The ticket of a "Can't sign in?" request (``helpdesk.auth.lockedout``), inside the
-    caller's unit of work (no commit): the same create path as every request, so the
+    caller's unit of work (it joins it): the same create path as every request, so the
     emergency guard applies (an emergency goes to the clinical queue, not ``queue_slug``)."""
     return _new_ticket(requester=requester, subject=subject, body=body, channel=Channel.WEB, created_by=requester,
                        priority=None, follow_up_of=None, start_queue=queue_slug, identity_unverified=True).ticket
 
 
+@transactional
 def link_verified_requester(ticket: Ticket, *, patient: User, agent: User, check_id: int) -> None:
     """An agent's identity check passed on an unverified request: the account it named
-    becomes the requester (no commit: the identity check's unit of work). Audited with
+    becomes the requester (joins the identity check's unit of work). Audited with
     the requester before and after, and the check that allowed it."""
     if not ticket.identity_unverified:
         raise Conflict("This request's requester is already verified.")
@@ -257,6 +258,7 @@ class Posted:
     new_ticket: bool = False
 
 
+@transactional
 def post_message(
     ticket: Ticket,
     *,
@@ -273,27 +275,7 @@ def post_message(
     A patient reply reopens a ticket that waits for them or was resolved; a message
     to a closed ticket starts a new request linked to the old one.
     """
-    try:
-        posted = _post(ticket, author=author, actor=actor or author, body=body, public=public,
-                       channel=channel, next_status=next_status, attachments=attachments)
-    except Exception:
-        rollback()
-        raise
-    commit()
-    return posted
-
-
-def _post(
-    ticket: Ticket,
-    *,
-    author: User,
-    actor: User,
-    body: Any,
-    public: bool,
-    channel: Channel,
-    next_status: Status | str | None,
-    attachments: list[files.Upload] | None = None,
-) -> Posted:
+    actor = actor or author
     if not can_view_ticket(actor, ticket):
         raise NotFound("No request with that reference.")
     from helpdesk.tickets.merge import survivor_of
@@ -368,6 +350,7 @@ def _post(
         actor_id=author.id,
         changes={"message_id": message.id, **audit.diff(before, _snapshot(ticket))},
     )
+    _moved_on_dashboard(ticket, before)
     notify_hooks.after_change(ticket, before, actor_id=author.id, message=message)
     return Posted(ticket, message)
 
@@ -375,13 +358,8 @@ def _post(
 def correct_message(ticket: Ticket, message_id: int, *, editor: User, body: Any) -> Message:
     """An agent corrects their own reply or note. The original text stays; the
     correction is a new version, audited as ``message.corrected`` (without the text)."""
-    try:
-        message = _correct(ticket, message_id, editor=editor, body=body)
-    except Exception:
-        rollback()
-        raise
-    commit()
-    return message
+    with unit_of_work():
+        return _correct(ticket, message_id, editor=editor, body=body)
 
 
 def _correct(ticket: Ticket, message_id: int, *, editor: User, body: Any) -> Message:
@@ -411,6 +389,7 @@ def _correct(ticket: Ticket, message_id: int, *, editor: User, body: Any) -> Mes
 # ---------------------------------------------------------------- field changes
 
 
+@transactional
 def update_ticket(
     ticket: Ticket,
     *,
@@ -423,27 +402,6 @@ def update_ticket(
     source: str = "agent",
 ) -> Ticket:
     """Change status, priority, queue (with a reason) or assignee, and audit it."""
-    try:
-        _update(ticket, actor=actor, status=status, priority=priority, queue_id=queue_id,
-                reason=reason, assignee_id=assignee_id, source=source)
-    except Exception:
-        rollback()
-        raise
-    commit()
-    return ticket
-
-
-def _update(
-    ticket: Ticket,
-    *,
-    actor: User,
-    status: Status | str | None,
-    priority: Priority | str | None,
-    queue_id: int | None,
-    reason: Any,
-    assignee_id: int | None,
-    source: str,
-) -> None:
     if not can_view_ticket(actor, ticket):
         raise NotFound("No request with that reference.")
     now = utcnow()
@@ -509,7 +467,17 @@ def _update(
     changes.update(details)
     action = "ticket.moved" if "move" in details else "ticket.updated"
     audit.record(action, "ticket", ticket.reference, actor_id=actor.id, changes=changes)
+    _moved_on_dashboard(ticket, before)
     notify_hooks.after_change(ticket, before, actor_id=actor.id)
+    return ticket
+
+
+def _moved_on_dashboard(ticket: Ticket, before: dict[str, Any]) -> None:
+    """A new queue or assignee moves the ticket's counts on the dashboard's finished days."""
+    after = _snapshot(ticket)
+    if (before["queue"], before["assignee_id"]) != (after["queue"], after["assignee_id"]):
+        db.session.flush()  # the solved days are read from the clocks as they now stand
+        rollup.ticket_moved(ticket)
 
 
 def _member_of(user: User, queue_id: int) -> bool:
@@ -558,12 +526,12 @@ def _set_status(ticket: Ticket, target: Status, now) -> None:
 # ---------------------------------------------------------------- reads that are audited
 
 
+@transactional
 def record_staff_view(user: User, ticket: Ticket) -> None:
     """A staff member opened a ticket: an audit event of its own (reads are audited)."""
     if not user.is_staff:
         return
     audit.record("ticket.viewed", "ticket", ticket.reference, actor_id=user.id)
-    commit()
 
 
 def create_ticket_for_requester(
@@ -581,16 +549,12 @@ def create_ticket_for_requester(
     account is created when new. One transaction: nothing is kept if any part fails."""
     from helpdesk.auth.services import find_or_create_patient
 
-    try:
+    with unit_of_work():
         requester = find_or_create_patient(email=requester_email, name=requester_name, actor=created_by)
         ticket = _new_ticket(
             requester=requester, subject=subject, body=body, channel=channel,
             created_by=created_by, priority=priority, follow_up_of=None, attachments=attachments,
         ).ticket
-    except Exception:
-        rollback()
-        raise
-    commit()
     return ticket
 
 
@@ -602,7 +566,7 @@ def apply_routing(ticket: Ticket, decision: dict[str, Any]) -> Ticket:
     triage and assign it within the queue. Idempotent: a ticket is routed once."""
     from helpdesk.routing.models import RoutingDecision
 
-    try:
+    with unit_of_work():
         if db.session.scalar(sa.select(RoutingDecision.id).where(RoutingDecision.ticket_id == ticket.id)):
             return ticket
         note = decision.get("note")
@@ -635,11 +599,8 @@ def apply_routing(ticket: Ticket, decision: dict[str, Any]) -> Ticket:
         ticket.updated_at = utcnow()
         sla.on_ticket_changed(ticket, ticket.updated_at)
         audit.record("ticket.routed", "ticket", ticket.reference, actor_id=None, changes=changes)
+        _moved_on_dashboard(ticket, before)
         notify_hooks.after_change(ticket, before)
-    except Exception:
-        rollback()
-        raise
-    commit()
     return ticket
 
 

@@ -102,3 +102,74 @@ def _mix_ok() -> bool:
     from click.testing import CliRunner
 
     return "mix_stderr" in inspect.signature(CliRunner.__init__).parameters
+
+
+# Every write path that changes a finished day marks it stale, explicitly, in its own unit
+# of work (helpdesk.sla.rollup.mark_stale / ticket_created / ticket_moved): no ORM listener.
+
+
+def _stale() -> set:
+    db.session.expire_all()
+    return set(db.session.scalars(sa.select(DashStaleDay.day)))
+
+
+def _reply(h):
+    tickets.post_message(h["t1"], author=h["agent"], body="One more thing.")  # the reply count of a solved day
+
+
+def _patient_reopens(h):
+    tickets.post_message(h["t1"], author=h["t1"].requester, body="It happened again.")
+
+
+def _queue_move(h):
+    tickets.update_ticket(h["t2"], actor=h["agent"], queue_id=h["queues"]["scheduling"].id, reason="Scheduling")
+
+
+def _assign(h):
+    tickets.update_ticket(h["t3"], actor=h["agent"], assignee_id=h["agent"].id)
+
+
+def _bulk_queue_move(h):
+    from helpdesk.tickets.bulk import bulk_apply
+
+    [outcome] = bulk_apply(h["agent"], [h["t2"].reference], action="queue",
+                           value=str(h["queues"]["scheduling"].id), reason="Scheduling")
+    assert outcome.ok, outcome.message
+
+
+def _merge(h):
+    from helpdesk.tickets.merge import merge_tickets
+
+    merge_tickets(h["make_ticket"](), [h["t3"].reference], actor=h["agent"])  # closes t3: its breach day changes
+
+
+@pytest.mark.parametrize("change", [_reply, _patient_reopens, _queue_move, _assign, _bulk_queue_move, _merge])
+def test_each_write_path_that_changes_a_finished_day_marks_it_stale(history, agent, queues, make_ticket, change):
+    t1, t2, t3 = history
+    rollup.refresh()
+    assert _stale() == set()
+    change({"t1": t1, "t2": t2, "t3": t3, "agent": agent, "queues": queues, "make_ticket": make_ticket})
+    assert DAY.date() in _stale()
+    rollup.refresh()
+    assert _stale() == set()
+
+
+def test_a_breach_recorded_after_midnight_marks_the_day_it_happened(ctx, clock, make_policy, make_ticket):
+    make_policy("Default", position=1000, first=3600, nxt=3600, resolution=36000, business=False)
+    clock.set(DAY + timedelta(hours=23, minutes=30))
+    make_ticket()  # first reply due at 00:30 the next day
+    clock.set(DAY + timedelta(days=3, hours=12))
+    rollup.refresh()
+    assert _stale() == set()
+    assert sla.sweep() >= 1  # the breach is recorded two days late, at its due time
+    assert (DAY + timedelta(days=1)).date() in _stale()
+
+
+def test_a_back_dated_ticket_marks_the_day_it_is_dated(ctx, clock, make_policy, make_ticket, monkeypatch):
+    make_policy("Default", position=1000, business=False)
+    clock.set(DAY + timedelta(days=3, hours=12))
+    make_ticket()
+    rollup.refresh()
+    monkeypatch.setattr(tickets, "utcnow", lambda: DAY + timedelta(hours=10))  # an import of an old request
+    make_ticket()
+    assert _stale() == {DAY.date()}

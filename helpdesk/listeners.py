@@ -1,0 +1,57 @@
+"""Every SQLAlchemy event listener of the application, registered in one place.
+
+``register()`` is called once by ``create_app`` (it is idempotent: the listeners are
+process-wide, and the test-suite builds more than one app). Nothing registers a
+listener at import time.
+
+Listeners are kept for mechanical concerns only — guards that refuse a write whatever
+path it takes, and the audit log's hash chain, which must cover every row inserted. They
+do no domain work: what a change *means* (the dashboard days it makes stale, the jobs
+and timers it schedules, the notices it sends) is done explicitly by the service that
+makes it, inside its unit of work (``helpdesk.db.unit_of_work``).
+
+* Messages are never edited in place (a correction is a new ``MessageVersion``): three
+  guards, on the mapper (``before_update``) and on bulk ``UPDATE`` statements, which
+  skip the mapper events.
+* The audit log is append-only: three guards (update, delete, bulk statements).
+* The audit log's hash chain: each new event links to the one before it, in id order,
+  under a lock on the chain head (``before_flush``); the head moves after the rows are
+  written (``after_flush``); a rollback forgets the links not written
+  (``after_rollback``). Integrity bookkeeping of the rows themselves, like a computed
+  column, so it cannot be left to each caller of ``audit.record``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from helpdesk import audit
+from helpdesk.audit import AuditEvent
+from helpdesk.tickets import models as tickets
+from helpdesk.tickets.models import Message, MessageVersion
+
+LISTENERS: list[tuple[Any, str, Callable[..., Any]]] = [
+    # messages are never edited in place
+    (Message, "before_update", tickets.refuse_body_update),
+    (MessageVersion, "before_update", tickets.refuse_version_update),
+    (Session, "do_orm_execute", tickets.refuse_bulk_body_update),
+    # the audit log is append-only
+    (AuditEvent, "before_update", audit.refuse_update),
+    (AuditEvent, "before_delete", audit.refuse_delete),
+    (Session, "do_orm_execute", audit.refuse_bulk_changes),
+    # the audit log's hash chain
+    (Session, "before_flush", audit.chain_new_events),
+    (Session, "after_flush", audit.advance_head),
+    (Session, "after_rollback", audit.forget_pending),
+]
+
+
+def register() -> None:
+    """Register every listener (once per process)."""
+    for target, name, fn in LISTENERS:
+        if not event.contains(target, name, fn):
+            event.listen(target, name, fn)
