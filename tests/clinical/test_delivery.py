@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import replace
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -54,16 +53,14 @@ class PagerReceiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def pager_server(app):
+def pager_server(configure):
     PagerReceiver.received, PagerReceiver.fail_next = [], 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), PagerReceiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    original = app.config["HELPDESK"]
     url = f"http://127.0.0.1:{server.server_address[1]}/page"
-    app.config["HELPDESK"] = replace(original, pager_webhook_url=url, pager_webhook_secret=SECRET)
+    configure(pager_webhook_url=url, pager_webhook_secret=SECRET)
     yield PagerReceiver
-    app.config["HELPDESK"] = original
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)

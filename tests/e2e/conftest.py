@@ -44,14 +44,14 @@ def browser():
 
 
 @pytest.fixture
-def live_server(app) -> Iterator[str]:
+def live_server(app, configure) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    app.config["WTF_CSRF_ENABLED"] = True  # the browser goes through the real forms
+    configure(WTF_CSRF_ENABLED=True)  # the browser goes through the real forms
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -4,7 +4,6 @@ point the app at it, and a movable clock for retries and expiries."""
 from __future__ import annotations
 
 import socket
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -52,17 +51,14 @@ def smtp_server():
 
 
 @pytest.fixture
-def use_smtp(app):
+def use_smtp(configure):
     """Point the app at an SMTP server for one test (``use_smtp(port)``); restored after."""
-    original = app.config["HELPDESK"]
 
     def use(port: int, **more) -> None:
-        app.config["HELPDESK"] = replace(original, smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
-                                         smtp_timeout=5.0, mail_from="Help Desk <helpdesk@hospital.example>",
-                                         **more)
+        configure(smtp_host="127.0.0.1", smtp_port=port, smtp_security="none", smtp_timeout=5.0,
+                  mail_from="Help Desk <helpdesk@hospital.example>", **more)
 
-    yield use
-    app.config["HELPDESK"] = original
+    return use
 
 
 @pytest.fixture

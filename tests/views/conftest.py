@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -13,20 +11,17 @@ MAIL_MODES = ("smtp", "stored")
 
 
 @pytest.fixture(params=MAIL_MODES)
-def mail_mode(request, app):
+def mail_mode(request, configure):
     """``"smtp"``: a real SMTP server (aiosmtpd) is configured and receives the mails;
     ``"stored"``: no ``SMTP_HOST`` (the embedded default), mails are stored, not sent."""
-    original = app.config["HELPDESK"]
     controller = None
     if request.param == "smtp":
         recorder = Recorder()
         controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
         controller.start()
-        app.config["HELPDESK"] = replace(original, smtp_host="127.0.0.1", smtp_port=controller.port,
-                                         smtp_security="none", smtp_timeout=5.0)
+        configure(smtp_host="127.0.0.1", smtp_port=controller.port, smtp_security="none", smtp_timeout=5.0)
     else:
-        assert original.smtp_host is None
+        assert configure.settings.smtp_host is None
     yield request.param
-    app.config["HELPDESK"] = original
     if controller is not None:
         controller.stop()

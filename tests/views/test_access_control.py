@@ -111,10 +111,10 @@ def test_identifiers_triad(client, ctx, on_file, other_patient, agent, outsider_
     assert [e.actor_id for e in events("patient.identifiers_viewed")] == [agent.id]
 
 
-def test_identifiers_need_the_csrf_token(client, app, ctx, on_file, agent, make_ticket):
+def test_identifiers_need_the_csrf_token(client, configure, ctx, on_file, agent, make_ticket):
     ticket = make_ticket()
     login(client, agent)
-    app.config["WTF_CSRF_ENABLED"] = True
+    configure(WTF_CSRF_ENABLED=True)
     resp = client.post(f"/agent/tickets/{ticket.reference}/identifiers")
     assert resp.status_code in (302, 400)
     assert MRN not in page(resp) and events("patient.identifiers_viewed") == []

@@ -83,9 +83,9 @@ def test_a_request_goes_to_account_access_unverified_and_attaches_to_no_account(
     assert client.get("/requests").status_code == 302
 
 
-def test_the_answer_is_the_same_whether_or_not_the_person_has_an_account(app, ctx, queues, on_file):
+def test_the_answer_is_the_same_whether_or_not_the_person_has_an_account(app, configure, ctx, queues, on_file):
     known, unknown = app.test_client(), app.test_client()
-    app.config["WTF_CSRF_ENABLED"] = True
+    configure(WTF_CSRF_ENABLED=True)
     a = known.post(URL, data=form(name=on_file.display_name, contact=on_file.email,
                                   csrf_token=_token(known)))
     b = unknown.post(URL, data=form(name="Nobody Known", contact="nobody@example.net",

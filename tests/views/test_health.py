@@ -1,9 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import replace
-
-from helpdesk import create_app
-
 
 def test_health_reports_database_jobs_and_routing(client, app):
     resp = client.get("/healthz")
@@ -14,9 +10,8 @@ def test_health_reports_database_jobs_and_routing(client, app):
     assert body["routing"].startswith("ok")
 
 
-def test_health_is_503_naming_the_database_when_it_is_unreachable(app, tmp_path):
-    broken = create_app(replace(app.config["HELPDESK"], database_url="sqlite:////nonexistent-dir/unreachable.db",
-                                instance_path=tmp_path))
+def test_health_is_503_naming_the_database_when_it_is_unreachable(make_app, tmp_path):
+    broken = make_app(database_url="sqlite:////nonexistent-dir/unreachable.db", instance_path=tmp_path)
     resp = broken.test_client().get("/healthz")
     from helpdesk.extensions import db
 

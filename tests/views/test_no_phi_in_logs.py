@@ -27,20 +27,17 @@ def test_submitting_and_routing_log_no_patient_text(client, ctx, caplog, patient
         assert fragment not in logged
 
 
-def test_an_unexpected_error_logs_its_type_not_its_message(app, client, ctx, caplog, patient, monkeypatch):
+def test_an_unexpected_error_logs_its_type_not_its_message(configure, client, ctx, caplog, patient, monkeypatch):
     import helpdesk.tickets.services as services
 
     def explode(**_kwargs):
         raise RuntimeError(f"failed for {SECRET_BODY}")
 
     monkeypatch.setattr(services, "create_ticket", explode)
-    app.config["PROPAGATE_TEST_ERRORS"] = False
-    try:
+    with configure(PROPAGATE_TEST_ERRORS=False):
         caplog.set_level(logging.DEBUG)
         login(client, patient)
         resp = client.post("/help", data={"subject": SECRET_SUBJECT, "body": SECRET_BODY})
-    finally:
-        app.config["PROPAGATE_TEST_ERRORS"] = True
     assert resp.status_code == 500 and b"Something went wrong on our side" in resp.data
     assert "RuntimeError" in caplog.text and "55501234" not in caplog.text and "Traceback" not in resp.get_data(as_text=True)
 
@@ -94,14 +91,13 @@ def _explode_with_phi(*_args, **kwargs):
 
 
 @pytest.mark.parametrize("where", ["form", "url", "json"])
-def test_an_exception_in_a_request_full_of_phi_logs_none_of_it(app, client, ctx, caplog, patient, portal,
+def test_an_exception_in_a_request_full_of_phi_logs_none_of_it(app, configure, client, ctx, caplog, patient, portal,
                                                                 monkeypatch, where):
     import helpdesk.tickets.services as services
 
     monkeypatch.setattr(services, "create_ticket", _explode_with_phi)
     monkeypatch.setattr(services, "create_ticket_for_requester", _explode_with_phi)
     caplog.set_level(logging.DEBUG)
-    app.config["PROPAGATE_TEST_ERRORS"] = False
     responses = []
 
     def run() -> None:
@@ -117,10 +113,8 @@ def test_an_exception_in_a_request_full_of_phi_logs_none_of_it(app, client, ctx,
                 "subject": f"Help {PHI['phone']}", "body": PHI_TEXT,
                 "requester": {"email": PHI["email"], "name": "Rosa Private"}}))
 
-    try:
+    with configure(PROPAGATE_TEST_ERRORS=False):
         handler_text = _real_handler_output(app, run)
-    finally:
-        app.config["PROPAGATE_TEST_ERRORS"] = True
     (resp,) = responses
     assert resp.status_code == 500
     page = resp.get_data(as_text=True)
@@ -153,14 +147,9 @@ def test_chained_exceptions_and_stack_info_are_redacted_too(caplog):
         assert fragment not in text
 
 
-def test_production_error_pages_show_no_traceback(app, settings, caplog):
-    from dataclasses import replace
-
-    from helpdesk import create_app
-
-    prod = create_app(replace(settings, env="production", secret_key="s" * 32, external_url="https://helpdesk.example.org",
-                                 helpdesk_phone="+1 212 555 0199",
-                                 jobs_inline=True))
+def test_production_error_pages_show_no_traceback(make_app, caplog):
+    prod = make_app(env="production", secret_key="s" * 32, external_url="https://helpdesk.example.org",
+                    helpdesk_phone="+1 212 555 0199", jobs_inline=True)
     assert not prod.debug and not prod.testing
 
     @prod.get("/explode")

@@ -81,8 +81,8 @@ def test_security_headers(client):
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_forms_refuse_posts_without_csrf_token(app, client, ctx, patient, queues):
-    app.config["WTF_CSRF_ENABLED"] = True
+def test_forms_refuse_posts_without_csrf_token(configure, client, ctx, patient, queues):
+    configure(WTF_CSRF_ENABLED=True)
     login(client, patient)
     resp = client.post("/help", data={"subject": "s", "body": "b"})
     assert resp.status_code == 400 and count(Ticket) == 0

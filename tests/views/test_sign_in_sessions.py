@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -192,9 +191,9 @@ def test_status_is_a_background_check_and_keep_alive_extends(client, ctx, patien
     assert resp.status_code == 401
 
 
-def test_keep_alive_needs_the_csrf_token(client, app, ctx, patient):
+def test_keep_alive_needs_the_csrf_token(client, configure, ctx, patient):
     sign_in(client, patient)
-    app.config["WTF_CSRF_ENABLED"] = True
+    configure(WTF_CSRF_ENABLED=True)
     assert client.post("/session/keep-alive").status_code == 400
 
 
@@ -240,18 +239,14 @@ def test_session_limits_can_only_be_shortened(name, value):
         Settings.from_env({"HELPDESK_ENV": "testing", name: value})
 
 
-def test_shorter_session_limits_are_used(client, app, ctx, patient):
+def test_shorter_session_limits_are_used(client, configure, ctx, patient):
     s = Settings.from_env({"HELPDESK_ENV": "testing", "SESSION_IDLE_MINUTES_STAFF": "5",
                            "SESSION_IDLE_MINUTES_PATIENT": "10", "SESSION_MAX_HOURS": "2"})
     assert (s.session_idle_minutes_staff, s.session_idle_minutes_patient, s.session_max_hours) == (5, 10, 2)
-    original = app.config["HELPDESK"]
-    app.config["HELPDESK"] = replace(original, session_idle_minutes_patient=10)
-    try:
+    with configure(session_idle_minutes_patient=10):
         with at(0):
             sign_in(client, patient)
         with at(9):
             assert client.get("/requests").status_code == 200
         with at(19.5):
             assert client.get("/requests").status_code == 302
-    finally:
-        app.config["HELPDESK"] = original

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
@@ -39,12 +38,9 @@ def test_presence_endpoint_triad_and_others(client, ctx, agent, supervisor, pati
 
 
 @pytest.fixture
-def table_backend(app):
+def table_backend(configure):
     """Presence in the database table (the backend used when REDIS_URL is not set)."""
-    original = app.config["HELPDESK"]
-    app.config["HELPDESK"] = replace(original, redis_url=None)
-    yield
-    app.config["HELPDESK"] = original
+    configure(redis_url=None)
 
 
 def test_stale_heartbeats_do_not_count(ctx, agent, supervisor, make_ticket, request):
@@ -71,14 +67,12 @@ def _redis_up() -> bool:
 
 
 @pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
-def test_presence_in_redis_when_configured(app, ctx, agent, supervisor, make_ticket):
+def test_presence_in_redis_when_configured(configure, ctx, agent, supervisor, make_ticket):
     import os
 
     url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/8"
     ticket = make_ticket()
-    original = app.config["HELPDESK"]
-    app.config["HELPDESK"] = replace(original, redis_url=url)
-    try:
+    with configure(redis_url=url):
         presence.heartbeat(supervisor, ticket, "typing")
         assert presence.others(agent, ticket) == [{"name": "Sam Supervisor", "state": "typing"}]
         assert count(TicketPresence) == 0  # kept in Redis, not the table
@@ -89,8 +83,6 @@ def test_presence_in_redis_when_configured(app, ctx, agent, supervisor, make_tic
         assert 0 < r.ttl(key) <= presence.TTL_SECONDS * 4
         r.delete(key)
         assert presence.others(agent, ticket) == []
-    finally:
-        app.config["HELPDESK"] = original
 
 
 def test_reply_is_held_when_a_message_arrived_since_the_page_loaded(client, ctx, agent, patient, make_ticket):
