@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from helpdesk import create_app
 from helpdesk.config import ConfigError, Settings
+from helpdesk.extensions import db
 
 
 def test_production_requires_a_secret_key():
@@ -65,7 +67,14 @@ def test_production_cookies_are_secure(tmp_path):
 def test_creating_the_app_touches_no_database(tmp_path):
     s = Settings.from_env({"HELPDESK_ENV": "development", "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
                            "HELPDESK_INSTANCE_PATH": str(tmp_path)})
-    create_app(s)  # would raise if it connected
+    app = create_app(s)  # the app is built although nothing listens at that address ...
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    with app.app_context():
+        engine = db.engine
+        assert engine.pool.checkedin() == 0 and engine.pool.checkedout() == 0  # ... and opened no connection
+        with pytest.raises(sa.exc.OperationalError):  # (the first real use would have failed)
+            engine.connect()
+        engine.dispose()
 
 
 def test_routing_defaults_match_the_classifiers_chosen_operating_point():
