@@ -213,10 +213,17 @@ def trained_model_file(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> 
     return path
 
 
+APP_FIXTURES = {"app", "ctx", "client", "configure", "make_app", "trained_model_file"}
+
+
 @pytest.fixture(autouse=True)
 def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every test that touches the app starts from empty tables (pure unit tests don't)."""
-    if request.node.path.is_relative_to(ROOT / "tests" / "unit"):
+    """Every test that touches the app starts from empty tables; tests marked ``pure``
+    (``pytestmark = pytest.mark.pure``: no app, no database) skip that, and may not ask
+    for the suite's app."""
+    if request.node.get_closest_marker("pure"):
+        if used := sorted(APP_FIXTURES & set(request.fixturenames)):
+            pytest.fail(f"a pure test may not use the app fixtures {used}: drop the pure mark")
         yield
         return
     app: Flask = request.getfixturevalue("app")
@@ -258,6 +265,7 @@ def client(app: Flask) -> FlaskClient:
 # ------------------------------------------------------------------ factories
 
 from tests.factories import *  # noqa: E402,F401,F403
+from tests.mailserver import smtp_server, use_smtp  # noqa: E402,F401  (fixtures for every area that sends mail)
 
 
 def csrf_from(html: str) -> str:

@@ -20,7 +20,6 @@ from helpdesk.extensions import db
 from helpdesk.jobs import OutboxJob
 from helpdesk.notify import mail as mailer
 from helpdesk.timeutil import simulated_clock, utcnow
-from tests.notify.conftest import smtp_server, use_smtp  # noqa: F401  (fixtures)
 
 SECRET = "pager-secret-" + "s" * 20  # noqa: S105 (a test value)
 PHI_WORDS = ("chest", "breathe", "father", "Maria", "Lopez")
@@ -139,7 +138,7 @@ def test_no_pager_url_no_pager_job(ctx, make_clinician, emergency):
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
-def test_the_alert_email_reaches_smtp_and_carries_no_phi(ctx, smtp_server, use_smtp, make_clinician, emergency,  # noqa: F811
+def test_the_alert_email_reaches_smtp_and_carries_no_phi(ctx, smtp_server, use_smtp, make_clinician, emergency,
                                                          lang):
     use_smtp(smtp_server.controller.port)
     nurse = make_clinician("Nora Nurse")

@@ -19,7 +19,7 @@ from helpdesk.notify import inbound
 from helpdesk.notify.models import InboundMail, InboundStatus
 from helpdesk.tickets.models import Channel, Ticket
 from tests.factories import run_jobs
-from tests.notify.conftest import free_port
+from tests.mailserver import free_port
 from tests.notify.test_inbound import mail
 
 PYMAP = shutil.which("pymap") or str(Path(sys.executable).with_name("pymap"))

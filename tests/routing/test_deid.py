@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from helpdesk.routing.deid import deidentify
 
+pytestmark = pytest.mark.pure  # no app, no database: the per-test table reset is skipped
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),

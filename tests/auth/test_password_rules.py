@@ -15,6 +15,8 @@ from helpdesk.auth.password_rules import (
 )
 from helpdesk.errors import ValidationFailed
 
+pytestmark = pytest.mark.pure  # no app, no database: the per-test table reset is skipped
+
 
 def problem(pw, **kw):
     found = password_problem(pw, **kw)

@@ -49,7 +49,7 @@ def test_registration_mails_a_phi_free_link_and_the_link_confirms(client, ctx, q
     assert "Confirm your e-mail address" in mail.subject and "48 hours" in mail.body
     assert "Ana" not in mail.body  # nothing about the person but the link
     page = client.get("/account/verify-email").get_data(as_text=True)
-    # no mail server in the tests' default: the page says so (tests/views/test_mail_truth.py: both modes)
+    # no mail server in the tests' default: the page says so (tests/auth/test_mail_truth.py: both modes)
     assert "ana@example.net" in page and "has no mail server set up" in page
     path = activation_path(ANA["email"])
     looked = client.get(path)

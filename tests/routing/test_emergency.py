@@ -16,6 +16,8 @@ from helpdesk.routing.emergency import (
     detect_emergency,
 )
 
+pytestmark = pytest.mark.pure  # no app, no database: the per-test table reset is skipped
+
 ENGLISH = [
     ("I'm having chest pain right now", "chest_pain"),
     ("I have crushing chest pain and my left arm is numb", "chest_pain"),

@@ -28,6 +28,8 @@ from helpdesk.routing.classifier import (
 )
 from helpdesk.routing.evaluation import evaluate, read_labelled_csv
 
+pytestmark = pytest.mark.pure  # no app, no database: the per-test table reset is skipped
+
 CORPUS = Path(classifier.__file__).resolve().parent / "corpus"
 QUEUES = ["account-access", "scheduling", "billing", "records", "prescriptions", "technical", "general"]
 

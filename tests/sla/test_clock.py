@@ -27,6 +27,8 @@ from helpdesk.sla.clock import (
     next_working_moment,
 )
 
+pytestmark = pytest.mark.pure  # no app, no database: the per-test table reset is skipped
+
 NY = ZoneInfo("America/New_York")
 HOUR = 3600
 US = timedelta(microseconds=1)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.pure  # no app, no database: the per-test table reset is skipped
+
 CSS = (Path(__file__).resolve().parents[2] / "helpdesk" / "static" / "app.css").read_text()
 VARS = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{6})", CSS))
 

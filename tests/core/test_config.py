@@ -9,6 +9,8 @@ from helpdesk import create_app
 from helpdesk.config import ConfigError, Settings
 from helpdesk.extensions import db
 
+pytestmark = pytest.mark.pure  # no app, no database: the per-test table reset is skipped
+
 
 def test_production_requires_a_secret_key():
     with pytest.raises(ConfigError, match="SECRET_KEY"):

@@ -34,8 +34,10 @@ from helpdesk.routing.compiled import (
 )
 from helpdesk.routing.evaluation import read_labelled_csv
 
+pytestmark = pytest.mark.pure  # no app, no database: the per-test table reset is skipped
+
 CORPUS = Path(classifier.__file__).resolve().parent / "corpus"
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 POLICIES = [(DEFAULT_THRESHOLD, DEFAULT_MARGIN), (0.5, 0.1), (0.9, 0.85), (0.0, 0.0)]
 
 

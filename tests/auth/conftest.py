@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.notify.conftest import Recorder, free_port
+from tests.mailserver import Recorder, free_port
 
 MAIL_MODES = ("smtp", "stored")
 

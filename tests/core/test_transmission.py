@@ -11,6 +11,8 @@ import pytest
 from helpdesk import create_app
 from helpdesk.config import ConfigError, Settings
 
+pytestmark = pytest.mark.pure  # no app, no database: the per-test table reset is skipped
+
 HTTPS_URL = "https://help.example.org"
 
 

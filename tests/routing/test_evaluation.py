@@ -16,6 +16,8 @@ from helpdesk.routing.evaluation import (
     read_labelled_csv,
 )
 
+pytestmark = pytest.mark.pure  # no app, no database: the per-test table reset is skipped
+
 
 class ScriptedRouter:
     """Answers from a script: text -> (top prediction or None, auto-routed?)."""

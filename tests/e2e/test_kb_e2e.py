@@ -2,7 +2,7 @@
 as they type, clicks "This answered my question" — a deflection is recorded and no
 request is created. Also: the same flow without JavaScript.
 
-The browsing runs in the Chromium thread of ``kb_browser`` (see conftest); the database
+The browsing runs in the Chromium thread of ``kb_browser`` (see tests/e2e/conftest.py); the database
 is checked here, in the test's thread."""
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ import pytest
 
 from helpdesk.clinical.roster import Member, Shift, is_on_duty, local_wall_time, on_duty
 
+pytestmark = pytest.mark.pure  # no app, no database: the per-test table reset is skipped
+
 NY = ZoneInfo("America/New_York")
 MON, FRI, SAT, SUN = 0, 4, 5, 6
 

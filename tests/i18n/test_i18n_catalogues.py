@@ -20,6 +20,8 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
+pytestmark = pytest.mark.pure  # no app, no database: the per-test table reset is skipped
+
 ROOT = Path(__file__).resolve().parents[2]
 POT = ROOT / "translations" / "messages.pot"
 LANGUAGES = ("es",)
