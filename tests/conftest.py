@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -48,9 +50,110 @@ class IsolatedClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
+# ------------------------------------------------------------------ configuration
+#
+# Tests never assign to ``app.config``: they build an app with ``build_app`` / ``make_app``
+# or change the suite's app for one test with ``configure``. These helpers are the only
+# places in tests/ that write configuration; ``_clean`` fails a test that leaks any.
+
+# The suite's Flask keys on top of what Settings.flask_config() gives: forms without CSRF
+# tokens (tests that check CSRF turn it on with ``configure(WTF_CSRF_ENABLED=True)``).
+SUITE_FLASK_KEYS: dict[str, Any] = {"WTF_CSRF_ENABLED": False}
+_ABSENT = object()
+
+
+def _split(changes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Lower-case names are Settings fields, UPPER_CASE names are Flask config keys."""
+    fields = {k: v for k, v in changes.items() if not k.isupper()}
+    keys = {k: v for k, v in changes.items() if k.isupper()}
+    return fields, keys
+
+
+def build_app(settings: Settings, **changes: Any) -> Flask:
+    """``create_app`` from ``settings`` with some fields replaced (``smtp_host=...``) and
+    some Flask keys set (``WTF_CSRF_ENABLED=False``)."""
+    fields, keys = _split(changes)
+    built = create_app(replace(settings, **fields) if fields else settings)
+    built.config.update(keys)
+    return built
+
+
+def _put_back(config: dict[str, Any], values: Mapping[str, Any]) -> None:
+    for key, value in values.items():
+        if value is _ABSENT:
+            config.pop(key, None)
+        else:
+            config[key] = value
+
+
+class Configure:
+    """The ``configure`` fixture: ``configure(smtp_host="127.0.0.1", redis_url=None,
+    WTF_CSRF_ENABLED=True)`` changes the suite's app from now on (on top of earlier calls);
+    everything is put back when the test ends. Used as a context manager, a change lasts
+    only for the block: ``with configure(inbound_max_bytes=2048) as settings: ...``."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+        self._initial = dict(app.config)
+
+    def __call__(self, **changes: Any) -> _Change:
+        config = self._app.config
+        fields, keys = _split(changes)
+        before = {k: config.get(k, _ABSENT) for k in [*keys, *(["HELPDESK"] if fields else [])]}
+        if fields:
+            config["HELPDESK"] = replace(config["HELPDESK"], **fields)
+        config.update(keys)
+        return _Change(self, before)
+
+    @property
+    def settings(self) -> Settings:
+        return self._app.config["HELPDESK"]
+
+    def restore(self, values: Mapping[str, Any] | None = None) -> None:
+        """Put back ``values`` (key → value before), or everything as it was at the start."""
+        if values is None:
+            values = {k: self._initial.get(k, _ABSENT) for k in {*self._initial, *self._app.config}}
+        _put_back(self._app.config, values)
+
+
+class _Change:
+    def __init__(self, owner: Configure, before: dict[str, Any]) -> None:
+        self._owner, self._before = owner, before
+
+    def __enter__(self) -> Settings:
+        return self._owner.settings
+
+    def __exit__(self, *exc: object) -> None:
+        self._owner.restore(self._before)
+
+
+@pytest.fixture
+def configure(app: Flask) -> Iterator[Configure]:
+    """Change the suite's app configuration for one test (see ``Configure``)."""
+    configure = Configure(app)
+    yield configure
+    configure.restore()
+
+
+@pytest.fixture
+def make_app(settings: Settings) -> Iterator[Any]:
+    """A second app on the same database with other settings (as after a redeploy):
+    ``make_app(env="production", ..., WTF_CSRF_ENABLED=False)``. Its pool is closed after."""
+    built: list[Flask] = []
+
+    def make(**changes: Any) -> Flask:
+        built.append(build_app(settings, **changes))
+        return built[-1]
+
+    yield make
+    for other in built:
+        with other.app_context():
+            db.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def app(settings: Settings) -> Iterator[Flask]:
-    app = create_app(settings)
+    app = build_app(settings, **SUITE_FLASK_KEYS)
     app.test_client_class = IsolatedClient
     with app.app_context():
         _reset_schema()
@@ -110,10 +213,17 @@ def trained_model_file(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> 
     return path
 
 
+APP_FIXTURES = {"app", "ctx", "client", "configure", "make_app", "trained_model_file"}
+
+
 @pytest.fixture(autouse=True)
 def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every test that touches the app starts from empty tables (pure unit tests don't)."""
-    if request.node.path.is_relative_to(ROOT / "tests" / "unit"):
+    """Every test that touches the app starts from empty tables; tests marked ``pure``
+    (``pytestmark = pytest.mark.pure``: no app, no database) skip that, and may not ask
+    for the suite's app."""
+    if request.node.get_closest_marker("pure"):
+        if used := sorted(APP_FIXTURES & set(request.fixturenames)):
+            pytest.fail(f"a pure test may not use the app fixtures {used}: drop the pure mark")
         yield
         return
     app: Flask = request.getfixturevalue("app")
@@ -131,9 +241,12 @@ def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
 
         Redis.from_url(app.config["HELPDESK"].redis_url).flushdb()
     limiter.reset()
-    app.config["WTF_CSRF_ENABLED"] = False
+    before = dict(app.config)
     yield
-    app.config["WTF_CSRF_ENABLED"] = False
+    leaked = sorted(k for k in {*before, *app.config} if app.config.get(k, _ABSENT) != before.get(k, _ABSENT))
+    if leaked:
+        _put_back(app.config, {k: before.get(k, _ABSENT) for k in leaked})
+        pytest.fail(f"the test left app.config changed ({', '.join(leaked)}): use the configure fixture")
 
 
 @pytest.fixture
@@ -152,6 +265,7 @@ def client(app: Flask) -> FlaskClient:
 # ------------------------------------------------------------------ factories
 
 from tests.factories import *  # noqa: E402,F401,F403
+from tests.mailserver import smtp_server, use_smtp  # noqa: E402,F401  (fixtures for every area that sends mail)
 
 
 def csrf_from(html: str) -> str:

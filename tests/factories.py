@@ -12,6 +12,7 @@ from helpdesk.auth import services as accounts
 from helpdesk.auth.models import Role, User
 from helpdesk.demo import QUEUES
 from helpdesk.extensions import db
+from helpdesk.kb.models import Article
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import Channel, Queue, Ticket
 
@@ -189,6 +190,15 @@ def confirm_email(client: FlaskClient, email: str) -> None:
     assert resp.status_code == 302, resp.status_code
 
 
+@pytest.fixture
+def seeded(ctx, queues, supervisor) -> dict[str, Article]:
+    """The shipped knowledge-base articles (helpdesk/kb/content), by slug."""
+    from helpdesk.kb.seed import seed_articles
+
+    seed_articles(author=supervisor)
+    return {a.slug: a for a in db.session.scalars(sa.select(Article))}
+
+
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
@@ -200,5 +210,5 @@ def count(model) -> int:
 __all__ = [
     "PASSWORD", "admin", "agent", "bearer", "count", "login", "make_ticket", "make_user", "other_patient",
     "outsider_agent", "patient", "portal", "queues", "run_jobs", "supervisor", "session_key", "totp_code",
-    "browser_sign_in", "activation_path", "confirm_email",
+    "browser_sign_in", "activation_path", "confirm_email", "seeded",
 ]

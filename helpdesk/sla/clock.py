@@ -45,7 +45,7 @@ Cost: the clock walks one local day at a time and one working interval at a time
 minute by minute; each (calendar, date) pair's real instants are computed once and kept
 in a bounded LRU cache. Adding 90 business days takes about 0.7 ms cold and 0.04 ms warm
 (whole weeks are not skipped arithmetically: holidays and DST make weeks unequal, and the
-per-day walk is already fast enough; tests/unit/sla/test_clock.py holds it under 5 ms).
+per-day walk is already fast enough; tests/sla/test_clock.py holds it under 5 ms).
 """
 
 from __future__ import annotations

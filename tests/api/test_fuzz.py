@@ -20,7 +20,6 @@ asserts at least ``MIN_REQUESTS`` were made and prints the counts per operation
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 
 import pytest
 import schemathesis
@@ -81,15 +80,11 @@ def world(app, ctx, queues, patient, other_patient, agent, portal):
 
 
 @pytest.fixture
-def fuzz_app(app):
+def fuzz_app(app, configure):
     """The test app with inbound mail over HTTP switched on, and unexpected exceptions
     answered as the 500 a client would get (so not_a_server_error sees them)."""
-    original = app.config["HELPDESK"]
-    app.config["HELPDESK"] = replace(original, inbound_token=INBOUND_TOKEN)
-    app.config["PROPAGATE_TEST_ERRORS"] = False
-    yield app
-    app.config["HELPDESK"] = original
-    app.config["PROPAGATE_TEST_ERRORS"] = True
+    configure(inbound_token=INBOUND_TOKEN, PROPAGATE_TEST_ERRORS=False)
+    return app
 
 
 def fuzz(operation, mode, world, counts: Counter[str], statuses: dict[str, Counter[int]]) -> None:

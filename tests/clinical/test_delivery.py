@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import replace
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -21,7 +20,6 @@ from helpdesk.extensions import db
 from helpdesk.jobs import OutboxJob
 from helpdesk.notify import mail as mailer
 from helpdesk.timeutil import simulated_clock, utcnow
-from tests.notify.conftest import smtp_server, use_smtp  # noqa: F401  (fixtures)
 
 SECRET = "pager-secret-" + "s" * 20  # noqa: S105 (a test value)
 PHI_WORDS = ("chest", "breathe", "father", "Maria", "Lopez")
@@ -54,16 +52,14 @@ class PagerReceiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def pager_server(app):
+def pager_server(configure):
     PagerReceiver.received, PagerReceiver.fail_next = [], 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), PagerReceiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    original = app.config["HELPDESK"]
     url = f"http://127.0.0.1:{server.server_address[1]}/page"
-    app.config["HELPDESK"] = replace(original, pager_webhook_url=url, pager_webhook_secret=SECRET)
+    configure(pager_webhook_url=url, pager_webhook_secret=SECRET)
     yield PagerReceiver
-    app.config["HELPDESK"] = original
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
@@ -142,7 +138,7 @@ def test_no_pager_url_no_pager_job(ctx, make_clinician, emergency):
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
-def test_the_alert_email_reaches_smtp_and_carries_no_phi(ctx, smtp_server, use_smtp, make_clinician, emergency,  # noqa: F811
+def test_the_alert_email_reaches_smtp_and_carries_no_phi(ctx, smtp_server, use_smtp, make_clinician, emergency,
                                                          lang):
     use_smtp(smtp_server.controller.port)
     nurse = make_clinician("Nora Nurse")

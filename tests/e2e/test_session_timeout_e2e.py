@@ -4,7 +4,6 @@ keeps the session, and without activity the page goes to the sign-in page."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 import pytest
 
@@ -14,12 +13,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def short_sessions(app):
-    original = app.config["HELPDESK"]
+def short_sessions(configure):
     # 24 s without activity, warned 12 s before (the defaults are 30 min and 2 min)
-    app.config["HELPDESK"] = replace(original, session_idle_minutes_patient=0.4, session_warning_seconds=12)
-    yield
-    app.config["HELPDESK"] = original
+    configure(session_idle_minutes_patient=0.4, session_warning_seconds=12)
 
 
 def test_idle_warning_stay_signed_in_then_signed_out(browser, live_server, ctx, patient, short_sessions):

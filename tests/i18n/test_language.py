@@ -124,9 +124,9 @@ def test_switcher_refuses_an_unknown_language(client, ctx, patient, language):
     assert db.session.get(User, patient.id).language == "en"
 
 
-def test_switcher_needs_the_csrf_token(app, client, ctx, patient):
+def test_switcher_needs_the_csrf_token(configure, client, ctx, patient):
     login(client, patient)
-    app.config["WTF_CSRF_ENABLED"] = True
+    configure(WTF_CSRF_ENABLED=True)
     assert client.post("/language", data={"language": "es"}).status_code == 400
     token = csrf_from(client.get("/requests").get_data(as_text=True))
     assert client.post("/language", data={"language": "es", "csrf_token": token}).status_code == 302

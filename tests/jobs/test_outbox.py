@@ -7,7 +7,6 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -87,38 +86,33 @@ def own_redis() -> Iterator[dict]:
     stop()
 
 
-def test_a_redis_outage_never_loses_a_submission(app, own_redis, queues, patient):
+def test_a_redis_outage_never_loses_a_submission(app, configure, own_redis, queues, patient):
     """Redis stops: the ticket still commits and its job waits in the outbox; Redis
     comes back: the sweep pushes the job and a real RQ worker runs it."""
     from rq import SimpleWorker
 
-    original = app.config["HELPDESK"]
     # the same app, switched to "production mode" jobs: jobs.py reads the setting per call
-    app.config["HELPDESK"] = replace(original, redis_url=f"redis://127.0.0.1:{own_redis['port']}/0")
-    try:
-        with app.test_request_context():
-            patient_row = db.session.get(type(patient), patient.id)
-            own_redis["stop"]()
-            t = services.create_ticket(requester=patient_row, subject="My bill is wrong",
-                                       body="I was charged twice for one visit.", channel=Channel.WEB,
-                                       created_by=patient_row)
-            ticket_id = t.id
-            assert db.session.get(Ticket, ticket_id) is not None
-            # routing and the "request received" notification
-            assert jobs.outbox_counts()["pending"] == 2
-            assert jobs.sweep_outbox(grace=timedelta(0)) == 0  # still down: nothing lost, nothing pushed
+    with configure(redis_url=f"redis://127.0.0.1:{own_redis['port']}/0"), app.test_request_context():
+        patient_row = db.session.get(type(patient), patient.id)
+        own_redis["stop"]()
+        t = services.create_ticket(requester=patient_row, subject="My bill is wrong",
+                                   body="I was charged twice for one visit.", channel=Channel.WEB,
+                                   created_by=patient_row)
+        ticket_id = t.id
+        assert db.session.get(Ticket, ticket_id) is not None
+        # routing and the "request received" notification
+        assert jobs.outbox_counts()["pending"] == 2
+        assert jobs.sweep_outbox(grace=timedelta(0)) == 0  # still down: nothing lost, nothing pushed
 
-            own_redis["start"]()
-            assert jobs.sweep_outbox() == 0  # within the grace period the request's own push owns it
-            assert jobs.sweep_outbox(grace=timedelta(0)) == 2
-            assert jobs.sweep_outbox(grace=timedelta(0)) == 0  # Redis holds it now: not pushed twice
-            SimpleWorker([jobs.QUEUE_NAME], connection=jobs.redis_connection()).work(burst=True)
-            db.session.expire_all()
-            assert db.session.scalar(sa.select(RoutingDecision).where(RoutingDecision.ticket_id == ticket_id))
-            assert jobs.outbox_counts() == {"pending": 0, "failed": 0}
-            db.session.remove()
-    finally:
-        app.config["HELPDESK"] = original
+        own_redis["start"]()
+        assert jobs.sweep_outbox() == 0  # within the grace period the request's own push owns it
+        assert jobs.sweep_outbox(grace=timedelta(0)) == 2
+        assert jobs.sweep_outbox(grace=timedelta(0)) == 0  # Redis holds it now: not pushed twice
+        SimpleWorker([jobs.QUEUE_NAME], connection=jobs.redis_connection()).work(burst=True)
+        db.session.expire_all()
+        assert db.session.scalar(sa.select(RoutingDecision).where(RoutingDecision.ticket_id == ticket_id))
+        assert jobs.outbox_counts() == {"pending": 0, "failed": 0}
+        db.session.remove()
 
 
 def test_a_failing_job_is_retried_then_marked_failed_not_lost(app, ctx, monkeypatch):

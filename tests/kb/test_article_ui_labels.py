@@ -179,12 +179,9 @@ def _get(client, path: str, headers: dict) -> set[str]:
 
 
 @pytest.fixture
-def ui_labels(app, client, ctx, queues, make_user) -> dict[str, set[str]]:
+def ui_labels(configure, client, ctx, queues, make_user) -> dict[str, set[str]]:
     """What a patient can see and press on this help desk, per language."""
-    from dataclasses import replace
-
     out: dict[str, set[str]] = {}
-    original = app.config["HELPDESK"]
     for lang, headers in (("en", {}), ("es", {"Accept-Language": "es"})):
         found: set[str] = set()
         client.post("/logout")
@@ -200,11 +197,8 @@ def ui_labels(app, client, ctx, queues, make_user) -> dict[str, set[str]]:
         db.session.commit()
         found |= _get(client, f"/account/verify-email/{activation.make_token(waiting)}", headers)
         login(client, waiting)
-        app.config["HELPDESK"] = replace(original, smtp_host="127.0.0.1")
-        try:
+        with configure(smtp_host="127.0.0.1"):
             found |= _get(client, "/account/verify-email", headers)
-        finally:
-            app.config["HELPDESK"] = original
         patient = make_user(Role.PATIENT, email=f"p-{lang}@example.net")
         patient.language = lang
         db.session.commit()

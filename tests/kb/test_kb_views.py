@@ -469,8 +469,8 @@ def test_navigation_links(client, patient, agent):
     assert b'href="/kb/"' in page
 
 
-def test_kb_forms_need_the_csrf_token(app, client, public, patient):
-    app.config["WTF_CSRF_ENABLED"] = True
+def test_kb_forms_need_the_csrf_token(configure, client, public, patient):
+    configure(WTF_CSRF_ENABLED=True)
     login(client, patient)
     assert client.post(f"/help-centre/articles/{public.slug}/feedback", data={"helpful": "yes"}).status_code == 400
     assert client.post("/help/suggest", json={"subject": "password", "body": ""}).status_code == 400

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from helpdesk import create_app, policy
+from helpdesk import policy
 from helpdesk.auth import password_rules, passwords, sessions, throttle
 from helpdesk.auth.models import Role
 from helpdesk.errors import ValidationFailed
@@ -235,15 +235,11 @@ def test_shipped_articles_state_what_the_product_enforces_under_the_default_conf
 
 
 @pytest.fixture
-def changed_app(app, settings):
+def changed_app(app, make_app):
     """A second app on the same database with different settings (as after a redeploy)."""
-    changed = create_app(replace(settings, session_idle_minutes_patient=10, attachment_max_bytes=3 * MB,
-                                 attachment_max_message_bytes=7 * MB, attachment_max_files=2, session_max_hours=6,
-                                 helpdesk_phone="(555) 010-0199"))
-    changed.config["WTF_CSRF_ENABLED"] = False  # as the suite's app (tests/conftest.py)
-    yield changed
-    with changed.app_context():
-        db.engine.dispose()
+    return make_app(session_idle_minutes_patient=10, attachment_max_bytes=3 * MB, attachment_max_message_bytes=7 * MB,
+                    attachment_max_files=2, session_max_hours=6, helpdesk_phone="(555) 010-0199",
+                    WTF_CSRF_ENABLED=False)  # as the suite's app (tests/conftest.py)
 
 
 def test_the_same_articles_follow_a_changed_configuration_without_reseeding(app, changed_app, monkeypatch):

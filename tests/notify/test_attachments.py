@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
@@ -25,14 +24,8 @@ tickets = Settled(_tickets)
 
 
 @pytest.fixture
-def limits(app):
-    original = app.config["HELPDESK"]
-
-    def use(**kw):
-        app.config["HELPDESK"] = replace(original, **kw)
-
-    yield use
-    app.config["HELPDESK"] = original
+def limits(configure):
+    return configure
 
 
 def _count() -> int:

@@ -113,17 +113,11 @@ def test_email_preference_and_language(ctx, make_ticket, patient, agent):
     assert staff_mail.kind == "staff_notice" and "Patient replied" in staff_mail.subject
 
 
-def test_mail_cap_per_address_stops_a_loop(ctx, app, make_ticket, patient, agent):
-    from dataclasses import replace
-
-    original = app.config["HELPDESK"]
-    app.config["HELPDESK"] = replace(original, mail_per_address_per_hour=3)
-    try:
+def test_mail_cap_per_address_stops_a_loop(ctx, configure, make_ticket, patient, agent):
+    with configure(mail_per_address_per_hour=3):
         t = make_ticket()
         for i in range(5):
             tickets.post_message(t, author=agent, body=f"reply {i}")
-    finally:
-        app.config["HELPDESK"] = original
     assert len(mails(patient.email)) == 3
 
 

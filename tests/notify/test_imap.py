@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from helpdesk.notify import inbound
 from helpdesk.notify.models import InboundMail, InboundStatus
 from helpdesk.tickets.models import Channel, Ticket
 from tests.factories import run_jobs
-from tests.notify.conftest import free_port
+from tests.mailserver import free_port
 from tests.notify.test_inbound import mail
 
 PYMAP = shutil.which("pymap") or str(Path(sys.executable).with_name("pymap"))
@@ -67,33 +66,24 @@ def _unseen(port: int) -> int:
         client.logout()
 
 
-def test_poll_ingests_unseen_mail_once(app, ctx, queues, imap_server):
+def test_poll_ingests_unseen_mail_once(configure, ctx, queues, imap_server):
     _append(imap_server, mail("imap.patient@patient.example").as_bytes())
     _append(imap_server, mail("robot@patient.example", Auto_Submitted="auto-replied").as_bytes())
-    original = app.config["HELPDESK"]
-    app.config["HELPDESK"] = replace(original, imap_host="127.0.0.1", imap_port=imap_server, imap_security="none",
-                                     imap_username="demouser", imap_password="demopass")
-    try:
+    with configure(imap_host="127.0.0.1", imap_port=imap_server, imap_security="none", imap_username="demouser",
+                   imap_password="demopass"):
         assert inbound.poll_imap() == 2
         run_jobs()
         assert _unseen(imap_server) == 0
         assert inbound.poll_imap() == 0  # nothing new: nothing ingested twice
-    finally:
-        app.config["HELPDESK"] = original
     rows = db.session.scalars(sa.select(InboundMail).order_by(InboundMail.id)).all()
     assert [(r.source, r.status) for r in rows] == [("imap", InboundStatus.CREATED), ("imap", InboundStatus.IGNORED)]
     ticket = db.session.scalar(sa.select(Ticket))
     assert ticket.channel == Channel.EMAIL and ticket.requester.email == "imap.patient@patient.example"
 
 
-def test_poll_with_wrong_credentials_fails_loudly_and_loses_nothing(app, ctx, queues, imap_server):
+def test_poll_with_wrong_credentials_fails_loudly_and_loses_nothing(configure, ctx, queues, imap_server):
     _append(imap_server, mail("imap2@patient.example").as_bytes())
-    original = app.config["HELPDESK"]
-    app.config["HELPDESK"] = replace(original, imap_host="127.0.0.1", imap_port=imap_server, imap_security="none",
-                                     imap_username="demouser", imap_password="wrong")
-    try:
-        with pytest.raises(imaplib.IMAP4.error):
-            inbound.poll_imap()  # the job fails (and is retried by the outbox), the mail stays unseen
-    finally:
-        app.config["HELPDESK"] = original
+    with configure(imap_host="127.0.0.1", imap_port=imap_server, imap_security="none", imap_username="demouser",
+                   imap_password="wrong"), pytest.raises(imaplib.IMAP4.error):
+        inbound.poll_imap()  # the job fails (and is retried by the outbox), the mail stays unseen
     assert _unseen(imap_server) == 1

@@ -4,7 +4,6 @@ and loops, broken mail, the Maildir/mbox/stdin command and the HTTP endpoint."""
 from __future__ import annotations
 
 import mailbox
-from dataclasses import replace
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -192,14 +191,10 @@ def test_malformed_mail_is_held_with_its_raw_kept(ctx, queues, raw, reason):
     assert inbound.read_raw(row) == raw
 
 
-def test_huge_mail_is_held_not_parsed(ctx, app, queues):
-    original = app.config["HELPDESK"]
-    app.config["HELPDESK"] = replace(original, inbound_max_bytes=2048)
-    try:
+def test_huge_mail_is_held_not_parsed(ctx, configure, queues):
+    with configure(inbound_max_bytes=2048):
         raw = mail("jane@patient.example", body="x" * 5000).as_bytes()
         row = inbound.ingest(raw)
-    finally:
-        app.config["HELPDESK"] = original
     assert row.status == InboundStatus.HELD and row.reason == "too_large" and inbound.read_raw(row) == raw
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Ticket)) == 0
 
@@ -270,12 +265,10 @@ def test_cli_ingests_maildir_mbox_and_stdin(app, ctx, queues, tmp_path):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Ticket)) == 4
 
 
-def test_http_endpoint_for_an_inbound_provider(app, ctx, client, queues):
+def test_http_endpoint_for_an_inbound_provider(configure, ctx, client, queues):
     raw = mail("http@patient.example").as_bytes()
     assert client.post("/api/v1/inbound-mail", data=raw).status_code == 404  # not enabled
-    original = app.config["HELPDESK"]
-    app.config["HELPDESK"] = replace(original, inbound_token=TOKEN)
-    try:
+    with configure(inbound_token=TOKEN):
         r = client.post("/api/v1/inbound-mail", data=raw, headers={"Authorization": "Bearer wrong-token-xxxxxxxx"})
         assert r.status_code == 401 and r.json["error"]["code"] == "unauthorized"
         r = client.post("/api/v1/inbound-mail", data=b"", headers={"Authorization": f"Bearer {TOKEN}"})
@@ -287,8 +280,6 @@ def test_http_endpoint_for_an_inbound_provider(app, ctx, client, queues):
         big = mail("big@patient.example", body="word " * 300_000).as_bytes()
         r = client.post("/api/v1/inbound-mail", data=big, headers={"Authorization": f"Bearer {TOKEN}"})
         assert r.status_code == 202
-    finally:
-        app.config["HELPDESK"] = original
     assert db.session.scalar(sa.select(InboundMail.source).where(InboundMail.id == r.json["id"])) == "http"
 
 

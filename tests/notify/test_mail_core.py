@@ -10,7 +10,8 @@ from helpdesk.extensions import db
 from helpdesk.notify import mail as _mailer
 from helpdesk.notify.models import MailStatus, OutgoingEmail
 from tests.factories import login, run_jobs
-from tests.notify.conftest import Settled, free_port
+from tests.mailserver import free_port
+from tests.notify.conftest import Settled
 
 mailer = Settled(_mailer)
 
@@ -87,7 +88,7 @@ def test_refused_then_accepted_nothing_lost(ctx, smtp_server, use_smtp, mail_clo
 def test_server_down_then_up(ctx, use_smtp, mail_clock):
     from aiosmtpd.controller import Controller
 
-    from tests.notify.conftest import Recorder
+    from tests.mailserver import Recorder
 
     port = free_port()
     use_smtp(port)

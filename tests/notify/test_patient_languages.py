@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
@@ -50,10 +49,8 @@ def _messages(ticket) -> int:
 
 
 @pytest.fixture
-def limits(app):
-    original = app.config["HELPDESK"]
-    yield lambda **kw: app.config.__setitem__("HELPDESK", replace(original, **kw))
-    app.config["HELPDESK"] = original
+def limits(configure):
+    return configure
 
 
 # ----------------------------------------------------------------------------- messages with values

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -29,14 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture
-def inline(app) -> Iterator[None]:
+def inline(configure) -> None:
     """Jobs inline, as in `make run`, also in a run that uses Redis."""
-    original = app.config["HELPDESK"]
-    app.config["HELPDESK"] = replace(original, redis_url=None, jobs_inline=True)
-    try:
-        yield
-    finally:
-        app.config["HELPDESK"] = original
+    configure(redis_url=None, jobs_inline=True)
 
 
 def _events(action: str, reference: str) -> int:
