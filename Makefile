@@ -46,7 +46,7 @@ run: $(STAMP) $(MO) dev-env
 	  $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 # This checkout's settings for the flask command (python-dotenv loads .env; git-ignored):
-# after `make run`, `flask users list` and the other commands of the README work here
+# after `make run`, `flask users list` and the other commands of README.md and docs/ work here
 # as written, on the development instance. Written by `make run` only, never by
 # `make install` (a production host), and a line already there is kept.
 dev-env:

@@ -65,7 +65,7 @@ class User(UserMixin, db.Model):
     # When the owner proved the e-mail address is theirs (helpdesk.auth.activation).
     # Self-registered patients start without it and can't submit or read requests
     # until they open the activation link; accounts made by staff, the CLI or the
-    # portal integration are set at creation (see README "Confirming the e-mail address").
+    # portal integration are set at creation (see docs/patients.md, "Confirming the e-mail address").
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # TOTP second factor (helpdesk.auth.mfa). The secret is set when enrolment starts;

@@ -1,6 +1,6 @@
 """Ranked, typo-tolerant article search: pure scikit-learn, no Flask, no database.
 
-Technique (the README explains the choice):
+Technique (docs/knowledge-base.md explains the choice):
 
 * Text is folded (lower case, accents removed, punctuation to spaces), so "contraseña",
   "Contrasena" and "CONTRASEÑA" are the same word, in English and Spanish alike.
