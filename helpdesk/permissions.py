@@ -215,6 +215,41 @@ def can_read_internal_notes(user: User) -> bool:
     return user.is_staff
 
 
+def can_write_internal_note(user: User) -> bool:
+    """Internal notes, and a status change with a reply, are written by staff; anyone
+    else (a patient, or the portal as the patient) sends public replies only."""
+    return user.is_staff
+
+
+def can_correct_message(user: User) -> bool:
+    """Staff correct messages (their own only: the service checks the author)."""
+    return user.is_staff
+
+
+def can_see_sla(user: User | None) -> bool:
+    """A ticket's SLA clock (the API's ``sla`` field): staff only, null for everyone else."""
+    return user is not None and user.is_staff
+
+
+def can_check_identity(user: User | None) -> bool:
+    """The identity-check panel on a ticket page is for staff."""
+    return user is not None and user.is_staff
+
+
+def can_receive_notifications(user: User | None) -> bool:
+    """In-app notifications (the unread count) are for staff."""
+    return user is not None and user.is_staff
+
+
+def can_set_availability(user: User) -> bool:
+    """Staff mark themselves available for automatic assignment; nobody else has an availability."""
+    return user.is_staff
+
+
+def can_be_queue_member(user: User) -> bool:
+    return user.is_staff
+
+
 def can_view_message(user: User, message: Any) -> bool:
     """A message (and its files) on a ticket ``user`` may see: public ones, and internal
     notes for staff."""
@@ -434,8 +469,26 @@ def can_manage_roster(user: User | None) -> bool:
     return queue is not None and queue.id in member_queue_ids(user)
 
 
+def can_receive_alerts(user: User | None) -> bool:
+    """Clinical alerts (the banner, acknowledging) are for active staff."""
+    return user is not None and user.active and user.is_staff
+
+
+def can_be_on_call(user: User) -> bool:
+    """Only active staff can be put on the roster or be on duty (queue membership aside)."""
+    return user.active and user.is_staff
+
+
+def get_staff_member(user_id: int) -> User:
+    """The staff account the roster pages and API act on; anyone else is "not found"."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_staff:
+        raise NotFound("No such staff member.")
+    return user
+
+
 def can_acknowledge_alert(user: User | None, alert: Any) -> bool:
-    if user is None or not user.active or not user.is_staff:
+    if not can_receive_alerts(user):
         return False
     from helpdesk.clinical.services import is_recipient
 

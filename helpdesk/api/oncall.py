@@ -16,8 +16,7 @@ from helpdesk.auth.models import User
 from helpdesk.clinical import roster as pure
 from helpdesk.clinical import services
 from helpdesk.errors import Forbidden, NotFound
-from helpdesk.extensions import db
-from helpdesk.permissions import can_manage_roster, can_view_roster
+from helpdesk.permissions import can_manage_roster, can_view_roster, get_staff_member
 from helpdesk.timeutil import utcnow
 from helpdesk.urls import MAX_ID
 
@@ -95,10 +94,7 @@ def _manager() -> User:
 
 
 def _staff(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None or not user.is_staff:
-        raise NotFound("No such staff member.")
-    return user
+    return get_staff_member(user_id)
 
 
 def _shift_out(shift: Any) -> dict[str, Any]:

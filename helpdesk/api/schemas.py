@@ -99,11 +99,11 @@ class _SlaField(fields.Nested):
     (``helpdesk.sla.services.badge_for``); staff only, null for everyone else."""
 
     def get_value(self, obj, attr, accessor=None, default=None):
-        from helpdesk.permissions import acting_user
+        from helpdesk.permissions import acting_user, can_see_sla
         from helpdesk.sla.services import sla_summary
 
         user = acting_user()
-        if user is None or not user.is_staff:
+        if not can_see_sla(user):
             return None
         return sla_summary(obj.id)
 

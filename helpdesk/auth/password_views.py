@@ -26,7 +26,7 @@ from helpdesk.auth.throttle import TooManyAttempts
 from helpdesk.errors import DomainError
 from helpdesk.extensions import limiter
 from helpdesk.i18n import translate
-from helpdesk.permissions import STAFF, get_visible_ticket, role_required
+from helpdesk.permissions import STAFF, can_check_identity, get_visible_ticket, role_required
 
 bp = Blueprint("passwords", __name__)
 
@@ -142,7 +142,7 @@ def _policy_numbers():
 def _identity_panel():
     def identity_panel(ticket):
         me = _me() if current_user.is_authenticated else None
-        if me is None or not me.is_staff:
+        if not can_check_identity(me):
             return {"applicable": False}
         state = identity.panel(me, ticket)
         state["form"] = g.get("identity_form") or IdentityCheckForm()

@@ -15,8 +15,10 @@ from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import (
+    can_be_queue_member,
     can_change_roles,
     can_manage_queue_members,
+    can_set_availability,
     can_sign_in,
     forget_memberships,
     is_admin,
@@ -281,7 +283,7 @@ def set_queue_assignment(*, actor: User, queue: Queue, assignment: str) -> Queue
 @transactional
 def set_available(*, user: User, available: bool) -> User:
     """Staff mark themselves available (or not) for automatic assignment."""
-    if not user.is_staff:
+    if not can_set_availability(user):
         raise Forbidden("Only staff have an availability.")
     if user.available == available:
         raise ValidationFailed("Nothing changed.")
@@ -295,7 +297,7 @@ def set_available(*, user: User, available: bool) -> User:
 def add_member(*, actor: User | None, queue: Queue, user: User) -> QueueMembership:
     if actor is not None and not can_manage_queue_members(actor, queue.id):
         raise Forbidden("You can't manage this queue.")
-    if not user.is_staff:
+    if not can_be_queue_member(user):
         raise ValidationFailed("Only staff can be queue members.", fields={"user": ["Must be staff."]})
     existing = db.session.scalar(
         sa.select(QueueMembership).where(QueueMembership.queue_id == queue.id, QueueMembership.user_id == user.id)

@@ -40,6 +40,7 @@ from helpdesk.clinical.models import (
 from helpdesk.db import unit_of_work
 from helpdesk.errors import Conflict, NotFound, ValidationFailed
 from helpdesk.extensions import db
+from helpdesk.permissions import can_be_on_call, can_receive_alerts
 from helpdesk.tickets.models import ACTIVE_STATUSES, Queue, QueueMembership, Ticket
 from helpdesk.timeutil import utcnow
 
@@ -88,7 +89,7 @@ def as_pure(member: OnCallMember) -> pure.Member:
 
 def eligible(member: OnCallMember, queue_members: set[int]) -> bool:
     """Only active staff who are still members of the clinical queue can be on duty."""
-    return member.user.active and member.user.is_staff and member.user_id in queue_members
+    return can_be_on_call(member.user) and member.user_id in queue_members
 
 
 def on_duty_now(now: datetime | None = None) -> list[User]:
@@ -118,7 +119,7 @@ def add_to_roster(*, actor: User | None, user: User, mode: str = "shifts") -> On
     """Put a staff member of the clinical-escalation queue on the roster."""
     with unit_of_work():
         duty = _mode(mode)
-        if not user.is_staff or not user.active:
+        if not can_be_on_call(user):
             raise ValidationFailed("Only active staff can be on call.", fields={"user": ["Must be active staff."]})
         if user.id not in _queue_member_ids():
             raise ValidationFailed("Add the person to the clinical-escalation queue first.",
@@ -429,7 +430,7 @@ def acknowledge(alert: ClinicalAlert, *, user: User, now: datetime | None = None
 
 def open_alerts_for(user: User) -> list[ClinicalAlert]:
     """Unacknowledged alerts ``user`` was alerted about (the banner), oldest first."""
-    if not user.is_staff or not user.active:
+    if not can_receive_alerts(user):
         return []
     return list(db.session.scalars(
         sa.select(ClinicalAlert)

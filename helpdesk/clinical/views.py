@@ -11,9 +11,16 @@ from helpdesk.admin.forms import ActionForm
 from helpdesk.auth.models import Role, User
 from helpdesk.clinical import roster as pure
 from helpdesk.clinical import services
-from helpdesk.errors import DomainError, Forbidden, NotFound
-from helpdesk.extensions import db
-from helpdesk.permissions import STAFF, acting_user, can_manage_roster, can_view_roster, role_required
+from helpdesk.errors import DomainError, Forbidden
+from helpdesk.permissions import (
+    STAFF,
+    acting_user,
+    can_manage_roster,
+    can_receive_alerts,
+    can_view_roster,
+    get_staff_member,
+    role_required,
+)
 from helpdesk.timeutil import utcnow
 
 bp = Blueprint("clinical", __name__)
@@ -27,7 +34,7 @@ def _me() -> User:
 def clinical_banner() -> list[dict[str, Any]]:
     """The unacknowledged alerts of the signed-in staff member (every staff page)."""
     user = acting_user()
-    if user is None or not user.is_staff:
+    if not can_receive_alerts(user):
         return []
     now = utcnow()
     return [services.alert_json(a, user, now) for a in services.open_alerts_for(user)]
@@ -105,10 +112,7 @@ def _require_manager() -> User:
 
 
 def _staff(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None or not user.is_staff:
-        raise NotFound("No such staff member.")
-    return user
+    return get_staff_member(user_id)
 
 
 @bp.get("/admin/on-call")

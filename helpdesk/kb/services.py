@@ -553,7 +553,7 @@ def article_snapshot(article: Article) -> dict[str, Any]:
 def ticket_answer(ticket: Ticket) -> str:
     """The answer to turn into an article: the last public reply by staff."""
     for message in reversed(ticket.messages):
-        if message.public and message.author is not None and message.author.is_staff:
+        if message.public and message.from_staff:
             return message.current_body
     return ""
 

@@ -20,7 +20,7 @@ from helpdesk.notify import csat, inbound, services
 from helpdesk.notify import mail as mailer
 from helpdesk.notify.forms import CsatForm
 from helpdesk.notify.models import InboundMail, InboundStatus, MailStatus, OutgoingEmail
-from helpdesk.permissions import STAFF, acting_user, is_patient, role_required
+from helpdesk.permissions import STAFF, acting_user, can_receive_notifications, is_patient, role_required
 
 bp = Blueprint("notify", __name__)
 
@@ -80,7 +80,7 @@ def outbox_retry(mail_id: int):
 @bp.app_template_global()
 def unread_notifications() -> int:
     user = acting_user()
-    if user is None or not user.is_staff:
+    if not can_receive_notifications(user):
         return 0
     return services.unread_count(user.id)
 

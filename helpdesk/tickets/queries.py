@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 from helpdesk.auth.models import User
 from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.permissions import member_queue_ids, ticket_scope
+from helpdesk.permissions import can_read_internal_notes, member_queue_ids, ticket_scope
 from helpdesk.tickets.models import Message, Priority, Queue, Status, Ticket
 
 SORTS = ("newest", "oldest", "priority", "due")
@@ -121,7 +121,7 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
     if f.q:
         pattern = _like(f.q)
         in_body = sa.select(Message.id).where(Message.ticket_id == Ticket.id, Message.body.ilike(pattern, escape="\\"))
-        if not user.is_staff:
+        if not can_read_internal_notes(user):
             in_body = in_body.where(Message.public.is_(True))
         stmt = stmt.where(sa.or_(Ticket.subject.ilike(pattern, escape="\\"), in_body.exists()))
 

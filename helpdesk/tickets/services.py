@@ -25,7 +25,15 @@ from helpdesk.extensions import db
 from helpdesk.i18n import N_
 from helpdesk.notify import attachments as files
 from helpdesk.notify import hooks as notify_hooks
-from helpdesk.permissions import can_be_assigned, can_view_ticket, can_work_ticket, can_write_as, is_patient
+from helpdesk.permissions import (
+    can_be_assigned,
+    can_correct_message,
+    can_view_ticket,
+    can_work_ticket,
+    can_write_as,
+    can_write_internal_note,
+    is_patient,
+)
 from helpdesk.sla import rollup
 from helpdesk.sla import services as sla
 from helpdesk.tickets.models import (
@@ -288,7 +296,7 @@ def post_message(
     checked_files = files.check(attachments or [])
     now = utcnow()
 
-    if not author.is_staff:
+    if not can_write_internal_note(author):
         if not public or next_status is not None:
             raise Forbidden("Patients can only send replies.")
         if ticket.status == Status.CLOSED:
@@ -363,7 +371,7 @@ def correct_message(ticket: Ticket, message_id: int, *, editor: User, body: Any)
 
 
 def _correct(ticket: Ticket, message_id: int, *, editor: User, body: Any) -> Message:
-    if not editor.is_staff:
+    if not can_correct_message(editor):
         raise Forbidden("Only staff can correct messages.")
     if not can_work_ticket(editor, ticket):
         raise NotFound("No request with that reference.")
@@ -408,7 +416,7 @@ def update_ticket(
     before = _snapshot(ticket)
     details: dict[str, Any] = {}
 
-    if not actor.is_staff:
+    if not can_work_ticket(actor, ticket):  # can_view_ticket holds: so this is "not staff"
         # A patient (or the portal on their behalf) may only close their request.
         if priority is not None or queue_id is not None or assignee_id is not UNSET:
             raise Forbidden("Only staff can change this.")
@@ -446,9 +454,7 @@ def update_ticket(
                 ticket.assignee = None
             else:
                 assignee = db.session.get(User, assignee_id)
-                if assignee is None or not assignee.is_staff or not assignee.active or not _member_of(
-                    assignee, ticket.queue_id
-                ):
+                if assignee is None or not can_be_assigned(assignee, ticket):
                     raise ValidationFailed(
                         "That person can't be assigned to this queue.",
                         fields={"assignee": ["Must be an active member of the ticket's queue."]},

@@ -5,11 +5,13 @@ Over the source's ``ast``, outside permissions.py this fails on:
 * a comparison of ``<something>.role`` with a ``Role`` member (``==``, ``!=``, ``in``,
   ``not in`` a tuple/list/set of them) — who-may-do-what is a named predicate there;
 * a function named ``can_*``, ``may_*`` or ``is_allowed*`` — a permission predicate
-  defined somewhere else.
+  defined somewhere else;
+* any ``<something>.is_staff`` outside permissions.py and ``auth/models.py`` (where the
+  property is defined) — "staff only" is a rule too, so it is named there.
 
 ``ALLOWED`` lists the few role comparisons that decide no access (what a page *says*, a
 query's filter, a default), each with its reason; a stale entry fails too, so the list
-only shrinks.
+only shrinks. ``STAFF_ALLOWED`` does the same for ``.is_staff``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,19 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("notify/views.py", "audit_download"): "whose downloads are audited (staff, integrations): audit policy, not access",
 }
 
+# (module relative to helpdesk/, enclosing function) -> why this `.is_staff` decides no access
+STAFF_ALLOWED: dict[tuple[str, str], str] = {
+    ("auth/sessions.py", "idle_limit"): "how long an idle session lasts (staff and patients differ), not who may sign in",
+    ("auth/sessions.py", "_say_why"): "which language the sign-out notice speaks",
+    ("auth/services.py", "change_role"): "a role change to a non-staff role drops queue memberships (data kept consistent)",
+    ("notify/services.py", "add_notifications"): "whom a notification is also e-mailed to (routing)",
+    ("notify/views.py", "audit_download"): "whose downloads are audited (staff, integrations): audit policy, not access",
+    ("tickets/models.py", "from_staff"): "who wrote a message (a fact about the author), not who may see it",
+    ("tickets/presence.py", "others"): "whose presence a ticket page shows (display of who else is looking)",
+    ("tickets/services.py", "record_staff_view"): "which reads are audited (staff views): audit policy, not access",
+}
+STAFF_EXEMPT = (ROOT / "auth" / "models.py",)  # defines the property
+
 
 def _is_role_member(node: ast.AST) -> bool:
     """``Role.X`` (or ``models.Role.X``)."""
@@ -52,11 +67,13 @@ def _is_role_attr(node: ast.AST) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == "role"
 
 
-def _findings(path: Path) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-    """(role comparisons as (enclosing function, line), predicate definitions as (name, line))."""
+def _findings(path: Path) -> tuple[list[tuple[str, int]], list[tuple[str, int]], list[tuple[str, int]]]:
+    """(role comparisons as (enclosing function, line), predicate definitions as (name, line),
+    ``.is_staff`` reads as (enclosing function, line))."""
     tree = ast.parse(path.read_text(), filename=str(path))
     comparisons: list[tuple[str, int]] = []
     predicates: list[tuple[str, int]] = []
+    staff_reads: list[tuple[str, int]] = []
 
     def visit(node: ast.AST, func: str) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -67,11 +84,13 @@ def _findings(path: Path) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]
             operands = [node.left, *node.comparators]
             if any(_is_role_attr(o) for o in operands) and any(_mentions_role_members(o) for o in operands):
                 comparisons.append((func, node.lineno))
+        if isinstance(node, ast.Attribute) and node.attr == "is_staff":
+            staff_reads.append((func, node.lineno))
         for child in ast.iter_child_nodes(node):
             visit(child, func)
 
     visit(tree, "<module>")
-    return comparisons, predicates
+    return comparisons, predicates, staff_reads
 
 
 def _modules() -> list[Path]:
@@ -82,7 +101,7 @@ def test_no_access_rule_outside_permissions():
     role_rules, predicates, seen = [], [], set()
     for path in _modules():
         rel = path.relative_to(ROOT).as_posix()
-        comparisons, defs = _findings(path)
+        comparisons, defs, _ = _findings(path)
         for func, line in comparisons:
             if (rel, func) in ALLOWED:
                 seen.add((rel, func))
@@ -107,6 +126,38 @@ def test_the_checker_sees_what_it_must(tmp_path):
         "def d(u):\n    return u.role.value\n"
         "def e(u):\n    return u.kind == Kind.ADMIN\n"
     )
-    comparisons, predicates = _findings(sample)
+    comparisons, predicates, staff_reads = _findings(sample)
     assert [f for f, _ in comparisons] == ["a", "b", "c"]
     assert [n for n, _ in predicates] == ["can_do", "may_do"]
+    assert staff_reads == []
+
+
+def test_no_staff_check_outside_permissions():
+    """``.is_staff`` is read only in permissions.py (and where it is defined), apart from
+    the ``STAFF_ALLOWED`` uses that decide no access."""
+    found, seen = [], set()
+    for path in _modules():
+        if path in STAFF_EXEMPT:
+            continue
+        rel = path.relative_to(ROOT).as_posix()
+        for func, line in _findings(path)[2]:
+            if (rel, func) in STAFF_ALLOWED:
+                seen.add((rel, func))
+            else:
+                found.append(f"{rel}:{line} in {func}()")
+    assert not found, "`.is_staff` outside helpdesk/permissions.py (name the rule there):\n" + "\n".join(found)
+    assert not STAFF_ALLOWED.keys() - seen, f"stale STAFF_ALLOWED entries: {sorted(STAFF_ALLOWED.keys() - seen)}"
+
+
+def test_the_staff_checker_sees_what_it_must(tmp_path):
+    """Every read of ``.is_staff`` (a test, a condition, a return value, a chained one) and
+    nothing else (a name, a call of something else, a string)."""
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "def a(u):\n    if not u.is_staff:\n        raise Forbidden('no')\n"
+        "def b(u):\n    return u.active and u.is_staff\n"
+        "def c(m):\n    return [x for x in m if x.author.is_staff]\n"
+        "def d(role):\n    return role.is_staff\n"
+        "def e(u, is_staff):\n    return is_staff or u.staff or 'is_staff'\n"
+    )
+    assert [f for f, _ in _findings(sample)[2]] == ["a", "b", "c", "d"]
