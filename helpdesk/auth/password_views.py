@@ -27,6 +27,7 @@ from helpdesk.errors import DomainError
 from helpdesk.extensions import limiter
 from helpdesk.i18n import translate
 from helpdesk.permissions import STAFF, get_visible_ticket, role_required
+from helpdesk.tickets.ticket_page import render_ticket_page
 
 bp = Blueprint("passwords", __name__)
 
@@ -154,9 +155,7 @@ def _identity_panel():
 
 
 def _ticket_page_with(ticket, status: int):
-    from helpdesk.tickets.agent_views import _ticket_page
-
-    return _ticket_page(ticket, status=status)
+    return render_ticket_page(ticket, status=status)
 
 
 @bp.post("/agent/tickets/<reference>/identity-check")
