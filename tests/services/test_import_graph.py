@@ -19,13 +19,12 @@ PACKAGE = ROOT / "helpdesk"
 
 # The ceiling of function-level imports (helpdesk modules and third-party modules; the
 # standard library is not counted). Lower it when one goes; never raise it.
-MAX_FUNCTION_LEVEL_IMPORTS = 310
+MAX_FUNCTION_LEVEL_IMPORTS = 309
 # Of those, how many still carry no "#" reason. Goes to 0; never rises.
-MAX_UNCOMMENTED = 307
+MAX_UNCOMMENTED = 306
 
 # Circles not yet broken, each named by its members. Shrinks to empty; never grows.
 KNOWN_CIRCLES: list[set[str]] = [
-    {"helpdesk.routing.classifier", "helpdesk.routing.compiled"},
     {
         "helpdesk.auth.activation", "helpdesk.auth.forms", "helpdesk.auth.lockedout", "helpdesk.auth.mfa",
         "helpdesk.auth.password_forms", "helpdesk.auth.password_rules", "helpdesk.auth.services",
