@@ -109,5 +109,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from helpdesk.i18n import init_i18n
 
     init_i18n(app)
+    from helpdesk.i18n.views import bp as i18n_bp
+
+    app.register_blueprint(i18n_bp)
     logging.getLogger(__name__).debug("app created (%s)", settings.env)
     return app

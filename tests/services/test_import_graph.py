@@ -19,21 +19,18 @@ PACKAGE = ROOT / "helpdesk"
 
 # The ceiling of function-level imports (helpdesk modules and third-party modules; the
 # standard library is not counted). Lower it when one goes; never raise it.
-MAX_FUNCTION_LEVEL_IMPORTS = 309
+MAX_FUNCTION_LEVEL_IMPORTS = 305
 # Of those, how many still carry no "#" reason. Goes to 0; never rises.
-MAX_UNCOMMENTED = 306
+MAX_UNCOMMENTED = 302
 
 # Circles not yet broken, each named by its members. Shrinks to empty; never grows.
 KNOWN_CIRCLES: list[set[str]] = [
     {
-        "helpdesk.auth.activation", "helpdesk.auth.forms", "helpdesk.auth.lockedout", "helpdesk.auth.mfa",
-        "helpdesk.auth.password_forms", "helpdesk.auth.password_rules", "helpdesk.auth.services",
-        "helpdesk.auth.sessions", "helpdesk.auth.throttle", "helpdesk.auth.views", "helpdesk.clinical.services",
-        "helpdesk.errors", "helpdesk.i18n", "helpdesk.i18n.services", "helpdesk.i18n.views",
-        "helpdesk.notify.attachments", "helpdesk.notify.csat", "helpdesk.notify.mail", "helpdesk.notify.services",
-        "helpdesk.permissions", "helpdesk.routing.services", "helpdesk.sla.rollup", "helpdesk.sla.services",
-        "helpdesk.tickets.merge", "helpdesk.tickets.services",
+        "helpdesk.auth.activation", "helpdesk.auth.lockedout", "helpdesk.auth.mfa", "helpdesk.auth.services",
+        "helpdesk.auth.sessions", "helpdesk.tickets.merge", "helpdesk.tickets.services",
     },
+    {"helpdesk.clinical.services", "helpdesk.permissions"},
+    {"helpdesk.sla.rollup", "helpdesk.sla.services"},
 ]
 
 
