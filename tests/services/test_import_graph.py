@@ -19,9 +19,9 @@ PACKAGE = ROOT / "helpdesk"
 
 # The ceiling of function-level imports (helpdesk modules and third-party modules; the
 # standard library is not counted). Lower it when one goes; never raise it.
-MAX_FUNCTION_LEVEL_IMPORTS = 290
+MAX_FUNCTION_LEVEL_IMPORTS = 273
 # Of those, how many still carry no "#" reason. Goes to 0; never rises.
-MAX_UNCOMMENTED = 287
+MAX_UNCOMMENTED = 270
 
 # Circles not yet broken, each named by its members. Shrinks to empty; never grows.
 KNOWN_CIRCLES: list[set[str]] = [
@@ -29,7 +29,6 @@ KNOWN_CIRCLES: list[set[str]] = [
         "helpdesk.auth.activation", "helpdesk.auth.lockedout", "helpdesk.auth.mfa", "helpdesk.auth.services",
         "helpdesk.auth.sessions", "helpdesk.tickets.merge", "helpdesk.tickets.services",
     },
-    {"helpdesk.sla.rollup", "helpdesk.sla.services"},
 ]
 
 
