@@ -19,17 +19,12 @@ PACKAGE = ROOT / "helpdesk"
 
 # The ceiling of function-level imports (helpdesk modules and third-party modules; the
 # standard library is not counted). Lower it when one goes; never raise it.
-MAX_FUNCTION_LEVEL_IMPORTS = 273
+MAX_FUNCTION_LEVEL_IMPORTS = 254
 # Of those, how many still carry no "#" reason. Goes to 0; never rises.
-MAX_UNCOMMENTED = 270
+MAX_UNCOMMENTED = 251
 
 # Circles not yet broken, each named by its members. Shrinks to empty; never grows.
-KNOWN_CIRCLES: list[set[str]] = [
-    {
-        "helpdesk.auth.activation", "helpdesk.auth.lockedout", "helpdesk.auth.mfa", "helpdesk.auth.services",
-        "helpdesk.auth.sessions", "helpdesk.tickets.merge", "helpdesk.tickets.services",
-    },
-]
+KNOWN_CIRCLES: list[set[str]] = []
 
 
 def _module_name(path: Path) -> str:
