@@ -662,10 +662,11 @@ def compile_router(router: Any) -> CompiledRouter:
     reproduce exactly, and when its probabilities on probe texts differ from
     scikit-learn's by more than 1e-9.
     """
-    from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model._base import LinearClassifierMixin
-    from sklearn.pipeline import FeatureUnion, Pipeline
+    # lazy: this module is numpy-only for the workers; compiling (at training time) reads scikit-learn
+    from sklearn.calibration import CalibratedClassifierCV  # lazy: see above
+    from sklearn.feature_extraction.text import TfidfVectorizer  # lazy: see above
+    from sklearn.linear_model._base import LinearClassifierMixin  # lazy: see above
+    from sklearn.pipeline import FeatureUnion, Pipeline  # lazy: see above
 
     pipeline = router.pipeline
     if not isinstance(pipeline, Pipeline) or len(pipeline) != 2:

@@ -6,14 +6,18 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from helpdesk.access.views import break_glass_prompt
+from helpdesk.auth.services import set_available
 from helpdesk.errors import DomainError, NotFound, ValidationFailed
 from helpdesk.formutil import choices
 from helpdesk.notify.attachments import uploads_from_request
-from helpdesk.permissions import STAFF, get_visible_ticket, role_required
+from helpdesk.permissions import STAFF, can_view_ticket, get_visible_ticket, role_required
 from helpdesk.tickets import queries, services
 from helpdesk.tickets.forms import AgentReplyForm, AssignForm, ClaimForm, CorrectionForm, MoveForm, UpdateForm
+from helpdesk.tickets.forms import ClaimForm as ActionForm
 from helpdesk.tickets.models import Priority, Status
+from helpdesk.tickets.presence import unseen_messages
 from helpdesk.tickets.ticket_page import render_ticket_page
+from helpdesk.tickets.workspace_views import list_page_context
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
@@ -32,9 +36,6 @@ def dashboard():
 @bp.post("/availability")
 @role_required(*STAFF)
 def availability():
-    from helpdesk.auth.services import set_available
-    from helpdesk.tickets.forms import ClaimForm as ActionForm
-
     if ActionForm().validate_on_submit():
         me = _me()
         set_available(user=me, available=not me.available)
@@ -62,8 +63,6 @@ def ticket_list():
 
 
 def _workspace_list_context() -> dict:
-    from helpdesk.tickets.workspace_views import list_page_context
-
     return list_page_context()
 
 
@@ -88,8 +87,6 @@ def reply(reference: str):
     form = AgentReplyForm()
     if not form.validate_on_submit():
         return render_ticket_page(ticket, reply_form=form, status=422)
-    from helpdesk.tickets.presence import unseen_messages
-
     # a message arrived since the page was loaded: show it and ask to send again
     if unseen := unseen_messages(ticket, _me(), request.form.get("last_seen_message_id")):
         return render_ticket_page(ticket, reply_form=form, status=409, collision=unseen)
@@ -146,8 +143,6 @@ def move(reference: str):
     services.update_ticket(ticket, actor=_me(), queue_id=form.queue_id.data, reason=form.reason.data)
     flash(f"Moved to {ticket.queue.name}.", "success")
     # The mover may no longer be a member of the new queue.
-    from helpdesk.permissions import can_view_ticket
-
     if can_view_ticket(_me(), ticket):
         return redirect(url_for("agent.ticket_page", reference=ticket.reference))
     return redirect(url_for("agent.ticket_list"))

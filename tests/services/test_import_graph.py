@@ -18,13 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "helpdesk"
 
 # The ceiling of function-level imports (helpdesk modules and third-party modules; the
-# standard library is not counted). Lower it when one goes; never raise it.
-MAX_FUNCTION_LEVEL_IMPORTS = 254
-# Of those, how many still carry no "#" reason. Goes to 0; never rises.
-MAX_UNCOMMENTED = 251
-
-# Circles not yet broken, each named by its members. Shrinks to empty; never grows.
-KNOWN_CIRCLES: list[set[str]] = []
+# standard library is not counted). The issue allows 20; 15 remain, all loading
+# scikit-learn/numpy lazily or keeping the package init light. Lower it when one goes.
+MAX_FUNCTION_LEVEL_IMPORTS = 15
 
 
 def _module_name(path: Path) -> str:
@@ -164,7 +160,7 @@ def _strongly_connected(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_circles_among_helpdesk_modules():
     edges, _ = _graph()
-    circles = [c for c in _strongly_connected(edges) if set(c) not in KNOWN_CIRCLES]
+    circles = _strongly_connected(edges)
     report = []
     for members in circles:
         inside = set(members)
@@ -181,7 +177,7 @@ def test_function_level_imports_are_few_and_each_says_why():
         + listing
     )
     silent = [f"  {m}:{line}  {text}" for m, line, text, commented in function_level if not commented]
-    assert len(silent) <= MAX_UNCOMMENTED, "function-level imports without a '#' reason:\n" + "\n".join(silent)
+    assert not silent, "function-level imports without a '#' reason:\n" + "\n".join(silent)
 
 
 def test_the_graph_reader_resolves_relative_and_submodule_imports():
