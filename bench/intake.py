@@ -138,8 +138,8 @@ def list_benchmark(env: dict[str, str], n_tickets: int) -> None:
     import sqlalchemy as sa
 
     from helpdesk.auth import services as accounts
+    from helpdesk.auth.mfa import signed_in_key
     from helpdesk.auth.models import Role, User
-    from helpdesk.auth.sessions import signed_in_key
     from helpdesk.extensions import db
     from helpdesk.tickets.models import Queue, Ticket, new_reference
     from helpdesk.timeutil import utcnow

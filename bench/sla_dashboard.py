@@ -191,8 +191,8 @@ def main() -> None:
     app = create_app(Settings.from_env(env))
     import sqlalchemy as sa
 
+    from helpdesk.auth.mfa import signed_in_key
     from helpdesk.auth.models import User
-    from helpdesk.auth.sessions import signed_in_key
     from helpdesk.extensions import db
     from helpdesk.tickets.models import Ticket
 

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from flask import has_request_context, request
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from helpdesk.db import conflict_insert, unit_of_work
 from helpdesk.extensions import db
 from helpdesk.timeutil import UTCDateTime, utcnow
 
@@ -136,8 +137,6 @@ def record(
 def record_export(kind: str, *, actor_id: int | None, filters: dict[str, Any] | None = None) -> None:
     """A staff member downloaded data (CSV/JSON): an ``export.<kind>`` event, committed
     at once (an export is a read, with no other transaction to join)."""
-    from helpdesk.db import unit_of_work
-
     with unit_of_work():
         record(f"export.{kind}", "export", kind, actor_id=actor_id,
                changes={"filters": {k: v for k, v in (filters or {}).items() if v not in (None, "")}})
@@ -190,8 +189,6 @@ def lock_head(conn: sa.Connection) -> Any:
     stmt = sa.select(_head).where(_head.c.id == 1).with_for_update()
     row = conn.execute(stmt).one_or_none()
     if row is None:
-        from helpdesk.db import conflict_insert
-
         conn.execute(conflict_insert(_head, conn.dialect.name).values(id=1, last_id=None, last_hash=GENESIS, anchor_id=None,
                                           anchor_hash=GENESIS).on_conflict_do_nothing())
         row = conn.execute(stmt).one()
@@ -304,8 +301,6 @@ def prune(*, retention_days: int, now: datetime | None = None, batch_size: int =
     in id order, stopping at the first event still within it. Each batch moves the
     anchor (last deleted id and hash) in the same transaction, so ``verify`` still
     passes; an ``audit.pruned`` event records what was done."""
-    from helpdesk.db import unit_of_work
-
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     deleted, anchor_id = 0, None
     while True:

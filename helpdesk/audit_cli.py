@@ -7,6 +7,9 @@ import sys
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from tqdm import tqdm
+
+from helpdesk import audit
 
 audit_cli = AppGroup("audit", help="Check and prune the audit log.")
 
@@ -15,10 +18,6 @@ audit_cli = AppGroup("audit", help="Check and prune the audit log.")
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
 def verify_cmd(batch_size: int) -> None:
     """Walk the hash chain in id order; exit 1 at the first broken link."""
-    from tqdm import tqdm
-
-    from helpdesk import audit
-
     total = audit.events_to_verify()
     with tqdm(total=total, unit="event", file=sys.stderr, desc="verifying", disable=None) as bar:
         result = audit.verify(batch_size=batch_size, progress=bar.update)
@@ -34,8 +33,6 @@ def verify_cmd(batch_size: int) -> None:
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
 def prune_cmd(batch_size: int) -> None:
     """Delete events older than AUDIT_RETENTION_DAYS (from the start of the log)."""
-    from helpdesk import audit
-
     days = current_app.config["HELPDESK"].audit_retention_days
     result = audit.prune(retention_days=days, batch_size=batch_size)
     click.echo(f"{result.deleted} event(s) older than {days} days (before {result.cutoff:%Y-%m-%d %H:%M} UTC) deleted.")

@@ -8,10 +8,22 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from rq import SimpleWorker
+from rq.cron import CronScheduler
 
+from helpdesk import demo, jobs, periodic
+from helpdesk.audit_cli import audit_cli
+from helpdesk.auth import mfa, services
 from helpdesk.auth.models import ApiToken, Role, User
+from helpdesk.clinical.cli import oncall_cli
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
+from helpdesk.kb.cli import kb_cli
+from helpdesk.notify.cli import mail_cli
+from helpdesk.routing.cli import routing_cli
+from helpdesk.sla.cli import sla_cli
+from helpdesk.tickets.macro_seed import seed_macros
+from helpdesk.tickets.models import Queue
 
 users_cli = AppGroup("users", help="Manage accounts.")
 token_cli = AppGroup("api-token", help="Manage API tokens.")
@@ -31,9 +43,6 @@ def _fail(err: DomainError) -> None:
 @click.option("--queue", "queues", multiple=True, help="Queue slug to join (staff); repeatable.")
 def create_user_cmd(email: str, name: str, role: str, password: str, queues: tuple[str, ...]) -> None:
     """Create an account."""
-    from helpdesk.auth import services
-    from helpdesk.tickets.models import Queue
-
     try:
         user = services.create_user(actor=None, email=email, name=name, role=role, password=password)
         for slug in queues:
@@ -59,8 +68,6 @@ def list_users_cmd() -> None:
 @click.argument("email")
 def deactivate_cmd(email: str) -> None:
     """Deactivate an account and end its sessions."""
-    from helpdesk.auth import services
-
     user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise click.ClickException("No such account.")
@@ -75,8 +82,6 @@ def deactivate_cmd(email: str) -> None:
 @click.argument("email")
 def mfa_code_cmd(email: str) -> None:
     """Print the account's current two-step sign-in code (development: sign in to `make run`)."""
-    from helpdesk.auth import mfa
-
     if current_app.config["HELPDESK"].is_production:
         raise click.ClickException("Not available in production: use the authenticator app.")
     user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
@@ -91,8 +96,6 @@ def mfa_code_cmd(email: str) -> None:
 @click.argument("email")
 def mfa_reset_cmd(email: str) -> None:
     """Clear an account's authenticator (lost phone); it is set up again at the next sign-in."""
-    from helpdesk.auth import mfa
-
     user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise click.ClickException("No such account.")
@@ -108,8 +111,6 @@ def mfa_reset_cmd(email: str) -> None:
 @click.option("--user", "user_email", default=None, help="Issue for an existing account instead.")
 def create_token_cmd(name: str, user_email: str | None) -> None:
     """Create a bearer token; it is printed once and only its hash is stored."""
-    from helpdesk.auth import services
-
     user = None
     if user_email:
         user = db.session.scalar(sa.select(User).where(User.email == user_email.strip().lower()))
@@ -133,8 +134,6 @@ def list_tokens_cmd() -> None:
 @token_cli.command("revoke")
 @click.argument("token_id", type=int)
 def revoke_token_cmd(token_id: int) -> None:
-    from helpdesk.auth import services
-
     token = db.session.get(ApiToken, token_id)
     if token is None:
         raise click.ClickException("No such token.")
@@ -148,8 +147,6 @@ def revoke_token_cmd(token_id: int) -> None:
 @jobs_cli.command("sweep")
 def sweep_cmd() -> None:
     """Push outbox jobs that never reached Redis (or run them, in inline mode)."""
-    from helpdesk import jobs
-
     n = jobs.sweep_outbox()
     click.echo(f"{n} job(s) dispatched; outbox now {jobs.outbox_counts()}")
 
@@ -159,10 +156,6 @@ def worker_cmd_factory():
     @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
     def worker_cmd(burst: bool) -> None:
         """Run an RQ worker; each job runs inside this app's context."""
-        from rq import SimpleWorker
-
-        from helpdesk import jobs
-
         settings = current_app.config["HELPDESK"]
         if settings.redis_url is None:
             raise click.ClickException("REDIS_URL is not set: jobs run inline in the web process.")
@@ -185,14 +178,10 @@ def cron_cmd_factory():
         With REDIS_URL: RQ's cron scheduler enqueues them for the workers. Without it
         (jobs inline, as in `make run`): they run in this process, each when due.
         """
-        from helpdesk import jobs, periodic
-
         if jobs.inline_mode():
             logging.getLogger("helpdesk.periodic").setLevel(logging.INFO)
             periodic.InlineScheduler(current_app._get_current_object()).run(install_signal_handlers=True)
             return
-        from rq.cron import CronScheduler
-
         scheduler = CronScheduler(connection=jobs.redis_connection())
         periodic.register(scheduler)
         scheduler.start()
@@ -205,8 +194,6 @@ def cron_cmd_factory():
 @click.option("--tickets", "n_tickets", default=200, show_default=True)
 def seed_demo_cmd(if_empty: bool, n_tickets: int) -> None:
     """Load demo queues, users, tickets and a trained routing model."""
-    from helpdesk import demo
-
     if if_empty and db.session.scalar(sa.select(sa.func.count()).select_from(User)):
         click.echo("Database already has data; demo seed skipped.")
         return
@@ -220,8 +207,6 @@ macros_cli = AppGroup("macros", help="Shared macros (canned responses).")
 def macros_seed_cmd() -> None:
     """Create the day-one shared macros (English and Spanish) in the queues that exist;
     macros already there (same queue, title and language) are kept as they are."""
-    from helpdesk.tickets.macro_seed import seed_macros
-
     seed_macros(echo=click.echo)
 
 
@@ -233,21 +218,10 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(worker_cmd_factory())
     app.cli.add_command(cron_cmd_factory())
     app.cli.add_command(seed_demo_cmd)
-    from helpdesk.routing.cli import routing_cli
-
     app.cli.add_command(routing_cli)
-    from helpdesk.kb.cli import kb_cli
-    from helpdesk.sla.cli import sla_cli
-
     app.cli.add_command(sla_cli)
 
     app.cli.add_command(kb_cli)
-    from helpdesk.notify.cli import mail_cli
-
     app.cli.add_command(mail_cli)
-    from helpdesk.audit_cli import audit_cli
-
     app.cli.add_command(audit_cli)
-    from helpdesk.clinical.cli import oncall_cli
-
     app.cli.add_command(oncall_cli)

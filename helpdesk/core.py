@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from helpdesk.extensions import db
 from helpdesk.permissions import TEMPLATE_PREDICATES, is_admin, is_patient
+from helpdesk.routing.services import model_health
 
 bp = Blueprint("core", __name__)
 for _predicate in TEMPLATE_PREDICATES:  # pages decide by the same named rules as the views
@@ -44,8 +45,6 @@ def healthz():
         body["database"] = f"unavailable ({type(exc).__name__})"
         body["status"] = "unavailable"
         status = 503
-    from helpdesk.routing.services import model_health
-
     body["routing"] = model_health()
     response = jsonify(body)
     response.status_code = status

@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
+from sqlalchemy.dialects import postgresql, sqlite
+
 from helpdesk import jobs
 from helpdesk.extensions import db
 
@@ -111,9 +113,7 @@ def conflict_insert(table: Any, dialect_name: str) -> Any:
     """``INSERT`` with ``ON CONFLICT`` (do nothing / do update) on PostgreSQL and SQLite;
     None on other databases, where the caller falls back to update-then-insert."""
     if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect_name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        return None
-    return insert(table)
+        return postgresql.insert(table)
+    if dialect_name == "sqlite":
+        return sqlite.insert(table)
+    return None

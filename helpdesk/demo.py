@@ -17,11 +17,20 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from helpdesk import policy
+from helpdesk.auth import mfa
 from helpdesk.auth import services as accounts
 from helpdesk.auth.models import Role, User
+from helpdesk.clinical import services as clinical
+from helpdesk.clinical.models import OnCallMember
 from helpdesk.db import commit
 from helpdesk.extensions import db
+from helpdesk.kb.seed import seed_articles
+from helpdesk.permissions import member_queue_ids
+from helpdesk.sla import rollup
+from helpdesk.sla import services as sla
+from helpdesk.sla.policies import seed_defaults
 from helpdesk.tickets import services as tickets
+from helpdesk.tickets.macro_seed import seed_macros
 from helpdesk.tickets.models import Assignment, Channel, Queue, Status
 from helpdesk.timeutil import simulated_clock, utcnow
 
@@ -57,8 +66,6 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
         )
     queues["account-access"].assignment = Assignment.ROUND_ROBIN
     queues["technical"].assignment = Assignment.LEAST_LOADED
-    from helpdesk.sla.policies import seed_defaults
-
     seed_defaults()  # business calendar and SLA policies per queue (existing ones are kept)
     commit()  # a script: the writes it made outside the services
 
@@ -81,9 +88,6 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
     user("admin@example.org", "Avery Chen", Role.ADMIN, [])
     # the clinician on call: a flagged request is assigned to them and alerts them (on duty all week)
     nurse = user("nurse@example.org", "Noor Haddad", Role.AGENT, ["clinical-escalation"])
-    from helpdesk.clinical import services as clinical
-    from helpdesk.clinical.models import OnCallMember
-
     if db.session.scalar(sa.select(OnCallMember.id).where(OnCallMember.user_id == nurse.id)) is None:
         clinical.add_to_roster(actor=None, user=nurse, mode="on")
     agents = [agent]
@@ -111,18 +115,14 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
     commit()  # a script: the writes it made outside the services
 
     if train_model:
-        from helpdesk.routing.training import retrain
+        from helpdesk.routing.training import retrain  # lazy: training imports scikit-learn
 
         echo("Training the routing model from the project's corpus…")
         report = retrain(progress=lambda _s: None)
         echo(f"  model {report.version}: evaluation-file macro-F1 {report.project_eval['macro_f1']:.3f}, "
              f"coverage {report.project_eval['coverage']:.3f}")
 
-    from helpdesk.kb.seed import seed_articles
-
     echo(f"Knowledge base: {seed_articles(author=supervisor)} article(s) loaded.")
-    from helpdesk.tickets.macro_seed import seed_macros
-
     seed_macros(echo=echo)
 
     portal = db.session.scalar(sa.select(User).where(User.role == Role.INTEGRATION))
@@ -148,9 +148,6 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
                          portal=portal, supervisor=supervisor, agent=agent, agents=agents, queues=queues)
             created += 1
     commit()  # a script: the writes it made outside the services
-    from helpdesk.sla import rollup
-    from helpdesk.sla import services as sla
-
     fired = sla.sweep()
     days = rollup.refresh(max_days=None)
     echo(f"SLA: {fired} warning/breach event(s) fired; dashboard summaries for {days} day(s).")
@@ -158,8 +155,6 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
     echo(f"Seeded {len(QUEUES)} queues, {len(patients)} patients, {created} requests.")
     echo("")
     echo("Demo accounts (password for all: " + password + "):")
-    from helpdesk.auth import mfa
-
     for email, role in [("patient@example.org", "patient"), ("agent@example.org", "agent (every queue)"),
                         ("nurse@example.org", "clinician on call (clinical escalation, on duty all week)"),
                         ("supervisor@example.org", "supervisor"), ("admin@example.org", "admin")]:
@@ -176,8 +171,6 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
 
 
 def _member_queues(user: User) -> set[int]:
-    from helpdesk.permissions import member_queue_ids
-
     return member_queue_ids(user)
 
 

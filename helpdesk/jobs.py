@@ -34,6 +34,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpdesk.extensions import db
@@ -108,8 +111,6 @@ def discard_pending() -> None:
 def _push_timers(timers: dict[tuple[str, int], tuple[datetime, str, int]]) -> None:
     if not timers or inline_mode():
         return  # inline: the periodic sweep is the timer (a job can't wait here)
-    from redis.exceptions import RedisError
-
     try:
         queue = rq_queue()
         for (func, arg), (when, name, failure_ttl) in timers.items():
@@ -171,8 +172,6 @@ _connections: dict[str, Any] = {}
 
 def redis_connection():
     """One client (and connection pool) per Redis URL per process."""
-    from redis import Redis
-
     url = current_app.config["HELPDESK"].redis_url
     if url not in _connections:
         _connections[url] = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
@@ -180,8 +179,6 @@ def redis_connection():
 
 
 def rq_queue(connection=None):
-    from rq import Queue
-
     return Queue(QUEUE_NAME, connection=connection or redis_connection())
 
 
@@ -193,9 +190,6 @@ def push_to_redis(rows: list[tuple[int, datetime | None]], *, only_missing: bool
     """Push outbox rows (id, run_at) to RQ; rows that can't be pushed stay for the sweep."""
     if not rows:
         return 0
-    from redis.exceptions import RedisError
-    from rq import Retry
-
     pushed = 0
     try:
         connection = redis_connection()

@@ -21,9 +21,19 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from flask import Flask
+from flask import Flask, current_app
+from rq.cron import CronJob
+from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
+from rq.utils import now
 
-from helpdesk import jobs
+from helpdesk import audit, jobs
+from helpdesk.auth import sessions, throttle
+from helpdesk.clinical.tasks import sweep_alerts
+from helpdesk.extensions import db
+from helpdesk.notify.attachments import sweep_orphans
+from helpdesk.notify.tasks import poll_imap_job, sweep_mail_job
+from helpdesk.sla.rollup import rollup_job
+from helpdesk.sla.tasks import sweep_job
 
 log = logging.getLogger(__name__)
 
@@ -40,74 +50,54 @@ def sweep_outbox_job() -> None:
 
 def weekly_retrain_job() -> None:
     """Retrain the router on the corpus plus agents' labels; promoted only if no regression."""
-    from helpdesk.routing.training import retrain
+    from helpdesk.routing.training import retrain  # lazy: training imports scikit-learn
 
     retrain()
 
 
 def sla_sweep_job() -> None:
     """SLA warnings and breaches owed now (safety net for the scheduled timers)."""
-    from helpdesk.sla.tasks import sweep_job
-
     sweep_job()
 
 
 def dashboard_rollup_job() -> None:
     """Materialise finished days of the supervisors' dashboard (a month at most per run)."""
-    from helpdesk.sla.rollup import rollup_job
-
     rollup_job()
 
 
 def clinical_alert_sweep_job() -> None:
     """Clinical alerts not acknowledged in time: escalate each (idempotent; safety net for
     the escalation scheduled at each alert's due time)."""
-    from helpdesk.clinical.tasks import sweep_alerts
-
     sweep_alerts()
 
 
 def mail_sweep_job() -> None:
     """Outgoing mails whose retry is due (the timer in inline mode, safety net with Redis)."""
-    from helpdesk.notify.tasks import sweep_mail_job
-
     sweep_mail_job()
 
 
 def imap_poll_job() -> None:
     """Inbound mail from the IMAP folder (does nothing unless IMAP_HOST is set)."""
-    from helpdesk.notify.tasks import poll_imap_job
-
     poll_imap_job()
 
 
 def attachment_sweep_job() -> None:
     """Remove stored files no attachment or inbound mail refers to (after a rollback)."""
-    from helpdesk.notify.attachments import sweep_orphans
-
     sweep_orphans()
 
 
 def auth_throttle_prune_job() -> None:
     """Forget sign-in throttle rows that have been quiet for a day."""
-    from helpdesk.auth.throttle import prune_job
-
-    prune_job()
+    throttle.prune_job()
 
 
 def prune_sessions_job() -> None:
     """Forget sign-in sessions that ended (or expired) more than 30 days ago."""
-    from helpdesk.auth.sessions import prune_job
-
-    prune_job()
+    sessions.prune_job()
 
 
 def audit_prune_job() -> None:
     """Delete audit events older than AUDIT_RETENTION_DAYS (the chain stays verifiable)."""
-    from flask import current_app
-
-    from helpdesk import audit
-
     audit.prune(retention_days=current_app.config["HELPDESK"].audit_retention_days)
 
 
@@ -166,8 +156,6 @@ class InlineScheduler:
     """
 
     def __init__(self, app: Flask, schedule: Sequence[Periodic] = SCHEDULE) -> None:
-        from rq.cron import CronJob
-
         self.app = app
         self.entries = list(schedule)
         self._timing = [CronJob(queue_name=jobs.QUEUE_NAME, func=e.func, interval=e.interval, cron=e.cron)
@@ -178,8 +166,6 @@ class InlineScheduler:
 
     def run_pending(self) -> int:
         """Run every entry that is due now; returns how many ran."""
-        from rq.utils import now
-
         ran = 0
         for entry, timing in zip(self.entries, self._timing, strict=True):
             if self._stop.is_set():
@@ -193,10 +179,6 @@ class InlineScheduler:
 
     def run_one(self, entry: Periodic) -> bool:
         """Run one entry in a fresh app context; False when it raised."""
-        from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
-
-        from helpdesk.extensions import db
-
         with self.app.app_context():
             try:
                 if threading.current_thread() is threading.main_thread():
@@ -217,8 +199,6 @@ class InlineScheduler:
 
     def seconds_to_next(self) -> float:
         """How long until the next entry is due (at most a minute, as RQ's scheduler)."""
-        from rq.utils import now
-
         due = [t.next_enqueue_time for t in self._timing if t.next_enqueue_time]
         if not due:
             return 60.0

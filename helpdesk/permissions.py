@@ -12,13 +12,17 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import g
+from flask import g, has_app_context, redirect, url_for
 from flask_login import current_user
 
+from helpdesk.access.models import BreakGlassGrant
 from helpdesk.auth.models import Role, User
+from helpdesk.clinical.queries import clinical_queue, is_recipient
 from helpdesk.errors import Forbidden, NotFound
 from helpdesk.extensions import db, login_manager
+from helpdesk.kb.models import Article, ArticleStatus, Audience
 from helpdesk.tickets.models import QueueMembership, Ticket
+from helpdesk.timeutil import utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,8 +43,6 @@ def role_required(*roles: Role) -> Callable[[F], F]:
             if email_unconfirmed(user):
                 if g.get("api_user") is not None:
                     raise Forbidden("Confirm your e-mail address first (open the link we sent you).")
-                from flask import redirect, url_for
-
                 return redirect(url_for("auth.verify_email_page"))
             return view(*args, **kwargs)
 
@@ -136,8 +138,6 @@ def member_queue_ids(user: User) -> set[int]:
 
 
 def _has_g() -> bool:
-    from flask import has_app_context
-
     return has_app_context()
 
 
@@ -182,9 +182,6 @@ def break_glass_grant(user: User, ticket: Ticket) -> Any:
     """``user``'s unexpired break-glass grant to ``ticket`` (the latest), or None."""
     if not user.active or user.role not in BREAK_GLASS_ROLES or ticket.id is None:
         return None
-    from helpdesk.access.models import BreakGlassGrant
-    from helpdesk.timeutil import utcnow
-
     return db.session.scalar(
         sa.select(BreakGlassGrant).where(
             BreakGlassGrant.user_id == user.id, BreakGlassGrant.ticket_id == ticket.id,
@@ -322,15 +319,11 @@ def can_read_internal_articles(user: User | None) -> bool:
 
 def is_public_article(article: Any) -> bool:
     """Published and for the public: what a patient or a signed-out visitor may read."""
-    from helpdesk.kb.models import ArticleStatus, Audience
-
     return article.status == ArticleStatus.PUBLISHED and article.audience == Audience.PUBLIC
 
 
 def public_article_clause() -> sa.ColumnElement[bool]:
     """The SQL form of ``is_public_article``."""
-    from helpdesk.kb.models import Article, ArticleStatus, Audience
-
     return sa.and_(Article.status == ArticleStatus.PUBLISHED, Article.audience == Audience.PUBLIC)
 
 
@@ -345,8 +338,6 @@ def can_propose_article(user: User | None) -> bool:
 
 
 def can_edit_article(user: User | None, article: Any) -> bool:
-    from helpdesk.kb.models import ArticleStatus
-
     if is_kb_editor(user):
         return True
     return (
@@ -377,8 +368,6 @@ def can_choose_language(user: User | None) -> bool:
 
 def get_visible_article(user: User | None, article_id: int) -> Any:
     """The article if ``user`` may read it, else NotFound (existence is not revealed)."""
-    from helpdesk.kb.models import Article
-
     article = db.session.get(Article, article_id)
     if article is None or not can_view_article(user, article):
         raise NotFound("No article here.")
@@ -387,8 +376,6 @@ def get_visible_article(user: User | None, article_id: int) -> Any:
 
 def get_public_article(slug: str) -> Any:
     """A published public article by its slug (the help centre's only way in)."""
-    from helpdesk.kb.models import Article
-
     article = db.session.scalar(sa.select(Article).where(Article.slug == slug[:120]))
     if article is None or not is_public_article(article):
         raise NotFound("No article here.")
@@ -463,8 +450,6 @@ def can_manage_roster(user: User | None) -> bool:
         return True
     if user.role != Role.SUPERVISOR:
         return False
-    from helpdesk.clinical.services import clinical_queue
-
     queue = clinical_queue()
     return queue is not None and queue.id in member_queue_ids(user)
 
@@ -490,8 +475,6 @@ def get_staff_member(user_id: int) -> User:
 def can_acknowledge_alert(user: User | None, alert: Any) -> bool:
     if not can_receive_alerts(user):
         return False
-    from helpdesk.clinical.services import is_recipient
-
     return is_recipient(user, alert)
 
 

@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING
 from flask import current_app
 from markupsafe import Markup, escape
 
+from helpdesk.auth import activation, identity, mfa, password_rules, passwords, throttle
+from helpdesk.notify import attachments
+
 if TYPE_CHECKING:
     from helpdesk.config import Settings
 
@@ -52,93 +55,63 @@ def _minutes(delta: timedelta) -> str:
 
 
 def _password_min(s: Settings) -> str:
-    from helpdesk.auth import password_rules
-
     return str(password_rules.MIN_PASSWORD)
 
 
 def _password_max(s: Settings) -> str:
-    from helpdesk.auth import password_rules
-
     return str(password_rules.MAX_PASSWORD)
 
 
 def _reset_minutes(s: Settings) -> str:
-    from helpdesk.auth import passwords
-
     return _minutes(passwords.RESET_TTL)
 
 
 def _reset_per_hour(s: Settings) -> str:
-    from helpdesk.auth import passwords
-
     return str(passwords.MAX_SELF_SERVICE_MAILS_PER_HOUR)
 
 
 def _email_confirmation_hours(s: Settings) -> str:
-    from helpdesk.auth import activation
-
     return _number(activation.LINK_TTL.total_seconds() / 3600)
 
 
 def _lockout_attempts(s: Settings) -> str:
-    from helpdesk.auth import throttle
-
     return str(throttle.ACCOUNT.max_failures)
 
 
 def _lockout_window(s: Settings) -> str:
-    from helpdesk.auth import throttle
-
     return _minutes(throttle.ACCOUNT.window)
 
 
 def _lockout_first(s: Settings) -> str:
-    from helpdesk.auth import throttle
-
     return _minutes(throttle.ACCOUNT.lock_for(0))
 
 
 def _lockout_max(s: Settings) -> str:
-    from helpdesk.auth import throttle
-
     return _minutes(throttle.ACCOUNT.max_lock)
 
 
 def _mfa_failures(s: Settings) -> str:
-    from helpdesk.auth import mfa
-
     return str(mfa.MAX_FAILURES)
 
 
 def _identity_matches(s: Settings) -> str:
-    from helpdesk.auth import identity
-
     return str(identity.REQUIRED_MATCHES)
 
 
 def _identity_identifiers(s: Settings) -> str:
-    from helpdesk.auth import identity
-
     return ", ".join(identity.LABELS[k] for k in identity.IDENTIFIERS)
 
 
 def _identity_failures(s: Settings) -> str:
-    from helpdesk.auth import identity
-
     return str(identity.MAX_FAILURES_PER_HOUR)
 
 
 def _attachment_types(s: Settings) -> str:
-    from helpdesk.notify import attachments
-
     labels = {"jpg": "JPEG", "webp": "WebP"}
     return ", ".join(labels.get(ext, ext.upper()) for ext in attachments.ALLOWED.values())
 
 
 def _megabytes(size: int) -> str:
-    from helpdesk.notify import attachments
-
     return attachments._megabytes(size)  # the very format of the attachment error messages
 
 

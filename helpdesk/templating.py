@@ -6,7 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from flask_babel import format_datetime
 
+from helpdesk.i18n import current_language
 from helpdesk.tickets.models import Status
 
 DISPLAY_TZ = ZoneInfo("America/New_York")
@@ -17,11 +19,7 @@ def init_templating(app: Flask) -> None:
     def when(value: datetime | None) -> str:
         if value is None:
             return ""
-        from helpdesk.i18n import current_language
-
         if current_language() != "en":
-            from flask_babel import format_datetime
-
             return format_datetime(value, "d MMM y, H:mm")  # 28 nov 2026, 16:05 (New York time)
         return value.astimezone(DISPLAY_TZ).strftime("%b %d, %Y %I:%M %p").replace(" 0", " ")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
@@ -22,3 +24,13 @@ class BoundedIntConverter(IntegerConverter):
 def init_converters(app: Flask) -> None:
     """Must run before any blueprint is registered (rules bind their converter then)."""
     app.url_map.converters["int"] = BoundedIntConverter
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths are followed after sign-in."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target

@@ -123,9 +123,9 @@ def login(client: FlaskClient, user: User) -> FlaskClient:
 
 def session_key(user: User) -> str:
     """A new server-side session for ``user`` (MFA satisfied); returns the cookie's key."""
-    from helpdesk.auth import sessions
+    from helpdesk.auth import mfa
 
-    return sessions.signed_in_key(user)
+    return mfa.signed_in_key(user)
 
 
 def totp_code(user: User) -> str:

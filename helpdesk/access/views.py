@@ -10,6 +10,7 @@ from helpdesk.admin.forms import ActionForm
 from helpdesk.auth.models import Role
 from helpdesk.errors import DomainError, NotFound, ValidationFailed
 from helpdesk.permissions import STAFF, break_glass_candidate, get_visible_ticket, role_required
+from helpdesk.tickets.ticket_page import render_ticket_page
 
 bp = Blueprint("access", __name__)
 
@@ -58,9 +59,7 @@ def identifiers(reference: str):
         flash("Please try again.", "error")
         return redirect(url_for("agent.ticket_page", reference=ticket.reference))
     shown = services.view_identifiers(_me(), ticket)
-    from helpdesk.tickets.agent_views import _ticket_page
-
-    return _ticket_page(ticket, identifiers=shown)
+    return render_ticket_page(ticket, identifiers=shown)
 
 
 # ---------------------------------------------------------------- admin review

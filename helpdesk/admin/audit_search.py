@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from helpdesk import audit
 from helpdesk.audit import AuditEvent
 from helpdesk.auth.models import User
 from helpdesk.db import transactional
@@ -157,8 +158,6 @@ def last_event_id() -> int | None:
 def start_export(f: AuditFilter, *, actor_id: int) -> int | None:
     """The export is itself audited (``audit.exported`` with its filters, committed now).
     Returns the last event id the CSV goes up to: the log as it stood before this event."""
-    from helpdesk import audit
-
     through = last_event_id()
     audit.record("audit.exported", "audit", None, actor_id=actor_id, changes={"filters": f.as_dict()})
     return through

@@ -6,7 +6,9 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
-from helpdesk.auth import mfa, services
+from helpdesk.admin import audit_search
+from helpdesk.auth import activation, mfa, services
+from helpdesk.auth.lockedout import placeholder_ids
 from helpdesk.auth.models import ApiToken, Role, User
 from helpdesk.errors import DomainError, NotFound, ValidationFailed
 from helpdesk.extensions import db
@@ -17,7 +19,7 @@ from helpdesk.permissions import (
     is_admin,
     role_required,
 )
-from helpdesk.tickets.models import Queue, QueueMembership
+from helpdesk.tickets.models import Assignment, Queue, QueueMembership
 from helpdesk.timeutil import utcnow
 
 from .forms import ActionForm, MemberForm, QueueForm, TokenForm, UserForm
@@ -58,8 +60,6 @@ def users():
         else:
             flash(f"Account created for {user.display_name}.", "success")
             return redirect(url_for("admin.users"))
-    from helpdesk.auth.lockedout import placeholder_ids
-
     rows = db.session.scalars(sa.select(User).where(User.role != Role.PATIENT).order_by(User.role, User.display_name))
     patients = db.session.scalar(sa.select(sa.func.count()).where(User.role == Role.PATIENT,
                                                                   User.id.not_in(placeholder_ids())))
@@ -73,8 +73,6 @@ def users():
 @role_required(Role.ADMIN)
 def unverified_accounts():
     """Self-registered patients who haven't confirmed their e-mail address yet."""
-    from helpdesk.auth import activation
-
     try:
         after = max(0, min(int(request.args.get("after", "0")), 2**31 - 1))
     except ValueError:
@@ -211,8 +209,6 @@ def members(queue_id: int):
         except DomainError as err:
             _flash_error(err)
         return redirect(url_for("admin.members", queue_id=queue.id))
-    from helpdesk.tickets.models import Assignment
-
     return render_template("admin/members.html", queue=queue, members=current, form=form, action=ActionForm(),
                            assignments=list(Assignment))
 
@@ -268,8 +264,6 @@ def revoke_token(token_id: int):
 @bp.get("/audit")
 @role_required(Role.ADMIN)
 def audit_log():
-    from helpdesk.admin import audit_search
-
     try:
         flt = audit_search.parse_filter(request.args)
         page = audit_search.search(flt, before=audit_search.parse_cursor(request.args.get("before")))
@@ -282,8 +276,6 @@ def audit_log():
 @bp.get("/audit.csv")
 @role_required(Role.ADMIN)
 def audit_export():
-    from helpdesk.admin import audit_search
-
     try:
         flt = audit_search.parse_filter(request.args)
     except ValidationFailed as err:

@@ -8,6 +8,10 @@ from typing import Any, TypeVar
 from marshmallow import RAISE, Schema, fields, validate
 
 from helpdesk.notify.models import InboundStatus
+from helpdesk.permissions import acting_user, can_see_sla, can_view_message
+from helpdesk.routing.services import emergency_notice
+from helpdesk.sla.services import sla_summary
+from helpdesk.tickets.merge import survivor_of
 from helpdesk.tickets.models import Priority, Status
 from helpdesk.tickets.queries import SORTS
 
@@ -99,9 +103,6 @@ class _SlaField(fields.Nested):
     (``helpdesk.sla.services.badge_for``); staff only, null for everyone else."""
 
     def get_value(self, obj, attr, accessor=None, default=None):
-        from helpdesk.permissions import acting_user, can_see_sla
-        from helpdesk.sla.services import sla_summary
-
         user = acting_user()
         if not can_see_sla(user):
             return None
@@ -133,8 +134,6 @@ class TicketOut(Schema):
         "description": "Staff only (null otherwise, and when no SLA clock is open): the most urgent open clock"})
 
     def emergency_notice(self, ticket) -> dict | None:
-        from helpdesk.routing.services import emergency_notice
-
         return emergency_notice(ticket)
 
 
@@ -144,14 +143,10 @@ class TicketDetailOut(TicketOut):
                                 metadata={"description": "Reference of the request this one was merged into"})
 
     def merged_into_reference(self, ticket) -> str | None:
-        from helpdesk.tickets.merge import survivor_of
-
         survivor = survivor_of(ticket)
         return None if survivor is ticket else survivor.reference
 
     def visible_messages(self, ticket) -> list[dict]:
-        from helpdesk.permissions import acting_user, can_view_message
-
         user = acting_user()
         return MessageOut(many=True).dump(
             [m for m in ticket.messages if m.public or (user is not None and can_view_message(user, m))])

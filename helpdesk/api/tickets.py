@@ -23,6 +23,7 @@ from helpdesk.auth.models import User
 from helpdesk.errors import Forbidden, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import can_create_for_patients, can_see_sla, get_visible_ticket, message_author
+from helpdesk.sla.services import prefetch_badges
 from helpdesk.tickets import queries, services
 from helpdesk.tickets.models import Channel, Queue
 
@@ -53,8 +54,6 @@ class Tickets(MethodView):
         filters.validate()
         items, next_cursor = queries.ticket_list(_user(), filters)
         if can_see_sla(_user()):  # the page's `sla` fields, prefetched only when shown
-            from helpdesk.sla.services import prefetch_badges
-
             prefetch_badges(t.id for t in items)  # the page's `sla` fields in one query
         return {"items": items, "next_cursor": next_cursor}
 

@@ -29,6 +29,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from helpdesk import audit
 from helpdesk.auth import throttle
 from helpdesk.auth.models import User
+from helpdesk.auth.password_models import placeholder_ids
 from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import Conflict, DomainError
 from helpdesk.extensions import db
@@ -123,8 +124,6 @@ def resend(user: User) -> None:
 
 
 def _unconfirmed() -> list[sa.ColumnElement[bool]]:
-    from helpdesk.auth.lockedout import placeholder_ids
-
     return [email_unconfirmed_clause(), User.id.not_in(placeholder_ids())]
 
 

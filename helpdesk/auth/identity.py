@@ -28,15 +28,18 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from helpdesk import audit
+from helpdesk.auth.lockedout import details_for, placeholder_ids
 from helpdesk.auth.models import Role, User
 from helpdesk.auth.password_models import IdentityCheck
 from helpdesk.auth.passwords import issue_reset_link
+from helpdesk.auth.services import normalise_email
 from helpdesk.auth.throttle import TooManyAttempts
 from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import Conflict, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import can_work_ticket, is_patient
 from helpdesk.tickets.models import Ticket
+from helpdesk.tickets.services import link_verified_requester
 from helpdesk.timeutil import utcnow
 
 IDENTIFIERS = ("date_of_birth", "mrn", "phone_last4", "address_zip")
@@ -155,9 +158,6 @@ def recent_failures(ticket: Ticket, now: datetime | None = None) -> tuple[int, t
 
 def _claimed_account(agent: User, ticket: Ticket, account_email: object) -> User:
     """The account the caller of an unverified request says is theirs (by its e-mail)."""
-    from helpdesk.auth.lockedout import placeholder_ids
-    from helpdesk.auth.services import normalise_email
-
     if not can_work_ticket(agent, ticket):
         raise NotFound("No request with that reference.")
     if not (isinstance(account_email, str) and account_email.strip()):
@@ -223,9 +223,6 @@ def check_identity(*, agent: User, ticket: Ticket, date_of_birth: object = None,
 
 
 def _link(ticket: Ticket, *, patient: User, agent: User, check: IdentityCheck, now: datetime) -> None:
-    from helpdesk.auth.lockedout import details_for
-    from helpdesk.tickets.services import link_verified_requester
-
     link_verified_requester(ticket, patient=patient, agent=agent, check_id=check.id)
     request = details_for(ticket)
     if request is not None:
@@ -267,8 +264,6 @@ def panel(agent: User, ticket: Ticket) -> dict:
         return {"applicable": False}
     current = valid_pass(agent, ticket, now)
     failures, _wait = recent_failures(ticket, now)
-    from helpdesk.auth.lockedout import details_for
-
     return {
         "applicable": True,
         "unverified": ticket.identity_unverified,

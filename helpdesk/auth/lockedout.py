@@ -36,7 +36,7 @@ from helpdesk import audit
 from helpdesk.auth import throttle
 from helpdesk.auth.birthdate import BirthDateError, parse_birth_date
 from helpdesk.auth.models import Role, User
-from helpdesk.auth.password_models import AccessRequest
+from helpdesk.auth.password_models import AccessRequest, placeholder_ids  # noqa: F401  (re-exported)
 from helpdesk.auth.services import clean_name, normalise_email
 from helpdesk.db import unit_of_work
 from helpdesk.errors import ValidationFailed
@@ -146,8 +146,3 @@ def submit(*, name: object, date_of_birth: object, contact: object, details: obj
 def details_for(ticket: Ticket) -> AccessRequest | None:
     """What the person gave on the form (for staff who may work the ticket)."""
     return db.session.scalar(sa.select(AccessRequest).where(AccessRequest.ticket_id == ticket.id))
-
-
-def placeholder_ids() -> sa.Select:
-    """The placeholder requesters (not accounts: nobody signs in with them)."""
-    return sa.select(AccessRequest.placeholder_id)

@@ -17,7 +17,9 @@ import segno
 import sqlalchemy as sa
 
 from helpdesk import audit
+from helpdesk.auth import sessions
 from helpdesk.auth.models import AuthSession, MfaRecoveryCode, User
+from helpdesk.auth.sessions import end_all_sessions
 from helpdesk.db import transactional
 from helpdesk.errors import Conflict, Forbidden, ValidationFailed
 from helpdesk.extensions import db
@@ -148,8 +150,6 @@ def provision(user: User) -> tuple[str, list[str]]:
 @transactional
 def verify(auth_session: AuthSession, code: object) -> Outcome:
     """The second sign-in step: a TOTP code or an unused recovery code."""
-    from helpdesk.auth import sessions
-
     user = auth_session.user
     cleaned = _clean_code(code)
     step = _matching_step(user, cleaned)
@@ -204,8 +204,6 @@ def disable(user: User, password: object) -> None:
 def reset(*, actor: User | None, user: User) -> None:
     """An admin clears a staff member's (or patient's) authenticator, e.g. a lost phone.
     Their sessions end; staff set MFA up again at their next sign-in."""
-    from helpdesk.auth.services import end_all_sessions
-
     require_admin(actor, "Only admins reset two-step sign-in.")
     if not can_sign_in(user):
         raise Conflict("Integration accounts don't sign in.")
@@ -214,3 +212,14 @@ def reset(*, actor: User | None, user: User) -> None:
     _clear(user)
     end_all_sessions(user, reason="mfa_reset")
     audit.record("mfa.reset", "user", user.id, actor_id=actor.id if actor else None, severity="warning")
+
+
+@transactional
+def signed_in_key(user: User) -> str:
+    """The cookie key of a new, fully signed-in session — for the test-suite and the
+    benchmarks, which drive a test client without typing passwords and codes. Staff get an
+    authenticator provisioned first (audited), since MFA is required of them."""
+    if user.mfa_required and not user.mfa_enabled:
+        provision(user)
+    _row, key = sessions.open_session(user, mfa_passed=True)
+    return key

@@ -9,7 +9,7 @@ import secrets
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -135,8 +135,6 @@ def use_cheap_hashing() -> None:
     development keep argon2-cffi's recommended parameters. The dummy hash follows, so
     unknown accounts and wrong passwords still take the same time."""
     global _hasher, _DUMMY_HASH
-    from argon2 import profiles
-
     _hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
     _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 

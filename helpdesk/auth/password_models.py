@@ -106,3 +106,8 @@ class AccessRequest(db.Model):
     @property
     def contact(self) -> str:
         return self.contact_email or self.contact_phone or ""
+
+
+def placeholder_ids() -> sa.Select:
+    """The placeholder requesters (not accounts: nobody signs in with them)."""
+    return sa.select(AccessRequest.placeholder_id)

@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, flash, g, make_response, redirect, ren
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
-from helpdesk.auth import identity, passwords, sessions
+from helpdesk.auth import activation, identity, password_rules, passwords, sessions
 from helpdesk.auth.password_forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -26,7 +26,9 @@ from helpdesk.auth.throttle import TooManyAttempts
 from helpdesk.errors import DomainError
 from helpdesk.extensions import limiter
 from helpdesk.i18n import translate
+from helpdesk.notify.mail import sends_mail
 from helpdesk.permissions import STAFF, can_check_identity, get_visible_ticket, role_required
+from helpdesk.tickets.ticket_page import render_ticket_page
 
 bp = Blueprint("passwords", __name__)
 
@@ -128,9 +130,6 @@ def change():
 def _policy_numbers():
     """What the sign-in pages state, read where it is enforced when the page renders:
     password limits, link lifetimes, and whether mail leaves this help desk at all."""
-    from helpdesk.auth import activation, password_rules
-    from helpdesk.notify.mail import sends_mail
-
     return {"password_min": password_rules.MIN_PASSWORD,
             "reset_link_minutes": int(passwords.RESET_TTL.total_seconds() // 60),
             "email_confirmation_hours": int(activation.LINK_TTL.total_seconds() // 3600),
@@ -154,9 +153,7 @@ def _identity_panel():
 
 
 def _ticket_page_with(ticket, status: int):
-    from helpdesk.tickets.agent_views import _ticket_page
-
-    return _ticket_page(ticket, status=status)
+    return render_ticket_page(ticket, status=status)
 
 
 @bp.post("/agent/tickets/<reference>/identity-check")
@@ -205,8 +202,6 @@ def send_reset_link(reference: str):
     except DomainError as err:
         flash(err.message, "error")
         return _ticket_page_with(ticket, err.status)
-    from helpdesk.notify.mail import sends_mail
-
     minutes = int(passwords.RESET_TTL.total_seconds() // 60)
     if sends_mail():
         flash(f"Password reset link sent to the patient's e-mail address on file. It works once, for {minutes} "

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import date
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
 from helpdesk import audit
+from helpdesk.auth import sessions, throttle
+from helpdesk.auth.activation import send_link
 from helpdesk.auth.models import ApiToken, AuthSession, Role, User, verify_dummy_password
+from helpdesk.auth.password_rules import check_password
+from helpdesk.auth.sessions import end_all_sessions
 from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from helpdesk.extensions import db
@@ -25,7 +28,7 @@ from helpdesk.permissions import (
     is_patient,
     require_admin,
 )
-from helpdesk.tickets.models import Queue, QueueMembership
+from helpdesk.tickets.models import Assignment, Queue, QueueMembership
 from helpdesk.timeutil import utcnow
 
 MIN_PASSWORD = 8  # see helpdesk.auth.password_rules
@@ -44,8 +47,6 @@ def normalise_email(raw: object, field: str = "email") -> str:
 
 def check_password_rules(password: object, *, email: str | None = None, name: str | None = None) -> str:
     """NIST SP 800-63B rules (see ``helpdesk.auth.password_rules``)."""
-    from helpdesk.auth.password_rules import check_password
-
     return check_password(password, email=email, name=name)
 
 
@@ -83,8 +84,6 @@ def register_patient(*, email: object, name: object, password: object, date_of_b
     user.language = language if language in ("en", "es") else "en"  # the pages' language at sign-up
     user.email_verified_at = None  # until the activation link is opened (helpdesk.auth.activation)
     audit.record("user.registered", "user", user.id, actor_id=user.id, changes={"role": {"before": None, "after": "patient"}})
-    from helpdesk.auth.activation import send_link
-
     send_link(user)
     return user
 
@@ -168,8 +167,6 @@ def authenticate(email: object, password: object) -> User | None:
     (``helpdesk.auth.throttle``): a locked attempt raises ``TooManyAttempts`` without
     the password being checked at all.
     """
-    from helpdesk.auth import throttle
-
     pw = password if isinstance(password, str) else ""
     try:
         address: str | None = normalise_email(email)
@@ -201,21 +198,10 @@ def authenticate(email: object, password: object) -> User | None:
     return user
 
 
-def end_all_sessions(user: User, reason: str = "ended_all") -> None:
-    """End every session of the user on the server (no commit: the calling service
-    commits). Password changes and resets, deactivation and MFA resets call it."""
-    from helpdesk.auth import sessions
-
-    user.session_token = secrets.token_hex(16)
-    sessions.end_all_for(user.id, reason)
-
-
 @transactional
 def sign_out(user: User, auth_session: AuthSession | None = None) -> None:
     """End this browser's session on the server: a copy of its cookie stops working.
     Without a session row (none known), every session of the user ends."""
-    from helpdesk.auth import sessions
-
     if auth_session is not None:
         sessions.end(auth_session, "signed_out")
     else:
@@ -262,8 +248,6 @@ def set_queue_active(*, actor: User, queue: Queue, active: bool) -> Queue:
 @transactional
 def set_queue_assignment(*, actor: User, queue: Queue, assignment: str) -> Queue:
     """How the router assigns new tickets within the queue."""
-    from helpdesk.tickets.models import Assignment
-
     if not can_manage_queue_members(actor, queue.id):
         raise Forbidden("You can't manage this queue.")
     try:

@@ -26,6 +26,7 @@ from helpdesk import audit
 from helpdesk.auth.models import AuthSession, User
 from helpdesk.db import transactional, unit_of_work
 from helpdesk.extensions import db
+from helpdesk.i18n import SESSION_KEY, language_of, supported
 from helpdesk.timeutil import utcnow
 
 KEY_FIELD = "_user_id"  # flask-login's session field: holds our session key
@@ -71,19 +72,6 @@ def open_session(user: User, *, ip: str | None = None, mfa_passed: bool | None =
     db.session.add(row)
     db.session.flush()
     return row, raw
-
-
-@transactional
-def signed_in_key(user: User) -> str:
-    """The cookie key of a new, fully signed-in session — for the test-suite and the
-    benchmarks, which drive a test client without typing passwords and codes. Staff get an
-    authenticator provisioned first (audited), since MFA is required of them."""
-    from helpdesk.auth import mfa
-
-    if user.mfa_required and not user.mfa_enabled:
-        mfa.provision(user)
-    _row, key = open_session(user, mfa_passed=True)
-    return key
 
 
 def start(user: User, *, mfa_passed: bool | None = None) -> AuthSession:
@@ -162,8 +150,6 @@ def _timed_out(row: AuthSession, user: User, reason: str, now: datetime) -> None
 
 def _say_why(user: User, reason: str) -> None:
     """The sign-in page says why, in the patient's language (kept for this browser)."""
-    from helpdesk.i18n import SESSION_KEY, language_of, supported
-
     if not user.is_staff and supported(user.language):
         session[SESSION_KEY] = user.language
     with language_of(user if not user.is_staff else None):
@@ -207,3 +193,10 @@ def prune(now: datetime | None = None) -> int:
 def prune_job() -> None:
     """Periodic job (helpdesk.periodic): forget old ended sessions."""
     prune()
+
+
+def end_all_sessions(user: User, reason: str = "ended_all") -> None:
+    """End every session of the user on the server (no commit: the calling service
+    commits). Password changes and resets, deactivation and MFA resets call it."""
+    user.session_token = secrets.token_hex(16)
+    end_all_for(user.id, reason)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     abort,
@@ -28,20 +26,11 @@ from helpdesk.errors import DomainError
 from helpdesk.extensions import limiter
 from helpdesk.i18n import N_, current_language, translate
 from helpdesk.notify.mail import sends_mail
+from helpdesk.urls import safe_next
 
 bp = Blueprint("auth", __name__)
 
 GENERIC_FAILURE = N_("That email and password don't match an account. Check them and try again.")
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are followed after sign-in."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    return target
 
 
 def _login_limit() -> str:

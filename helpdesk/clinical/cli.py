@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from helpdesk.auth.models import User
+from helpdesk.clinical import roster, services
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
 
@@ -31,8 +32,6 @@ def _run(fn):
 @oncall_cli.command("list")
 def list_cmd() -> None:
     """Every roster member, their duty mode and shifts, and who is on duty now."""
-    from helpdesk.clinical import services
-
     rows = services.roster_view()
     click.echo(f"Shift hours are local time in {services.site_tz().key}.")
     if not rows:
@@ -48,8 +47,6 @@ def list_cmd() -> None:
 @oncall_cli.command("now")
 def now_cmd() -> None:
     """Who is on duty right now."""
-    from helpdesk.clinical import services
-
     people = services.on_duty_now()
     if not people:
         click.echo("Nobody is on duty: a flagged request alerts every supervisor and admin.")
@@ -62,8 +59,6 @@ def now_cmd() -> None:
 @click.option("--mode", type=click.Choice(["shifts", "on", "off"]), default="shifts", show_default=True)
 def add_cmd(email: str, mode: str) -> None:
     """Put a member of the clinical-escalation queue on the roster."""
-    from helpdesk.clinical import services
-
     user = _user(email)
     _run(lambda: services.add_to_roster(actor=None, user=user, mode=mode))
     click.echo(f"{user.email} is on the roster (duty: {mode}).")
@@ -73,8 +68,6 @@ def add_cmd(email: str, mode: str) -> None:
 @click.argument("email")
 def remove_cmd(email: str) -> None:
     """Take someone off the roster (with their shifts)."""
-    from helpdesk.clinical import services
-
     user = _user(email)
     _run(lambda: services.remove_from_roster(actor=None, user=user))
     click.echo(f"{user.email} is off the roster.")
@@ -85,8 +78,6 @@ def remove_cmd(email: str) -> None:
 @click.argument("mode", type=click.Choice(["shifts", "on", "off"]))
 def duty_cmd(email: str, mode: str) -> None:
     """Set the duty toggle: on / off whatever the time, or follow the shifts."""
-    from helpdesk.clinical import services
-
     user = _user(email)
     _run(lambda: services.set_mode(actor=None, user=user, mode=mode))
     click.echo(f"{user.email}: duty {mode}.")
@@ -99,8 +90,6 @@ def duty_cmd(email: str, mode: str) -> None:
 @click.argument("end")
 def shift_add_cmd(email: str, weekday: str, start: str, end: str) -> None:
     """Add a weekly shift, e.g. `nurse@example.org fri 22:00 06:00` (past midnight)."""
-    from helpdesk.clinical import roster, services
-
     user = _user(email)
     shift = _run(lambda: services.add_shift(actor=None, user=user, weekday=weekday, start=start, end=end))
     click.echo(f"Shift {shift.id}: {roster.Shift(shift.weekday, shift.start, shift.end).label()}.")
@@ -110,8 +99,6 @@ def shift_add_cmd(email: str, weekday: str, start: str, end: str) -> None:
 @click.argument("shift_id", type=int)
 def shift_remove_cmd(shift_id: int) -> None:
     """Remove a shift by its id (see `flask oncall list`)."""
-    from helpdesk.clinical import services
-
     _run(lambda: services.remove_shift(actor=None, shift_id=shift_id))
     click.echo(f"Shift {shift_id} removed.")
 
@@ -119,6 +106,4 @@ def shift_remove_cmd(shift_id: int) -> None:
 @oncall_cli.command("sweep")
 def sweep_cmd() -> None:
     """Escalate every overdue, unacknowledged alert now (what the scheduler runs every minute)."""
-    from helpdesk.clinical import services
-
     click.echo(f"{services.sweep()} alert(s) escalated.")

@@ -23,7 +23,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, url_for
+from flask_babel import gettext as _
 
 from helpdesk import audit, jobs
 from helpdesk.auth.models import Role, User
@@ -37,14 +38,15 @@ from helpdesk.clinical.models import (
     OnCallShift,
     RecipientReason,
 )
+from helpdesk.clinical.queries import CLINICAL_QUEUE, clinical_queue, is_recipient  # noqa: F401  (re-exported)
 from helpdesk.db import unit_of_work
 from helpdesk.errors import Conflict, NotFound, ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.permissions import can_be_on_call, can_receive_alerts
-from helpdesk.tickets.models import ACTIVE_STATUSES, Queue, QueueMembership, Ticket
+from helpdesk.notify.mail import queue_email
+from helpdesk.permissions import can_acknowledge_alert, can_be_on_call, can_receive_alerts
+from helpdesk.tickets.models import ACTIVE_STATUSES, QueueMembership, Ticket
 from helpdesk.timeutil import utcnow
 
-CLINICAL_QUEUE = "clinical-escalation"
 ESCALATE_JOB = "helpdesk.clinical.tasks.escalate_alert"
 PAGE_JOB = "helpdesk.clinical.tasks.page_recipient"
 MAIL_KIND = "clinical_alert"
@@ -63,10 +65,6 @@ def ack_window() -> timedelta:
 
 
 # ----------------------------------------------------------------------------- roster
-
-
-def clinical_queue() -> Queue | None:
-    return db.session.scalar(sa.select(Queue).where(Queue.slug == CLINICAL_QUEUE))
 
 
 def _queue_member_ids() -> set[int]:
@@ -302,8 +300,6 @@ def raise_alert(ticket: Ticket, now: datetime | None = None) -> ClinicalAlert:
 def _notify(alert: ClinicalAlert, ticket: Ticket, targets: list[tuple[User, RecipientReason]], round_no: int,
             now: datetime) -> list[AlertRecipient]:
     """Recipient rows, the e-mail and the pager job for each person alerted in a round."""
-    from helpdesk.notify.mail import queue_email
-
     settings = _settings()
     base = settings.external_url
     out = []
@@ -395,15 +391,8 @@ def sweep(now: datetime | None = None, limit: int = 200) -> int:
     return sum(1 for alert_id in ids if escalate(alert_id, now))
 
 
-def is_recipient(user: User, alert: ClinicalAlert) -> bool:
-    return db.session.scalar(sa.select(AlertRecipient.id).where(
-        AlertRecipient.alert_id == alert.id, AlertRecipient.user_id == user.id).limit(1)) is not None
-
-
 def get_alert_for(user: User, alert_id: int) -> ClinicalAlert:
     """The alert if ``user`` was alerted about it, else NotFound."""
-    from helpdesk.permissions import can_acknowledge_alert
-
     alert = db.session.get(ClinicalAlert, alert_id)
     if alert is None or not can_acknowledge_alert(user, alert):
         raise NotFound("No such alert.")
@@ -463,8 +452,6 @@ def local_time(value: datetime, now: datetime | None = None) -> str:
 
 def alert_json(alert: ClinicalAlert, user: User, now: datetime | None = None) -> dict:
     """What the banner shows about one alert: no patient text (reference, category, times)."""
-    from flask import url_for
-
     now = now or utcnow()
     return {
         "id": alert.id, "reference": alert.ticket.reference,
@@ -519,8 +506,6 @@ def patient_notice(ticket: Ticket) -> PatientNotice | None:
 
 def patient_sentences(notice: PatientNotice) -> list[str]:
     """The notice in the current request's language (what the page and the API say)."""
-    from flask_babel import gettext as _
-
     out = []
     if notice.status == "clinician_alerted" and notice.alerted_at:
         out.append(_("The nurse on duty was alerted at %(time)s.", time=local_time(notice.alerted_at)))

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from flask import current_app
+
 from helpdesk import audit
+from helpdesk.clinical import pager
+from helpdesk.clinical.models import AlertRecipient
+from helpdesk.clinical.services import escalate, sweep
 from helpdesk.db import unit_of_work
 from helpdesk.extensions import db
 from helpdesk.timeutil import utcnow
@@ -10,25 +15,16 @@ from helpdesk.timeutil import utcnow
 
 def escalate_alert(alert_id: int) -> bool:
     """Scheduled at the alert's due time; does nothing when run early or twice."""
-    from helpdesk.clinical.services import escalate
-
     return escalate(alert_id)
 
 
 def sweep_alerts() -> int:
     """Every minute: escalate every overdue alert (safety net for the scheduled jobs)."""
-    from helpdesk.clinical.services import sweep
-
     return sweep()
 
 
 def page_recipient(recipient_id: int) -> str:
     """POST the signed page for one alerted person to PAGER_WEBHOOK_URL."""
-    from flask import current_app
-
-    from helpdesk.clinical import pager
-    from helpdesk.clinical.models import AlertRecipient
-
     settings = current_app.config["HELPDESK"]
     recipient = db.session.get(AlertRecipient, recipient_id)
     if recipient is None or recipient.pager_sent_at is not None:

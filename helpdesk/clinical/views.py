@@ -11,7 +11,7 @@ from helpdesk.admin.forms import ActionForm
 from helpdesk.auth.models import Role, User
 from helpdesk.clinical import roster as pure
 from helpdesk.clinical import services
-from helpdesk.errors import DomainError, Forbidden
+from helpdesk.errors import DomainError, Forbidden, ValidationFailed
 from helpdesk.permissions import (
     STAFF,
     acting_user,
@@ -147,8 +147,6 @@ def roster_add():
     def add(me: User) -> str:
         raw = request.form.get("user_id", "")
         if not raw.isdigit():
-            from helpdesk.errors import ValidationFailed
-
             raise ValidationFailed("Choose a person.", fields={"user_id": ["Choose a member of the queue."]})
         user = _staff(int(raw))
         services.add_to_roster(actor=me, user=user, mode=request.form.get("mode", "shifts"))

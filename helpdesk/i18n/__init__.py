@@ -20,9 +20,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, force_locale, get_locale, gettext, refresh
+from flask_login import current_user
+
+from helpdesk.auth.models import Role
+from helpdesk.extensions import login_manager
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TRANSLATIONS_DIR = ROOT / "translations"
@@ -63,10 +68,6 @@ def supported(code: object) -> str | None:
 def select_locale() -> str:
     if not has_request_context() or request.path.startswith("/api/"):
         return DEFAULT_LANGUAGE  # the JSON API answers in English
-    from flask_login import current_user
-
-    from helpdesk.auth.models import Role
-
     if current_user and current_user.is_authenticated:
         if current_user.role == Role.PATIENT:
             return supported(current_user.language) or DEFAULT_LANGUAGE
@@ -108,8 +109,6 @@ def _switch_next() -> str:
         return request.path
     if request.method == "GET":
         return request.full_path.rstrip("?")
-    from urllib.parse import urlsplit
-
     referrer = urlsplit(request.referrer or "")
     if referrer.netloc and referrer.netloc != request.host:
         return "/"
@@ -127,14 +126,8 @@ def init_i18n(app: Flask) -> None:
     # Jinja's {% trans %} blocks collapse whitespace, as the extraction does (babel.cfg).
     app.jinja_env.policies["ext.i18n.trimmed"] = True
 
-    from helpdesk.extensions import login_manager
-
     login_manager.localize_callback = gettext  # "Please sign in to continue."
 
     @app.context_processor
     def _i18n_globals():
         return {"current_language": current_language(), "LANGUAGES": LANGUAGES, "switch_next": _switch_next()}
-
-    from helpdesk.i18n.views import bp
-
-    app.register_blueprint(bp)

@@ -9,6 +9,7 @@ from wtforms import HiddenField
 
 from helpdesk.i18n import SESSION_KEY, services, supported
 from helpdesk.permissions import can_choose_language
+from helpdesk.urls import safe_next
 
 bp = Blueprint("i18n", __name__)
 
@@ -19,8 +20,6 @@ class LanguageForm(FlaskForm):
 
 
 def _safe_next(target: str | None) -> str:
-    from helpdesk.auth.views import safe_next
-
     return safe_next(target) or url_for("core.index")
 
 

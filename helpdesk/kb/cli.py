@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
+from helpdesk.auth.models import User
 from helpdesk.errors import DomainError
+from helpdesk.extensions import db
+from helpdesk.kb.frontmatter import ContentError
+from helpdesk.kb.index import cache
+from helpdesk.kb.seed import seed_articles
+from helpdesk.kb.services import kb_stats, set_kb_editor
+from helpdesk.timeutil import utcnow
 
 kb_cli = AppGroup("kb", help="The knowledge base.")
 
 
 def _user(email: str):
-    from helpdesk.auth.models import User
-    from helpdesk.extensions import db
-
     user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise click.ClickException("No such account.")
@@ -24,8 +29,6 @@ def _user(email: str):
 
 
 def _set_editor(email: str, value: bool) -> None:
-    from helpdesk.kb.services import set_kb_editor
-
     user = _user(email)
     try:
         set_kb_editor(actor=None, user=user, value=value)
@@ -52,9 +55,6 @@ def revoke_editor_cmd(email: str) -> None:
 @click.option("--author", "author_email", default=None, help="Record this account as the author.")
 def load_cmd(author_email: str | None) -> None:
     """Load the shipped articles (helpdesk/kb/content); existing slugs are skipped."""
-    from helpdesk.kb.frontmatter import ContentError
-    from helpdesk.kb.seed import seed_articles
-
     author = _user(author_email) if author_email else None
     try:
         seed_articles(author=author, echo=click.echo)
@@ -65,8 +65,6 @@ def load_cmd(author_email: str | None) -> None:
 @kb_cli.command("reindex")
 def reindex_cmd() -> None:
     """Build the search index now and print its size and build time."""
-    from helpdesk.kb.index import cache
-
     cache().reset()
     index = cache().get()
     click.echo(f"{index.size} published article(s) indexed in {index.build_seconds:.2f}s ({index.nnz:,} postings).")
@@ -77,10 +75,5 @@ def reindex_cmd() -> None:
 @click.option("--days", type=click.IntRange(1, 3650), default=None, help="Activity in the last N days only.")
 def stats_cmd(queues: tuple[str, ...], days: int | None) -> None:
     """The supervisors' numbers as JSON."""
-    from datetime import timedelta
-
-    from helpdesk.kb.services import kb_stats
-    from helpdesk.timeutil import utcnow
-
     since = utcnow() - timedelta(days=days) if days else None
     click.echo(json.dumps(kb_stats(list(queues) or None, since), indent=2))

@@ -109,7 +109,7 @@ def current_generation() -> str:
 
 def build_index(generation: str) -> SearchIndex:
     """Read the published articles (both audiences and languages) and index them."""
-    from helpdesk.kb.search import Doc, SearchIndex
+    from helpdesk.kb.search import Doc, SearchIndex  # lazy: scikit-learn loads on the first search, not with the app
 
     rows = db.session.execute(
         sa.select(Article.id, Article.title, Article.summary, Article.category, Article.body_md,

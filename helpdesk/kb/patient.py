@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from helpdesk.kb.index import Result, suggest_for_patient
+from helpdesk.routing.emergency import EMERGENCY_MESSAGE, detect_emergency
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,6 @@ MIN_QUERY_CHARS = 8
 def emergency_message(text: str) -> str | None:
     """A possible emergency gets the 911 message and no articles: self-service must
     never stand between a patient and urgent care."""
-    from helpdesk.routing.emergency import EMERGENCY_MESSAGE, detect_emergency
-
     return EMERGENCY_MESSAGE if detect_emergency(text) else None
 
 

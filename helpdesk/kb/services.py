@@ -41,6 +41,7 @@ from helpdesk.kb.models import (
     Language,
     TicketArticleLink,
 )
+from helpdesk.kb.pii import find_in_fields
 from helpdesk.kb.text import clean_block, clean_line, slugify
 from helpdesk.permissions import (
     can_be_granted_kb_editor,
@@ -572,8 +573,6 @@ def draft_from_ticket(
 ) -> Article:
     """Turn a resolved ticket's answer into a draft. Text that looks like personal data
     must be removed, or the author confirms it is not patient information."""
-    from helpdesk.kb.pii import find_in_fields
-
     with unit_of_work():
         if not can_work_ticket(actor, ticket):
             raise NotFound("No request with that reference.")

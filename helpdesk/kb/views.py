@@ -24,8 +24,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from helpdesk import policy
+from helpdesk.audit import record_export
 from helpdesk.auth.models import Role, User
-from helpdesk.errors import Conflict, DomainError, NotFound, ValidationFailed
+from helpdesk.errors import Conflict, DomainError, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from helpdesk.extensions import db, limiter
 from helpdesk.formutil import choices
 from helpdesk.i18n import translate
@@ -44,12 +45,15 @@ from helpdesk.kb.markdown import render, sanitise
 from helpdesk.kb.models import (
     ARTICLE_TRANSITIONS,
     Article,
+    ArticleFeedback,
     ArticleStatus,
     ArticleVersion,
     ArticleViewDay,
     Audience,
+    Deflection,
     Language,
 )
+from helpdesk.kb.patient import emergency_message, suggestions_for
 from helpdesk.kb.pii import find_in_fields, segments
 from helpdesk.kb.text import slugify
 from helpdesk.permissions import (
@@ -66,6 +70,7 @@ from helpdesk.permissions import (
     role_required,
 )
 from helpdesk.tickets.models import Queue, Status
+from helpdesk.tickets.services import record_staff_view
 from helpdesk.timeutil import utcnow
 
 bp = Blueprint("kb", __name__)
@@ -232,8 +237,6 @@ def suggest():
     if not isinstance(subject, str) or not isinstance(body, str):
         return jsonify({"error": {"code": "bad_request", "message": "Subject and body must be text."}}), 400
     text = f"{subject}\n{body}".strip()[:MAX_SUGGEST_CHARS]
-    from helpdesk.kb.patient import emergency_message, suggestions_for
-
     emergency = emergency_message(text)
     found = [] if emergency else suggestions_for(text)
     return jsonify({"articles": [_article_json(r.article) for r in found], "query_length": len(text),
@@ -352,8 +355,6 @@ def staff_article(article_id: int):
 
 
 def _article_numbers(item: Article) -> dict:
-    from helpdesk.kb.models import ArticleFeedback, Deflection
-
     views = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(ArticleViewDay.views), 0))
                               .where(ArticleViewDay.article_id == item.id)) or 0
     yes, total = db.session.execute(
@@ -418,8 +419,6 @@ def edit_article(article_id: int):
     item = _staff_article(article_id)
     me = _me()
     if not can_edit_article(me, item):
-        from helpdesk.errors import Forbidden
-
         raise Forbidden("Only knowledge-base editors can change this article." if item.status != ArticleStatus.DRAFT
                         or item.author_id == me.id else "Only the author or an editor can change this draft.")
     if request.method == "GET":
@@ -566,8 +565,6 @@ def stats_json():
     require_kb_editor(_me())
     queues, since, _ = _stats_args()
     data = services.kb_stats(queues, since)
-    from helpdesk.audit import record_export
-
     record_export("kb_stats_json", actor_id=_me().id, filters={"queues": sorted(queues or []), "since": str(since)})
     return jsonify(data)
 
@@ -576,8 +573,6 @@ def stats_json():
 @role_required(*STAFF)
 def editors():
     if not can_manage_kb_editors(_me()):
-        from helpdesk.errors import Forbidden
-
         raise Forbidden("Only admins can grant the editor permission.")
     people = list(db.session.scalars(
         sa.select(User).where(User.role.in_([Role.AGENT, Role.SUPERVISOR, Role.ADMIN]), User.active.is_(True))
@@ -590,8 +585,6 @@ def editors():
 def set_editor(user_id: int, value: int):
     me = _me()
     if not can_manage_kb_editors(me):
-        from helpdesk.errors import Forbidden
-
         raise Forbidden("Only admins can grant the editor permission.")
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -654,15 +647,11 @@ def _pii_view(form: FromTicketForm, names: list[str]) -> dict:
 @bp.route("/kb/from-ticket/<reference>", methods=["GET", "POST"])
 @role_required(*STAFF)
 def from_ticket(reference: str):
-    from helpdesk.errors import InvalidTransition
-
     ticket = _workable_ticket(reference)
     if ticket.status not in (Status.RESOLVED, Status.CLOSED):
         raise InvalidTransition("Only a resolved request can become an article.")
     names = services.requester_identifiers(ticket)
     if request.method == "GET":
-        from helpdesk.tickets.services import record_staff_view
-
         record_staff_view(_me(), ticket)  # the page shows the ticket's thread: a staff view
         answer = services.ticket_answer(ticket)
         form = FromTicketForm(data={

@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import tempfile
+import time
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,13 +32,15 @@ from typing import Any
 
 import filetype
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, request
 
 from helpdesk.config import Settings
 from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
-from helpdesk.notify.models import Attachment
+from helpdesk.notify.models import Attachment, InboundMail
+from helpdesk.permissions import can_view_message, can_view_ticket
+from helpdesk.tickets.models import Message, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +182,6 @@ def sweep_orphans(grace_seconds: int = 3600, settings: Settings | None = None) -
     ``grace_seconds`` are considered, so a transaction still in flight keeps its file.
     Returns how many files were removed. Reads no file content.
     """
-    import time
-
-    from helpdesk.notify.models import InboundMail
-
     settings = settings or _settings()
     root = settings.resolved_attachment_dir
     if not root.is_dir():
@@ -244,8 +243,6 @@ def attach(message: Any, files: list[Checked], *, uploader_id: int | None) -> li
 
 def for_ticket(ticket: Any, *, include_internal: bool) -> dict[int, list[Attachment]]:
     """Attachments of a ticket by message id (internal notes' only when allowed)."""
-    from helpdesk.tickets.models import Message
-
     stmt = (sa.select(Attachment).join(Message, Message.id == Attachment.message_id)
             .where(Attachment.ticket_id == ticket.id).order_by(Attachment.id))
     if not include_internal:
@@ -259,9 +256,6 @@ def for_ticket(ticket: Any, *, include_internal: bool) -> dict[int, list[Attachm
 def get_downloadable(user: Any, attachment_id: int) -> tuple[Attachment, Any]:
     """The attachment and its ticket if ``user`` may download it, else NotFound: the
     ticket must be visible to them, and a patient never gets an internal note's file."""
-    from helpdesk.permissions import can_view_message, can_view_ticket
-    from helpdesk.tickets.models import Message, Ticket
-
     row = db.session.get(Attachment, attachment_id)
     if row is None:
         raise NotFound(N_("No such file."))
@@ -276,8 +270,6 @@ def get_downloadable(user: Any, attachment_id: int) -> tuple[Attachment, Any]:
 
 def uploads_from_request(field: str = "attachments") -> list[Upload]:
     """The files of a multipart form field as ``Upload`` values."""
-    from flask import request
-
     out = []
     for storage in request.files.getlist(field):
         if not storage or not storage.filename:

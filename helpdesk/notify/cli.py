@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from collections import Counter
+
 import click
 from flask.cli import AppGroup
+
+from helpdesk.db import unit_of_work
+from helpdesk.errors import DomainError
+from helpdesk.notify.attachments import sweep_orphans
+from helpdesk.notify.inbound import ingest, ingest_path, poll_imap
+from helpdesk.notify.mail import mail_counts, queue_email, sweep_mail
 
 mail_cli = AppGroup("mail", help="Outgoing and inbound e-mail.")
 
@@ -11,8 +20,6 @@ mail_cli = AppGroup("mail", help="Outgoing and inbound e-mail.")
 @mail_cli.command("sweep")
 def sweep_cmd() -> None:
     """Send the mails whose (re)try is due."""
-    from helpdesk.notify.mail import mail_counts, sweep_mail
-
     n = sweep_mail()
     click.echo(f"{n} mail(s) tried; outbox now {mail_counts()}")
 
@@ -22,10 +29,6 @@ def sweep_cmd() -> None:
 @click.option("--lang", default="en", type=click.Choice(["en", "es"]))
 def send_test_cmd(to: str, lang: str) -> None:
     """Queue a test mail to TO (sent at once when SMTP is configured)."""
-    from helpdesk.db import unit_of_work
-    from helpdesk.errors import DomainError
-    from helpdesk.notify.mail import queue_email
-
     try:
         with unit_of_work():
             mail = queue_email(to=to, kind="test", lang=lang, context={})
@@ -39,11 +42,6 @@ def send_test_cmd(to: str, lang: str) -> None:
 @click.option("--remove", is_flag=True, help="Delete each message from the Maildir/mbox once ingested.")
 def ingest_cmd(source: str, remove: bool) -> None:
     """Ingest inbound mail from SOURCE: a Maildir, an mbox file, one .eml file, or - (stdin)."""
-    import sys
-    from collections import Counter
-
-    from helpdesk.notify.inbound import ingest, ingest_path
-
     if source == "-":
         rows = [ingest(sys.stdin.buffer.read(), "cli")]
     else:
@@ -58,8 +56,6 @@ def ingest_cmd(source: str, remove: bool) -> None:
 @mail_cli.command("poll-imap")
 def poll_imap_cmd() -> None:
     """Fetch unseen mail from the configured IMAP folder once."""
-    from helpdesk.notify.inbound import poll_imap
-
     click.echo(f"{poll_imap()} message(s) ingested")
 
 
@@ -68,6 +64,4 @@ def poll_imap_cmd() -> None:
               help="Keep files younger than this (a transaction may still be recording them).")
 def sweep_files_cmd(grace_minutes: int) -> None:
     """Delete stored attachment/raw-mail files that nothing in the database refers to."""
-    from helpdesk.notify.attachments import sweep_orphans
-
     click.echo(f"{sweep_orphans(grace_seconds=grace_minutes * 60)} unreferenced file(s) removed")

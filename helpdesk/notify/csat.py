@@ -23,6 +23,7 @@ from helpdesk.errors import Conflict, DomainError, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
 from helpdesk.notify.models import CsatRating, CsatSurvey
+from helpdesk.tickets.models import Ticket
 from helpdesk.timeutil import utcnow
 
 MAX_COMMENT = 2000
@@ -76,8 +77,6 @@ def _record(survey: CsatSurvey, rating: CsatRating, comment: str | None, via: st
     survey.rating, survey.comment, survey.answered_at, survey.answered_via = rating, comment, utcnow(), via
     survey.token_hash = None  # the link is spent
     survey.expires_at = None
-    from helpdesk.tickets.models import Ticket
-
     ticket = db.session.get(Ticket, survey.ticket_id)
     audit.record("csat.answered", "ticket", ticket.reference if ticket else survey.ticket_id, actor_id=actor_id,
                  changes={"rating": rating.value, "via": via, "comment": comment is not None})
@@ -129,8 +128,6 @@ def answer_on_page(user: Any, ticket: Any, rating: Any, comment: Any = None) -> 
 def csat(start: datetime | None = None, end: datetime | None = None,
          queue_ids: set[int] | None = None) -> dict[str, Any]:
     """CSAT over answers given in [start, end): good ÷ rated, as a percentage (SQL aggregate)."""
-    from helpdesk.tickets.models import Ticket
-
     good = sa.func.sum(sa.case((CsatSurvey.rating == CsatRating.GOOD, 1), else_=0))
     stmt = sa.select(sa.func.count(CsatSurvey.id), good).where(CsatSurvey.answered_at.is_not(None))
     if start is not None:

@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from helpdesk import jobs
+from helpdesk.tickets.models import Status
 
 DELIVER = "helpdesk.notify.tasks.deliver"
 
@@ -15,8 +16,6 @@ def after_change(ticket: Any, before: dict[str, Any] | None, *, actor_id: int | 
                  message: Any = None) -> list[str]:
     """Called inside the ticket service's transaction, after its change. ``before`` is
     the service's snapshot (None for a new ticket)."""
-    from helpdesk.tickets.models import Status
-
     events: list[tuple[str, int]] = []
     if before is None:
         events.append(("request_received", 0))

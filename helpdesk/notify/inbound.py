@@ -32,25 +32,32 @@ from __future__ import annotations
 
 import contextlib
 import html
+import imaplib
 import logging
+import mailbox
 import re
+import ssl
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
+from pathlib import Path
 from typing import Any
 
 import nh3
 import sqlalchemy as sa
 from flask import current_app
 
+from helpdesk import audit
 from helpdesk.auth.models import Role, User
 from helpdesk.db import transactional, unit_of_work
-from helpdesk.errors import DomainError, ValidationFailed
+from helpdesk.errors import Conflict, DomainError, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.notify import attachments as files
 from helpdesk.notify.models import InboundMail, InboundStatus, OutgoingEmail
 from helpdesk.permissions import is_patient
+from helpdesk.tickets import services as tickets
+from helpdesk.tickets.models import Channel, Ticket
 from helpdesk.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -213,8 +220,6 @@ def _accept_files(uploads: list[files.Upload]) -> tuple[list[files.Upload], int]
 
 
 def _thread_ticket(msg: EmailMessage):
-    from helpdesk.tickets.models import Ticket
-
     ids = MSGID_RE.findall(" ".join(filter(None, (header(msg, "In-Reply-To"), header(msg, "References")))))
     if ids:
         ticket_id = db.session.scalar(
@@ -311,9 +316,6 @@ def _fresh(row: InboundMail) -> InboundMail:
 
 
 def _process(raw: bytes, row: InboundMail) -> None:
-    from helpdesk.tickets import services as tickets
-    from helpdesk.tickets.models import Channel
-
     settings = current_app.config["HELPDESK"]
     if len(raw) > settings.inbound_max_bytes:
         _held(row, "too_large")
@@ -376,9 +378,6 @@ def _process(raw: bytes, row: InboundMail) -> None:
 def create_request(row: InboundMail, msg: EmailMessage, from_addr: str, name: str,
                    uploads: list[files.Upload]) -> None:
     """A new request (channel e-mail) for the sender, through the ticket services."""
-    from helpdesk.tickets import services as tickets
-    from helpdesk.tickets.models import Channel
-
     display = name or from_addr.split("@", 1)[0]
     db.session.add(row)
     ticket = tickets.create_ticket_for_requester(
@@ -399,9 +398,6 @@ def read_raw(row: InboundMail) -> bytes:
 @transactional
 def release(row: InboundMail, *, actor: User) -> InboundMail:
     """An admin turns a held mail into a new request for its sender."""
-    from helpdesk import audit
-    from helpdesk.errors import Conflict
-
     if row.status != InboundStatus.HELD:
         raise Conflict("Only held mail can be released.")
     if row.reason in ("too_large", "empty", "malformed", "no_headers", "no_sender"):
@@ -423,9 +419,6 @@ def release(row: InboundMail, *, actor: User) -> InboundMail:
 
 @transactional
 def dismiss(row: InboundMail, *, actor: User) -> InboundMail:
-    from helpdesk import audit
-    from helpdesk.errors import Conflict
-
     if row.status != InboundStatus.HELD:
         raise Conflict("Only held mail can be dismissed.")
     row.status = InboundStatus.DISMISSED
@@ -439,9 +432,6 @@ def dismiss(row: InboundMail, *, actor: User) -> InboundMail:
 
 def ingest_path(path: str, *, remove: bool = False) -> list[InboundMail]:
     """A Maildir (directory with cur/new/tmp), an mbox file, or one .eml file."""
-    import mailbox
-    from pathlib import Path
-
     p = Path(path)
     out: list[InboundMail] = []
     if p.is_dir():
@@ -468,9 +458,6 @@ def ingest_path(path: str, *, remove: bool = False) -> list[InboundMail]:
 def poll_imap(limit: int = 100) -> int:
     """Fetch unseen messages from the configured IMAP folder, ingest each, mark it seen.
     Returns how many were ingested (0 when IMAP is not configured)."""
-    import imaplib
-    import ssl
-
     settings = current_app.config["HELPDESK"]
     if not settings.imap_host:
         return 0

@@ -45,12 +45,12 @@ import sqlalchemy as sa
 from flask import current_app
 from jinja2 import TemplateNotFound
 
-from helpdesk import jobs
+from helpdesk import audit, jobs
 from helpdesk.config import Settings
 from helpdesk.db import transactional, unit_of_work
-from helpdesk.errors import ValidationFailed
+from helpdesk.errors import Conflict, ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.notify.models import MailStatus, OutgoingEmail
+from helpdesk.notify.models import MailStatus, NotifyDelivery, OutgoingEmail
 from helpdesk.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -273,8 +273,6 @@ def sweep_mail(limit: int = 200) -> int:
             .values(status=MailStatus.QUEUED, claimed_at=None, next_attempt_at=now)
             .execution_options(synchronize_session=False)
         )
-        from helpdesk.notify.models import NotifyDelivery
-
         # delivery keys only guard against a job running twice: a month is plenty
         db.session.execute(sa.delete(NotifyDelivery).where(NotifyDelivery.created_at < now - timedelta(days=30)))
     ids = list(db.session.scalars(
@@ -295,9 +293,6 @@ def sweep_mail(limit: int = 200) -> int:
 @transactional
 def retry_failed(mail: OutgoingEmail, *, actor_id: int | None) -> OutgoingEmail:
     """An admin sends a failed (or stored) mail again: a fresh series of attempts."""
-    from helpdesk import audit
-    from helpdesk.errors import Conflict
-
     if mail.status not in (MailStatus.FAILED, MailStatus.STORED):
         raise Conflict("Only failed or stored mails can be sent again.")
     if mail.secret and not mail.body:

@@ -36,9 +36,11 @@ from helpdesk.auth.models import Role, User
 from helpdesk.db import transactional
 from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
+from helpdesk.notify import csat
 from helpdesk.notify.mail import LANGUAGES, queue_email
 from helpdesk.notify.models import Notification, NotifyDelivery, NotifyPreference, OutgoingEmail
 from helpdesk.permissions import is_patient
+from helpdesk.tickets.models import QueueMembership, Ticket
 from helpdesk.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -115,8 +117,6 @@ def unread_count(user_id: int) -> int:
 
 def notifications_page(user_id: int, before: int | None, size: int = 50):
     """(rows of (notification, reference), next cursor): newest first, keyset by id."""
-    from helpdesk.tickets.models import Ticket
-
     stmt = (sa.select(Notification, Ticket.reference).outerjoin(Ticket, Ticket.id == Notification.ticket_id)
             .where(Notification.user_id == user_id).order_by(Notification.id.desc()).limit(size + 1))
     if before is not None:
@@ -148,8 +148,6 @@ def mark_all_read(user_id: int, at: datetime | None = None) -> int:
 
 
 def queue_agents(queue_id: int) -> list[int]:
-    from helpdesk.tickets.models import QueueMembership
-
     return list(db.session.scalars(
         sa.select(User.id).join(QueueMembership, QueueMembership.user_id == User.id)
         .where(QueueMembership.queue_id == queue_id, User.active.is_(True),
@@ -159,8 +157,6 @@ def queue_agents(queue_id: int) -> list[int]:
 
 
 def queue_supervisors(queue_id: int) -> list[int]:
-    from helpdesk.tickets.models import QueueMembership
-
     return list(db.session.scalars(
         sa.select(User.id).join(QueueMembership, QueueMembership.user_id == User.id)
         .where(QueueMembership.queue_id == queue_id, User.active.is_(True), User.role == Role.SUPERVISOR)
@@ -204,8 +200,6 @@ def deliver(event: str, ticket_id: int, user_id: int = 0, key: str = "") -> int:
     """The job behind every ticket event: decide recipients, add notices and mails, commit.
     Returns how many notices/mails it made. Tolerates the ticket being gone; with a
     ``key`` (the hook's random one) a second run does nothing."""
-    from helpdesk.tickets.models import Ticket
-
     ticket = db.session.get(Ticket, ticket_id)
     if ticket is None or event not in EVENTS:
         return 0
@@ -220,8 +214,6 @@ def deliver(event: str, ticket_id: int, user_id: int = 0, key: str = "") -> int:
         if patient.active and is_patient(patient):
             extra, secret = {}, False
             if event == "survey":
-                from helpdesk.notify import csat
-
                 token = csat.open_survey(ticket)
                 if token is None:
                     return 0  # already answered: one answer per ticket

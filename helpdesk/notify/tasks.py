@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from helpdesk.notify import mail
+from helpdesk.notify.inbound import poll_imap
+from helpdesk.notify.services import deliver as run
 
 
 def send_email(mail_id: int) -> str | None:
@@ -17,13 +19,9 @@ def sweep_mail_job() -> int:
 
 def deliver(event: str, ticket_id: int, user_id: int = 0, key: str = "") -> int:
     """One ticket event's notices and mails (see ``helpdesk.notify.services``)."""
-    from helpdesk.notify.services import deliver as run
-
     return run(event, ticket_id, user_id, key)
 
 
 def poll_imap_job() -> int:
     """Every minute (``flask cron``) when IMAP_HOST is set: fetch and ingest new mail."""
-    from helpdesk.notify.inbound import poll_imap
-
     return poll_imap()

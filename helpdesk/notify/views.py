@@ -11,7 +11,9 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_babel import refresh
 
+from helpdesk import audit
 from helpdesk.auth.models import Role, User
+from helpdesk.db import unit_of_work
 from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import N_, language_of, translate
@@ -20,7 +22,16 @@ from helpdesk.notify import csat, inbound, services
 from helpdesk.notify import mail as mailer
 from helpdesk.notify.forms import CsatForm
 from helpdesk.notify.models import InboundMail, InboundStatus, MailStatus, OutgoingEmail
-from helpdesk.permissions import STAFF, acting_user, can_receive_notifications, is_patient, role_required
+from helpdesk.permissions import (
+    STAFF,
+    acting_user,
+    can_receive_notifications,
+    get_visible_ticket,
+    is_patient,
+    role_required,
+)
+from helpdesk.tickets.forms import CloseForm, ReplyForm
+from helpdesk.tickets.models import Status, Ticket
 
 bp = Blueprint("notify", __name__)
 
@@ -137,8 +148,6 @@ def notifications():
 def notification_read(notification_id: int):
     row = services.mark_read(acting_user().id, notification_id)
     if request.form.get("open") == "1" and row.ticket_id is not None:
-        from helpdesk.tickets.models import Ticket
-
         ticket = db.session.get(Ticket, row.ticket_id)
         if ticket is not None:
             return redirect(url_for("agent.ticket_page", reference=ticket.reference))
@@ -188,9 +197,6 @@ def send_attachment(row):
 
 def audit_download(user, row, ticket) -> None:
     if user.is_staff or user.role == Role.INTEGRATION:
-        from helpdesk import audit
-        from helpdesk.db import unit_of_work
-
         with unit_of_work():  # a read that is audited
             audit.record("attachment.downloaded", "ticket", ticket.reference, actor_id=user.id,
                          changes={"attachment_id": row.id})
@@ -211,8 +217,6 @@ def download(attachment_id: int):
 @bp.route("/survey/<token>", methods=["GET", "POST"])
 def survey(token: str):
     """The mail's link: no sign-in, nothing of the ticket shown, works once."""
-    from helpdesk.tickets.models import Ticket
-
     survey = csat.check_token(token)
     # the page speaks the language of the mail the link came in (the switcher still wins)
     g.link_language = db.session.scalar(
@@ -233,10 +237,6 @@ def survey(token: str):
 @bp.post("/requests/<reference>/survey")
 @role_required(Role.PATIENT)
 def survey_on_page(reference: str):
-    from helpdesk.permissions import get_visible_ticket
-    from helpdesk.tickets.forms import CloseForm, ReplyForm
-    from helpdesk.tickets.models import Status
-
     user = acting_user()
     ticket = get_visible_ticket(user, reference)
     csat.check_answerable(user, ticket)  # not resolved yet, or answered already: a friendly 409
@@ -291,9 +291,6 @@ def _inbound(mail_id: int) -> InboundMail:
 @bp.get("/admin/mail/<int:mail_id>")
 @role_required(Role.ADMIN)
 def held_mail_item(mail_id: int):
-    from helpdesk import audit
-    from helpdesk.db import unit_of_work
-
     row = _inbound(mail_id)
     preview: dict[str, str] = {}
     try:
@@ -310,9 +307,6 @@ def held_mail_item(mail_id: int):
 @bp.get("/admin/mail/<int:mail_id>/raw")
 @role_required(Role.ADMIN)
 def held_mail_raw(mail_id: int):
-    from helpdesk import audit
-    from helpdesk.db import unit_of_work
-
     row = _inbound(mail_id)
     path = files.storage_path(row.raw_sha256)
     if not path.exists():

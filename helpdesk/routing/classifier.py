@@ -58,6 +58,8 @@ from helpdesk.routing.compiled import (
     normalise,
     rank,
 )
+from helpdesk.routing.compiled import PROBES as _PROBES
+from helpdesk.routing.compiled import identity as _identity  # old pickles name classifier._identity
 
 __all__ = [
     "DEFAULT_MARGIN",
@@ -82,11 +84,6 @@ _LARGE = 20_000
 log = logging.getLogger(__name__)
 
 _FORMAT = 1  # bump when the pickled Router's shape changes incompatibly
-
-
-def _identity(text: str) -> str:
-    # Module-level (not a lambda) so pipelines pickle; texts are normalised beforehand.
-    return text
 
 
 def build_pipeline(
@@ -154,17 +151,6 @@ class _Unsupported(Exception):
     """The pipeline has a shape the fast scorer does not reproduce."""
 
 
-_PROBES = (
-    "I forgot my password",
-    "olvide mi contrasena y no puedo entrar",
-    "need to reschedule my appointment",
-    "why was I charged twice on my bill",
-    "refill my prescription",
-    "copy of my medical records",
-    "the app crashes",
-    "what are your hours",
-    "zzqx",
-)
 
 
 _WORD_CACHE_SIZE = 5_000  # words whose character n-grams are remembered (~2 MB at most)

@@ -11,6 +11,10 @@ from flask import current_app
 from flask.cli import AppGroup
 from tqdm import tqdm
 
+from helpdesk.errors import DomainError
+from helpdesk.routing import evaluation
+from helpdesk.routing.services import model_cache
+
 routing_cli = AppGroup("routing", help="The request router's models.")
 
 
@@ -34,7 +38,7 @@ class _Progress:
 @click.option("--seed", default=0, show_default=True)
 def retrain_cmd(force: bool, seed: int) -> None:
     """Train a new version from the corpus plus agents' labels; promote it unless it regresses."""
-    from helpdesk.routing.training import retrain
+    from helpdesk.routing.training import retrain  # lazy: training imports scikit-learn; the CLI loads with every app
 
     progress = _Progress(total=12)
     try:
@@ -60,9 +64,6 @@ def retrain_cmd(force: bool, seed: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def evaluate_cmd(csv_path: Path, as_json: bool) -> None:
     """Evaluate the active model on a CSV with columns text,queue."""
-    from helpdesk.routing import evaluation
-    from helpdesk.routing.services import model_cache
-
     router = model_cache.get()
     if router is None:
         raise click.ClickException(f"No usable model: {model_cache.error}. Run 'flask routing retrain'.")
@@ -82,7 +83,7 @@ def evaluate_cmd(csv_path: Path, as_json: bool) -> None:
 @routing_cli.command("models")
 def models_cmd() -> None:
     """List model versions with their metrics."""
-    from helpdesk.routing.training import list_models
+    from helpdesk.routing.training import list_models  # lazy: training imports scikit-learn
 
     rows = list_models()
     if not rows:
@@ -97,9 +98,8 @@ def models_cmd() -> None:
 @click.argument("version")
 def activate_cmd(version: str) -> None:
     """Make VERSION the active model (roll back or forward)."""
-    from helpdesk.errors import DomainError
-    from helpdesk.routing.classifier import ModelLoadError
-    from helpdesk.routing.training import activate
+    from helpdesk.routing.classifier import ModelLoadError  # lazy: scikit-learn; the CLI loads with every app
+    from helpdesk.routing.training import activate  # lazy: training imports scikit-learn
 
     try:
         activate(version)

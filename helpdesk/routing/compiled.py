@@ -582,6 +582,26 @@ class CompiledRouter:
 
 # Beyond the Router's own probes: accents, upper case, punctuation, repeats, runs of
 # spaces, one-letter words, digits. Synthetic: the file stores them.
+def identity(text: str) -> str:
+    """The pipeline's preprocessor: module-level (not a lambda) so pipelines pickle; texts
+    are normalised beforehand. ``classifier._identity`` names this same function."""
+    return text
+
+
+# Texts the scikit-learn pipeline and its compiled twin must score alike.
+PROBES = (
+    "I forgot my password",
+    "olvide mi contrasena y no puedo entrar",
+    "need to reschedule my appointment",
+    "why was I charged twice on my bill",
+    "refill my prescription",
+    "copy of my medical records",
+    "the app crashes",
+    "what are your hours",
+    "zzqx",
+)
+
+
 _EXTRA_PROBES = (
     "Olvidé mi CONTRASEÑA!! ¿me ayudan?",
     "  refill   refill\trefill  my   meds ",
@@ -642,12 +662,11 @@ def compile_router(router: Any) -> CompiledRouter:
     reproduce exactly, and when its probabilities on probe texts differ from
     scikit-learn's by more than 1e-9.
     """
-    from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model._base import LinearClassifierMixin
-    from sklearn.pipeline import FeatureUnion, Pipeline
-
-    from helpdesk.routing import classifier
+    # lazy: this module is numpy-only for the workers; compiling (at training time) reads scikit-learn
+    from sklearn.calibration import CalibratedClassifierCV  # lazy: see above
+    from sklearn.feature_extraction.text import TfidfVectorizer  # lazy: see above
+    from sklearn.linear_model._base import LinearClassifierMixin  # lazy: see above
+    from sklearn.pipeline import FeatureUnion, Pipeline  # lazy: see above
 
     pipeline = router.pipeline
     if not isinstance(pipeline, Pipeline) or len(pipeline) != 2:
@@ -665,7 +684,7 @@ def compile_router(router: Any) -> CompiledRouter:
             raise UnsupportedModel("vectoriser")
         if vec.norm != "l2" or vec.binary or np.dtype(vec.dtype) != np.float64:
             raise UnsupportedModel("vectoriser")
-        spec = _spec_of(vec, classifier._identity)
+        spec = _spec_of(vec, identity)
         vocab = vec.vocabulary_
         n_terms = len(vocab)
         if sorted(vocab.values()) != list(range(n_terms)):
@@ -699,7 +718,7 @@ def compile_router(router: Any) -> CompiledRouter:
 
     meta = dict(router.metadata())
     meta.update(version=str(router.version), labels=[str(label) for label in router.labels])
-    raw = [*classifier._PROBES, *_EXTRA_PROBES]
+    raw = [*PROBES, *_EXTRA_PROBES]
     probes = [normalise(t) for t in raw] + [t for t in raw if t != normalise(t)]
     try:
         compiled = CompiledRouter(parts=parts, models=models, classes=classes, meta=meta, probes=probes,

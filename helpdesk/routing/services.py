@@ -10,8 +10,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import force_locale
 
+from helpdesk.clinical.services import patient_notice, patient_sentences
 from helpdesk.extensions import db
+from helpdesk.routing.emergency import EMERGENCY_MESSAGE, EMERGENCY_MESSAGE_ES
 from helpdesk.routing.models import LabelSource, ModelVersion, RoutingDecision, RoutingLabel
 from helpdesk.tickets.models import Ticket
 
@@ -47,7 +50,7 @@ class _ModelCache:
                 return None
             if active.version == self.version and self.router is not None:
                 return self.router
-            from helpdesk.routing import compiled
+            from helpdesk.routing import compiled  # lazy: numpy loads in the worker that routes, not with the app
 
             try:
                 self.router = _load_model(resolve_model_path(active.path), active.version)
@@ -67,12 +70,13 @@ def _load_model(path: Path, version: str) -> Any:
     ``path`` only when there is no compiled file (a model from before compiled files:
     it works, but importing scikit-learn costs the worker ~110 MB). A compiled file that
     is there but unreadable is a :class:`ModelLoadError`, never a reason to fall back."""
-    from helpdesk.routing import compiled
+    from helpdesk.routing import compiled  # lazy: numpy loads in the worker that routes, not with the app
 
     twin = compiled.compiled_path(path)
     if twin.is_file() or not path.is_file():
         return compiled.load(twin)
     log.warning("routing model %s: no compiled file (FileNotFoundError); loading the scikit-learn model", version)
+    # lazy: scikit-learn (~110 MB) only for an old model without a compiled twin
     from helpdesk.routing.classifier import load
 
     return load(path)
@@ -125,11 +129,6 @@ def routing_info(ticket: Ticket) -> RoutingDecision | None:
 def emergency_notice(ticket: Ticket) -> dict[str, Any] | None:
     if not ticket.emergency:
         return None
-    from flask_babel import force_locale
-
-    from helpdesk.clinical.services import patient_notice, patient_sentences
-    from helpdesk.routing.emergency import EMERGENCY_MESSAGE, EMERGENCY_MESSAGE_ES
-
     # what really happened, from the stored alert rows (the same words as the patient's page)
     notice = patient_notice(ticket)
     with force_locale("en"):

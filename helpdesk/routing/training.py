@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from helpdesk import audit
+from helpdesk.auth.models import User
 from helpdesk.db import unit_of_work
 from helpdesk.errors import NotFound
 from helpdesk.extensions import db
@@ -58,8 +59,6 @@ def labelled_ticket_examples() -> tuple[list[str], list[str]]:
         .join(Message, Message.id == first_message.c.message_id)
         .where(RoutingLabel.queue.not_in(NOT_PREDICTED))
     ).all()
-    from helpdesk.auth.models import User
-
     names = dict(db.session.execute(
         sa.select(User.id, User.display_name).where(User.id.in_({r.requester_id for r in rows}))
     ).all()) if rows else {}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pygal
 from flask import Blueprint, Response, jsonify, render_template
 from flask_login import current_user
+from pygal.style import CleanStyle
 
+from helpdesk.audit import record_export
 from helpdesk.auth.models import Role
 from helpdesk.permissions import dashboard_queue_ids, role_required
 from helpdesk.routing import stats
@@ -37,10 +40,6 @@ def data():
         "version": model.version, "created_at": model.created_at.isoformat(), "n_examples": model.n_examples,
         "metrics": model.metrics,
     }
-    from flask_login import current_user
-
-    from helpdesk.audit import record_export
-
     record_export("routing_stats_json", actor_id=current_user.id)
     return jsonify(d)
 
@@ -51,9 +50,6 @@ def data():
 def coverage_chart():
     # Imported here, not at module level: pygal costs every web worker memory at start-up
     # for a chart only supervisors open.
-    import pygal
-    from pygal.style import CleanStyle
-
     daily = stats.daily_coverage(30, _scope())
     chart = pygal.Bar(
         style=CleanStyle, height=320, width=900, js=[], show_legend=True, legend_at_bottom=True,

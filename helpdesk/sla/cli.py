@@ -8,6 +8,9 @@ import click
 from flask.cli import AppGroup
 from tqdm import tqdm
 
+from helpdesk.sla.rollup import refresh
+from helpdesk.sla.services import sweep
+
 sla_cli = AppGroup("sla", help="SLA clocks and the supervisors' dashboard.")
 
 
@@ -15,8 +18,6 @@ sla_cli = AppGroup("sla", help="SLA clocks and the supervisors' dashboard.")
 @click.option("--days", type=int, default=None, help="At most this many days (newest first); all by default.")
 def rollup_cmd(days: int | None) -> None:
     """Fill the dashboard's summary tables for finished days that are missing or stale."""
-    from helpdesk.sla.rollup import refresh
-
     done = refresh(max_days=days, progress=lambda items: tqdm(items, desc="days", unit="day", file=sys.stderr))
     click.echo(f"{done} day(s) summarised")
 
@@ -24,6 +25,4 @@ def rollup_cmd(days: int | None) -> None:
 @sla_cli.command("sweep")
 def sweep_cmd() -> None:
     """Fire the SLA warnings and breaches owed now (what the minute job does)."""
-    from helpdesk.sla.services import sweep
-
     click.echo(f"{sweep()} SLA event(s) fired")

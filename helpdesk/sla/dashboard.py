@@ -34,7 +34,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from helpdesk.auth.models import User
 from helpdesk.extensions import db
+from helpdesk.kb.services import kb_stats
+from helpdesk.notify.csat import csat as figure_
+from helpdesk.routing import stats
 from helpdesk.sla import rollup, services
 from helpdesk.sla.models import Metric, MetricState, SlaMetric
 from helpdesk.tickets.models import Channel, Queue, Ticket
@@ -199,8 +203,6 @@ def at_risk(p: Period, limit: int = 50) -> dict[str, Any]:
 
 
 def agents(p: Period) -> list[dict[str, Any]]:
-    from helpdesk.auth.models import User
-
     per = {r["agent_id"]: r for r in rollup.facts("agents", p.start, p.end, p.queue_ids, ("agent_id",))}
     names = dict(db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(set(per) or {-1}))).all())
     return sorted(({"agent": names.get(uid, str(uid)), "solved": int(v["solved"]),
@@ -233,16 +235,10 @@ def adoption(p: Period) -> dict[str, Any]:
 
 
 def routing(p: Period) -> dict[str, Any]:
-    from helpdesk.routing import stats
-
     return stats.coverage_and_overrides(p.start, p.queue_ids)
 
 
 def kb(p: Period) -> dict[str, Any] | None:
-    try:
-        from helpdesk.kb.services import kb_stats
-    except ImportError:  # pragma: no cover - the KB is optional
-        return None
     slugs = None
     if p.queue_ids is not None:
         slugs = list(db.session.scalars(sa.select(Queue.slug).where(Queue.id.in_(p.queue_ids or {-1}))))
@@ -267,8 +263,6 @@ def _compare(cur: dict[str, Any], prev: dict[str, Any]) -> dict[str, Any]:
 
 def csat(p: Period) -> dict[str, Any]:
     """Satisfaction: good ÷ rated of the survey answers given in the period."""
-    from helpdesk.notify.csat import csat as figure_
-
     return figure_(p.start, p.end, p.queue_ids)
 
 

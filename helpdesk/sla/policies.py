@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from helpdesk.extensions import db
 from helpdesk.sla.clock import CALENDAR_24X7, Calendar, default_calendar
 from helpdesk.sla.models import Metric, SlaCalendar, SlaPolicy
+from helpdesk.tickets.models import Queue
 
 HOUR = 3600
 BUSINESS_DAY = 10 * HOUR  # Monday-Friday 08:00-18:00
@@ -115,8 +116,6 @@ SEED_POLICIES: list[dict[str, Any]] = [
 
 def seed_defaults() -> int:
     """Create the default calendar and policies that don't exist yet (idempotent; caller commits)."""
-    from helpdesk.tickets.models import Queue
-
     cal = db.session.scalar(sa.select(SlaCalendar).where(SlaCalendar.name == DEFAULT_CALENDAR_NAME))
     if cal is None:
         cal = SlaCalendar(name=DEFAULT_CALENDAR_NAME, spec=default_calendar().to_spec())

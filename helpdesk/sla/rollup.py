@@ -27,7 +27,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from helpdesk.db import conflict_insert, unit_of_work
 from helpdesk.extensions import db
+from helpdesk.sla.models import Metric, MetricState, SlaMetric, TicketSla
+from helpdesk.sla.timesource import now
+from helpdesk.tickets.models import Ticket
 from helpdesk.timeutil import UTCDateTime, utcnow
 
 Range = tuple[datetime, datetime]
@@ -104,12 +108,6 @@ class DashStaleDay(db.Model):
 # ----------------------------------------------------------------------------- days
 
 
-def now() -> datetime:
-    from helpdesk.sla import services
-
-    return services.now()
-
-
 def day_start(d: date) -> datetime:
     return datetime.combine(d, time(0), tzinfo=UTC)
 
@@ -133,9 +131,6 @@ def _d(value: Any) -> date:
 
 
 def volume_rows(ranges: Sequence[Range]) -> list[dict[str, Any]]:
-    from helpdesk.sla.models import Metric, MetricState, SlaMetric, TicketSla
-    from helpdesk.tickets.models import Ticket
-
     acc: dict[tuple, dict[str, Any]] = {}
 
     def row(day: Any, queue_id: int, channel: Any) -> dict[str, Any]:
@@ -168,8 +163,6 @@ def volume_rows(ranges: Sequence[Range]) -> list[dict[str, Any]]:
 
 
 def sla_rows(ranges: Sequence[Range]) -> list[dict[str, Any]]:
-    from helpdesk.sla.models import Metric, MetricState, SlaMetric
-
     acc: dict[tuple, dict[str, Any]] = {}
     every_metric = SlaMetric.metric.in_(list(Metric))  # lets the (metric, time) indexes serve a time range
 
@@ -197,9 +190,6 @@ def sla_rows(ranges: Sequence[Range]) -> list[dict[str, Any]]:
 
 
 def agent_rows(ranges: Sequence[Range]) -> list[dict[str, Any]]:
-    from helpdesk.sla.models import Metric, MetricState, SlaMetric
-    from helpdesk.tickets.models import Ticket
-
     acc: dict[tuple, dict[str, Any]] = {}
 
     def row(day: Any, qid: int, agent_id: int) -> dict[str, Any]:
@@ -338,9 +328,6 @@ def _cached(key: tuple, compute: Callable[[], Any]) -> Any:
 
 def refresh(max_days: int | None = 31, progress: Callable[[Iterable[date]], Any] | None = None) -> int:
     """Materialise missing and stale finished days, newest first; returns the days done."""
-    from helpdesk.db import unit_of_work
-    from helpdesk.tickets.models import Ticket
-
     today = now().date()
     oldest = db.session.scalar(sa.select(sa.func.min(Ticket.created_at)))
     if oldest is None:
@@ -390,8 +377,6 @@ def mark_stale(days: Iterable[Any]) -> None:
     wanted = {d for d in wanted if d < today}
     if not wanted:
         return
-    from helpdesk.db import conflict_insert
-
     at = utcnow()
     stmt = conflict_insert(DashStaleDay, db.engine.dialect.name).values(
         [{"day": d, "marked_at": at} for d in sorted(wanted)])
@@ -401,8 +386,6 @@ def mark_stale(days: Iterable[Any]) -> None:
 def solved_days(ticket_id: int) -> list[datetime]:
     """The days the ticket's clocks were fulfilled on (what its queue, channel, assignee
     and reply counts are counted under)."""
-    from helpdesk.sla.models import SlaMetric
-
     return list(db.session.scalars(sa.select(SlaMetric.fulfilled_at).where(
         SlaMetric.ticket_id == ticket_id, SlaMetric.fulfilled_at.is_not(None))))
 

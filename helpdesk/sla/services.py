@@ -17,36 +17,33 @@ Rules
   the elapsed time is kept.
 * resolving also ends an open next_reply cycle (the patient got an answer).
 
-Time comes from :data:`clock` (``helpdesk.timeutil.utcnow``), which tests replace.
+Time comes from :data:`helpdesk.sla.timesource.clock` (``helpdesk.timeutil.utcnow``), which tests replace.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import has_request_context, request
 
 from helpdesk import audit, jobs
 from helpdesk.db import transactional, unit_of_work
 from helpdesk.extensions import db
+from helpdesk.notify.services import mark_all_read, sla_event
+from helpdesk.notify.services import unread_count as count
 from helpdesk.sla import policies, rollup
 from helpdesk.sla.clock import Calendar, add_business_time, business_seconds_between
 from helpdesk.sla.models import Metric, MetricState, SlaMetric, TicketSla
-from helpdesk.timeutil import utcnow
+from helpdesk.sla.timesource import now
+from helpdesk.tickets.models import Status, Ticket
 
 log = logging.getLogger(__name__)
 
-clock: Callable[[], datetime] = utcnow
-"""The one clock of the SLA engine (jobs, sweep, badges); tests replace it."""
-
 OPEN = (MetricState.ACTIVE, MetricState.PAUSED)
-
-
-def now() -> datetime:
-    return clock()
 
 
 # ----------------------------------------------------------------------------- clock math
@@ -184,8 +181,6 @@ def on_patient_message(ticket: Any, at: datetime) -> None:
 
 def on_status_change(ticket: Any, target: Any, at: datetime) -> None:
     """Called before ``ticket.status`` becomes ``target``."""
-    from helpdesk.tickets.models import Status
-
     old = Status(ticket.status)
     target = Status(target)
     rows, cals = _rows(ticket.id), _Cals()
@@ -286,15 +281,11 @@ def _fire(ticket: Any, row: SlaMetric, kind: str, at: datetime) -> None:
         "metric": row.metric.value, "cycle": row.cycle, "target_seconds": row.target_seconds,
         "due_at": row.due_at.isoformat() if row.due_at else None,
     }, severity="warning" if kind == "breached" else "info")
-    from helpdesk.notify.services import sla_event
-
     sla_event(ticket, kind, row.metric.value, at)  # in-app notices (and opted-in staff mails)
 
 
 def process_ticket(ticket_id: int, at: datetime, preloaded: list[SlaMetric] | None = None) -> int:
     """Fire the warnings and breaches owed at ``at`` for one ticket; returns how many (no commit)."""
-    from helpdesk.tickets.models import Ticket
-
     ticket = db.session.get(Ticket, ticket_id)
     if ticket is None:
         return 0
@@ -330,8 +321,6 @@ def sweep(limit: int = 2000) -> int:
         sa.select(SlaMetric.ticket_id).where(SlaMetric.next_check_at <= at)
         .group_by(SlaMetric.ticket_id).order_by(sa.func.min(SlaMetric.next_check_at)).limit(limit)
     ))
-    from helpdesk.tickets.models import Ticket
-
     by_ticket: dict[int, list[SlaMetric]] = {t: [] for t in ids}
     held: list[Any] = []  # the identity map only holds weak references: keep the batch alive
     if ids:  # three queries for the whole batch, then the identity map answers
@@ -448,8 +437,6 @@ def badges(ticket_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
 
 def _page_cache() -> dict[int, dict[str, Any] | None]:
     """Per request (never longer: the state is read-time)."""
-    from flask import has_request_context, request
-
     if not has_request_context():
         return {}
     cache = getattr(request, "_helpdesk_sla_badges", None)
@@ -494,12 +481,8 @@ def ticket_metrics(ticket_id: int) -> list[dict[str, Any]]:
 
 def unread_count(user_id: int) -> int:
     """Kept for callers of the SLA module; notifications live in helpdesk.notify."""
-    from helpdesk.notify.services import unread_count as count
-
     return count(user_id)
 
 
 def mark_read(user_id: int) -> None:
-    from helpdesk.notify.services import mark_all_read
-
     mark_all_read(user_id, now())

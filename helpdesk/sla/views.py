@@ -11,14 +11,17 @@ from typing import Any
 import pygal
 import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, render_template, request
+from flask_login import current_user
 from pygal.style import CleanStyle
 
+from helpdesk.audit import record_export
 from helpdesk.auth.models import Role
 from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import acting_user, dashboard_queue_ids, role_required
 from helpdesk.security import CSP, talisman
 from helpdesk.sla import dashboard, services
+from helpdesk.tickets.models import Queue
 
 bp = Blueprint("sla", __name__)
 
@@ -63,8 +66,6 @@ def _period() -> dashboard.Period:
     queue_ids = _scope()
     slug = args.get("queue") or None
     if slug:
-        from helpdesk.tickets.models import Queue
-
         qid = db.session.scalar(sa.select(Queue.id).where(Queue.slug == slug[:40]))
         if qid is None or (queue_ids is not None and qid not in queue_ids):
             raise NotFound("No such queue.")
@@ -77,8 +78,6 @@ def _period() -> dashboard.Period:
 
 
 def _queues() -> list[Any]:
-    from helpdesk.tickets.models import Queue
-
     stmt = sa.select(Queue).order_by(Queue.name)
     scope = _scope()
     if scope is not None:
@@ -95,10 +94,6 @@ def dashboard_page():
 
 
 def _audit_export(kind: str, period: dashboard.Period, **extra: str) -> None:
-    from flask_login import current_user
-
-    from helpdesk.audit import record_export
-
     record_export(kind, actor_id=current_user.id, filters={**_period_filters(period), **extra})
 
 

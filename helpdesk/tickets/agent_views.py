@@ -5,13 +5,19 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from helpdesk.access.views import break_glass_prompt
+from helpdesk.auth.services import set_available
 from helpdesk.errors import DomainError, NotFound, ValidationFailed
 from helpdesk.formutil import choices
 from helpdesk.notify.attachments import uploads_from_request
-from helpdesk.permissions import STAFF, break_glass_grant, get_visible_ticket, member_queue_ids, role_required
+from helpdesk.permissions import STAFF, can_view_ticket, get_visible_ticket, role_required
 from helpdesk.tickets import queries, services
 from helpdesk.tickets.forms import AgentReplyForm, AssignForm, ClaimForm, CorrectionForm, MoveForm, UpdateForm
+from helpdesk.tickets.forms import ClaimForm as ActionForm
 from helpdesk.tickets.models import Priority, Status
+from helpdesk.tickets.presence import unseen_messages
+from helpdesk.tickets.ticket_page import render_ticket_page
+from helpdesk.tickets.workspace_views import list_page_context
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
@@ -30,9 +36,6 @@ def dashboard():
 @bp.post("/availability")
 @role_required(*STAFF)
 def availability():
-    from helpdesk.auth.services import set_available
-    from helpdesk.tickets.forms import ClaimForm as ActionForm
-
     if ActionForm().validate_on_submit():
         me = _me()
         set_available(user=me, available=not me.available)
@@ -60,57 +63,7 @@ def ticket_list():
 
 
 def _workspace_list_context() -> dict:
-    from helpdesk.tickets.workspace_views import list_page_context
-
     return list_page_context()
-
-
-def _ticket_page(ticket, reply_form=None, move_form=None, status: int = 200, collision=None, identifiers=None):
-    me = _me()
-    grant = None if ticket.queue_id in member_queue_ids(me) else break_glass_grant(me, ticket)
-    agents = queries.assignable_agents(ticket.queue_id)
-    update_form = UpdateForm(status=ticket.status.value, priority=ticket.priority.value)
-    move_form = move_form or MoveForm()
-    assign_form = AssignForm(assignee_id=str(ticket.assignee_id or ""))
-    assign_form.assignee_id.choices = choices([("", "Unassigned")] + [(str(a.id), a.display_name) for a in agents])
-    from helpdesk.routing.services import routing_info
-
-    queues = queries.active_queues()
-    move_form.queue_id.choices = choices((q.id, q.name) for q in queues if q.id != ticket.queue_id)
-    from helpdesk.kb.panels import reply_prefill, ticket_panel
-
-    if reply_form is None:  # knowledge base: "Insert" without JavaScript (?kb_insert=<article id>)
-        prefill = reply_prefill(me, request.args.get("kb_insert"))
-        if not prefill and request.args.get("macro_insert"):  # macros: "Insert" without JavaScript
-            from helpdesk.tickets.macros import insert_text
-
-            prefill = insert_text(me, ticket, request.args.get("macro_insert"))
-        reply_form = AgentReplyForm(body=prefill) if prefill else None
-    return render_template(
-        "agent/ticket.html",
-        ticket=ticket,
-        kb=ticket_panel(ticket, me),
-        reply_form=reply_form or AgentReplyForm(),
-        update_form=update_form,
-        move_form=move_form,
-        assign_form=assign_form,
-        claim_form=ClaimForm(),
-        correction_form=CorrectionForm(formdata=None),
-        me=me,
-        routing=routing_info(ticket),
-        routing_queue_ids={q.slug: q.id for q in queues},
-        Status=Status,
-        workspace=_workspace_ticket_context(me, ticket),
-        collision=collision,
-        identifiers=identifiers,
-        break_glass=grant,
-    ), status
-
-
-def _workspace_ticket_context(me, ticket) -> dict:
-    from helpdesk.tickets.workspace import ticket_context
-
-    return ticket_context(me, ticket)
 
 
 @bp.get("/tickets/<reference>")
@@ -120,13 +73,11 @@ def ticket_page(reference: str):
         ticket = get_visible_ticket(_me(), reference)
     except NotFound:
         # a supervisor outside the ticket's queues is asked for a reason (break-glass)
-        from helpdesk.access.views import break_glass_prompt
-
         if (prompt := break_glass_prompt(reference)) is not None:
             return prompt
         raise
     services.record_staff_view(_me(), ticket)
-    return _ticket_page(ticket)
+    return render_ticket_page(ticket)
 
 
 @bp.post("/tickets/<reference>/reply")
@@ -135,12 +86,10 @@ def reply(reference: str):
     ticket = get_visible_ticket(_me(), reference)
     form = AgentReplyForm()
     if not form.validate_on_submit():
-        return _ticket_page(ticket, reply_form=form, status=422)
-    from helpdesk.tickets.presence import unseen_messages
-
+        return render_ticket_page(ticket, reply_form=form, status=422)
     # a message arrived since the page was loaded: show it and ask to send again
     if unseen := unseen_messages(ticket, _me(), request.form.get("last_seen_message_id")):
-        return _ticket_page(ticket, reply_form=form, status=409, collision=unseen)
+        return render_ticket_page(ticket, reply_form=form, status=409, collision=unseen)
     try:
         services.post_message(
             ticket, author=_me(), body=form.body.data, public=not form.internal.data,
@@ -148,7 +97,7 @@ def reply(reference: str):
         )
     except DomainError as err:
         form.body.errors = [err.message]
-        return _ticket_page(ticket, reply_form=form, status=err.status)
+        return render_ticket_page(ticket, reply_form=form, status=err.status)
     flash("Internal note added." if form.internal.data else "Reply sent to the patient.", "success")
     return redirect(url_for("agent.ticket_page", reference=ticket.reference))
 
@@ -160,12 +109,12 @@ def correct_message(reference: str, message_id: int):
     form = CorrectionForm()
     if not form.validate_on_submit():
         flash("Write the corrected text (at most 20,000 characters).", "error")
-        return _ticket_page(ticket, status=422)
+        return render_ticket_page(ticket, status=422)
     try:
         services.correct_message(ticket, message_id, editor=_me(), body=form.body.data)
     except ValidationFailed as err:
         flash(err.message, "error")
-        return _ticket_page(ticket, status=err.status)
+        return render_ticket_page(ticket, status=err.status)
     flash("Message corrected. The earlier text is kept in its history.", "success")
     return redirect(url_for("agent.ticket_page", reference=ticket.reference))
 
@@ -190,12 +139,10 @@ def move(reference: str):
     form = MoveForm()
     form.queue_id.choices = choices((q.id, q.name) for q in queries.active_queues() if q.id != ticket.queue_id)
     if not form.validate_on_submit():
-        return _ticket_page(ticket, move_form=form, status=422)
+        return render_ticket_page(ticket, move_form=form, status=422)
     services.update_ticket(ticket, actor=_me(), queue_id=form.queue_id.data, reason=form.reason.data)
     flash(f"Moved to {ticket.queue.name}.", "success")
     # The mover may no longer be a member of the new queue.
-    from helpdesk.permissions import can_view_ticket
-
     if can_view_ticket(_me(), ticket):
         return redirect(url_for("agent.ticket_page", reference=ticket.reference))
     return redirect(url_for("agent.ticket_list"))

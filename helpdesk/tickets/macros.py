@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from helpdesk import audit, policy
 from helpdesk.auth.models import User
@@ -119,8 +120,6 @@ def _escape_like(term: str) -> str:
 
 
 def _clean(actor: User, data: dict[str, Any]) -> dict[str, Any]:
-    from flask import current_app
-
     errors: dict[str, list[str]] = {}
     out: dict[str, Any] = {}
     try:

@@ -9,8 +9,6 @@ later to a merged request (patient page, API, any caller of post_message) land i
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from helpdesk import audit
 from helpdesk.auth.models import User
 from helpdesk.db import transactional
@@ -18,36 +16,10 @@ from helpdesk.errors import Conflict, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import can_work_ticket, get_visible_ticket
 from helpdesk.tickets import services
+from helpdesk.tickets.merge_links import MAX_MERGE, merged_from, merged_into, survivor_of  # noqa: F401  (re-exported)
 from helpdesk.tickets.models import Message, Status, Ticket
 from helpdesk.tickets.workspace_models import TicketMerge
 from helpdesk.timeutil import utcnow
-
-MAX_MERGE = 20
-
-
-def merged_into(ticket: Ticket) -> Ticket | None:
-    """The request this one was merged into (one step), if any."""
-    return db.session.scalar(
-        sa.select(Ticket).join(TicketMerge, TicketMerge.into_id == Ticket.id).where(TicketMerge.ticket_id == ticket.id)
-    )
-
-
-def survivor_of(ticket: Ticket) -> Ticket:
-    """Follow merge pointers to the request that is still alive (the ticket itself if not merged)."""
-    current = ticket
-    for _ in range(MAX_MERGE):
-        nxt = merged_into(current)
-        if nxt is None:
-            return current
-        current = nxt
-    return current
-
-
-def merged_from(ticket: Ticket) -> list[Ticket]:
-    return list(db.session.scalars(
-        sa.select(Ticket).join(TicketMerge, TicketMerge.ticket_id == Ticket.id)
-        .where(TicketMerge.into_id == ticket.id).order_by(Ticket.created_at)
-    ))
 
 
 @transactional

@@ -9,10 +9,13 @@ from flask_login import current_user
 from helpdesk.auth.models import Role
 from helpdesk.errors import DomainError
 from helpdesk.i18n import translate
+from helpdesk.kb.forms import DeflectForm
+from helpdesk.kb.patient import suggestions_before_submit
 from helpdesk.notify.attachments import uploads_from_request
 from helpdesk.permissions import get_visible_ticket, role_required
 from helpdesk.tickets import queries, services
 from helpdesk.tickets.forms import CloseForm, HelpRequestForm, ReplyForm
+from helpdesk.tickets.merge import survivor_of
 from helpdesk.tickets.models import Channel, Status
 
 bp = Blueprint("patient", __name__)
@@ -33,9 +36,6 @@ def _apply_errors(form, err: DomainError) -> None:
 @bp.route("/help", methods=["GET", "POST"])
 @role_required(Role.PATIENT)
 def get_help():
-    from helpdesk.kb.forms import DeflectForm
-    from helpdesk.kb.patient import suggestions_before_submit
-
     form = HelpRequestForm()
     kb_suggestions = []
     if form.validate_on_submit():
@@ -72,8 +72,6 @@ def my_requests():
 @role_required(Role.PATIENT)
 def request_page(reference: str):
     ticket = get_visible_ticket(_me(), reference)
-    from helpdesk.tickets.merge import survivor_of
-
     if (survivor := survivor_of(ticket)) is not ticket:  # merged: the conversation continues there
         flash(_("Request %(old)s was merged into %(new)s; its messages are below.",
                 old=ticket.reference, new=survivor.reference), "info")

@@ -22,6 +22,7 @@ from helpdesk.auth.models import User
 from helpdesk.db import unit_of_work
 from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db
+from helpdesk.jobs import redis_connection
 from helpdesk.tickets.models import Message, Ticket
 from helpdesk.tickets.workspace_models import TicketPresence
 from helpdesk.timeutil import utcnow
@@ -34,8 +35,6 @@ POLL_SECONDS = 4
 def _redis():
     if current_app.config["HELPDESK"].redis_url is None:
         return None
-    from helpdesk.jobs import redis_connection
-
     return redis_connection()
 
 

@@ -11,11 +11,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from helpdesk.auth.models import User
+from helpdesk.auth.models import Role, User
 from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import can_read_internal_notes, member_queue_ids, ticket_scope
-from helpdesk.tickets.models import Message, Priority, Queue, Status, Ticket
+from helpdesk.sla.models import TicketSla
+from helpdesk.tickets.models import Message, Priority, Queue, QueueMembership, Status, Ticket
 
 SORTS = ("newest", "oldest", "priority", "due")
 
@@ -159,8 +160,6 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
 def _due_soonest(stmt: sa.Select, f: TicketFilters) -> tuple[list[Ticket], str | None]:
     """Sort "due": the soonest SLA due time first, tickets without a running clock last
     (keyset over ticket_sla (next_due_at, ticket_id), index ix_ticket_sla_next_due)."""
-    from helpdesk.sla.models import TicketSla
-
     due, tid = TicketSla.next_due_at, TicketSla.ticket_id
     stmt = stmt.join(TicketSla, TicketSla.ticket_id == Ticket.id)
     if f.cursor:
@@ -219,8 +218,6 @@ def patient_requests(user: User, cursor: str | None, limit: int) -> tuple[list[T
 
 
 def assignable_agents(queue_id: int) -> list[User]:
-    from helpdesk.tickets.models import QueueMembership
-
     return list(
         db.session.scalars(
             sa.select(User)
@@ -237,14 +234,10 @@ def active_queues() -> list[Queue]:
 
 def assignable_agents_in(queue_ids) -> list[User]:
     """Active staff who are members of any of ``queue_ids`` (one query)."""
-    from helpdesk.tickets.models import QueueMembership
-
     ids = set(queue_ids)
     if not ids:
         return []
     member = sa.select(QueueMembership.user_id).where(QueueMembership.queue_id.in_(ids))
-    from helpdesk.auth.models import Role
-
     return list(db.session.scalars(
         sa.select(User).where(User.id.in_(member), User.active.is_(True),
                               User.role.in_([Role.AGENT, Role.SUPERVISOR, Role.ADMIN]))

@@ -19,6 +19,8 @@ from flask import current_app
 
 from helpdesk import audit, jobs
 from helpdesk.auth.models import Role, User
+from helpdesk.auth.services import find_or_create_patient
+from helpdesk.clinical.services import raise_alert
 from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from helpdesk.extensions import db
@@ -34,15 +36,21 @@ from helpdesk.permissions import (
     can_write_internal_note,
     is_patient,
 )
+from helpdesk.routing.emergency import detect_emergency
+from helpdesk.routing.models import RoutingDecision
+from helpdesk.routing.services import add_label
 from helpdesk.sla import rollup
 from helpdesk.sla import services as sla
+from helpdesk.tickets.merge_links import survivor_of
 from helpdesk.tickets.models import (
     TRANSITIONS,
+    Assignment,
     Channel,
     Message,
     MessageVersion,
     Priority,
     Queue,
+    QueueMembership,
     Status,
     Ticket,
     new_reference,
@@ -160,8 +168,6 @@ def _new_ticket(
             "Unknown priority.", fields={"priority": [f"One of: {', '.join(p.value for p in Priority)}."]}
         ) from None
     now = utcnow()
-    from helpdesk.routing.emergency import detect_emergency
-
     # The emergency guard runs before anything else and regardless of the model:
     # the patient must see the 911 message at once, and clinicians must see the ticket.
     emergency = detect_emergency(f"{subject_text}\n{body_text}")
@@ -206,8 +212,6 @@ def _new_ticket(
     )
     # (the router moves a ticket only out of triage: one sent straight to its queue stays)
     if emergency:
-        from helpdesk.clinical.services import raise_alert
-
         # in this transaction: assigned to the on-duty clinician and an alert raised
         # (or, with nobody on duty, supervisors and admins alerted)
         raise_alert(ticket, now)
@@ -286,8 +290,6 @@ def post_message(
     actor = actor or author
     if not can_view_ticket(actor, ticket):
         raise NotFound("No request with that reference.")
-    from helpdesk.tickets.merge import survivor_of
-
     ticket = survivor_of(ticket)  # a reply to a merged request lands in the one it was merged into
     if not can_write_as(actor, author, ticket):
         raise Forbidden("Only the portal may write on a patient's behalf.")
@@ -440,8 +442,6 @@ def update_ticket(
                     "Say why the request moves to another queue.", fields={"reason": ["A reason is required."]}
                 )
             details["move"] = {"from": ticket.queue.slug, "to": target.slug, "reason": why, "source": source}
-            from helpdesk.routing.services import add_label
-
             add_label(ticket, from_queue=ticket.queue.slug, to_queue=target.slug, actor_id=actor.id)
             ticket.queue = target
             db.session.flush()
@@ -487,8 +487,6 @@ def _moved_on_dashboard(ticket: Ticket, before: dict[str, Any]) -> None:
 
 
 def _member_of(user: User, queue_id: int) -> bool:
-    from helpdesk.tickets.models import QueueMembership
-
     return (
         db.session.scalar(
             sa.select(QueueMembership.id).where(
@@ -553,8 +551,6 @@ def create_ticket_for_requester(
 ) -> Ticket:
     """The portal (or e-mail) submits for a patient named by address; the patient's
     account is created when new. One transaction: nothing is kept if any part fails."""
-    from helpdesk.auth.services import find_or_create_patient
-
     with unit_of_work():
         requester = find_or_create_patient(email=requester_email, name=requester_name, actor=created_by)
         ticket = _new_ticket(
@@ -570,8 +566,6 @@ def create_ticket_for_requester(
 def apply_routing(ticket: Ticket, decision: dict[str, Any]) -> Ticket:
     """Record the router's decision and, when it is sure, move the ticket out of
     triage and assign it within the queue. Idempotent: a ticket is routed once."""
-    from helpdesk.routing.models import RoutingDecision
-
     with unit_of_work():
         if db.session.scalar(sa.select(RoutingDecision.id).where(RoutingDecision.ticket_id == ticket.id)):
             return ticket
@@ -611,8 +605,6 @@ def apply_routing(ticket: Ticket, decision: dict[str, Any]) -> Ticket:
 
 
 def _pick_assignee(queue: Queue) -> User | None:
-    from helpdesk.tickets.models import Assignment, QueueMembership
-
     if queue.assignment == Assignment.MANUAL:
         return None
     candidates = (

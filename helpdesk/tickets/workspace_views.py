@@ -10,8 +10,10 @@ from helpdesk.permissions import (
     STAFF,
     can_manage_macro,
     can_manage_saved_view,
+    can_manage_shared_items,
     can_view_ticket,
     get_visible_ticket,
+    member_queue_ids,
     role_required,
 )
 from helpdesk.tickets import bulk, macros, merge, presence, queries, saved_views
@@ -185,8 +187,6 @@ def view_delete(view_id: int):
 def list_page_context() -> dict:
     """Extra context for the ticket list page (saved views, bulk toolbar)."""
     me = _me()
-    from helpdesk.permissions import can_manage_shared_items, member_queue_ids
-
     active = queries.active_queues()
     return {
         "saved_views": saved_views.visible_views(me),

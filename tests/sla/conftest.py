@@ -35,11 +35,11 @@ class Clock:
 def clock(monkeypatch) -> Clock:
     """One clock for ticket timestamps and the SLA engine (jobs, sweep, badges)."""
     c = Clock(MONDAY_9AM)
-    import helpdesk.sla.services as sla_services
+    import helpdesk.sla.timesource as sla_timesource
     import helpdesk.tickets.services as ticket_services
 
     monkeypatch.setattr(ticket_services, "utcnow", c)
-    monkeypatch.setattr(sla_services, "clock", c)
+    monkeypatch.setattr(sla_timesource, "clock", c)
     return c
 
 
