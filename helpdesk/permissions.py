@@ -310,7 +310,12 @@ def is_kb_editor(user: User | None) -> bool:
     """Supervisors always; agents and admins when an admin granted it."""
     if user is None or not user.active or not user.is_staff:
         return False
-    return user.role == Role.SUPERVISOR or bool(user.kb_editor)
+    return is_kb_editor_by_role(user) or bool(user.kb_editor)
+
+
+def is_kb_editor_by_role(user: User) -> bool:
+    """The role that edits the knowledge base without a grant (shown as "Always")."""
+    return user.role == Role.SUPERVISOR
 
 
 def can_read_internal_articles(user: User | None) -> bool:
@@ -481,5 +486,16 @@ def can_acknowledge_alert(user: User | None, alert: Any) -> bool:
 # --- templates ----------------------------------------------------------------------
 # The predicates pages need, as Jinja globals (registered by helpdesk.core): a page
 # shows a link or a button by the same rule the view enforces.
+def can_use_staff_pages(user: Any) -> bool:
+    """The staff navigation (queues, tickets, knowledge base, macros): what @role_required(*STAFF) admits."""
+    return bool(getattr(user, "is_authenticated", False)) and user.role in STAFF
+
+
+def can_change_role_of(actor: User, user: User) -> bool:
+    """An admin changes anyone's role but their own; integration accounts keep theirs."""
+    return can_change_roles(actor) and user.role != Role.INTEGRATION and user.id != actor.id
+
+
 TEMPLATE_PREDICATES = (is_patient, is_manager, is_admin, is_public_article, can_manage_kb_editors,
-                       can_be_granted_kb_editor)
+                       can_be_granted_kb_editor, is_kb_editor_by_role, can_use_staff_pages, can_receive_alerts,
+                       can_change_role_of)

@@ -17,6 +17,7 @@ only shrinks. ``STAFF_ALLOWED`` does the same for ``.is_staff``.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2] / "helpdesk"
@@ -161,3 +162,34 @@ def test_the_staff_checker_sees_what_it_must(tmp_path):
         "def e(u, is_staff):\n    return is_staff or u.staff or 'is_staff'\n"
     )
     assert [f for f, _ in _findings(sample)[2]] == ["a", "b", "c", "d"]
+
+
+TEMPLATES = ROOT.parent / "templates"
+# a role or staff test inside a template's {% if %} / {% elif %}: pages decide by the named predicates
+# (helpdesk.permissions.TEMPLATE_PREDICATES), never by comparing roles themselves
+_TEMPLATE_RULE = re.compile(r"{%-?\s*(?:el)?if\b[^%]*(?:\.is_staff\b|\.role\b|\bRole\.)[^%]*%}")
+
+
+# (template, tag) -> why this role test decides no access
+TEMPLATE_ALLOWED: dict[tuple[str, str], str] = {
+    ("admin/users.html", "{% if r == u.role %}"): "marks the user's current role as selected in the role menu",
+}
+
+
+def template_rules(text: str) -> list[str]:
+    return _TEMPLATE_RULE.findall(text)
+
+
+def test_templates_decide_access_through_named_predicates():
+    found = {(str(p.relative_to(TEMPLATES)), hit) for p in sorted(TEMPLATES.rglob("*.html"))
+             for hit in template_rules(p.read_text())}
+    assert sorted(found - set(TEMPLATE_ALLOWED)) == []
+    assert sorted(set(TEMPLATE_ALLOWED) - found) == [], "a stale TEMPLATE_ALLOWED entry"
+
+
+def test_the_template_detector_sees_role_tests_and_lets_predicates_pass():
+    assert template_rules("{% if current_user.is_staff %}x{% endif %}")
+    assert template_rules("{% elif u.role == Role.SUPERVISOR %}")
+    assert template_rules("{%- if u.role.value != 'integration' -%}")
+    assert not template_rules("{% if can_use_staff_pages(current_user) %}")
+    assert not template_rules("<td>{{ u.role.value|capitalize }}</td>")  # showing a role decides nothing
