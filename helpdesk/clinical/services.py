@@ -43,7 +43,7 @@ from helpdesk.db import unit_of_work
 from helpdesk.errors import Conflict, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.notify.mail import queue_email
-from helpdesk.permissions import can_acknowledge_alert, can_be_on_call, can_receive_alerts
+from helpdesk.permissions import STAFF, can_acknowledge_alert, can_be_on_call, can_receive_alerts
 from helpdesk.tickets.models import ACTIVE_STATUSES, QueueMembership, Ticket
 from helpdesk.timeutil import utcnow
 
@@ -235,7 +235,7 @@ def roster_candidates() -> list[User]:
     return list(db.session.scalars(
         sa.select(User).join(QueueMembership, QueueMembership.user_id == User.id)
         .where(QueueMembership.queue_id == queue.id, User.active.is_(True),
-               User.role.in_([Role.AGENT, Role.SUPERVISOR, Role.ADMIN]),
+               User.role.in_(STAFF),
                ~sa.exists().where(OnCallMember.user_id == User.id))
         .order_by(User.display_name)
     ))
@@ -270,6 +270,12 @@ def _active_with_role(*roles: Role) -> list[User]:
         sa.select(User).where(User.role.in_(roles), User.active.is_(True)).order_by(User.id)))
 
 
+def _managers(*roles: Role, skip: User | None = None) -> list[tuple[User, RecipientReason]]:
+    """Active supervisors (and admins, when asked) to alert, each with the reason stored on the alert."""
+    return [(u, RecipientReason.SUPERVISOR if u.role == Role.SUPERVISOR else RecipientReason.ADMIN)
+            for u in _active_with_role(*roles) if skip is None or u.id != skip.id]
+
+
 def raise_alert(ticket: Ticket, now: datetime | None = None) -> ClinicalAlert:
     """Part of the ticket service's transaction (the caller commits): assign the flagged
     request to the on-duty clinician with the fewest open emergencies and alert them; with
@@ -282,8 +288,7 @@ def raise_alert(ticket: Ticket, now: datetime | None = None) -> ClinicalAlert:
         targets = [(clinician, RecipientReason.ON_DUTY)]
     else:
         level = AlertLevel.NOBODY_ON_DUTY
-        targets = [(u, RecipientReason.SUPERVISOR if u.role == Role.SUPERVISOR else RecipientReason.ADMIN)
-                   for u in _active_with_role(Role.SUPERVISOR, Role.ADMIN)]
+        targets = _managers(Role.SUPERVISOR, Role.ADMIN)
     alert = ClinicalAlert(ticket_id=ticket.id, level=level, raised_at=now, round=0, due_at=now + ack_window())
     db.session.add(alert)
     db.session.flush()
@@ -352,8 +357,7 @@ def escalate(alert_id: int, now: datetime | None = None) -> bool:
         if clinician is not None:
             targets.append((clinician, RecipientReason.NEXT_ON_DUTY))
         roles = (Role.SUPERVISOR,) if clinician is not None else (Role.SUPERVISOR, Role.ADMIN)
-        targets += [(u, RecipientReason.SUPERVISOR if u.role == Role.SUPERVISOR else RecipientReason.ADMIN)
-                    for u in _active_with_role(*roles) if clinician is None or u.id != clinician.id]
+        targets += _managers(*roles, skip=clinician)
         audit.record("clinical.alert_escalated", "clinical_alert", alert.id, actor_id=None, severity="high", changes={
             "ticket": ticket.reference, "round": {"before": current, "after": current + 1},
             "next_clinician_id": clinician.id if clinician else None,

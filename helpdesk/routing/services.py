@@ -21,7 +21,6 @@ from helpdesk.tickets.models import Ticket
 log = logging.getLogger(__name__)
 
 TRIAGE_QUEUE = "triage"
-EMERGENCY_QUEUE = "clinical-escalation"
 _RECHECK_SECONDS = 30.0
 
 

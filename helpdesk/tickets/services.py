@@ -20,6 +20,7 @@ from flask import current_app
 from helpdesk import audit, jobs
 from helpdesk.auth.models import Role, User
 from helpdesk.auth.services import find_or_create_patient
+from helpdesk.clinical.queries import CLINICAL_QUEUE as EMERGENCY_QUEUE
 from helpdesk.clinical.services import raise_alert
 from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
@@ -58,7 +59,6 @@ from helpdesk.tickets.models import (
 from helpdesk.timeutil import utcnow
 
 TRIAGE_QUEUE = "triage"
-EMERGENCY_QUEUE = "clinical-escalation"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 UNSET: Any = object()
 
