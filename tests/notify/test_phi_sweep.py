@@ -53,8 +53,9 @@ def test_every_event_mail_and_notice_is_free_of_phi(ctx, client, make_ticket, ma
     seen_kinds = set()
     for lang in ("en", "es"):
         patient, t = _phi_ticket(make_ticket, make_user, lang)
-        tickets.update_ticket(t, actor=supervisor, queue_id=agent.memberships[0].queue_id,
-                              reason="billing question", assignee_id=None)
+        # move it to another of the agent's queues (wherever the router put it), unassigned
+        target = next(m.queue_id for m in agent.memberships if m.queue_id != t.queue_id)
+        tickets.update_ticket(t, actor=supervisor, queue_id=target, reason="billing question", assignee_id=None)
         tickets.update_ticket(t, actor=supervisor, assignee_id=agent.id)  # "assigned"
         tickets.post_message(t, author=agent, body=f"About your {BODY}")  # agent_replied (body is PHI)
         tickets.post_message(t, author=patient, body=BODY)  # patient_replied
