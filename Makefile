@@ -11,15 +11,36 @@ PO     := $(wildcard translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 BABEL_KEYWORDS := -k _l -k lazy_gettext
 
-.PHONY: run dev-env test install migrate seed worker cron lint bench check clean translations translations-compile mfa-code
+.PHONY: run dev-env test install install-prod lock migrate seed worker cron lint bench check clean translations translations-compile mfa-code
 
-$(STAMP): pyproject.toml
+# Installs come from the lock files (exact versions, sha256 hashes): requirements/dev.txt
+# here, requirements/runtime.txt on a production host (`make install-prod`, the Dockerfile).
+# After changing dependencies in pyproject.toml: `make lock`.
+$(STAMP): pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP) $(MO)
+
+# A production host: runtime dependencies only (no test tools); the app runs from this checkout
+# (templates/, migrations/ and translations/ sit beside helpdesk/), installed in place.
+install-prod:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --require-hashes -r requirements/runtime.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pybabel compile -d translations
+	@echo "installed runtime dependencies from requirements/runtime.txt into $(VENV)"
+
+# Re-resolve the lock files from pyproject.toml (needs the package registry).
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
+	  -o requirements/runtime.txt
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes --quiet \
+	  -c requirements/runtime.txt -o requirements/dev.txt
 
 translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(STAMP)
 	$(BIN)/pybabel compile -i $< -o $@ -l $*
