@@ -126,8 +126,10 @@ class ModelCache:
 
 
 def _app_model_cache() -> ModelCache:
-    # dict.setdefault is atomic: two threads of one app get the same cache
-    return current_app.extensions.setdefault(_EXTENSION_KEY, ModelCache())
+    cache = current_app.extensions.get(_EXTENSION_KEY)
+    if cache is None:  # dict.setdefault is atomic: two threads of one app get the same cache
+        cache = current_app.extensions.setdefault(_EXTENSION_KEY, ModelCache())
+    return cache
 
 
 #: The current app's :class:`ModelCache` (each app has its own: two apps in one process
