@@ -77,7 +77,8 @@ class Settings:
     # routing decision (issue: routing)
     routing_threshold: float = 0.80
     routing_margin: float = 0.70
-    model_dir: Path | None = None
+    # how often each process re-reads which model version is active (seconds)
+    routing_model_recheck_seconds: float = 30.0
     # limits
     max_body_chars: int = 20_000
     max_subject_chars: int = 200
@@ -170,7 +171,6 @@ class Settings:
             external_url = f"http://127.0.0.1:{_int(env, 'PORT', 5000, 1, 65535)}"
         if urlparse(external_url).scheme not in ("http", "https"):
             raise ConfigError("EXTERNAL_URL must start with http:// or https://")
-        model_dir = env.get("MODEL_DIR")
         site_timezone = (env.get("SITE_TIMEZONE") or "America/New_York").strip()
         try:
             ZoneInfo(site_timezone)
@@ -202,7 +202,7 @@ class Settings:
             instance_path=instance,
             routing_threshold=_float(env, "ROUTING_THRESHOLD", 0.80, 0.0, 1.0),
             routing_margin=_float(env, "ROUTING_MARGIN", 0.70, 0.0, 1.0),
-            model_dir=Path(model_dir) if model_dir else None,
+            routing_model_recheck_seconds=_float(env, "ROUTING_MODEL_RECHECK_SECONDS", 30.0, 0.0, 60.0),
             page_size=_int(env, "PAGE_SIZE", 25, 5, 200),
             jobs_inline=redis_url is None,
             session_idle_minutes_staff=_int(env, "SESSION_IDLE_MINUTES_STAFF", MAX_IDLE_MINUTES_STAFF, 1,
@@ -234,10 +234,6 @@ class Settings:
     @property
     def resolved_attachment_dir(self) -> Path:
         return self.attachment_dir or (self.instance_path / "attachments")
-
-    @property
-    def resolved_model_dir(self) -> Path:
-        return self.model_dir or (self.instance_path / "models")
 
     def flask_config(self) -> dict[str, Any]:
         secure = self.env == "production"

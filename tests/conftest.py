@@ -197,23 +197,28 @@ def _empty_tables() -> None:
 
 @pytest.fixture(scope="session")
 def trained_model_file(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One routing model for the whole run, trained on the project's corpus."""
+    """One routing model for the whole run, trained on the project's corpus (the
+    scikit-learn model, saved outside any instance folder: tests that register a new
+    version load it from here)."""
     from helpdesk.routing import classifier
     from helpdesk.routing.training import corpus_examples
 
     texts, labels = corpus_examples()
     router = classifier.train(texts, labels, seed=0)
     router.version = "test-model"
-    path = app.config["HELPDESK"].resolved_model_dir / "test-model.joblib"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    classifier.save(router, path)
-    from helpdesk.routing import compiled
-
-    compiled.save(compiled.compile_router(router), compiled.compiled_path(path))  # what workers serve
-    return path
+    return classifier.save(router, tmp_path_factory.mktemp("trained") / "test-model.joblib")
 
 
-APP_FIXTURES = {"app", "ctx", "client", "configure", "make_app", "trained_model_file"}
+@pytest.fixture(scope="session")
+def trained_model_bytes(trained_model_file: Path) -> bytes:
+    """The compiled twin of ``trained_model_file``: what the database stores and every
+    process loads."""
+    from helpdesk.routing import classifier, compiled
+
+    return compiled.dumps(compiled.compile_router(classifier.load(trained_model_file)))
+
+
+APP_FIXTURES = {"app", "ctx", "client", "configure", "make_app", "trained_model_file", "trained_model_bytes"}
 
 
 @pytest.fixture(autouse=True)
@@ -227,13 +232,14 @@ def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     app: Flask = request.getfixturevalue("app")
-    trained_model_file: Path = request.getfixturevalue("trained_model_file")
+    model_bytes: bytes = request.getfixturevalue("trained_model_bytes")
     from helpdesk.routing.models import ModelVersion
-    from helpdesk.routing.services import model_cache
+    from helpdesk.routing.services import artefact_digest, model_cache
 
     with app.app_context():
         _empty_tables()
-        db.session.add(ModelVersion(version="test-model", path=trained_model_file.name, active=True))
+        db.session.add(ModelVersion(version="test-model", artefact=model_bytes, sha256=artefact_digest(model_bytes),
+                                    size=len(model_bytes), active=True))
         db.session.commit()
         model_cache.reset()
     if app.config["HELPDESK"].redis_url:

@@ -82,7 +82,7 @@ def evaluate_cmd(csv_path: Path, as_json: bool) -> None:
 
 @routing_cli.command("models")
 def models_cmd() -> None:
-    """List model versions with their metrics."""
+    """List model versions (* = active) with their id, size and metrics."""
     from helpdesk.routing.training import list_models  # lazy: training imports scikit-learn
 
     rows = list_models()
@@ -90,21 +90,49 @@ def models_cmd() -> None:
         click.echo("No models yet. Run 'flask routing retrain'.")
     for m in rows:
         ev = (m.metrics or {}).get("project_eval", {})
-        click.echo(f"{'*' if m.active else ' '} {m.version}  {m.created_at:%Y-%m-%d %H:%M}  n={m.n_examples:<6} "
-                   f"eval macro-F1={ev.get('macro_f1', 0):.3f} coverage={ev.get('coverage', 0):.3f}")
+        stored = f"{m.size / 1e6:.1f} MB sha256 {m.sha256[:12]}" if m.sha256 and m.size else f"NOT USABLE: {m.note}"
+        click.echo(f"{'*' if m.active else ' '} {m.version}  id={m.id}  {m.created_at:%Y-%m-%d %H:%M}  "
+                   f"n={m.n_examples:<6} eval macro-F1={ev.get('macro_f1', 0):.3f} "
+                   f"coverage={ev.get('coverage', 0):.3f}  {stored}")
 
 
 @routing_cli.command("activate")
 @click.argument("version")
 def activate_cmd(version: str) -> None:
-    """Make VERSION the active model (roll back or forward)."""
-    from helpdesk.routing.classifier import ModelLoadError  # lazy: scikit-learn; the CLI loads with every app
+    """Make VERSION (a name or an id from 'routing models') the active model: roll back
+    or forward. Every process loads it within ROUTING_MODEL_RECHECK_SECONDS."""
     from helpdesk.routing.training import activate  # lazy: training imports scikit-learn
 
     try:
-        activate(version)
+        row = activate(version)
     except DomainError as err:
         raise click.ClickException(err.message) from None
-    except ModelLoadError:
-        raise click.ClickException(f"The file of {version} can't be read; not activated.") from None
-    click.echo(f"{version} is now active.")
+    click.echo(f"{row.version} (id {row.id}) is now active.")
+
+
+@routing_cli.command("export")
+@click.argument("version")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def export_cmd(version: str, path: Path) -> None:
+    """Write the stored model VERSION (name or id) to PATH, for another deployment."""
+    from helpdesk.routing.training import export_model  # lazy: training imports scikit-learn
+
+    try:
+        row = export_model(version, path)
+    except DomainError as err:
+        raise click.ClickException(err.message) from None
+    click.echo(f"{row.version} written to {path} ({row.size} bytes, sha256 {row.sha256}).")
+
+
+@routing_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_cmd(path: Path) -> None:
+    """Store the model file PATH (from 'routing export') as an inactive version."""
+    from helpdesk.routing.training import import_model  # lazy: training imports scikit-learn
+
+    try:
+        row, created = import_model(path)
+    except DomainError as err:
+        raise click.ClickException(err.message) from None
+    verdict = "stored" if created else "already stored"
+    click.echo(f"{row.version} (id {row.id}) {verdict}; 'flask routing activate {row.id}' makes it active.")

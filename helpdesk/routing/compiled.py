@@ -16,14 +16,16 @@ scikit-learn's analyzers (``_word_ngrams``, ``_char_ngrams``, ``_char_wb_ngrams`
 ``_preprocess``) and the same arithmetic as ``predict_proba``; it refuses to compile a
 configuration it does not reproduce exactly (:class:`UnsupportedModel`). Compiling checks
 the result against scikit-learn itself on probe texts, and the probes and scikit-learn's
-answers are stored in the file: every :func:`load` re-checks them (to 1e-9), so a file
-that loads scores as the trained model did.
+answers are stored with the model: every :func:`loads` re-checks them (to 1e-9), so a
+model that loads scores as the trained model did.
 
-The file (``<version>.compiled.npz`` next to ``<version>.joblib``) is a zip of ``.npy``
-arrays, read with ``allow_pickle=False``: vocabularies are packed as one UTF-8 string per
-vectoriser plus an offsets array (a 100k-term vocabulary unpickled as a dict costs ~50 MB
-of transient memory; this costs a few), metadata is a JSON member. Written atomically,
-owner-only (0600): vocabularies are derived from (de-identified) patient text.
+The artefact (:func:`dumps`; the app stores it in the database, ``routing_models.artefact``)
+is a zip of ``.npy`` arrays, read with ``allow_pickle=False``: vocabularies are packed as
+one UTF-8 string per vectoriser plus an offsets array (a 100k-term vocabulary unpickled
+as a dict costs ~50 MB of transient memory; this costs a few), metadata is a JSON member.
+:func:`save` / :func:`load` write and read the same bytes as a file (``flask routing
+export``, benchmarks, tests), atomically and owner-only (0600): vocabularies are derived
+from (de-identified) patient text.
 
 This module also holds what both routers share (text normalisation, :class:`Decision`,
 the decision policy, :class:`ModelLoadError`), so that importing it costs numpy only.
@@ -63,7 +65,9 @@ __all__ = [
     "build_analyzer",
     "compile_router",
     "compiled_path",
+    "dumps",
     "load",
+    "loads",
     "make_decision",
     "normalise",
     "rank",
@@ -789,9 +793,9 @@ def _json_array(obj: Any) -> np.ndarray:
     return np.frombuffer(json.dumps(obj, sort_keys=True, default=str).encode(), dtype=np.uint8)
 
 
-def save(compiled: CompiledRouter, path: str | os.PathLike[str]) -> Path:
-    """Write ``compiled`` (from :func:`compile_router`) to ``path``, atomically, 0600."""
-    path = Path(path)
+def dumps(compiled: CompiledRouter) -> bytes:
+    """The bytes of ``compiled`` (from :func:`compile_router` or :func:`loads`): what the
+    database stores for a model version (:func:`save` writes the same bytes to a file)."""
     if compiled.probe_proba is None or not compiled.probes:
         raise ValueError("only a model from compile_router() or load() can be saved")
     arrays: dict[str, np.ndarray] = {}
@@ -814,13 +818,16 @@ def save(compiled: CompiledRouter, path: str | os.PathLike[str]) -> Path:
         arrays[f"model{k}_b"] = m.b
         arrays[f"model{k}_pos"] = m.pos
     arrays["probe_proba"] = np.asarray(compiled.probe_proba, dtype=np.float64)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, allow_pickle=False, **arrays)
+    return buffer.getvalue()
 
-    def write(fh: Any) -> None:
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, allow_pickle=False, **arrays)
-        fh.write(buffer.getbuffer())
 
-    atomic_write(path, write)
+def save(compiled: CompiledRouter, path: str | os.PathLike[str]) -> Path:
+    """Write ``compiled`` (the bytes of :func:`dumps`) to ``path``, atomically, 0600."""
+    path = Path(path)
+    data = dumps(compiled)
+    atomic_write(path, lambda fh: fh.write(data))
     return path
 
 
@@ -870,8 +877,28 @@ def _from_arrays(arrays: dict[str, np.ndarray]) -> CompiledRouter:
     return compiled
 
 
+def loads(data: bytes | bytearray | memoryview) -> CompiledRouter:
+    """A model from the bytes of :func:`dumps` (a database column or a file).
+
+    Raises :class:`ModelLoadError` when they are truncated, not such a model,
+    inconsistent, or do not reproduce the probabilities they were saved with.
+    """
+    try:
+        data = bytes(data)
+        npz = np.load(io.BytesIO(data), allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ModelLoadError("not a compiled model file")
+        with npz:
+            arrays = {name: npz[name] for name in npz.files}
+        return _from_arrays(arrays)
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # truncated/garbage bytes raise many different types
+        raise ModelLoadError(f"compiled model unreadable ({type(exc).__name__})") from exc
+
+
 def load(path: str | os.PathLike[str]) -> CompiledRouter:
-    """Read a file written by :func:`save`.
+    """Read a file written by :func:`save` (see :func:`loads`).
 
     Raises :class:`ModelLoadError` when it is missing, truncated, not such a file,
     inconsistent, or does not reproduce the probabilities it was saved with.
@@ -880,15 +907,10 @@ def load(path: str | os.PathLike[str]) -> CompiledRouter:
     if not path.is_file():
         raise ModelLoadError(f"compiled model file not found: {path}")
     try:
-        # Opened here, not by np.load: it leaks its file handle when the zip is corrupt.
-        with open(path, "rb") as fh:
-            data = np.load(fh, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ModelLoadError("not a compiled model file")
-            with data:
-                arrays = {name: data[name] for name in data.files}
-        return _from_arrays(arrays)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelLoadError(f"compiled model file unreadable: {path} ({type(exc).__name__})") from exc
+    try:
+        return loads(data)
     except ModelLoadError as exc:
         raise ModelLoadError(f"{exc}: {path}") from None
-    except Exception as exc:  # truncated/garbage files raise many different types
-        raise ModelLoadError(f"compiled model file unreadable: {path} ({type(exc).__name__})") from exc

@@ -53,13 +53,28 @@ class RoutingLabel(db.Model):
 
 
 class ModelVersion(db.Model):
+    """A trained routing model: the compiled artefact the router loads (bytes of
+    :func:`helpdesk.routing.compiled.dumps`) and its metadata, in the shared database so
+    that every host loads the same model. At most one row is active (a partial unique
+    index); activation goes through ``training.activate``, which also takes a row lock."""
+
     __tablename__ = "routing_models"
+    __table_args__ = (
+        sa.Index("uq_routing_models_one_active", "active", unique=True,
+                 sqlite_where=sa.text("active"), postgresql_where=sa.text("active")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[str] = mapped_column(sa.String(40), unique=True)
-    path: Mapped[str] = mapped_column(sa.String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     n_examples: Mapped[int] = mapped_column(default=0)
     metrics: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     active: Mapped[bool] = mapped_column(default=False)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The compiled model (numpy arrays in a zip; a few MB): loaded only when asked for.
+    # NULL for a version whose file was missing when the models moved into the database.
+    artefact: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    size: Mapped[int | None] = mapped_column(sa.Integer)
+    # Why a version has no usable artefact (set by the migration), else NULL.
+    note: Mapped[str | None] = mapped_column(sa.String(300))

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
+from werkzeug.local import LocalProxy
 
 from helpdesk.clinical.services import patient_notice, patient_sentences
 from helpdesk.extensions import db
@@ -21,84 +23,147 @@ from helpdesk.tickets.models import Ticket
 log = logging.getLogger(__name__)
 
 TRIAGE_QUEUE = "triage"
-_RECHECK_SECONDS = 30.0
+_EXTENSION_KEY = "helpdesk.routing_model"
 
 
-class _ModelCache:
-    """The model is loaded once per process and reloaded only when another version
-    becomes active (checked at most every 30 s)."""
+def artefact_digest(data: bytes) -> str:
+    """The sha256 stored with a model's artefact, re-checked on every load."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_artefact(data: bytes | None, sha256: str | None) -> Any:
+    """The router in a stored artefact. Raises ``ModelLoadError`` when there are no bytes,
+    they do not match their checksum, or they are not a usable compiled model."""
+    from helpdesk.routing import compiled  # lazy: numpy loads in the process that routes, not with the app
+
+    if data is None:
+        raise compiled.ModelLoadError("no stored model bytes")
+    if sha256 is not None and artefact_digest(bytes(data)) != sha256:
+        raise compiled.ModelLoadError("stored model bytes do not match their sha256")
+    return compiled.loads(data)
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """What :func:`model_status` says about this process's model."""
+
+    ok: bool  # a model is loaded and usable: requests are routed by it
+    model_id: int | None  # the active version's id (None: no active version)
+    version: str | None  # its name
+    reason: str | None  # why not ok ("no active model version", "model v… could not be loaded: …")
+
+
+class ModelCache:
+    """This process's router, loaded from the active version's bytes in the database.
+
+    One per app (``app.extensions``), so every process — web or worker, on any host —
+    loads what the database says is active. The active id is re-read with one small
+    query at most every ``routing_model_recheck_seconds`` (default 30); the bytes are
+    read and loaded only when the active version changed. A version that fails to load
+    is not retried until another one is activated (or :meth:`reset`).
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.router: Any = None
+        self.model_id: int | None = None
+        self.digest: str | None = None
         self.version: str | None = None
-        self.error: str | None = None
-        self.checked_at = 0.0
+        self.error: str | None = "not loaded yet"
+        self.checked_at: float | None = None
+
+    def _fresh(self, interval: float) -> bool:
+        return self.checked_at is not None and time.monotonic() - self.checked_at < interval
 
     def get(self) -> Any:
-        now = time.monotonic()
-        if now - self.checked_at < _RECHECK_SECONDS and (self.router is not None or self.error):
+        """The active router, or None (``error`` says why). Raises only when the
+        database cannot be read."""
+        interval = current_app.config["HELPDESK"].routing_model_recheck_seconds
+        if self._fresh(interval):
             return self.router
         with self.lock:
-            active = db.session.execute(
-                sa.select(ModelVersion.version, ModelVersion.path).where(ModelVersion.active.is_(True))
-            ).first()
-            self.checked_at = now
-            if active is None:
-                self.router, self.version, self.error = None, None, "no active model"
-                return None
-            if active.version == self.version and self.router is not None:
+            if self._fresh(interval):
                 return self.router
-            from helpdesk.routing import compiled  # lazy: numpy loads in the worker that routes, not with the app
-
-            try:
-                self.router = _load_model(resolve_model_path(active.path), active.version)
-                self.version, self.error = active.version, None
-            except compiled.ModelLoadError as exc:
-                log.error("routing model %s could not be loaded: %s", active.version, type(exc).__name__)
-                self.router, self.version, self.error = None, None, f"model {active.version} unreadable"
+            active = db.session.execute(
+                sa.select(ModelVersion.id, ModelVersion.sha256).where(ModelVersion.active.is_(True))
+            ).first()
+            if active is None:
+                self.router, self.model_id, self.digest, self.version = None, None, None, None
+                self.error = "no active model version"
+            elif (active.id, active.sha256) != (self.model_id, self.digest):
+                self._load(active.id)
+            self.checked_at = time.monotonic()
             return self.router
+
+    def _load(self, model_id: int) -> None:
+        row = db.session.execute(
+            sa.select(ModelVersion.version, ModelVersion.artefact, ModelVersion.sha256)
+            .where(ModelVersion.id == model_id)
+        ).first()
+        if row is None:  # deactivated and deleted between the two queries: look again next time
+            self.router, self.model_id, self.digest, self.version = None, None, None, None
+            self.error = "no active model version"
+            return
+        try:
+            router, error = load_artefact(row.artefact, row.sha256), None
+            log.info("routing model %s (id %s) loaded", row.version, model_id)
+        except Exception as exc:  # ModelLoadError; loading is in-memory work, any failure is the model's
+            log.error("routing model %s could not be loaded: %s (%s)", row.version, type(exc).__name__, exc)
+            router, error = None, f"model {row.version} could not be loaded: {exc}"
+        self.router, self.error = router, error
+        self.model_id, self.digest, self.version = model_id, row.sha256, row.version
+
+    def status(self) -> ModelStatus:
+        router = self.get()
+        return ModelStatus(ok=router is not None, model_id=self.model_id, version=self.version,
+                           reason=None if router is not None else self.error)
 
     def reset(self) -> None:
+        """Forget the loaded model: the next :meth:`get` reads the database again."""
         with self.lock:
-            self.router, self.version, self.error, self.checked_at = None, None, None, 0.0
+            self.router, self.model_id, self.digest, self.version = None, None, None, None
+            self.error, self.checked_at = "not loaded yet", None
 
 
-def _load_model(path: Path, version: str) -> Any:
-    """The compiled model next to ``path`` (numpy only); the scikit-learn Router at
-    ``path`` only when there is no compiled file (a model from before compiled files:
-    it works, but importing scikit-learn costs the worker ~110 MB). A compiled file that
-    is there but unreadable is a :class:`ModelLoadError`, never a reason to fall back."""
-    from helpdesk.routing import compiled  # lazy: numpy loads in the worker that routes, not with the app
-
-    twin = compiled.compiled_path(path)
-    if twin.is_file() or not path.is_file():
-        return compiled.load(twin)
-    log.warning("routing model %s: no compiled file (FileNotFoundError); loading the scikit-learn model", version)
-    # lazy: scikit-learn (~110 MB) only for an old model without a compiled twin
-    from helpdesk.routing.classifier import load
-
-    return load(path)
+def _app_model_cache() -> ModelCache:
+    cache = current_app.extensions.get(_EXTENSION_KEY)
+    if cache is None:  # dict.setdefault is atomic: two threads of one app get the same cache
+        cache = current_app.extensions.setdefault(_EXTENSION_KEY, ModelCache())
+    return cache
 
 
-model_cache = _ModelCache()
+#: The current app's :class:`ModelCache` (each app has its own: two apps in one process
+#: behave like two hosts).
+model_cache: ModelCache = LocalProxy(_app_model_cache)  # type: ignore[assignment]
 
 
-def resolve_model_path(stored: str) -> Path:
-    path = Path(stored)
-    if path.is_absolute():
-        return path
-    return current_app.config["HELPDESK"].resolved_model_dir / path
+def model_status() -> ModelStatus:
+    """Whether this process has the active model loaded and usable, and why not.
+
+    Raises when the database cannot be read (the caller reports the database)."""
+    return model_cache.status()
 
 
 def model_health() -> str:
+    """This process's routing model, for health and readiness checks. One of:
+
+    - ``"ok (<version>)"`` — the active version is loaded and usable; requests are routed.
+      A value starting with ``"ok"`` means exactly this.
+    - ``"degraded: no active model version; requests go to triage"`` — no version is active.
+    - ``"degraded: model <version> could not be loaded: <why>; requests go to triage"`` —
+      the active version's bytes are missing, fail their sha256 or are not a usable model.
+    - ``"unavailable (<ExceptionType>)"`` — the database could not be read.
+
+    Every value but the first means requests go to triage with note ``"no_model"``.
+    """
     try:
-        router = model_cache.get()
+        status = model_status()
     except Exception as exc:  # the database itself is reported separately
+        db.session.rollback()
         return f"unavailable ({type(exc).__name__})"
-    if router is None:
-        return f"degraded: {model_cache.error}; requests go to triage"
-    return f"ok ({model_cache.version})"
+    if not status.ok:
+        return f"degraded: {status.reason}; requests go to triage"
+    return f"ok ({status.version})"
 
 
 def decide(text: str) -> dict[str, Any]:

@@ -15,12 +15,12 @@ from flask import current_app
 from helpdesk import audit
 from helpdesk.auth.models import User
 from helpdesk.db import unit_of_work
-from helpdesk.errors import NotFound
+from helpdesk.errors import Conflict, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.routing import classifier, compiled, evaluation
 from helpdesk.routing.deid import deidentify
 from helpdesk.routing.models import ModelVersion, RoutingLabel
-from helpdesk.routing.services import model_cache, resolve_model_path
+from helpdesk.routing.services import artefact_digest, load_artefact, model_cache
 from helpdesk.tickets.models import Message, Queue, Ticket
 from helpdesk.timeutil import utcnow
 
@@ -162,66 +162,115 @@ def new_version_name() -> str:
 
 
 def register_model(router: Any, *, n_examples: int, metrics: dict[str, Any], activate: bool) -> str:
-    """Save ``router`` (joblib, for training and evaluation) and its compiled twin (what
-    web workers load), record the version, and make it active if asked.
+    """Compile ``router`` (the numpy-only model every process loads), store its bytes and
+    metadata as a new version in the database, and make it active if asked.
 
     Compiling comes first: a model the workers could not serve (an analyzer or calibration
     the compiled scorer does not reproduce) raises :class:`compiled.UnsupportedModel`
-    before any file or row is written.
+    before any row is written. Nothing is written to disk.
     """
     version = new_version_name()
     router.version = version
-    twin = compiled.compile_router(router)
-    model_dir = current_app.config["HELPDESK"].resolved_model_dir
-    model_dir.mkdir(parents=True, exist_ok=True)
-    path = classifier.save(router, model_dir / f"{version}.joblib")
-    compiled.save(twin, compiled.compiled_path(path))
+    data = compiled.dumps(compiled.compile_router(router))
     with unit_of_work():
-        row = ModelVersion(version=version, path=f"{version}.joblib", n_examples=n_examples, metrics=metrics)
-        db.session.add(row)
-        db.session.flush()
+        row = _store(version, data, n_examples=n_examples, metrics=metrics)
         audit.record("routing.model_trained", "routing_model", version, actor_id=None,
-                     changes={"n_examples": n_examples, "promoted": activate})
+                     changes={"n_examples": n_examples, "promoted": activate, "sha256": row.sha256})
         if activate:
             _activate(row, actor_id=None)
-    model_cache.reset()  # after the commit
+    model_cache.reset()  # after the commit (other processes notice at their next re-check)
     return version
 
 
+def _store(version: str, data: bytes, *, n_examples: int, metrics: dict[str, Any]) -> ModelVersion:
+    row = ModelVersion(version=version, artefact=data, sha256=artefact_digest(data), size=len(data),
+                       n_examples=n_examples, metrics=metrics)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
 def _activate(row: ModelVersion, actor_id: int | None) -> None:
-    previous = db.session.scalar(sa.select(ModelVersion).where(ModelVersion.active.is_(True)))
+    """Make ``row`` the one active version (no commit: the caller's unit of work).
+
+    Every version row is locked first (``SELECT … FOR UPDATE``; a handful of rows, ids
+    only), so two activations at once run one after the other and the second sees the
+    first's result; the partial unique index ``uq_routing_models_one_active`` refuses a
+    second active row whatever happens."""
+    db.session.execute(sa.select(ModelVersion.id).order_by(ModelVersion.id).with_for_update()).all()
+    previous = db.session.execute(
+        sa.select(ModelVersion.id, ModelVersion.version).where(ModelVersion.active.is_(True))
+    ).first()
     if previous is not None and previous.id != row.id:
-        previous.active = False
+        # before the new row is marked: the index allows one active row at any moment
+        db.session.execute(sa.update(ModelVersion).where(ModelVersion.id == previous.id).values(active=False))
     row.active = True
     row.activated_at = utcnow()
+    db.session.flush()
     audit.record("routing.model_activated", "routing_model", row.version, actor_id=actor_id,
                  changes={"active": {"before": previous.version if previous else None, "after": row.version}})
 
 
-def ensure_compiled(model_path: Path) -> compiled.CompiledRouter:
-    """Load the compiled twin of the model at ``model_path``, compiling it first if the
-    model predates compiled files. Raises :class:`ModelLoadError` when the web workers
-    could not load it: the compiled file is unreadable, or there is none and the
-    joblib model is unreadable or cannot be compiled."""
-    twin = compiled.compiled_path(model_path)
-    if not twin.is_file() and model_path.is_file():
-        router = classifier.load(model_path)
-        try:
-            compiled.save(compiled.compile_router(router), twin)
-        except compiled.UnsupportedModel as exc:
-            raise compiled.ModelLoadError(f"model {model_path.name} cannot be compiled ({exc})") from exc
-    return compiled.load(twin)
+def find_model(ref: str | int) -> ModelVersion | None:
+    """The version named ``ref``, else the one whose id is ``ref`` (digits)."""
+    row = db.session.scalar(sa.select(ModelVersion).where(ModelVersion.version == str(ref)))
+    if row is None and str(ref).isdigit() and int(str(ref)) < 2**31:
+        row = db.session.get(ModelVersion, int(str(ref)))
+    return row
 
 
-def activate(version: str, actor_id: int | None = None) -> ModelVersion:
+def activate(ref: str | int, actor_id: int | None = None) -> ModelVersion:
+    """Make the version named ``ref`` (or with id ``ref``) the active one, after checking
+    that its stored bytes load (:class:`ValidationFailed` otherwise, nothing changed).
+    Every process loads it at its next re-check (``ROUTING_MODEL_RECHECK_SECONDS``)."""
     with unit_of_work():
-        row = db.session.scalar(sa.select(ModelVersion).where(ModelVersion.version == version))
+        row = find_model(ref)
         if row is None:
-            raise NotFound(f"No model version {version}.")
-        ensure_compiled(resolve_model_path(row.path))  # refuse a model the web workers could not load
+            raise NotFound(f"No model version {ref}.")
+        try:
+            load_artefact(row.artefact, row.sha256)  # refuse a model the workers could not load
+        except compiled.ModelLoadError as exc:
+            raise ValidationFailed(f"The stored model of {row.version} can't be read ({exc}); not activated.") from None
         _activate(row, actor_id)
     model_cache.reset()  # after the commit
     return row
+
+
+def export_model(ref: str | int, path: Path) -> ModelVersion:
+    """Write the stored bytes of version ``ref`` to ``path`` (0600): a copy for another
+    deployment or an archive. Runtime never reads such files."""
+    row = find_model(ref)
+    if row is None:
+        raise NotFound(f"No model version {ref}.")
+    if row.artefact is None:
+        raise NotFound(f"Model version {row.version} has no stored model ({row.note or 'no bytes'}).")
+    data = bytes(row.artefact)
+    compiled.atomic_write(path, lambda fh: fh.write(data))
+    return row
+
+
+def import_model(path: Path) -> tuple[ModelVersion, bool]:
+    """Store the compiled model in ``path`` (from ``export_model``) as an inactive version
+    under the name it was trained with. Returns (row, created): importing the same bytes
+    again is a no-op; other bytes under an existing name are a :class:`Conflict`."""
+    data = path.read_bytes()
+    try:
+        router = compiled.loads(data)
+    except compiled.ModelLoadError as exc:
+        raise ValidationFailed(f"{path.name} is not a usable model ({exc}); nothing stored.") from None
+    digest = artefact_digest(data)
+    with unit_of_work():
+        existing = db.session.scalar(sa.select(ModelVersion).where(ModelVersion.version == router.version))
+        if existing is not None:
+            if existing.sha256 == digest:
+                return existing, False
+            raise Conflict(f"A different model version {router.version} is already stored.")
+        meta = router.metadata()
+        row = _store(router.version, data, n_examples=int(meta.get("n_examples") or 0),
+                     metrics={"imported_from": path.name})
+        audit.record("routing.model_imported", "routing_model", row.version, actor_id=None,
+                     changes={"sha256": digest})
+    return row, True
 
 
 def list_models() -> list[ModelVersion]:

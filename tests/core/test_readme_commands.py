@@ -38,6 +38,8 @@ KNOWN: dict[str, tuple[str, str]] = {
     "flask routing evaluate --csv FILE": ("routing evaluate --csv {FILE}", ""),
     "flask routing models": ("routing models", ""),
     "flask routing activate VERSION": ("routing activate {VERSION}", ""),
+    "flask routing export VERSION model.npz": ("routing export {VERSION} model.npz", ""),
+    "flask routing import model.npz": ("routing import model.npz", ""),
     "flask jobs sweep": ("jobs sweep", ""),
     "flask seed-demo --if-empty": ("seed-demo --if-empty", ""),
     "flask audit verify": ("audit verify", ""),

@@ -28,7 +28,9 @@ from helpdesk.routing.compiled import (
     build_analyzer,
     compile_router,
     compiled_path,
+    dumps,
     load,
+    loads,
     normalise,
     save,
 )
@@ -534,33 +536,27 @@ def test_the_file_is_a_plain_zip_of_npy_arrays(model_file: Path):
     assert {"header.npy", "probe_proba.npy", "part0_terms.npy", "model0_coef.npy"} <= names
 
 
-# ------------------------------------------------------------------ what the web worker loads
+# ------------------------------------------------------------------ what the database stores
 
 
-def test_serving_loads_the_compiled_twin(router: Router, tmp_path: Path):
-    from helpdesk.routing.services import _load_model
-
-    path = classifier.save(router, tmp_path / "v.joblib")
-    save(compile_router(router), compiled_path(path))
-    assert isinstance(_load_model(path, "v"), CompiledRouter)
-
-
-def test_serving_falls_back_to_sklearn_only_when_the_compiled_file_is_missing(router: Router, tmp_path, caplog):
-    from helpdesk.routing.services import _load_model
-
-    path = classifier.save(router, tmp_path / "v.joblib")
-    with caplog.at_level(logging.WARNING, logger="helpdesk.routing.services"):
-        loaded = _load_model(path, "v")
-    assert isinstance(loaded, Router)
-    assert "no compiled file" in caplog.text and str(tmp_path) not in caplog.text
+def test_the_stored_bytes_are_the_file_and_load_alike(router: Router, model_file: Path):
+    data = dumps(compile_router(router))
+    assert data[:4] == b"PK\x03\x04"
+    again = loads(data)
+    assert isinstance(again, CompiledRouter) and again.version == "v-test"
+    from_file = load(model_file)
+    texts = ["I forgot my password", "refill my prescription", "zzqx"]
+    assert np.array_equal(again.probabilities(texts), from_file.probabilities(texts))
+    assert loads(model_file.read_bytes()).version == "v-test"  # an exported file imports as it is
 
 
-def test_serving_never_falls_back_from_a_corrupt_compiled_file(router: Router, tmp_path: Path):
-    from helpdesk.routing.services import _load_model
-
-    path = classifier.save(router, tmp_path / "v.joblib")
-    compiled_path(path).write_bytes(b"PK\x03\x04 truncated")
+@pytest.mark.parametrize("content", [b"", b"garbage \x00\xff" * 50, b"PK\x03\x04junk", b"\x93NUMPY\x01\x00x"])
+def test_garbage_bytes_are_a_model_load_error(content: bytes):
     with pytest.raises(ModelLoadError):
-        _load_model(path, "v")
+        loads(content)
+
+
+def test_truncated_bytes_are_a_model_load_error(model_file: Path):
+    data = model_file.read_bytes()
     with pytest.raises(ModelLoadError):
-        _load_model(tmp_path / "nothing.joblib", "nothing")
+        loads(data[: len(data) // 2])

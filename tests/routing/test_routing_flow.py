@@ -122,9 +122,7 @@ def test_patients_never_see_routing_details(client, ctx, queues, patient):
 
 def test_missing_or_corrupt_model_falls_back_to_triage_and_health_says_so(client, app, ctx, queues, patient):
     model = db.session.scalar(sa.select(ModelVersion))
-    path = app.config["HELPDESK"].resolved_model_dir / "corrupt.joblib"
-    path.write_bytes(b"not a model at all")
-    db.session.add(ModelVersion(version="corrupt", path="corrupt.joblib", active=False))
+    db.session.add(ModelVersion(version="corrupt", artefact=b"not a model at all", active=False))
     model.active = False
     db.session.commit()
     db.session.execute(sa.update(ModelVersion).where(ModelVersion.version == "corrupt").values(active=True))
