@@ -231,7 +231,7 @@ def deployment(tmp_path) -> Iterator[dict[str, Any]]:
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "TRUSTED_PROXIES": "1",
         # the production defaults, shortened so the test does not wait minutes
-        "ROUTING_MODEL_CHECK_SECONDS": "2",
+        "ROUTING_MODEL_RECHECK_SECONDS": "2",
         "SCHEDULER_LEASE_SECONDS": "6",
         "SCHEDULER_RETRY_SECONDS": "1",
     }
