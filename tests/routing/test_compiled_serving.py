@@ -65,8 +65,8 @@ def test_a_corrupt_compiled_file_sends_requests_to_triage(client, app, ctx, queu
         t = submit(patient, "bill", "I was charged twice for the same visit")
     assert t.queue.slug == "triage" and decision_of(t).note == "no_model"
     assert "ModelLoadError" in caplog.text and "charged" not in caplog.text
-    health = client.get("/healthz")
-    assert health.status_code == 200 and "degraded" in health.get_json()["routing"]
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and "degraded" in ready.get_json()["failing"]["model"]
 
 
 def test_activating_a_model_with_a_corrupt_compiled_file_is_refused(app, ctx, trained_model_file):
