@@ -11,7 +11,7 @@ PO     := $(wildcard translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 BABEL_KEYWORDS := -k _l -k lazy_gettext
 
-.PHONY: run dev-env test install install-prod lock migrate seed worker cron lint bench check clean translations translations-compile mfa-code
+.PHONY: run dev-env test install install-prod lock migrate seed worker scheduler lint bench check clean translations translations-compile mfa-code
 
 # Installs come from the lock files (exact versions, sha256 hashes): requirements/dev.txt
 # here, requirements/runtime.txt on a production host (`make install-prod`, the Dockerfile).
@@ -57,13 +57,13 @@ translations: $(STAMP)
 	$(MAKE) translations-compile
 
 # Development server on the embedded SQLite database, jobs inline. Beside it, exactly one
-# `flask cron`: without REDIS_URL it runs the periodic jobs (SLA warnings and breaches,
+# `flask scheduler`: without REDIS_URL it runs the periodic jobs (SLA warnings and breaches,
 # mail retries…) in its own process; it is stopped when the server stops.
 run: export HELPDESK_ENV ?= development
 run: $(STAMP) $(MO) dev-env
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --if-empty
-	$(BIN)/flask cron & CRON=$$!; trap "kill $$CRON 2>/dev/null" EXIT INT TERM; \
+	$(BIN)/flask scheduler & SCHEDULER=$$!; trap "kill $$SCHEDULER 2>/dev/null" EXIT INT TERM; \
 	  $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 # This checkout's settings for the flask command (python-dotenv loads .env; git-ignored):
@@ -79,7 +79,7 @@ dev-env:
 test: $(STAMP) $(MO)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# migrate and worker start the app as the environment says: production by default, which
+# migrate, worker and scheduler start the app as the environment says: production by default, which
 # needs SECRET_KEY and an https:// EXTERNAL_URL (the app refuses to start otherwise), e.g.
 #   HELPDESK_ENV=production SECRET_KEY=… EXTERNAL_URL=https://help.example.org make migrate
 migrate: $(STAMP)
@@ -93,9 +93,15 @@ mfa-code: $(STAMP)
 	@test -n "$(EMAIL)" || { echo "usage: make mfa-code EMAIL=agent@example.org"; exit 2; }
 	@HELPDESK_ENV=$${HELPDESK_ENV:-development} $(BIN)/flask users mfa-code "$(EMAIL)"
 
-# Production job runner: RQ worker (needs REDIS_URL) plus the periodic scheduler.
+# Production job runner: an RQ worker (needs REDIS_URL); as many as you like, on any host.
+# Workers never run the periodic schedule.
 worker: $(STAMP)
-	$(BIN)/flask cron & CRON=$$!; trap "kill $$CRON" EXIT INT TERM; $(BIN)/flask worker
+	$(BIN)/flask worker
+
+# The periodic scheduler (needs REDIS_URL): start one on two hosts; the one holding the
+# Redis lease enqueues the periodic jobs, the other stands by and takes over if it dies.
+scheduler: $(STAMP)
+	$(BIN)/flask scheduler
 
 lint: $(STAMP)
 	$(BIN)/ruff check helpdesk tests bench

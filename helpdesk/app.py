@@ -25,6 +25,7 @@ from helpdesk.config import Settings
 from helpdesk.core import bp as core_bp
 from helpdesk.errors import register_error_handlers
 from helpdesk.extensions import csrf, db, limiter, login_manager, migrate
+from helpdesk.health import init_health
 from helpdesk.i18n import init_i18n
 from helpdesk.i18n.views import bp as i18n_bp
 from helpdesk.kb.views import bp as kb_bp
@@ -64,6 +65,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     register_listeners()  # every SQLAlchemy event listener, from one module
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    init_health(app, ROOT / "migrations")
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

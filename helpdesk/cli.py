@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from rq import SimpleWorker
-from rq.cron import CronScheduler
 
 from helpdesk import demo, jobs, periodic
 from helpdesk.audit_cli import audit_cli
@@ -170,23 +169,29 @@ def worker_cmd_factory():
     return worker_cmd
 
 
-def cron_cmd_factory():
-    @click.command("cron")
-    def cron_cmd() -> None:
-        """Run the periodic jobs (helpdesk.periodic.SCHEDULE): exactly one per deployment.
+def scheduler_cmd_factory():
+    @click.command("scheduler")
+    def scheduler_cmd() -> None:
+        """Run the periodic jobs (helpdesk.periodic.SCHEDULE): enqueued exactly once per period.
 
-        With REDIS_URL: RQ's cron scheduler enqueues them for the workers. Without it
-        (jobs inline, as in `make run`): they run in this process, each when due.
+        With REDIS_URL: start one or more per deployment; the one holding the Redis lease
+        enqueues each due run for the workers, the others stand by and take over when it
+        dies. Without it (jobs inline, as in `make run`): exactly one, which runs the jobs
+        in this process, each when due.
         """
+        settings = current_app.config["HELPDESK"]
+        logging.getLogger("helpdesk.periodic").setLevel(logging.INFO)
+        try:
+            schedule = periodic.load_schedule(settings.periodic_schedule)
+        except (ImportError, AttributeError, TypeError) as exc:
+            raise click.ClickException(f"PERIODIC_SCHEDULE {settings.periodic_schedule!r}: {type(exc).__name__}") from None
         if jobs.inline_mode():
-            logging.getLogger("helpdesk.periodic").setLevel(logging.INFO)
-            periodic.InlineScheduler(current_app._get_current_object()).run(install_signal_handlers=True)
+            periodic.InlineScheduler(current_app._get_current_object(), schedule).run(install_signal_handlers=True)
             return
-        scheduler = CronScheduler(connection=jobs.redis_connection())
-        periodic.register(scheduler)
-        scheduler.start()
+        periodic.LeasedScheduler(jobs.redis_connection(), schedule, lease_seconds=settings.scheduler_lease_seconds,
+                                 retry_seconds=settings.scheduler_retry_seconds).run(install_signal_handlers=True)
 
-    return cron_cmd
+    return scheduler_cmd
 
 
 @click.command("seed-demo")
@@ -216,7 +221,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(token_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(worker_cmd_factory())
-    app.cli.add_command(cron_cmd_factory())
+    app.cli.add_command(scheduler_cmd_factory())
     app.cli.add_command(seed_demo_cmd)
     app.cli.add_command(routing_cli)
     app.cli.add_command(sla_cli)

@@ -7,6 +7,7 @@ when no explicit settings are given. Bad values fail fast with ``ConfigError``.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -130,6 +131,13 @@ class Settings:
     # optional pager/SMS hook (helpdesk.clinical.pager): a signed POST per person alerted
     pager_webhook_url: str | None = None
     pager_webhook_secret: str | None = None
+    # the periodic scheduler (helpdesk.periodic, `flask scheduler`): with Redis, one process
+    # per deployment holds a lease of this many seconds (renewed every third of it); a
+    # standby tries to take it every SCHEDULER_RETRY_SECONDS. PERIODIC_SCHEDULE names the
+    # table it runs ("module:attribute"; tests point it at a short one).
+    scheduler_lease_seconds: float = 30.0
+    scheduler_retry_seconds: float = 5.0
+    periodic_schedule: str = "helpdesk.periodic:SCHEDULE"
 
     def __post_init__(self) -> None:
         """Production is served over TLS only: checked however the settings were built."""
@@ -216,6 +224,7 @@ class Settings:
             emergency_ack_minutes=_int(env, "EMERGENCY_ACK_MINUTES", 5, 1, 120),
             pager_webhook_url=pager_url,
             pager_webhook_secret=pager_secret if pager_url else None,
+            **_scheduler_settings(env),
             **_mail_settings(env),
         )
 
@@ -266,6 +275,20 @@ class Settings:
 
 
 SMTP_SECURITY = ("starttls", "tls", "none")
+_SCHEDULE_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
+def _scheduler_settings(env: dict[str, str]) -> dict[str, Any]:
+    lease = _float(env, "SCHEDULER_LEASE_SECONDS", 30.0, 2.0, 600.0)
+    retry = _float(env, "SCHEDULER_RETRY_SECONDS", 5.0, 0.1, 60.0)
+    if retry >= lease:
+        raise ConfigError(f"SCHEDULER_RETRY_SECONDS must be shorter than SCHEDULER_LEASE_SECONDS "
+                          f"({retry:g} >= {lease:g})")
+    schedule = (env.get("PERIODIC_SCHEDULE") or "helpdesk.periodic:SCHEDULE").strip()
+    if not _SCHEDULE_PATH.fullmatch(schedule):
+        raise ConfigError(f"PERIODIC_SCHEDULE must be module:attribute, got {schedule!r}")
+    return {"scheduler_lease_seconds": lease, "scheduler_retry_seconds": retry, "periodic_schedule": schedule}
+
 
 
 def _mail_settings(env: dict[str, str]) -> dict[str, Any]:

@@ -1,14 +1,12 @@
-"""Home, health check and locally served vendor assets."""
+"""Home, health checks (/healthz, /readyz) and locally served vendor assets."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, redirect, url_for
+from flask import Blueprint, jsonify, redirect, url_for
 from flask_login import current_user
 
-from helpdesk.extensions import db
+from helpdesk.health import readiness
 from helpdesk.permissions import TEMPLATE_PREDICATES, is_admin, is_patient
-from helpdesk.routing.services import model_health
 
 bp = Blueprint("core", __name__)
 for _predicate in TEMPLATE_PREDICATES:  # pages decide by the same named rules as the views
@@ -26,26 +24,27 @@ def index():
     return redirect(url_for("agent.dashboard"))
 
 
-@bp.get("/livez")
-def livez():
-    """Liveness: the process answers (no database, no Redis). /healthz is readiness."""
+@bp.get("/healthz")
+def healthz():
+    """Liveness: the process answers (no database, no Redis). Readiness is /readyz."""
     return jsonify({"status": "ok"})
 
 
-@bp.get("/healthz")
-def healthz():
-    settings = current_app.config["HELPDESK"]
-    body: dict[str, str] = {"status": "ok", "jobs": "inline" if settings.redis_url is None else "redis"}
-    status = 200
-    try:
-        db.session.execute(sa.text("SELECT 1"))
-        body["database"] = "ok"
-    except Exception as exc:
-        db.session.rollback()  # the probe's own read failed: outside any unit of work, nothing to keep
-        body["database"] = f"unavailable ({type(exc).__name__})"
-        body["status"] = "unavailable"
-        status = 503
-    body["routing"] = model_health()
+@bp.get("/livez")
+def livez():
+    """The same as /healthz (its name before issue 16, kept for probes that use it)."""
+    return healthz()
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: database, migrations, Redis (when configured) and the routing model
+    (helpdesk.health). 503 naming each failing check and why; 200 with every state."""
+    ready, checks, failing = readiness()
+    body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
+    if failing:
+        body["failing"] = failing
     response = jsonify(body)
-    response.status_code = status
+    response.status_code = 200 if ready else 503
+    response.headers["Cache-Control"] = "no-store"
     return response

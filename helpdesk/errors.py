@@ -54,7 +54,7 @@ class InvalidTransition(DomainError):
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    return request.path.startswith("/api/") or request.path in ("/healthz", "/livez", "/readyz")
 
 
 def error_payload(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -7,12 +7,12 @@ dispatches the new rows (``dispatch_pending``; a rolled-back unit discards them)
 
 * without ``REDIS_URL`` (the embedded default) the job runs inline, right after the
   commit, in the web process; a job for later (``run_at``) stays in the outbox until
-  it is due, then ``sweep_outbox`` runs it (every minute from ``flask cron``, which
+  it is due, then ``sweep_outbox`` runs it (every minute from ``flask scheduler``, which
   ``make run`` starts), and a job that failed waits out the same back-off as with RQ;
 * with ``REDIS_URL`` the row is pushed to RQ as job ``outbox-<id>`` (no second write
   to the database: the row itself is the record that the work is owed, and the
   worker deletes it when the work is done). If Redis is unreachable the row simply
-  stays, and ``sweep_outbox`` (every minute from ``flask cron``, and at worker start)
+  stays, and ``sweep_outbox`` (every minute from ``flask scheduler``, and at worker start)
   pushes every row older than a grace period whose job Redis does not hold. A Redis
   outage never loses or fails a submission.
 

@@ -25,7 +25,7 @@ settings (``SMTP_HOST``, ``SMTP_PORT``, ``SMTP_SECURITY`` starttls|tls|none,
 kept as *stored* and shown on the admin outbox page, never sent. A temporary failure
 (connection refused, timeout, 4xx) is retried with exponential back-off
 (``MAIL_RETRY_SECONDS`` × 2^(attempt-1), capped at 6 hours): with Redis the retry is a
-job scheduled at that time; ``sweep_mail`` (every minute from ``flask cron``, or
+job scheduled at that time; ``sweep_mail`` (every minute from ``flask scheduler``, or
 ``flask mail sweep``) sends every due mail as the safety net and the timer in inline
 mode. After ``MAIL_MAX_ATTEMPTS`` attempts — or at once on a permanent 5xx refusal —
 the mail is *failed*, visible to admins, who can send it again.

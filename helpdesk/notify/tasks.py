@@ -13,7 +13,7 @@ def send_email(mail_id: int) -> str | None:
 
 
 def sweep_mail_job() -> int:
-    """Every minute (``flask cron``): send the mails whose retry is due."""
+    """Every minute (``flask scheduler``): send the mails whose retry is due."""
     return mail.sweep_mail()
 
 
@@ -23,5 +23,5 @@ def deliver(event: str, ticket_id: int, user_id: int = 0, key: str = "") -> int:
 
 
 def poll_imap_job() -> int:
-    """Every minute (``flask cron``) when IMAP_HOST is set: fetch and ingest new mail."""
+    """Every minute (``flask scheduler``) when IMAP_HOST is set: fetch and ingest new mail."""
     return poll_imap()

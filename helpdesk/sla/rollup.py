@@ -2,7 +2,7 @@
 
 The dashboard's counts (created, solved, reopened, one-touch, SLA achieved/breached,
 per-agent work) are sums of per-day, per-queue rows. ``refresh()`` (a job, every minute
-from ``flask cron``; ``flask sla rollup`` by hand) materialises finished UTC days into the
+from ``flask scheduler``; ``flask sla rollup`` by hand) materialises finished UTC days into the
 ``dash_daily_*`` tables; the dashboard reads those rows for materialised days and runs the
 very same aggregate queries live for the rest (today, days not yet materialised, days
 marked stale). The summary tables are therefore only a speed-up: a figure is the same
@@ -361,7 +361,7 @@ def _refresh_day(day: date) -> None:
 
 
 def rollup_job() -> int:
-    """Every minute from ``flask cron``: at most a month of days per run."""
+    """Every minute from ``flask scheduler``: at most a month of days per run."""
     return refresh(max_days=31)
 
 

@@ -11,5 +11,5 @@ def check_ticket(ticket_id: int) -> int:
 
 
 def sweep_job() -> int:
-    """Every minute (``flask cron``): the safety net, and the timer in inline mode."""
+    """Every minute (``flask scheduler``): the safety net, and the timer in inline mode."""
     return services.sweep()

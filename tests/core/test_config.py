@@ -44,11 +44,26 @@ def test_site_settings_come_from_the_environment(tmp_path):
         ({"HELPDESK_ENV": "development", "SITE_TIMEZONE": "Mars/Olympus"}, "SITE_TIMEZONE"),
         ({"HELPDESK_ENV": "development", "EMERGENCY_ACK_MINUTES": "0"}, "EMERGENCY_ACK_MINUTES"),
         ({"HELPDESK_ENV": "development", "HELPDESK_PHONE": "9" * 41}, "HELPDESK_PHONE"),
+        ({"HELPDESK_ENV": "development", "SCHEDULER_LEASE_SECONDS": "1"}, "SCHEDULER_LEASE_SECONDS"),
+        ({"HELPDESK_ENV": "development", "SCHEDULER_LEASE_SECONDS": "10", "SCHEDULER_RETRY_SECONDS": "10"},
+         "SCHEDULER_RETRY_SECONDS must be shorter"),
+        ({"HELPDESK_ENV": "development", "PERIODIC_SCHEDULE": "helpdesk.periodic"}, "PERIODIC_SCHEDULE"),
     ],
 )
 def test_bad_values_fail_fast(env, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+def test_scheduler_settings_default_to_a_30_s_lease_and_a_5_s_retry(tmp_path):
+    s = Settings.from_env({"HELPDESK_ENV": "development", "HELPDESK_INSTANCE_PATH": str(tmp_path)})
+    assert (s.scheduler_lease_seconds, s.scheduler_retry_seconds) == (30.0, 5.0)
+    assert s.periodic_schedule == "helpdesk.periodic:SCHEDULE"
+    s = Settings.from_env({"HELPDESK_ENV": "development", "HELPDESK_INSTANCE_PATH": str(tmp_path),
+                           "SCHEDULER_LEASE_SECONDS": "3", "SCHEDULER_RETRY_SECONDS": "0.5",
+                           "PERIODIC_SCHEDULE": "tests.jobs.short_schedule:SCHEDULE"})
+    assert (s.scheduler_lease_seconds, s.scheduler_retry_seconds) == (3.0, 0.5)
+    assert s.periodic_schedule == "tests.jobs.short_schedule:SCHEDULE"
 
 
 def test_postgres_urls_use_psycopg3():

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -44,46 +39,6 @@ def test_a_job_for_a_deleted_row_is_harmless_and_running_twice_is_too(app, ctx, 
     route_ticket(t.id)
     n = db.session.scalar(sa.select(sa.func.count()).where(RoutingDecision.ticket_id == t.id))
     assert n == 1
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def own_redis() -> Iterator[dict]:
-    """A real Redis server of our own that the test can stop and start."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    state: dict = {"port": port, "proc": None}
-
-    def start() -> None:
-        state["proc"] = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis did not start")
-
-    def stop() -> None:
-        if state["proc"] is not None:
-            state["proc"].terminate()
-            state["proc"].wait(timeout=10)
-            state["proc"] = None
-
-    state["start"], state["stop"] = start, stop
-    start()
-    yield state
-    stop()
 
 
 def test_a_redis_outage_never_loses_a_submission(app, configure, own_redis, queues, patient):
@@ -136,7 +91,7 @@ def test_a_failing_job_is_retried_then_marked_failed_not_lost(app, ctx, monkeypa
 
 def test_inline_mode_keeps_a_job_for_later_in_the_outbox_until_it_is_due(app, ctx, monkeypatch):
     """Without Redis a job with a ``run_at`` is not run at the commit: it waits in the
-    outbox and the sweep (every minute from `flask cron`) runs it once it is due."""
+    outbox and the sweep (every minute from `flask scheduler`) runs it once it is due."""
     from helpdesk.timeutil import simulated_clock, utcnow
 
     monkeypatch.setattr(jobs, "inline_mode", lambda: True)

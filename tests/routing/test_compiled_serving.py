@@ -69,8 +69,8 @@ def test_corrupt_stored_bytes_send_requests_to_triage_and_health_says_so(client,
     status = model_status()
     assert not status.ok and status.version == "test-model" and "could not be loaded" in status.reason
     assert model_health().startswith("degraded: model test-model could not be loaded")
-    health = client.get("/healthz")
-    assert health.status_code == 200 and "degraded" in health.get_json()["routing"]
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and "degraded" in ready.get_json()["failing"]["model"]
 
 
 def test_bytes_that_do_not_match_their_sha256_are_not_loaded(ctx, trained_model_bytes):

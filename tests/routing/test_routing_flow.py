@@ -120,7 +120,7 @@ def test_patients_never_see_routing_details(client, ctx, queues, patient):
     assert "test-model" not in page and "confidence" not in page.lower() and "Auto-routed" not in page
 
 
-def test_missing_or_corrupt_model_falls_back_to_triage_and_health_says_so(client, app, ctx, queues, patient):
+def test_missing_or_corrupt_model_falls_back_to_triage_and_readiness_says_so(client, app, ctx, queues, patient):
     model = db.session.scalar(sa.select(ModelVersion))
     db.session.add(ModelVersion(version="corrupt", artefact=b"not a model at all", active=False))
     model.active = False
@@ -130,8 +130,8 @@ def test_missing_or_corrupt_model_falls_back_to_triage_and_health_says_so(client
     model_cache.reset()
     t = submit(patient, "bill", "I was charged twice for the same visit")
     assert t.queue.slug == "triage"
-    health = client.get("/healthz")
-    assert health.status_code == 200 and "degraded" in health.get_json()["routing"]
+    ready = client.get("/readyz")  # routing to triage for want of a model: not ready
+    assert ready.status_code == 503 and "degraded" in ready.get_json()["failing"]["model"]
     db.session.execute(sa.update(ModelVersion).values(active=False))
     db.session.commit()
     model_cache.reset()

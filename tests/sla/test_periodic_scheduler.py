@@ -1,6 +1,6 @@
-"""Periodic work (helpdesk.periodic): one schedule, registered with RQ's cron scheduler in production and
-run by the in-process scheduler of inline mode (``flask cron`` without Redis, started
-by ``make run``)."""
+"""Periodic work (helpdesk.periodic): one schedule, enqueued by the leased scheduler in production
+(tests/jobs/test_scheduler_lease.py) and run by the in-process scheduler of inline mode
+(``flask scheduler`` without Redis, started by ``make run``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from helpdesk import jobs, periodic
+from helpdesk import periodic
 from helpdesk.audit import AuditEvent
 from helpdesk.extensions import db
 from helpdesk.sla.models import Notification
@@ -48,17 +48,10 @@ def _wait_for(predicate, seconds: float) -> bool:
     return predicate()
 
 
-def test_production_registers_the_same_schedule_with_rq_cron():
-    from redis import Redis
-    from rq.cron import CronScheduler
-
-    scheduler = CronScheduler(connection=Redis())  # registering talks to no server
-    periodic.register(scheduler)
-    registered = [(j.func_name, j.interval, j.cron, j.job_options.get("job_timeout"), j.queue_name)
-                  for j in scheduler.get_jobs()]
-    assert registered == [(e.name, e.interval, e.cron, e.timeout, jobs.QUEUE_NAME) for e in periodic.SCHEDULE]
-    by_name = {name.rpartition(".")[2]: (interval, cron, timeout) for name, interval, cron, timeout, _q in registered}
-    # what `flask cron` ran before the schedule became one table, and the clinical-alert sweep
+def test_the_schedule_table():
+    by_name = {e.name.rpartition(".")[2]: (e.interval, e.cron, e.timeout) for e in periodic.SCHEDULE}
+    assert len(by_name) == len(periodic.SCHEDULE)  # one line per job: a run's claim is keyed by its name
+    # what `flask scheduler` ran before the schedule became one table, and the clinical-alert sweep
     assert by_name == {
         "sweep_outbox_job": (60, None, None), "sla_sweep_job": (60, None, None),
         "dashboard_rollup_job": (60, None, 600), "clinical_alert_sweep_job": (60, None, None),
@@ -131,7 +124,7 @@ def test_a_job_that_raises_is_logged_by_type_only_and_the_scheduler_goes_on(app,
     assert "Maria" not in logged and "chest" not in logged
 
 
-def test_flask_cron_without_redis_runs_the_schedule_in_process_and_stops_on_sigterm(app, ctx, make_policy,
+def test_flask_scheduler_without_redis_runs_the_schedule_in_process_and_stops_on_sigterm(app, ctx, make_policy,
                                                                                      make_ticket, tmp_path):
     """The command `make run` starts beside the web server: a warning already owed is
     fired at start (interval jobs run at once), and SIGTERM ends it cleanly."""
@@ -143,10 +136,10 @@ def test_flask_cron_without_redis_runs_the_schedule_in_process_and_stops_on_sigt
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SECRET_KEY", "DATABASE_URL")}
     env.update(HELPDESK_ENV="testing", HELPDESK_INSTANCE_PATH=str(settings.instance_path),
                DATABASE_URL=settings.database_url, FLASK_APP="wsgi")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "flask"), "cron"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "flask"), "scheduler"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        assert _wait_for(lambda: _events("sla.warning", t.reference) == 1, 30), "flask cron fired no warning"
+        assert _wait_for(lambda: _events("sla.warning", t.reference) == 1, 30), "flask scheduler fired no warning"
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     finally:
