@@ -226,7 +226,7 @@ def deployment(tmp_path) -> Iterator[dict[str, Any]]:
         "HELPDESK_ENV": "production",
         "SECRET_KEY": "multi-host-test-secret-key-0123456789",
         "EXTERNAL_URL": "https://help.multihost.invalid",
-        "HELPDESK_PHONE": "(555) 010-0100",
+        "HELPDESK_PHONE": "(555) 010-0199",
         "DATABASE_URL": database_url,
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "TRUSTED_PROXIES": "1",
@@ -240,7 +240,7 @@ def deployment(tmp_path) -> Iterator[dict[str, Any]]:
     try:
         procs.run("migrate", [str(BIN / "flask"), "db", "upgrade"])
         procs.run("migrate", [str(BIN / "flask"), "seed-demo", "--tickets", "0"])
-        out = procs.run("migrate", [str(BIN / "flask"), "tokens", "create", "--name", "patient-portal"])
+        out = procs.run("migrate", [str(BIN / "flask"), "api-token", "create", "--name", "patient-portal"])
         token = out.strip().splitlines()[-1]
         hosts = {}
         for host in ("web-a", "web-b"):
