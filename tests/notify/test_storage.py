@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from helpdesk import storage
+from helpdesk.config import ConfigError, Settings
 from helpdesk.extensions import db
 from helpdesk.notify import attachments as files
 from helpdesk.notify import inbound
@@ -213,3 +214,17 @@ def test_the_old_directory_can_be_given_with_attachment_dir(make_app, scratch_da
         assert f"0 copied from {given} into the database" in capfd.readouterr().err
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.pure
+def test_storage_settings():
+    base = {"HELPDESK_ENV": "testing"}
+    assert Settings.from_env(base).storage_backend == "database"
+    shared = Settings.from_env({**base, "STORAGE_BACKEND": "filesystem", "STORAGE_DIR": "/srv/helpdesk-files"})
+    assert (shared.storage_backend, shared.storage_dir) == ("filesystem", Path("/srv/helpdesk-files"))
+    assert isinstance(storage.for_settings(shared), FilesystemStorage)
+    assert isinstance(storage.for_settings(Settings.from_env(base)), storage.DatabaseStorage)
+    with pytest.raises(ConfigError, match="STORAGE_DIR must be set"):
+        Settings.from_env({**base, "STORAGE_BACKEND": "filesystem"})
+    with pytest.raises(ConfigError, match="STORAGE_BACKEND must be one of"):
+        Settings.from_env({**base, "STORAGE_BACKEND": "s3"})
