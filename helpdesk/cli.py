@@ -18,7 +18,7 @@ from helpdesk.clinical.cli import oncall_cli
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
 from helpdesk.kb.cli import kb_cli
-from helpdesk.notify.cli import mail_cli
+from helpdesk.notify.cli import mail_cli, storage_cli
 from helpdesk.routing.cli import routing_cli
 from helpdesk.sla.cli import sla_cli
 from helpdesk.tickets.macro_seed import seed_macros
@@ -228,5 +228,6 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(kb_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(storage_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(oncall_cli)

@@ -108,11 +108,18 @@ class Settings:
     imap_username: str | None = None
     imap_password: str | None = None
     imap_folder: str = "INBOX"
-    attachment_dir: Path | None = None
+    # where attachments and raw inbound mail are kept (helpdesk.storage): "database" (the
+    # default: a table every host reads) or "filesystem" (STORAGE_DIR, a directory every
+    # web host and worker mounts)
+    storage_backend: str = "database"
+    storage_dir: Path | None = None
     attachment_max_bytes: int = 10_485_760
     attachment_max_message_bytes: int = 20_971_520
     attachment_max_files: int = 5
     attachment_scanner: str | None = None  # "package.module:function"
+    # ClamAV (helpdesk.clamav): clamd's unix socket path or host:port; unset = no scanner
+    clamd_address: str | None = None
+    clamd_timeout: float = 30.0
     csat_link_days: int = 14
     # audit log retention (helpdesk.audit.prune): 6 years by default, never less than one
     audit_retention_days: int = 2192
@@ -240,10 +247,6 @@ class Settings:
     def is_production(self) -> bool:
         return self.env == "production"
 
-    @property
-    def resolved_attachment_dir(self) -> Path:
-        return self.attachment_dir or (self.instance_path / "attachments")
-
     def flask_config(self) -> dict[str, Any]:
         secure = self.env == "production"
         return {
@@ -290,6 +293,25 @@ def _scheduler_settings(env: dict[str, str]) -> dict[str, Any]:
     return {"scheduler_lease_seconds": lease, "scheduler_retry_seconds": retry, "periodic_schedule": schedule}
 
 
+STORAGE_BACKENDS = ("database", "filesystem")
+
+
+def parse_clamd_address(address: str) -> tuple[str, str | tuple[str, int]]:
+    """``("unix", path)`` for a socket path (``/run/clamav/clamd.ctl``, ``unix:///…``),
+    ``("tcp", (host, port))`` for ``host:port`` or ``tcp://host:port``; ValueError otherwise."""
+    address = address.strip()
+    if address.startswith("unix://"):
+        address = address[len("unix://"):]
+    if address.startswith("/"):
+        return "unix", address
+    if address.startswith("tcp://"):
+        address = address[len("tcp://"):]
+    host, sep, port = address.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"must be a unix socket path (/run/clamav/clamd.ctl) or host:port, got {address!r}")
+    return "tcp", (host, int(port))
+
 
 def _mail_settings(env: dict[str, str]) -> dict[str, Any]:
     security = (env.get("SMTP_SECURITY") or "starttls").strip().lower()
@@ -324,7 +346,21 @@ def _inbound_settings(env: dict[str, str]) -> dict[str, Any]:
     scanner = env.get("ATTACHMENT_SCANNER") or None
     if scanner is not None and ":" not in scanner:
         raise ConfigError("ATTACHMENT_SCANNER must look like package.module:function")
-    attachment_dir = env.get("ATTACHMENT_DIR")
+    clamd_address = (env.get("CLAMD_ADDRESS") or "").strip() or None
+    if clamd_address is not None:
+        try:
+            parse_clamd_address(clamd_address)
+        except ValueError as exc:
+            raise ConfigError(f"CLAMD_ADDRESS {exc}") from None
+        if scanner is not None:
+            raise ConfigError("Set CLAMD_ADDRESS or ATTACHMENT_SCANNER, not both: files are scanned by one scanner")
+    backend = (env.get("STORAGE_BACKEND") or "database").strip().lower()
+    if backend not in STORAGE_BACKENDS:
+        raise ConfigError(f"STORAGE_BACKEND must be one of {', '.join(STORAGE_BACKENDS)}, got {backend!r}")
+    storage_dir = (env.get("STORAGE_DIR") or "").strip()
+    if backend == "filesystem" and not storage_dir:
+        raise ConfigError("STORAGE_DIR must be set when STORAGE_BACKEND=filesystem: a directory that every "
+                          "web host and worker mounts (the same files on all of them)")
     return {
         "inbound_token": token,
         "inbound_max_bytes": _int(env, "INBOUND_MAX_BYTES", 26_214_400, 1024, 1_073_741_824),
@@ -334,11 +370,14 @@ def _inbound_settings(env: dict[str, str]) -> dict[str, Any]:
         "imap_username": env.get("IMAP_USERNAME") or None,
         "imap_password": env.get("IMAP_PASSWORD") or None,
         "imap_folder": env.get("IMAP_FOLDER") or "INBOX",
-        "attachment_dir": Path(attachment_dir) if attachment_dir else None,
+        "storage_backend": backend,
+        "storage_dir": Path(storage_dir) if storage_dir else None,
         "attachment_max_bytes": _int(env, "ATTACHMENT_MAX_BYTES", 10_485_760, 1024, 1_073_741_824),
         "attachment_max_message_bytes": _int(env, "ATTACHMENT_MAX_MESSAGE_BYTES", 20_971_520, 1024, 1_073_741_824),
         "attachment_max_files": _int(env, "ATTACHMENT_MAX_FILES", 5, 1, 100),
         "attachment_scanner": scanner,
+        "clamd_address": clamd_address,
+        "clamd_timeout": _float(env, "CLAMD_TIMEOUT", 30.0, 0.5, 600.0),
         "csat_link_days": _int(env, "CSAT_LINK_DAYS", 14, 1, 365),
     }
 

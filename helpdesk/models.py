@@ -27,6 +27,7 @@ from helpdesk.notify.models import (
 from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
 from helpdesk.sla.models import Notification, SlaCalendar, SlaMetric, SlaPolicy, TicketSla
 from helpdesk.sla.rollup import DashAgent, DashDay, DashSla, DashStaleDay, DashVolume
+from helpdesk.storage import StoredBlob
 from helpdesk.tickets.models import Message, MessageVersion, Queue, QueueMembership, Ticket
 from helpdesk.tickets.workspace_models import Macro, SavedView, TicketMerge, TicketPresence
 
@@ -46,6 +47,6 @@ __all__ = [
     "AccessRequest", "AuthThrottle", "IdentityCheck", "PasswordResetToken",
     # clinical alerts and the on-call roster
     "AlertRecipient", "ClinicalAlert", "OnCallMember", "OnCallShift",
-    # notify
-    "Attachment", "CsatSurvey", "InboundMail", "NotifyDelivery", "NotifyPreference", "OutgoingEmail",
+    # notify and stored files
+    "StoredBlob", "Attachment", "CsatSurvey", "InboundMail", "NotifyDelivery", "NotifyPreference", "OutgoingEmail",
 ]

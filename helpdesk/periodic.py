@@ -98,7 +98,7 @@ def imap_poll_job() -> None:
 
 
 def attachment_sweep_job() -> None:
-    """Remove stored files no attachment or inbound mail refers to (after a rollback)."""
+    """Remove stored bytes no attachment or inbound mail refers to (a deleted ticket, a rollback)."""
     sweep_orphans()
 
 

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 
+from helpdesk import storage
 from helpdesk.admin import audit_search
 from helpdesk.auth import activation, mfa, services
 from helpdesk.auth.lockedout import placeholder_ids
@@ -13,6 +24,7 @@ from helpdesk.auth.models import ApiToken, Role, User
 from helpdesk.errors import DomainError, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.formutil import choices
+from helpdesk.notify import attachments
 from helpdesk.permissions import (
     can_manage_queue_members,
     dashboard_queue_ids,
@@ -256,6 +268,18 @@ def revoke_token(token_id: int):
         except DomainError as err:
             _flash_error(err)
     return redirect(url_for("admin.tokens"))
+
+
+# ---------------------------------------------------------------- system
+
+
+@bp.get("/system")
+@role_required(Role.ADMIN)
+def system():
+    """Where files are stored and whether they are scanned: clamd is asked now (PING)."""
+    settings = current_app.config["HELPDESK"]
+    return render_template("admin/system.html", storage=storage.for_settings(settings).describe(),
+                           scanner=attachments.scanner_state(settings), shared_dir=settings.storage_backend == "filesystem")
 
 
 # ---------------------------------------------------------------- audit log

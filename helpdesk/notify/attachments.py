@@ -6,13 +6,17 @@
 * **Limits** (settings): ``ATTACHMENT_MAX_BYTES`` per file, ``ATTACHMENT_MAX_MESSAGE_BYTES``
   and ``ATTACHMENT_MAX_FILES`` per message. Anything refused raises ``ValidationFailed``
   before a byte is written, so the message is not posted either.
-* **Storage**: ``ATTACHMENT_DIR`` (default ``instance/attachments``), outside the
-  database, at ``<dir>/<sha256[:2]>/<sha256>``; the same content is stored once.
-* **Virus scanner hook**: ``ATTACHMENT_SCANNER=package.module:function``. The function
-  is called as ``scan(data: bytes, filename: str) -> bool`` for every file after the
-  type check; ``False`` (or an exception) refuses the file. The default is no scan
-  (``no_scan``). A ClamAV hook would stream ``data`` to clamd's INSTREAM command and
-  return whether the answer ends in ``OK``.
+* **Storage**: through :mod:`helpdesk.storage` (``STORAGE_BACKEND``: the database by
+  default, or a shared ``STORAGE_DIR``), keyed by SHA-256; the same content is stored once.
+* **Virus scanning**: with ``CLAMD_ADDRESS`` every file is streamed to clamd
+  (:mod:`helpdesk.clamav`) after the type check. A file clamd reports infected is
+  refused; when clamd cannot be reached (or gives no verdict) the file is refused too
+  (fail closed) with a message that says the scanner is unavailable
+  (:class:`ScannerUnavailable`). The log line gives clamd's address and the error type,
+  never the file's name or bytes. Instead of ClamAV a hook can be set,
+  ``ATTACHMENT_SCANNER=package.module:function``, called as
+  ``scan(data: bytes, filename: str) -> bool``; ``False`` or an exception refuses the
+  file. Neither set: no scan (the admin's System page says so).
 """
 
 from __future__ import annotations
@@ -20,10 +24,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
-import os
 import re
-import tempfile
-import time
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,7 +35,10 @@ import filetype
 import sqlalchemy as sa
 from flask import current_app, request
 
+from helpdesk import storage
+from helpdesk.clamav import Clamd, ClamdUnavailable
 from helpdesk.config import Settings
+from helpdesk.db import unit_of_work
 from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
@@ -66,16 +70,64 @@ def _settings() -> Settings:
     return current_app.config["HELPDESK"]
 
 
+class ScannerUnavailable(ValidationFailed):
+    """The virus scanner could not give a verdict: the file is refused (fail closed)."""
+
+
 def no_scan(data: bytes, filename: str) -> bool:
-    """The default virus-scanner hook: accepts everything."""
+    """No scanner configured: accepts everything."""
     return True
 
 
+def _clamd_scan(settings: Settings) -> Callable[[bytes, str], bool]:
+    client = Clamd(settings.clamd_address or "", timeout=settings.clamd_timeout)
+
+    def scan(data: bytes, filename: str) -> bool:
+        try:
+            found = client.scan(data)
+        except ClamdUnavailable as exc:
+            log.error("virus scanner unavailable (clamd at %s: %s): file refused", client.address, exc)
+            message = N_("The virus scanner is not available right now, so the file was not accepted. Try again later.")
+            raise ScannerUnavailable(message, fields={"attachments": [message]}) from None
+        if found is not None:
+            log.warning("clamd found %s: file refused", found[:100])
+            return False
+        return True
+
+    return scan
+
+
 def _scanner(settings: Settings) -> Callable[[bytes, str], bool]:
+    if settings.clamd_address:
+        return _clamd_scan(settings)
     if not settings.attachment_scanner:
         return no_scan
     module, _, name = settings.attachment_scanner.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class ScannerState:
+    """What the admin page says about virus scanning: ``state`` is none | hook | answered | unreachable."""
+
+    state: str
+    address: str | None = None
+    detail: str | None = None
+
+
+def scanner_state(settings: Settings | None = None) -> ScannerState:
+    """Asks clamd (PING) when one is configured: the answer of this moment, not a setting."""
+    settings = settings or _settings()
+    if settings.clamd_address:
+        client = Clamd(settings.clamd_address, timeout=min(settings.clamd_timeout, 3.0))
+        try:
+            client.ping()
+        except ClamdUnavailable as exc:
+            return ScannerState("unreachable", settings.clamd_address, str(exc))
+        return ScannerState("answered", settings.clamd_address)
+    if settings.attachment_scanner:
+        return ScannerState("hook", detail=settings.attachment_scanner)
+    return ScannerState("none")
 
 
 def safe_filename(name: str, content_type: str) -> str:
@@ -133,6 +185,8 @@ def check(uploads: Iterable[Upload]) -> list[Checked]:
             raise _refuse(N_("Only images (PNG, JPEG, GIF, WebP, HEIC) and PDF files can be attached."))
         try:
             clean = bool(scan(u.data, u.filename))
+        except ScannerUnavailable:
+            raise
         except Exception as exc:  # a scanner that fails refuses the file
             log.warning("attachment scanner failed: %s", type(exc).__name__)
             clean = False
@@ -150,83 +204,65 @@ def _megabytes(size: int) -> str:
     return f"{size / 1_048_576:g}"
 
 
-def storage_path(sha256: str, settings: Settings | None = None) -> Path:
-    settings = settings or _settings()
-    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
-        raise ValueError("not a sha256")
-    return settings.resolved_attachment_dir / sha256[:2] / sha256
-
-
 def store_bytes(data: bytes) -> str:
-    """Write ``data`` under its SHA-256 (atomically; once per content); return the hash."""
-    sha = hashlib.sha256(data).hexdigest()
-    path = storage_path(sha)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return sha
+    """Store ``data`` (once per content, in the caller's transaction with the database
+    backend); return its SHA-256."""
+    return storage.current().put(data)
+
+
+def read_bytes(sha256: str) -> bytes:
+    """The stored bytes; :class:`helpdesk.storage.BlobMissing` when they are gone."""
+    return storage.current().get(sha256)
 
 
 def sweep_orphans(grace_seconds: int = 3600, settings: Settings | None = None) -> int:
-    """Delete stored files that no attachment and no inbound mail refers to.
+    """Delete stored bytes that no attachment and no inbound mail refers to.
 
-    Files are written before the transaction that records them commits; when it rolls
-    back (or a ticket is deleted) the bytes stay behind. Only files older than
-    ``grace_seconds`` are considered, so a transaction still in flight keeps its file.
-    Returns how many files were removed. Reads no file content.
-    """
-    settings = settings or _settings()
-    root = settings.resolved_attachment_dir
-    if not root.is_dir():
-        return 0
-    cutoff = time.time() - grace_seconds
-    candidates: dict[str, Path] = {}
-    stale_tmp: list[Path] = []
-    for sub in root.iterdir():
-        if not (sub.is_dir() and re.fullmatch(r"[0-9a-f]{2}", sub.name)):
-            continue
-        for path in sub.iterdir():
-            try:
-                old = path.stat().st_mtime < cutoff
-            except FileNotFoundError:
-                continue
-            if not old:
-                continue
-            if path.name.startswith(".tmp-"):
-                stale_tmp.append(path)
-            elif re.fullmatch(r"[0-9a-f]{64}", path.name) and path.name.startswith(sub.name):
-                candidates[path.name] = path
-    referenced: set[str] = set()
-    names = list(candidates)
-    for i in range(0, len(names), 500):
-        chunk = names[i:i + 500]
-        referenced.update(db.session.scalars(sa.select(Attachment.sha256).where(Attachment.sha256.in_(chunk))))
-        referenced.update(db.session.scalars(sa.select(InboundMail.raw_sha256)
-                                             .where(InboundMail.raw_sha256.in_(chunk))))
-    removed = 0
-    for sha, path in candidates.items():
-        if sha not in referenced:
-            path.unlink(missing_ok=True)
-            removed += 1
-    for path in stale_tmp:
-        path.unlink(missing_ok=True)
-        removed += 1
+    Bytes are left behind when a ticket is deleted or (filesystem backend) when the
+    transaction that was to record them rolled back. Only entries older than
+    ``grace_seconds`` are considered (storing the same content again renews one), so a
+    transaction still in flight keeps its bytes. Returns how many were removed; reads
+    no file content."""
+    backend = storage.for_settings(settings or _settings())
+    with unit_of_work():
+        removed = backend.sweep([Attachment.sha256, InboundMail.raw_sha256], grace_seconds)
     if removed:
-        log.info("attachment sweep removed %d unreferenced file(s)", removed)
+        log.info("storage sweep removed %d unreferenced blob(s) (%s)", removed, backend.name)
     return removed
+
+
+def referenced_keys() -> list[str]:
+    """Every SHA-256 an attachment or an inbound mail refers to (distinct, sorted)."""
+    stmt = sa.union(sa.select(Attachment.sha256), sa.select(InboundMail.raw_sha256))
+    return sorted(db.session.scalars(stmt))
+
+
+def missing_files() -> list[str]:
+    """What the storage lacks: ``attachment <id>`` / ``inbound mail <id>`` (no names)."""
+    backend = storage.current()
+    gone = [k for k in referenced_keys() if not backend.exists(k)]
+    out: list[str] = []
+    for i in range(0, len(gone), 500):
+        chunk = gone[i:i + 500]
+        out += [f"attachment {n}" for n in db.session.scalars(
+            sa.select(Attachment.id).where(Attachment.sha256.in_(chunk)).order_by(Attachment.id))]
+        out += [f"inbound mail {n}" for n in db.session.scalars(
+            sa.select(InboundMail.id).where(InboundMail.raw_sha256.in_(chunk)).order_by(InboundMail.id))]
+    return out
+
+
+def import_files(root: str | Path) -> tuple[int, int]:
+    """Copy into the storage the files under ``root`` (``<sha[:2]>/<sha>``, the old
+    ATTACHMENT_DIR layout) that rows refer to and the storage lacks. Returns (copied, still missing)."""
+    with unit_of_work():
+        copied, missing = storage.import_files(Path(root), referenced_keys())
+    return len(copied), len(missing)
 
 
 def attach(message: Any, files: list[Checked], *, uploader_id: int | None) -> list[Attachment]:
     """Store checked files and link them to ``message`` (in the caller's transaction).
-    Files already written stay on disk if the transaction rolls back: content-addressed,
-    harmless, and reused by the next upload of the same bytes."""
+    With the filesystem backend, files already written stay if the transaction rolls
+    back: content-addressed, harmless, reused by the next upload, removed by the sweep."""
     rows = []
     for f in files:
         store_bytes(f.data)
@@ -271,8 +307,8 @@ def get_downloadable(user: Any, attachment_id: int) -> tuple[Attachment, Any]:
 def uploads_from_request(field: str = "attachments") -> list[Upload]:
     """The files of a multipart form field as ``Upload`` values."""
     out = []
-    for storage in request.files.getlist(field):
-        if not storage or not storage.filename:
+    for part in request.files.getlist(field):
+        if not part or not part.filename:
             continue
-        out.append(Upload(filename=storage.filename, data=storage.read()))
+        out.append(Upload(filename=part.filename, data=part.read()))
     return out

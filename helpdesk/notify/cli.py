@@ -10,11 +10,12 @@ from flask.cli import AppGroup
 
 from helpdesk.db import unit_of_work
 from helpdesk.errors import DomainError
-from helpdesk.notify.attachments import sweep_orphans
+from helpdesk.notify.attachments import import_files, missing_files, sweep_orphans
 from helpdesk.notify.inbound import ingest, ingest_path, poll_imap
 from helpdesk.notify.mail import mail_counts, queue_email, sweep_mail
 
 mail_cli = AppGroup("mail", help="Outgoing and inbound e-mail.")
+storage_cli = AppGroup("storage", help="Stored files: attachments and raw inbound mail.")
 
 
 @mail_cli.command("sweep")
@@ -65,3 +66,22 @@ def poll_imap_cmd() -> None:
 def sweep_files_cmd(grace_minutes: int) -> None:
     """Delete stored attachment/raw-mail files that nothing in the database refers to."""
     click.echo(f"{sweep_orphans(grace_seconds=grace_minutes * 60)} unreferenced file(s) removed")
+
+
+@storage_cli.command("check")
+def storage_check_cmd() -> None:
+    """List the attachments and inbound mails whose bytes the storage lacks (exit 1 if any)."""
+    missing = missing_files()
+    for line in missing:
+        click.echo(f"missing: {line}")
+    click.echo(f"{len(missing)} stored file(s) missing")
+    if missing:
+        sys.exit(1)
+
+
+@storage_cli.command("import-files")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def storage_import_cmd(directory: str) -> None:
+    """Copy into the storage the files of an old ATTACHMENT_DIR (<sha[:2]>/<sha>) that rows need."""
+    copied, missing = import_files(directory)
+    click.echo(f"{copied} file(s) copied; {missing} still missing")

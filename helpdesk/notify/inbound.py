@@ -31,6 +31,7 @@ Quoted history and signatures are stripped from the text that goes in the thread
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
 import imaplib
 import logging
@@ -56,6 +57,7 @@ from helpdesk.extensions import db
 from helpdesk.notify import attachments as files
 from helpdesk.notify.models import InboundMail, InboundStatus, OutgoingEmail
 from helpdesk.permissions import is_patient
+from helpdesk.storage import BlobMissing
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import Channel, Ticket
 from helpdesk.timeutil import utcnow
@@ -213,6 +215,8 @@ def _accept_files(uploads: list[files.Upload]) -> tuple[list[files.Upload], int]
     for u in uploads:
         try:
             files.check([*kept, u])
+        except files.ScannerUnavailable:
+            raise  # not a verdict on the file: the mail is held instead
         except ValidationFailed:
             continue
         kept.append(u)
@@ -287,11 +291,12 @@ def ingest(raw: bytes, source: str = "cli") -> InboundMail:
     together. If that unit fails it is rolled back whole, and the message is kept as
     held in a unit of its own (it must not be lost)."""
     raw = bytes(raw or b"")
-    sha = files.store_bytes(raw)
+    sha = hashlib.sha256(raw).hexdigest()
     row = InboundMail(source=source[:16], raw_sha256=sha, raw_size=len(raw), status=InboundStatus.HELD,
                       received_at=utcnow())
     try:
         with unit_of_work():
+            files.store_bytes(raw)  # the original, in the same unit as its row
             _process(raw, row)
             if row not in db.session:
                 db.session.add(row)
@@ -304,6 +309,7 @@ def ingest(raw: bytes, source: str = "cli") -> InboundMail:
         row = _fresh(row)
         _held(row, "error", type(exc).__name__)
     with unit_of_work():
+        files.store_bytes(raw)  # again: the failed unit's rollback took it back (database storage)
         db.session.add(row)
     return row
 
@@ -350,7 +356,11 @@ def _process(raw: bytes, row: InboundMail) -> None:
         return
 
     ticket, how = _thread_ticket(msg)
-    uploads, refused = _accept_files(mail_attachments(msg))
+    try:
+        uploads, refused = _accept_files(mail_attachments(msg))
+    except files.ScannerUnavailable:
+        _held(row, "scanner_unavailable", "the virus scanner did not answer; release the mail once it does")
+        return
     if refused:
         row.note = f"{refused} attachment(s) left out (type, size or count)"
     if ticket is not None:
@@ -392,7 +402,8 @@ def create_request(row: InboundMail, msg: EmailMessage, from_addr: str, name: st
 
 
 def read_raw(row: InboundMail) -> bytes:
-    return files.storage_path(row.raw_sha256).read_bytes()
+    """The original message; :class:`helpdesk.storage.BlobMissing` when it is gone."""
+    return files.read_bytes(row.raw_sha256)
 
 
 @transactional
@@ -402,7 +413,10 @@ def release(row: InboundMail, *, actor: User) -> InboundMail:
         raise Conflict("Only held mail can be released.")
     if row.reason in ("too_large", "empty", "malformed", "no_headers", "no_sender"):
         raise Conflict("This mail can't become a request; download the original instead.")
-    msg = parse(read_raw(row))
+    try:
+        msg = parse(read_raw(row))
+    except BlobMissing:
+        raise Conflict("The original of this mail is no longer available.") from None
     from_addr, name = sender(msg)
     if from_addr is None:
         raise Conflict("This mail has no sender address.")

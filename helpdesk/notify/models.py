@@ -1,6 +1,6 @@
 """Notify tables: in-app notifications, outgoing mail, preferences, inbound mail,
 attachments and satisfaction surveys. None of them holds patient text except the
-inbound raw mail (on disk, admin-only) and a survey's optional comment (agents only)."""
+inbound raw mail (in the storage, admin-only) and a survey's optional comment (agents only)."""
 
 from __future__ import annotations
 
@@ -101,13 +101,14 @@ class InboundStatus(enum.StrEnum):
 
 
 class InboundMail(db.Model):
-    """One received message. The raw original is kept on disk (content-addressed, under
-    the attachment directory); this row says what became of it. No patient text here."""
+    """One received message. The raw original is kept in the storage (helpdesk.storage,
+    keyed by ``raw_sha256``); this row says what became of it. No patient text here."""
 
     __tablename__ = "inbound_mails"
     __table_args__ = (
         sa.Index("ix_inbound_mails_status_received", "status", "received_at", "id"),
         sa.Index("ix_inbound_mails_message_id", "message_id"),
+        sa.Index("ix_inbound_mails_raw_sha256", "raw_sha256"),  # the storage sweep's "still referenced?"
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -125,7 +126,7 @@ class InboundMail(db.Model):
 
 
 class Attachment(db.Model):
-    """A file attached to a message; the bytes live on disk under their SHA-256."""
+    """A file attached to a message; the bytes are in the storage (helpdesk.storage) under their SHA-256."""
 
     __tablename__ = "attachments"
     __table_args__ = (

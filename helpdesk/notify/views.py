@@ -30,6 +30,7 @@ from helpdesk.permissions import (
     is_patient,
     role_required,
 )
+from helpdesk.storage import BlobMissing
 from helpdesk.tickets.forms import CloseForm, ReplyForm
 from helpdesk.tickets.models import Status, Ticket
 
@@ -182,12 +183,12 @@ def preferences():
 
 
 def send_attachment(row):
-    settings = current_app.config["HELPDESK"]
-    path = files.storage_path(row.sha256, settings)
-    if not path.exists():
-        raise NotFound(N_("The file is no longer available."))
-    # read whole (files are small, bounded by ATTACHMENT_MAX_BYTES): no file handle outlives the request
-    response = send_file(io.BytesIO(path.read_bytes()), mimetype=row.content_type, as_attachment=True, download_name=row.filename,
+    try:
+        # read whole (files are small, bounded by ATTACHMENT_MAX_BYTES): no file handle outlives the request
+        data = files.read_bytes(row.sha256)
+    except BlobMissing:
+        raise NotFound(N_("The file is no longer available.")) from None
+    response = send_file(io.BytesIO(data), mimetype=row.content_type, as_attachment=True, download_name=row.filename,
                          conditional=False, etag=False, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
@@ -308,12 +309,13 @@ def held_mail_item(mail_id: int):
 @role_required(Role.ADMIN)
 def held_mail_raw(mail_id: int):
     row = _inbound(mail_id)
-    path = files.storage_path(row.raw_sha256)
-    if not path.exists():
-        raise NotFound("The original is no longer available.")
+    try:
+        data = inbound.read_raw(row)
+    except BlobMissing:
+        raise NotFound("The original is no longer available.") from None
     with unit_of_work():  # a read that is audited
         audit.record("inbound_mail.downloaded", "inbound_mail", row.id, actor_id=acting_user().id)
-    response = send_file(io.BytesIO(path.read_bytes()), mimetype="message/rfc822", as_attachment=True, download_name=f"mail-{row.id}.eml",
+    response = send_file(io.BytesIO(data), mimetype="message/rfc822", as_attachment=True, download_name=f"mail-{row.id}.eml",
                          conditional=False, etag=False, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -171,6 +171,7 @@ MATRIX: dict[str, Row] = {
     "admin.mfa_reset":                  T("POST /admin/users/{user_id}/mfa-reset",             302, 403, 403, 403, 403, 403, 302),
     "admin.audit_log":                  T("GET /admin/audit",                                  302, 403, 403, 403, 403, 403, 200),
     "admin.audit_export":               T("GET /admin/audit.csv",                              302, 403, 403, 403, 403, 403, 200),
+    "admin.system":                     T("GET /admin/system",                                 302, 403, 403, 403, 403, 403, 200),
     "access.review":                    T("GET /admin/break-glass",                            302, 403, 403, 403, 403, 403, 200),
     "access.reviewed":                  T("POST /admin/break-glass/{grant_id}/reviewed",       302, 403, 403, 403, 403, 403, 302),
     "notify.outbox":                    T("GET /admin/outbox",                                 302, 403, 403, 403, 403, 403, 200),

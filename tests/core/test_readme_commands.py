@@ -59,6 +59,8 @@ KNOWN: dict[str, tuple[str, str]] = {
     "flask oncall remove nurse@example.org": ("oncall remove nurse@example.org", ""),
     "flask oncall add nurse@example.org --mode on": ("oncall add nurse@example.org --mode on", ""),
     "flask oncall sweep": ("oncall sweep", ""),
+    "flask storage import-files DIR": ("storage import-files .", ""),
+    "flask storage check": ("storage check", ""),
 }
 
 # Runs inside the throw-away checkout: the flask CLI group (which loads .env like the
@@ -123,7 +125,8 @@ def readme_flask_lines() -> list[str]:
 def _env(instance: Path, checkout: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("HELPDESK_", "FLASK_")) and k not in (
-               "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "EXTERNAL_URL", "MODEL_DIR", "ATTACHMENT_DIR")}
+               "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "EXTERNAL_URL", "MODEL_DIR", "ATTACHMENT_DIR",
+               "STORAGE_BACKEND", "STORAGE_DIR", "CLAMD_ADDRESS")}
     # what `. .venv/bin/activate` does, and an instance of the test's own
     env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(BIN.parent),
                HELPDESK_INSTANCE_PATH=str(instance), PYTHONPATH=str(checkout))

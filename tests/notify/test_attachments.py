@@ -13,6 +13,7 @@ from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.notify import attachments as files
 from helpdesk.notify.models import Attachment
+from helpdesk.storage import FilesystemStorage, StoredBlob
 from helpdesk.tickets import services as _tickets
 from helpdesk.tickets.models import Message
 from tests.factories import bearer, login
@@ -32,7 +33,7 @@ def _count() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Attachment))
 
 
-def test_images_and_pdf_are_stored_by_hash_outside_the_database(ctx, make_ticket, patient):
+def test_images_and_pdf_are_stored_once_by_hash_in_the_database(ctx, make_ticket, patient):
     t = make_ticket()
     image = png()
     posted = tickets.post_message(t, author=patient, body="Here are my files",
@@ -41,8 +42,10 @@ def test_images_and_pdf_are_stored_by_hash_outside_the_database(ctx, make_ticket
                               .order_by(Attachment.id)).all()
     assert [(r.filename, r.content_type) for r in rows] == [("scan.png", "image/png"), ("bill.pdf", "application/pdf")]
     assert rows[0].sha256 == hashlib.sha256(image).hexdigest()
-    path = files.storage_path(rows[0].sha256)
-    assert path.read_bytes() == image and path.parent.name == rows[0].sha256[:2]
+    blob = db.session.get(StoredBlob, rows[0].sha256)
+    assert blob.data == image and blob.size == len(image) and files.read_bytes(rows[0].sha256) == image
+    tickets.post_message(t, author=patient, body="The same scan again", attachments=[files.Upload("again.png", image)])
+    assert _count() == 3 and db.session.scalar(sa.select(sa.func.count()).select_from(StoredBlob)) == 2
 
 
 @pytest.mark.parametrize("name,data", [("invoice.pdf", EXE), ("photo.png", HTML), ("x.pdf", b"%PD"),
@@ -198,20 +201,25 @@ def test_api_upload_and_download(ctx, client, make_ticket, patient, portal, agen
 
 
 def test_files_left_by_a_rolled_back_transaction_are_swept(ctx, app, make_ticket, patient, limits, tmp_path):
+    """Filesystem backend: a file written by a transaction that then rolled back stays
+    on disk until the sweep removes it (after the grace period)."""
     import os
     import time
 
     from helpdesk.db import rollback
 
-    limits(attachment_dir=tmp_path)  # a directory of its own: other tests' files are not ours to sweep
+    limits(storage_backend="filesystem", storage_dir=tmp_path)  # a directory of its own
+    disk = FilesystemStorage(tmp_path)
     t = make_ticket()
     kept_bytes = png()
     tickets.post_message(t, author=patient, body="With a file", attachments=[files.Upload("scan.png", kept_bytes)])
-    kept = files.storage_path(hashlib.sha256(kept_bytes).hexdigest())
+    kept = disk.path(hashlib.sha256(kept_bytes).hexdigest())
+    assert kept.read_bytes() == kept_bytes and kept.parent.name == kept.name[:2]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(StoredBlob)) == 0  # not in the database
     # A file written by a transaction that then rolled back: nothing refers to it.
-    orphan = files.storage_path(files.store_bytes(pdf() + b"% rolled back"))
+    orphan = disk.path(files.store_bytes(pdf() + b"% rolled back"))
     rollback()
-    fresh_orphan = files.storage_path(files.store_bytes(pdf() + b"% still in flight"))
+    fresh_orphan = disk.path(files.store_bytes(pdf() + b"% still in flight"))
     two_hours_ago = time.time() - 7200
     for path in (kept, orphan):
         os.utime(path, (two_hours_ago, two_hours_ago))
@@ -226,3 +234,35 @@ def test_files_left_by_a_rolled_back_transaction_are_swept(ctx, app, make_ticket
     assert not fresh_orphan.exists() and kept.exists()
     assert files.sweep_orphans(grace_seconds=0) == 0  # the referenced file is never touched
     assert kept.exists()
+
+
+def test_database_blobs_roll_back_with_their_message_and_unreferenced_ones_are_swept(ctx, make_ticket, patient):
+    from datetime import timedelta
+
+    from helpdesk.db import rollback, unit_of_work
+    from helpdesk.timeutil import utcnow
+
+    t = make_ticket()
+    kept_bytes = png()
+    tickets.post_message(t, author=patient, body="With a file", attachments=[files.Upload("scan.png", kept_bytes)])
+    files.store_bytes(pdf() + b"% rolled back")  # in a transaction that then rolls back
+    rollback()
+    assert db.session.scalars(sa.select(StoredBlob.sha256)).all() == [hashlib.sha256(kept_bytes).hexdigest()]
+
+    # Bytes nothing refers to any more (their ticket deleted), stored two hours ago.
+    with unit_of_work():
+        orphan = files.store_bytes(pdf() + b"% its ticket was deleted")
+    with unit_of_work():
+        fresh = files.store_bytes(pdf() + b"% still in flight")
+        db.session.execute(sa.update(StoredBlob).where(StoredBlob.sha256 != fresh)
+                           .values(stored_at=utcnow() - timedelta(hours=2)))
+    assert files.sweep_orphans(grace_seconds=3600) == 1
+    left = set(db.session.scalars(sa.select(StoredBlob.sha256)))
+    assert orphan not in left and fresh in left and hashlib.sha256(kept_bytes).hexdigest() in left
+    # storing the same content again renews it: an upload in flight keeps bytes the sweep would take
+    with unit_of_work():
+        db.session.execute(sa.update(StoredBlob).values(stored_at=utcnow() - timedelta(hours=2)))
+        files.store_bytes(pdf() + b"% still in flight")
+    assert files.sweep_orphans(grace_seconds=3600) == 0
+    assert files.sweep_orphans(grace_seconds=0) == 1  # now only the referenced one is left
+    assert db.session.scalars(sa.select(StoredBlob.sha256)).all() == [hashlib.sha256(kept_bytes).hexdigest()]

@@ -61,7 +61,7 @@ def test_new_mail_from_unknown_sender_creates_a_classified_request(ctx, queues):
     # told it arrived, with the reference in the subject so that replies thread
     ack = first_mail_to("jane.doe@patient.example")
     assert ack.kind == "request_received" and ticket.reference in ack.subject
-    assert inbound.read_raw(row) and files.storage_path(row.raw_sha256).exists()
+    assert inbound.read_raw(row) == files.read_bytes(row.raw_sha256) and b"Jane Doe" in inbound.read_raw(row)
 
 
 def _new_thread(queues):
