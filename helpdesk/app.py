@@ -31,6 +31,7 @@ from helpdesk.kb.views import bp as kb_bp
 from helpdesk.listeners import register as register_listeners
 from helpdesk.logging_setup import configure_logging
 from helpdesk.notify.views import bp as notify_bp
+from helpdesk.proxy import trust_proxies
 from helpdesk.routing.views import bp as routing_bp
 from helpdesk.security import init_security
 from helpdesk.sla.views import bp as sla_bp
@@ -60,6 +61,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         use_cheap_hashing()
     init_converters(app)
 
+    # behind TRUSTED_PROXIES: the client's address and scheme, resolved once (helpdesk.proxy)
+    trust_proxies(app)
     configure_logging(app)
     register_listeners()  # every SQLAlchemy event listener, from one module
     db.init_app(app)

@@ -129,6 +129,8 @@ class Settings:
     # optional pager/SMS hook (helpdesk.clinical.pager): a signed POST per person alerted
     pager_webhook_url: str | None = None
     pager_webhook_secret: str | None = None
+    # reverse proxies in front that append to X-Forwarded-For (0 = none: the peer is the client)
+    trusted_proxies: int = 0
 
     def __post_init__(self) -> None:
         """Production is served over TLS only: checked however the settings were built."""
@@ -216,6 +218,7 @@ class Settings:
             emergency_ack_minutes=_int(env, "EMERGENCY_ACK_MINUTES", 5, 1, 120),
             pager_webhook_url=pager_url,
             pager_webhook_secret=pager_secret if pager_url else None,
+            trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, 0, 10),
             **_mail_settings(env),
         )
 
