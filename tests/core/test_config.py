@@ -44,11 +44,26 @@ def test_site_settings_come_from_the_environment(tmp_path):
         ({"HELPDESK_ENV": "development", "SITE_TIMEZONE": "Mars/Olympus"}, "SITE_TIMEZONE"),
         ({"HELPDESK_ENV": "development", "EMERGENCY_ACK_MINUTES": "0"}, "EMERGENCY_ACK_MINUTES"),
         ({"HELPDESK_ENV": "development", "HELPDESK_PHONE": "9" * 41}, "HELPDESK_PHONE"),
+        ({"HELPDESK_ENV": "development", "TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES"),
+        ({"HELPDESK_ENV": "development", "TRUSTED_PROXIES": "one"}, "TRUSTED_PROXIES"),
+        ({"HELPDESK_ENV": "development", "METRICS_TOKEN": "short"}, "METRICS_TOKEN"),
+        ({"HELPDESK_ENV": "development", "PROMETHEUS_MULTIPROC_DIR": "/nonexistent/prom"}, "PROMETHEUS_MULTIPROC_DIR"),
+        ({"HELPDESK_ENV": "development", "LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"HELPDESK_ENV": "development", "LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
     ],
 )
 def test_bad_values_fail_fast(env, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+def test_observability_defaults(tmp_path):
+    dev = Settings.from_env({"HELPDESK_ENV": "development", "HELPDESK_INSTANCE_PATH": str(tmp_path)})
+    assert (dev.trusted_proxies, dev.metrics_token, dev.log_format, dev.log_level) == (0, None, "text", "INFO")
+    prod = Settings.from_env({"HELPDESK_ENV": "production", "SECRET_KEY": "s" * 40, "HELPDESK_PHONE": "+1 212 555 0199",
+                              "EXTERNAL_URL": "https://help.example.org", "HELPDESK_INSTANCE_PATH": str(tmp_path),
+                              "TRUSTED_PROXIES": "2", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    assert (prod.trusted_proxies, prod.log_format, prod.prometheus_multiproc_dir) == (2, "json", tmp_path)
 
 
 def test_postgres_urls_use_psycopg3():
