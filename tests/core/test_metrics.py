@@ -189,7 +189,7 @@ def test_rq_gauges_and_job_failures_come_from_redis(app, client, ctx, configure,
     found = scrape(client)
     assert value(found, "helpdesk_job_failures_total", job="helpdesk.routing.tasks.route_ticket") == 1
     assert value(found, "helpdesk_job_queue_depth", queue=jobs.QUEUE_NAME) == 0
-    assert value(found, "helpdesk_jobs_scheduled", queue=jobs.QUEUE_NAME) == 1  # RQ's retry, in 10 s
+    assert value(found, "helpdesk_jobs_scheduled", queue=jobs.QUEUE_NAME) >= 1  # RQ's retry, in 10 s
 
     with configure(redis_url=f"redis://127.0.0.1:{_free_port()}/0"):  # nothing listens there
         down = scrape(client)
