@@ -30,8 +30,10 @@ from helpdesk.i18n import init_i18n
 from helpdesk.i18n.views import bp as i18n_bp
 from helpdesk.kb.views import bp as kb_bp
 from helpdesk.listeners import register as register_listeners
-from helpdesk.logging_setup import configure_logging
+from helpdesk.logging_setup import configure_logging, init_request_ids
+from helpdesk.metrics import init_metrics
 from helpdesk.notify.views import bp as notify_bp
+from helpdesk.proxy import trust_proxies
 from helpdesk.routing.views import bp as routing_bp
 from helpdesk.security import init_security
 from helpdesk.sla.views import bp as sla_bp
@@ -61,7 +63,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         use_cheap_hashing()
     init_converters(app)
 
+    # behind TRUSTED_PROXIES: the client's address and scheme, resolved once (helpdesk.proxy)
+    trust_proxies(app)
     configure_logging(app)
+    init_request_ids(app)  # first request hooks: the id is set before, and cleared after, all others
+    init_metrics(app)
     register_listeners()  # every SQLAlchemy event listener, from one module
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))

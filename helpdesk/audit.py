@@ -25,11 +25,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import has_request_context, request
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from helpdesk.db import conflict_insert, unit_of_work
 from helpdesk.extensions import db
+from helpdesk.proxy import client_address
 from helpdesk.timeutil import UTCDateTime, utcnow
 
 GENESIS = "0" * 64
@@ -100,12 +100,6 @@ def refuse_delete(*_args: Any) -> None:
     raise AuditLogIsAppendOnly("audit events are never deleted")
 
 
-def _client_ip() -> str | None:
-    if not has_request_context():
-        return None
-    return (request.remote_addr or "")[:45] or None
-
-
 def record(
     action: str,
     object_type: str,
@@ -126,7 +120,7 @@ def record(
         object_id=None if object_id is None else str(object_id),
         actor_id=actor_id,
         changes=json.loads(json.dumps(changes, default=str)) if changes else None,
-        ip=_client_ip(),
+        ip=client_address(),
         severity=severity,
         created_at=utcnow(),
     )

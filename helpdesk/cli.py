@@ -8,7 +8,6 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from rq import SimpleWorker
 
 from helpdesk import demo, jobs, periodic
 from helpdesk.audit_cli import audit_cli
@@ -161,9 +160,9 @@ def worker_cmd_factory():
         logging.getLogger("rq.worker").setLevel(logging.INFO)
         jobs.sweep_outbox()  # anything left while Redis or the workers were down
         connection = jobs.redis_connection()
-        # SimpleWorker runs jobs in this process, which holds the app context (and a
-        # database pool that is not shared across a fork).
-        worker = SimpleWorker([jobs.QUEUE_NAME], connection=connection)
+        # a SimpleWorker: jobs run in this process, which holds the app context (and a
+        # database pool that is not shared across a fork); RQ's lines carry the request id
+        worker = jobs.Worker([jobs.QUEUE_NAME], connection=connection)
         worker.work(burst=burst, with_scheduler=True)
 
     return worker_cmd

@@ -145,6 +145,14 @@ class Settings:
     scheduler_lease_seconds: float = 30.0
     scheduler_retry_seconds: float = 5.0
     periodic_schedule: str = "helpdesk.periodic:SCHEDULE"
+    # running on many hosts (docs/operations.md): proxies in front that append to
+    # X-Forwarded-For (0 = none: the peer is the client), the /metrics bearer token,
+    # prometheus_client's multiprocess directory (several gunicorn workers), log lines
+    trusted_proxies: int = 0
+    metrics_token: str | None = None
+    prometheus_multiproc_dir: Path | None = None
+    log_format: str = "json"  # json | text; from_env: json in production, text otherwise
+    log_level: str = "INFO"
 
     def __post_init__(self) -> None:
         """Production is served over TLS only: checked however the settings were built."""
@@ -232,6 +240,7 @@ class Settings:
             pager_webhook_url=pager_url,
             pager_webhook_secret=pager_secret if pager_url else None,
             **_scheduler_settings(env),
+            **_observability_settings(env, name),
             **_mail_settings(env),
         )
 
@@ -311,6 +320,32 @@ def parse_clamd_address(address: str) -> tuple[str, str | tuple[str, int]]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"must be a unix socket path (/run/clamav/clamd.ctl) or host:port, got {address!r}")
     return "tcp", (host, int(port))
+
+
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _observability_settings(env: dict[str, str], name: str) -> dict[str, Any]:
+    token = env.get("METRICS_TOKEN") or None
+    if token is not None and len(token) < 16:
+        raise ConfigError("METRICS_TOKEN must be at least 16 characters")
+    multiproc = env.get("PROMETHEUS_MULTIPROC_DIR") or None
+    if multiproc is not None and not Path(multiproc).is_dir():
+        raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR must be an existing directory, got {multiproc!r}")
+    log_format = (env.get("LOG_FORMAT") or ("json" if name == "production" else "text")).strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+    log_level = (env.get("LOG_LEVEL") or ("WARNING" if name == "testing" else "INFO")).strip().upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    return {
+        "trusted_proxies": _int(env, "TRUSTED_PROXIES", 0, 0, 10),
+        "metrics_token": token,
+        "prometheus_multiproc_dir": Path(multiproc) if multiproc else None,
+        "log_format": log_format,
+        "log_level": log_level,
+    }
 
 
 def _mail_settings(env: dict[str, str]) -> dict[str, Any]:

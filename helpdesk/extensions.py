@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from helpdesk.proxy import rate_limit_key
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -31,4 +32,5 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# keyed by the client's address as resolved behind TRUSTED_PROXIES (helpdesk.proxy)
+limiter = Limiter(key_func=rate_limit_key, default_limits=[])

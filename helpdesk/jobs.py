@@ -19,6 +19,12 @@ dispatches the new rows (``dispatch_pending``; a rolled-back unit discards them)
 Job functions take ids only (never patient text), re-read their rows, tolerate them
 being gone and are safe to run twice.
 
+A job carries the id of the web request (or job) that enqueued it: the outbox row keeps
+it (``request_id``), the RQ job has it in its meta, and the job's log lines carry it
+(``helpdesk.logging_setup``), inline and in a worker alike (run a worker with ``Worker``,
+which binds it for RQ's own lines too). A job that fails is counted in Redis
+(``FAILURES_KEY``, per job function), read by ``/metrics`` on every host.
+
 ``enqueue_timer`` is the other, lighter kind: a best-effort RQ ``enqueue_at`` pushed
 after the commit, with no outbox row, for idempotent checks that a periodic sweep also
 covers (the SLA engine's next warning or breach). Inline, the sweep is the timer.
@@ -26,8 +32,10 @@ covers (the SLA engine's next warning or breach). Inline, the sweep is the timer
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,10 +44,11 @@ import sqlalchemy as sa
 from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry
+from rq import Queue, Retry, SimpleWorker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpdesk.extensions import db
+from helpdesk.logging_setup import bound, current_request_id
 from helpdesk.timeutil import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -51,6 +60,8 @@ RETRY_INTERVALS = [10, 30, 120, 600, 1800]
 GRACE = timedelta(seconds=30)
 _SESSION_KEY = "helpdesk_outbox"
 _TIMERS_KEY = "helpdesk_timers"
+#: Redis hash: job function -> failed runs (every attempt), for /metrics.
+FAILURES_KEY = "helpdesk:metrics:job_failures"
 
 
 class OutboxJob(db.Model):
@@ -66,6 +77,8 @@ class OutboxJob(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     failed: Mapped[bool] = mapped_column(default=False)
     last_error: Mapped[str | None] = mapped_column(sa.String(200))
+    # the web request (or job) that enqueued it: its log lines carry the same id
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 def enqueue(func: str, *args: int | str, run_at: datetime | None = None) -> OutboxJob:
@@ -73,7 +86,7 @@ def enqueue(func: str, *args: int | str, run_at: datetime | None = None) -> Outb
     for a in args:
         if not isinstance(a, int | str) or (isinstance(a, str) and len(a) > 64):
             raise TypeError("job arguments are ids only")
-    row = OutboxJob(func=func, args=list(args), run_at=run_at)
+    row = OutboxJob(func=func, args=list(args), run_at=run_at, request_id=current_request_id())
     db.session.add(row)
     db.session.info.setdefault(_SESSION_KEY, []).append(row)
     return row
@@ -83,7 +96,7 @@ def enqueue_timer(func: str, arg: int, at: datetime, *, name: str, failure_ttl: 
     """Run ``func(arg)`` at ``at`` through RQ, pushed after the commit (the latest call
     per function and argument wins). No outbox row: ``func`` must be idempotent and a
     periodic sweep must cover it, since a timer lost with Redis is not retried."""
-    db.session.info.setdefault(_TIMERS_KEY, {})[(func, arg)] = (at, name, failure_ttl)
+    db.session.info.setdefault(_TIMERS_KEY, {})[(func, arg)] = (at, name, failure_ttl, current_request_id())
 
 
 def dispatch_pending() -> None:
@@ -92,10 +105,10 @@ def dispatch_pending() -> None:
     rows: list[OutboxJob] = db.session.info.pop(_SESSION_KEY, [])
     if not rows:
         return
-    pending = [(r.id, r.run_at) for r in rows if r.id is not None]
+    pending = [(r.id, r.run_at, r.request_id) for r in rows if r.id is not None]
     if inline_mode():
         now = utcnow()
-        for outbox_id, run_at in pending:
+        for outbox_id, run_at, _request_id in pending:
             if run_at is None or run_at <= now:
                 run_outbox_job(outbox_id)
             # else: kept in the outbox; the sweep runs it when it is due
@@ -108,14 +121,14 @@ def discard_pending() -> None:
     db.session.info.pop(_TIMERS_KEY, None)
 
 
-def _push_timers(timers: dict[tuple[str, int], tuple[datetime, str, int]]) -> None:
+def _push_timers(timers: dict[tuple[str, int], tuple[datetime, str, int, str | None]]) -> None:
     if not timers or inline_mode():
         return  # inline: the periodic sweep is the timer (a job can't wait here)
     try:
         queue = rq_queue()
-        for (func, arg), (when, name, failure_ttl) in timers.items():
+        for (func, arg), (when, name, failure_ttl, request_id) in timers.items():
             queue.enqueue_at(when, func, arg, job_id=f"{name}-{arg}-{int(when.timestamp() * 1000)}",
-                             result_ttl=0, failure_ttl=failure_ttl)
+                             result_ttl=0, failure_ttl=failure_ttl, meta=_meta(request_id))
     except RedisError as exc:
         log.warning("redis unavailable, %d timer(s) left to the sweep: %s", len(timers), type(exc).__name__)
 
@@ -142,7 +155,13 @@ def run_outbox_job(job_id: int) -> None:
     row = db.session.get(OutboxJob, job_id)
     if row is None or row.failed:
         return  # already done (or given up): running twice is harmless
+    with bound(request_id=row.request_id, job=f"outbox-{job_id}"):
+        _run(row, job_id)
+
+
+def _run(row: OutboxJob, job_id: int) -> None:
     func, args = row.func, list(row.args)
+    started = time.perf_counter()
     try:
         resolve(func)(*args)
     except Exception as exc:
@@ -161,10 +180,31 @@ def run_outbox_job(job_id: int) -> None:
         # type and job name only: the exception text could carry patient data
         log.warning("job %s (%s) failed: %s (attempt %d)", job_id, func, type(exc).__name__, row.attempts)
         if not inline_mode():
+            count_failure(func)
             raise
         return
     db.session.execute(sa.delete(OutboxJob).where(OutboxJob.id == job_id))
     db.session.commit()  # the job's bookkeeping (see the docstring)
+    log.info("job %s (%s) done in %.0f ms", job_id, func, (time.perf_counter() - started) * 1000)
+
+
+def count_failure(func: str) -> None:
+    """One more failed run of ``func`` in Redis (best effort: metrics never fail a job)."""
+    with contextlib.suppress(RedisError):
+        redis_connection().hincrby(FAILURES_KEY, func[:120], 1)
+
+
+def _meta(request_id: str | None) -> dict[str, str]:
+    return {"request_id": request_id} if request_id else {}
+
+
+class Worker(SimpleWorker):
+    """RQ's SimpleWorker (jobs run in this process, which holds the app context and its
+    database pool); RQ's own log lines about a job carry the job's request id too."""
+
+    def execute_job(self, job, queue):  # type: ignore[no-untyped-def]
+        with bound(request_id=(job.meta or {}).get("request_id"), job=job.id):
+            return super().execute_job(job, queue)
 
 
 _connections: dict[str, Any] = {}
@@ -186,15 +226,16 @@ def job_id(outbox_id: int) -> str:
     return f"outbox-{outbox_id}"
 
 
-def push_to_redis(rows: list[tuple[int, datetime | None]], *, only_missing: bool = False) -> int:
-    """Push outbox rows (id, run_at) to RQ; rows that can't be pushed stay for the sweep."""
+def push_to_redis(rows: list[tuple[int, datetime | None, str | None]], *, only_missing: bool = False) -> int:
+    """Push outbox rows (id, run_at, request_id) to RQ; rows that can't be pushed stay
+    for the sweep."""
     if not rows:
         return 0
     pushed = 0
     try:
         connection = redis_connection()
         queue = rq_queue(connection)
-        for outbox_id, run_at in rows:
+        for outbox_id, run_at, request_id in rows:
             if only_missing and connection.exists(f"rq:job:{job_id(outbox_id)}"):
                 continue  # queued, running or retrying: Redis has it
             kwargs: dict[str, Any] = dict(
@@ -202,6 +243,7 @@ def push_to_redis(rows: list[tuple[int, datetime | None]], *, only_missing: bool
                 retry=Retry(max=MAX_ATTEMPTS - 1, interval=RETRY_INTERVALS),
                 result_ttl=0,
                 failure_ttl=7 * 24 * 3600,
+                meta=_meta(request_id),
             )
             if run_at and run_at > utcnow():
                 queue.enqueue_at(run_at, run_outbox_job, outbox_id, **kwargs)
@@ -225,15 +267,15 @@ def sweep_outbox(limit: int = 500, grace: timedelta = GRACE) -> int:
     else:
         due = old_enough
     rows = [
-        (r.id, r.run_at)
+        (r.id, r.run_at, r.request_id)
         for r in db.session.execute(
-            sa.select(OutboxJob.id, OutboxJob.run_at)
+            sa.select(OutboxJob.id, OutboxJob.run_at, OutboxJob.request_id)
             .where(OutboxJob.failed.is_(False), due)
             .order_by(OutboxJob.id)
             .limit(limit)
         )
     ]
-    ids = [outbox_id for outbox_id, _ in rows]
+    ids = [outbox_id for outbox_id, _, _ in rows]
     if inline_mode():
         for outbox_id in ids:
             run_outbox_job(outbox_id)

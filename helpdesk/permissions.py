@@ -7,6 +7,7 @@ member's queues — is *not found*, never *forbidden*, so existence is not revea
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -481,6 +482,23 @@ def can_acknowledge_alert(user: User | None, alert: Any) -> bool:
     if not can_receive_alerts(user):
         return False
     return is_recipient(user, alert)
+
+
+# --- /metrics -----------------------------------------------------------------------
+# Not for the public (the numbers describe the hospital's workload): with METRICS_TOKEN
+# set, only a request bearing it; without one, nobody in production (the page is "not
+# found"), anyone in development and tests.
+def metrics_hidden(settings: Any) -> bool:
+    """/metrics does not exist: production without a METRICS_TOKEN."""
+    return settings.is_production and not settings.metrics_token
+
+
+def may_scrape_metrics(settings: Any, secret: str | None) -> bool:
+    """The scraper's bearer secret is METRICS_TOKEN (compared in constant time); no
+    token set (outside production): open."""
+    if not settings.metrics_token:
+        return not settings.is_production
+    return secret is not None and hmac.compare_digest(secret.encode(), settings.metrics_token.encode())
 
 
 # --- templates ----------------------------------------------------------------------

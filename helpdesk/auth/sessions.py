@@ -27,6 +27,7 @@ from helpdesk.auth.models import AuthSession, User
 from helpdesk.db import transactional, unit_of_work
 from helpdesk.extensions import db
 from helpdesk.i18n import SESSION_KEY, language_of, supported
+from helpdesk.proxy import client_address
 from helpdesk.timeutil import utcnow
 
 KEY_FIELD = "_user_id"  # flask-login's session field: holds our session key
@@ -77,7 +78,7 @@ def open_session(user: User, *, ip: str | None = None, mfa_passed: bool | None =
 def start(user: User, *, mfa_passed: bool | None = None) -> AuthSession:
     """Sign-in: a new session with a new key in the cookie (never a reused one)."""
     with unit_of_work():
-        row, raw = open_session(user, ip=request.remote_addr if has_request_context() else None, mfa_passed=mfa_passed)
+        row, raw = open_session(user, ip=client_address(), mfa_passed=mfa_passed)
     session[KEY_FIELD] = raw
     g.auth_session = row
     return row

@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import has_request_context, request
 
 from helpdesk.auth.password_models import AuthThrottle
 from helpdesk.db import conflict_insert, transactional
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
+from helpdesk.proxy import client_address
 from helpdesk.timeutil import utcnow
 
 
@@ -84,8 +84,8 @@ def account_key(address: str) -> str:
 
 
 def ip_key(ip: str | None = None) -> str | None:
-    if ip is None and has_request_context():
-        ip = request.remote_addr
+    if ip is None:
+        ip = client_address()
     return f"ip:{ip[:45]}" if ip else None
 
 

@@ -48,6 +48,12 @@ def test_site_settings_come_from_the_environment(tmp_path):
         ({"HELPDESK_ENV": "development", "SCHEDULER_LEASE_SECONDS": "10", "SCHEDULER_RETRY_SECONDS": "10"},
          "SCHEDULER_RETRY_SECONDS must be shorter"),
         ({"HELPDESK_ENV": "development", "PERIODIC_SCHEDULE": "helpdesk.periodic"}, "PERIODIC_SCHEDULE"),
+        ({"HELPDESK_ENV": "development", "TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES"),
+        ({"HELPDESK_ENV": "development", "TRUSTED_PROXIES": "one"}, "TRUSTED_PROXIES"),
+        ({"HELPDESK_ENV": "development", "METRICS_TOKEN": "short"}, "METRICS_TOKEN"),
+        ({"HELPDESK_ENV": "development", "PROMETHEUS_MULTIPROC_DIR": "/nonexistent/prom"}, "PROMETHEUS_MULTIPROC_DIR"),
+        ({"HELPDESK_ENV": "development", "LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"HELPDESK_ENV": "development", "LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
     ],
 )
 def test_bad_values_fail_fast(env, message):
@@ -64,6 +70,15 @@ def test_scheduler_settings_default_to_a_30_s_lease_and_a_5_s_retry(tmp_path):
                            "PERIODIC_SCHEDULE": "tests.jobs.short_schedule:SCHEDULE"})
     assert (s.scheduler_lease_seconds, s.scheduler_retry_seconds) == (3.0, 0.5)
     assert s.periodic_schedule == "tests.jobs.short_schedule:SCHEDULE"
+
+
+def test_observability_defaults(tmp_path):
+    dev = Settings.from_env({"HELPDESK_ENV": "development", "HELPDESK_INSTANCE_PATH": str(tmp_path)})
+    assert (dev.trusted_proxies, dev.metrics_token, dev.log_format, dev.log_level) == (0, None, "text", "INFO")
+    prod = Settings.from_env({"HELPDESK_ENV": "production", "SECRET_KEY": "s" * 40, "HELPDESK_PHONE": "+1 212 555 0199",
+                              "EXTERNAL_URL": "https://help.example.org", "HELPDESK_INSTANCE_PATH": str(tmp_path),
+                              "TRUSTED_PROXIES": "2", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    assert (prod.trusted_proxies, prod.log_format, prod.prometheus_multiproc_dir) == (2, "json", tmp_path)
 
 
 def test_postgres_urls_use_psycopg3():

@@ -77,9 +77,19 @@ def test_production_sends_hsts_and_locked_down_cookies(tmp_path):
 
 
 def test_hsts_behind_a_tls_terminating_proxy(tmp_path):
-    """gunicorn sees plain http from the proxy; the proxy says the visitor used https."""
-    app = create_app(Settings.from_env(production_env(tmp_path)))
+    """gunicorn sees plain http from the proxy; the proxy (TRUSTED_PROXIES=1) says the
+    visitor used https."""
+    app = create_app(Settings.from_env(production_env(tmp_path, TRUSTED_PROXIES="1")))
     client = app.test_client()
     behind_proxy = client.get("/login", headers={"X-Forwarded-Proto": "https"})
     assert "max-age=31536000" in behind_proxy.headers["Strict-Transport-Security"]
     assert "Secure" in _session_cookie(behind_proxy)
+
+
+def test_a_forwarded_scheme_from_an_untrusted_peer_is_ignored(tmp_path):
+    """Without TRUSTED_PROXIES nobody vouches for X-Forwarded-Proto: plain http stays
+    plain http, for the HSTS header too (the same decision as the client's address)."""
+    app = create_app(Settings.from_env(production_env(tmp_path)))
+    direct = app.test_client().get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert direct.status_code == 200
+    assert "Strict-Transport-Security" not in direct.headers
