@@ -18,8 +18,9 @@ RUN /venv/bin/pip install --no-deps -e . \
 
 FROM python:3.11-slim AS runtime
 ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 FLASK_APP=wsgi HELPDESK_ENV=production \
-    HELPDESK_INSTANCE_PATH=/tmp/helpdesk
-RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin helpdesk
+    HELPDESK_INSTANCE_PATH=/tmp/helpdesk PROMETHEUS_MULTIPROC_DIR=/tmp/metrics
+RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin helpdesk \
+ && install -d -o helpdesk -g helpdesk /tmp/helpdesk /tmp/metrics
 COPY --from=build /venv /venv
 COPY --from=build --chown=root:root /app /app
 WORKDIR /app
@@ -27,4 +28,4 @@ USER helpdesk
 EXPOSE 8000
 # Liveness only; readiness (/readyz) is for the load balancer.
 HEALTHCHECK --interval=30s --timeout=3s CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"]
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-", "wsgi:app"]
+CMD ["gunicorn", "-c", "python:helpdesk.gunicorn_conf", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-", "wsgi:app"]

@@ -6,13 +6,20 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any
 
-from flask import current_app, g, request, url_for
+from flask import current_app, g, request
 from flask.views import MethodView
 from marshmallow import fields, validate
 
 from helpdesk.api.auth import authenticate_request
 from helpdesk.api.multipart import Blueprint, UploadField
-from helpdesk.api.schemas import BINARY, BODY_MAX, PostedWithAttachmentsOut, StrictSchema, document_errors
+from helpdesk.api.schemas import (
+    BINARY,
+    BODY_MAX,
+    PostedWithAttachmentsOut,
+    StrictSchema,
+    attachment_out,
+    document_errors,
+)
 from helpdesk.auth.models import User
 from helpdesk.errors import ValidationFailed
 from helpdesk.notify import attachments as files
@@ -115,6 +122,5 @@ class MessagesWithAttachments(MethodView):
         rows = files.for_ticket(posted.ticket, include_internal=can_read_internal_notes(user)).get(posted.message.id, [])
         return {
             "reference": posted.ticket.reference, "message_id": posted.message.id,
-            "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
-                             "url": url_for("api_attachments.Download", attachment_id=a.id)} for a in rows],
+            "attachments": [attachment_out(a) for a in rows],
         }

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from flask import url_for
 from marshmallow import RAISE, Schema, fields, validate
 
+from helpdesk.notify import attachments as files
 from helpdesk.notify.models import InboundStatus
-from helpdesk.permissions import acting_user, can_see_sla, can_view_message
+from helpdesk.permissions import acting_user, can_read_internal_notes, can_see_sla, can_view_message
 from helpdesk.routing.services import emergency_notice
 from helpdesk.sla.services import sla_summary
 from helpdesk.tickets.merge import survivor_of
@@ -83,6 +85,8 @@ class MessageOut(Schema):
     author = fields.Method("author_name")
     from_staff = fields.Bool()
     created_at = fields.DateTime()
+    attachments = fields.List(fields.Nested("AttachmentOut"), dump_only=True,
+                              metadata={"description": "Files on this message; GET each url with the same token"})
 
     def author_name(self, message) -> str | None:
         return message.author.display_name if message.author else None
@@ -148,8 +152,12 @@ class TicketDetailOut(TicketOut):
 
     def visible_messages(self, ticket) -> list[dict]:
         user = acting_user()
-        return MessageOut(many=True).dump(
+        out = MessageOut(many=True).dump(
             [m for m in ticket.messages if m.public or (user is not None and can_view_message(user, m))])
+        by_message = files.for_ticket(ticket, include_internal=user is not None and can_read_internal_notes(user))
+        for message in out:
+            message["attachments"] = [attachment_out(a) for a in by_message.get(message["id"], [])]
+        return out
 
 
 class TicketPageOut(Schema):
@@ -199,6 +207,12 @@ class AttachmentOut(Schema):
     content_type = fields.Str(required=True)
     size = fields.Int(required=True)
     url = fields.Str(required=True, metadata={"description": "GET it with the same token"})
+
+
+def attachment_out(attachment: Any) -> dict[str, Any]:
+    """An attachment as the API shows it (AttachmentOut), with its download address."""
+    return {"id": attachment.id, "filename": attachment.filename, "content_type": attachment.content_type,
+            "size": attachment.size, "url": url_for("api_attachments.Download", attachment_id=attachment.id)}
 
 
 class PostedWithAttachmentsOut(Schema):

@@ -10,6 +10,7 @@ and ``/readyz`` says so (503), then recovers (200)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -77,9 +78,9 @@ class Processes:
         home = self.base / name
         (home / "instance").mkdir(parents=True, exist_ok=True)
         env = {**self.env, "HELPDESK_INSTANCE_PATH": str(home / "instance"), **extra_env}
-        log = open(home / "log.txt", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(argv, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        with open(home / "log.txt", "ab") as log:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen(argv, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
         self.procs[name] = proc
         return proc
 
@@ -96,10 +97,8 @@ class Processes:
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=30)
 
     def stop_all(self) -> None:
@@ -245,7 +244,7 @@ def deployment(tmp_path) -> Iterator[dict[str, Any]]:
         hosts = {}
         for host in ("web-a", "web-b"):
             port = _free_port()
-            procs.start(host, [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}", "wsgi:app"])
+            procs.start(host, [str(BIN / "gunicorn"), "-c", "python:helpdesk.gunicorn_conf", "--workers", "2", "--bind", f"127.0.0.1:{port}", "wsgi:app"])
             proxy, proxy_port = _start_proxy(port)
             hosts[host] = {"port": port, "proxy": proxy, "client": Client(proxy_port, token)}
         for worker in ("worker-1", "worker-2"):
@@ -258,6 +257,7 @@ def deployment(tmp_path) -> Iterator[dict[str, Any]]:
         procs.stop_all()
         for host in locals().get("hosts", {}).values():
             host["proxy"].shutdown()
+            host["proxy"].server_close()
         engine.dispose()
         redis_proc = locals().get("redis_proc")
         if redis_proc and redis_proc.poll() is None:

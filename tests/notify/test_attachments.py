@@ -9,6 +9,7 @@ import io
 import pytest
 import sqlalchemy as sa
 
+from helpdesk.auth.services import create_api_token
 from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.notify import attachments as files
@@ -185,6 +186,9 @@ def test_api_upload_and_download(ctx, client, make_ticket, patient, portal, agen
     d = client.get(info["url"], headers=bearer(secret))
     assert d.status_code == 200 and d.data == png() and d.headers["X-Content-Type-Options"] == "nosniff"
     assert client.get(info["url"]).status_code == 401
+    # the request as the API shows it lists the file on its message, with the same address
+    shown = client.get(f"/api/v1/tickets/{t.reference}", headers=bearer(secret)).json
+    assert [m["attachments"] for m in shown["messages"] if m["attachments"]] == [[info]]
     bad = client.post(f"/api/v1/tickets/{t.reference}/messages/with-attachments", headers=bearer(secret),
                       content_type="multipart/form-data",
                       data={"body": "x", "attachments": [(io.BytesIO(EXE), "a.pdf")]})
@@ -198,6 +202,19 @@ def test_api_upload_and_download(ctx, client, make_ticket, patient, portal, agen
                     content_type="multipart/form-data", data={"body": "x"})
     assert r.status_code == 404  # not created by this integration
     assert _count() == 1
+
+
+def test_files_on_internal_notes_are_listed_for_staff_only(ctx, client, make_ticket, patient, portal, agent):
+    user, secret = portal
+    t = tickets.create_ticket(requester=patient, subject="Question about my bill", channel=tickets.Channel.API,
+                              body="I was charged twice for my visit on the statement.", created_by=user)
+    tickets.post_message(t, author=agent, body="Scan of the ledger", public=False,
+                         attachments=[files.Upload("ledger.pdf", pdf())])
+    portal_view = client.get(f"/api/v1/tickets/{t.reference}", headers=bearer(secret)).json
+    assert all(m["attachments"] == [] for m in portal_view["messages"])
+    _, agent_secret = create_api_token(actor=None, name="agent-tools", user=agent)
+    staff_view = client.get(f"/api/v1/tickets/{t.reference}", headers=bearer(agent_secret)).json
+    assert [a["filename"] for m in staff_view["messages"] for a in m["attachments"]] == ["ledger.pdf"]
 
 
 def test_files_left_by_a_rolled_back_transaction_are_swept(ctx, app, make_ticket, patient, limits, tmp_path):
