@@ -289,7 +289,8 @@ def test_two_hosts_two_workers_and_a_standby_scheduler_share_nothing_but_the_dat
     status, posted = a.multipart(f"/api/v1/tickets/{ref}/messages/with-attachments",
                                  {"body": "A photo of the error screen."}, [("attachments", "screen.png", PNG)])
     assert status == 201, posted
-    ips = {row for row in _all(engine, "SELECT DISTINCT ip FROM audit_events WHERE object_id = :ref", ref=ref)}
+    # the web requests' audit rows carry the patient's address (jobs' rows have none)
+    ips = set(_all(engine, "SELECT DISTINCT ip FROM audit_events WHERE object_id = :ref AND ip IS NOT NULL", ref=ref))
     assert ips == {CLIENT_ADDRESS}, ips
 
     # 2. read and downloaded through B, which never saw the upload
@@ -303,20 +304,28 @@ def test_two_hosts_two_workers_and_a_standby_scheduler_share_nothing_but_the_dat
 
     # 3. a retrain runs on a worker; both web hosts route with the new version
     before = _scalar(engine, "SELECT id FROM routing_models WHERE active")
-    _enqueue(deployment, "helpdesk.periodic.weekly_retrain_job")
+    # (forced: on the same examples a fresh model need not beat the active one, and is kept inactive)
+    _enqueue(deployment, "helpdesk.routing.training.retrain", force=True)
     new = _wait(lambda: _scalar(engine, "SELECT id FROM routing_models WHERE active AND id <> :b", b=before or 0),
                 180, "the retrain on a worker to activate a new version", every=1)
     version = _scalar(engine, "SELECT version FROM routing_models WHERE id = :i", i=new)
+    # routing runs in the jobs a ticket enqueues: a ticket through either host is routed with
+    # the new version once the workers have noticed it (ROUTING_MODEL_RECHECK_SECONDS)
     for client in (a, b):
         def routed_with_new_version(client=client) -> bool:
             status, body = client.json("POST", "/api/v1/tickets", {
                 "subject": "Question about my bill", "body": "I was charged twice for one visit.",
                 "requester": {"email": "rosa.multihost@example.net", "name": "Rosa Diaz"}})
             assert status == 201, body
-            used = _scalar(engine, "SELECT d.model_version FROM routing_decisions d JOIN tickets t ON t.id = d.ticket_id "
-                                   "WHERE t.reference = :r", r=body["reference"])
+            used = _wait(lambda: _scalar(engine, "SELECT d.model_version FROM routing_decisions d JOIN tickets t "
+                                                 "ON t.id = d.ticket_id WHERE t.reference = :r", r=body["reference"]),
+                         30, "a worker to route the ticket")
             return used == version
-        _wait(routed_with_new_version, 20, "each web host to route with the new version", every=1)
+        _wait(routed_with_new_version, 60, "tickets through each host to be routed with the new version", every=1)
+    # and each web host has loaded it too (its readiness names the version it serves)
+    for client in (a, b):
+        _wait(lambda client=client: client.json("GET", "/readyz")[1]["checks"]["model"] == f"ok ({version})",
+              10, "each web host to load the new version")
 
     # 4. two schedulers: one leads; killed, the standby takes over within the lease
     procs.start("scheduler-1", [str(BIN / "flask"), "scheduler"])
@@ -329,7 +338,9 @@ def test_two_hosts_two_workers_and_a_standby_scheduler_share_nothing_but_the_dat
     procs.kill(leader)
     _wait(lambda: "lease acquired" in procs.log(standby), 30, "the standby to take over")
     took = time.monotonic() - killed_at
-    assert took < 15, took
+    lease, retry = (float(deployment["env"][k]) for k in ("SCHEDULER_LEASE_SECONDS", "SCHEDULER_RETRY_SECONDS"))
+    assert took <= lease + retry + 2, f"the standby took {took:.1f} s"  # the documented bound, plus start-up
+    print(f"standby took over {took:.1f} s after the leader was killed (lease {lease:g} s, retry {retry:g} s)")
 
     # 5. Redis stops: not ready (503, saying why); Redis back: ready again
     deployment["redis"].terminate()
@@ -346,13 +357,13 @@ def _all(engine: sa.Engine, sql: str, **params: Any) -> list[Any]:
         return list(conn.execute(sa.text(sql), params).scalars())
 
 
-def _enqueue(deployment: dict[str, Any], func: str) -> None:
+def _enqueue(deployment: dict[str, Any], func: str, **kwargs: Any) -> None:
     from redis import Redis
     from rq import Queue
 
     from helpdesk.jobs import QUEUE_NAME
 
-    Queue(QUEUE_NAME, connection=Redis(port=deployment["redis_port"])).enqueue(func, job_timeout=600)
+    Queue(QUEUE_NAME, connection=Redis(port=deployment["redis_port"])).enqueue(func, job_timeout=600, **kwargs)
 
 
 def _leader(procs: Processes) -> str | None:
