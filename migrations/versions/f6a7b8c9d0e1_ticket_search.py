@@ -77,9 +77,12 @@ PG_UP = [
                               ORDER BY mv.version DESC LIMIT 1) v ON true
            WHERE m.ticket_id = t.id
        ) m ON true""",
-    "CREATE INDEX ix_ticket_search_doc ON ticket_search USING gin (doc)",
-    "CREATE INDEX ix_users_name_trgm ON users USING gin (helpdesk_fold(display_name) gin_trgm_ops)",
-    "CREATE INDEX ix_users_email_trgm ON users USING gin (lower(email) gin_trgm_ops)",
+    # fastupdate off: a search never scans a GIN pending list (up to 4 MB, ~10 ms a query at
+    # 100,000 tickets until a vacuum merges it); each write updates the index at once instead
+    "CREATE INDEX ix_ticket_search_doc ON ticket_search USING gin (doc) WITH (fastupdate = off)",
+    "CREATE INDEX ix_users_name_trgm ON users USING gin (helpdesk_fold(display_name) gin_trgm_ops) "
+    "WITH (fastupdate = off)",
+    "CREATE INDEX ix_users_email_trgm ON users USING gin (lower(email) gin_trgm_ops) WITH (fastupdate = off)",
     "CREATE INDEX ix_users_mrn_upper ON users (upper(mrn))",
 ]
 
