@@ -186,9 +186,11 @@ def hits(user: User, q: str) -> sa.Subquery | None:
             conditions.append(f"{candidate}helpdesk_name_match(:nw{i}, helpdesk_fold(u.display_name))")
             similarity.append(f"word_similarity(:nw{i}, helpdesk_fold(u.display_name))")
         score = f"{NAME_SCORE} + CAST({RANK_SCALE} * ({' + '.join(similarity)}) / {len(similarity)} AS INTEGER)"
+        # the patients first (scored once each), then their tickets
         branches.append(
-            f"SELECT t.id AS ticket_id, {score} AS score FROM tickets t JOIN users u ON u.id = t.requester_id "
-            f"WHERE {patient} AND {' AND '.join(conditions)}")
+            f"SELECT t.id AS ticket_id, p.score AS score FROM tickets t JOIN ("
+            f"SELECT u.id AS id, {score} AS score FROM users u "
+            f"WHERE {patient} AND {' AND '.join(conditions)}) AS p ON p.id = t.requester_id")
         if pg:  # the candidate threshold of %> (this transaction only)
             db.session.execute(sa.text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
                                {"t": str(search_text.NAME_CANDIDATE_SIMILARITY)})
