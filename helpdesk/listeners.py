@@ -19,6 +19,8 @@ makes it, inside its unit of work (``helpdesk.db.unit_of_work``).
   written (``after_flush``); a rollback forgets the links not written
   (``after_rollback``). Integrity bookkeeping of the rows themselves, like a computed
   column, so it cannot be left to each caller of ``audit.record``.
+* Each new SQLite connection gets the SQL functions ticket search uses, which
+  PostgreSQL gets from a migration (``helpdesk.tickets.search.register_sqlite_functions``).
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from helpdesk import audit
 from helpdesk.audit import AuditEvent
 from helpdesk.tickets import models as tickets
 from helpdesk.tickets.models import Message, MessageVersion
+from helpdesk.tickets.search import register_sqlite_functions
 
 LISTENERS: list[tuple[Any, str, Callable[..., Any]]] = [
     # messages are never edited in place
@@ -47,6 +51,8 @@ LISTENERS: list[tuple[Any, str, Callable[..., Any]]] = [
     (Session, "before_flush", audit.chain_new_events),
     (Session, "after_flush", audit.advance_head),
     (Session, "after_rollback", audit.forget_pending),
+    # SQL functions of ticket search on SQLite
+    (Engine, "connect", register_sqlite_functions),
 ]
 
 

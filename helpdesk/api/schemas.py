@@ -60,8 +60,12 @@ class TicketListArgs(StrictSchema):
     status = fields.Str(validate=validate.OneOf([s.value for s in Status] + ["active"]))
     priority = fields.Str(validate=validate.OneOf([p.value for p in Priority]))
     assignee = fields.Str(validate=validate.Length(max=20))
-    q = fields.Str(validate=validate.Length(min=1, max=200))
-    sort = fields.Str(load_default="newest", validate=validate.OneOf(list(SORTS)))
+    q = fields.Str(validate=validate.Length(min=1, max=200), metadata={"description": (
+        "Search: a reference (with or without HD-), the patient's name (typos forgiven), e-mail or MRN, "
+        "or words of the subject and conversation in any order (English and Spanish stems, accents ignored; "
+        "internal notes for staff only). Combines with every other filter")})
+    sort = fields.Str(validate=validate.OneOf(list(SORTS)), metadata={
+        "description": "Default: relevance with q (best match first), newest without"})
     cursor = fields.Str(validate=validate.Length(max=200))
     limit = fields.Int(load_default=25, validate=validate.Range(min=1, max=100))
 
@@ -160,8 +164,15 @@ class TicketDetailOut(TicketOut):
         return out
 
 
+class TicketListItemOut(TicketOut):
+    snippet = fields.Function(lambda t: str(t.search_snippet) if t.search_snippet is not None else None,
+                              allow_none=True, metadata={"description": (
+                                  "With q: the passage where the words were found, as HTML: the text escaped, "
+                                  "the words in <mark>; null without q or when the match was not in the text")})
+
+
 class TicketPageOut(Schema):
-    items = fields.List(fields.Nested(TicketOut))
+    items = fields.List(fields.Nested(TicketListItemOut))
     next_cursor = fields.Str(allow_none=True)
 
 

@@ -24,7 +24,7 @@ from helpdesk.errors import Forbidden, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import can_create_for_patients, can_see_sla, get_visible_ticket, message_author
 from helpdesk.sla.services import prefetch_badges
-from helpdesk.tickets import queries, services
+from helpdesk.tickets import queries, search, services
 from helpdesk.tickets.models import Channel, Queue
 
 blp = Blueprint("api_tickets", __name__, url_prefix="/api/v1/tickets", description="Help requests")
@@ -48,11 +48,12 @@ class Tickets(MethodView):
         """List the requests this token may see (keyset pagination with `cursor`)."""
         filters = queries.TicketFilters(
             queue=args.get("queue"), status=args.get("status"), priority=args.get("priority"),
-            assignee=args.get("assignee"), q=args.get("q"), sort=args["sort"], cursor=args.get("cursor"),
-            limit=args["limit"],
+            assignee=args.get("assignee"), q=args.get("q"), sort=args.get("sort") or queries.default_sort(args.get("q")),
+            cursor=args.get("cursor"), limit=args["limit"],
         )
         filters.validate()
         items, next_cursor = queries.ticket_list(_user(), filters)
+        search.attach_snippets(_user(), items, filters.q)
         if can_see_sla(_user()):  # the page's `sla` fields, prefetched only when shown
             prefetch_badges(t.id for t in items)  # the page's `sla` fields in one query
         return {"items": items, "next_cursor": next_cursor}

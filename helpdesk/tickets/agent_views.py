@@ -11,7 +11,7 @@ from helpdesk.errors import DomainError, NotFound, ValidationFailed
 from helpdesk.formutil import choices
 from helpdesk.notify.attachments import uploads_from_request
 from helpdesk.permissions import STAFF, can_view_ticket, get_visible_ticket, role_required
-from helpdesk.tickets import queries, services
+from helpdesk.tickets import queries, search, services
 from helpdesk.tickets.forms import AgentReplyForm, AssignForm, ClaimForm, CorrectionForm, MoveForm, UpdateForm
 from helpdesk.tickets.forms import ClaimForm as ActionForm
 from helpdesk.tickets.models import Priority, Status
@@ -50,6 +50,7 @@ def ticket_list():
     size = current_app.config["HELPDESK"].page_size
     filters = queries.TicketFilters.from_args(request.args, size)
     tickets, next_cursor = queries.ticket_list(_me(), filters)
+    search.attach_snippets(_me(), tickets, filters.q)
     return render_template(
         "agent/ticket_list.html",
         tickets=tickets,

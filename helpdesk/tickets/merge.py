@@ -15,7 +15,7 @@ from helpdesk.db import transactional
 from helpdesk.errors import Conflict, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import can_work_ticket, get_visible_ticket
-from helpdesk.tickets import services
+from helpdesk.tickets import search, services
 from helpdesk.tickets.merge_links import MAX_MERGE, merged_from, merged_into, survivor_of  # noqa: F401  (re-exported)
 from helpdesk.tickets.models import Message, Status, Ticket
 from helpdesk.tickets.workspace_models import TicketMerge
@@ -72,4 +72,5 @@ def merge_tickets(survivor: Ticket, references: list[str], *, actor: User) -> Ti
     db.session.flush()
     audit.record("ticket.merged", "ticket", survivor.reference, actor_id=actor.id,
                  changes={"merged": [o.reference for o in others], "message_ids": moved, "note_id": note.id})
+    search.reindex([survivor.id, *(o.id for o in others)])  # the messages moved
     return survivor

@@ -176,6 +176,10 @@ class Ticket(db.Model):
         self.priority_rank = value.rank
         return value
 
+    # Not a column: the highlighted passage a search shows for this ticket on a list page
+    # (set by ``helpdesk.tickets.search.attach_snippets``; escaped HTML, or None).
+    search_snippet = None
+
     def __repr__(self) -> str:
         return f"<Ticket {self.reference}>"
 

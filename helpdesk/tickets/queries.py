@@ -14,11 +14,12 @@ from sqlalchemy.orm import joinedload
 from helpdesk.auth.models import Role, User
 from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.permissions import can_read_internal_notes, member_queue_ids, ticket_scope
+from helpdesk.permissions import member_queue_ids, ticket_scope
 from helpdesk.sla.models import TicketSla
-from helpdesk.tickets.models import Message, Priority, Queue, QueueMembership, Status, Ticket
+from helpdesk.tickets import search
+from helpdesk.tickets.models import Priority, Queue, QueueMembership, Status, Ticket
 
-SORTS = ("newest", "oldest", "priority", "due")
+SORTS = ("relevance", "newest", "oldest", "priority", "due")
 
 
 @dataclass
@@ -28,7 +29,7 @@ class TicketFilters:
     priority: str | None = None
     assignee: str | None = None  # "mine" | "unassigned" | user id
     q: str | None = None
-    sort: str = "newest"
+    sort: str = "newest"  # "relevance" (the best match first) is the default with a search
     cursor: str | None = None
     limit: int = 25
     extra: dict[str, Any] = field(default_factory=dict)
@@ -45,7 +46,7 @@ class TicketFilters:
             priority=get("priority"),
             assignee=get("assignee"),
             q=get("q"),
-            sort=get("sort") or "newest",
+            sort=get("sort") or default_sort(get("q")),
             cursor=get("cursor"),
             limit=limit,
         )
@@ -66,14 +67,21 @@ class TicketFilters:
             errors["q"] = ["At most 200 characters."]
         if errors:
             raise ValidationFailed("Some filters are not valid.", fields=errors)
+        if self.sort == "relevance" and not self.q:
+            self.sort = "newest"  # nothing to rank by
 
     def as_args(self, **override: Any) -> dict[str, str]:
         args = {
             "queue": self.queue, "status": self.status, "priority": self.priority,
-            "assignee": self.assignee, "q": self.q, "sort": self.sort if self.sort != "newest" else None,
+            "assignee": self.assignee, "q": self.q,
+            "sort": self.sort if self.sort != default_sort(self.q) else None,
         }
         args.update(override)
         return {k: v for k, v in args.items() if v}
+
+
+def default_sort(q: str | None) -> str:
+    return "relevance" if q else "newest"
 
 
 def _encode_cursor(values: list[Any]) -> str:
@@ -88,18 +96,13 @@ def _decode_cursor(cursor: str, sort: str) -> list[Any]:
         if sort == "due":
             due, ident = values
             return [datetime.fromisoformat(due) if due is not None else None, int(ident)]
-        if sort == "priority":
+        if sort in ("priority", "relevance"):
             rank, created, ident = values
             return [int(rank), datetime.fromisoformat(created), int(ident)]
         created, ident = values
         return [datetime.fromisoformat(created), int(ident)]
     except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
         raise ValidationFailed("That page link is not valid.", fields={"cursor": ["Invalid cursor."]}) from None
-
-
-def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]:
@@ -119,16 +122,22 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
         stmt = stmt.where(Ticket.assignee_id.is_(None))
     elif f.assignee:
         stmt = stmt.where(Ticket.assignee_id == int(f.assignee))
+    hits = None
     if f.q:
-        pattern = _like(f.q)
-        in_body = sa.select(Message.id).where(Message.ticket_id == Ticket.id, Message.body.ilike(pattern, escape="\\"))
-        if not can_read_internal_notes(user):
-            in_body = in_body.where(Message.public.is_(True))
-        stmt = stmt.where(sa.or_(Ticket.subject.ilike(pattern, escape="\\"), in_body.exists()))
+        # reference, patient, text: permissions stay in the WHERE above (ticket_scope)
+        hits = search.hits(user, f.q)
+        if hits is None:
+            return [], None
+        stmt = stmt.join(hits, hits.c.ticket_id == Ticket.id)
 
     if f.sort == "due":
         return _due_soonest(stmt, f)
-    if f.sort == "priority":
+    if f.sort == "relevance" and hits is not None:
+        keys = [hits.c.score, Ticket.created_at, Ticket.id]
+        order = [k.desc() for k in keys]
+        cmp = "lt"
+        stmt = stmt.add_columns(hits.c.score)
+    elif f.sort == "priority":
         keys = [Ticket.priority_rank, Ticket.created_at, Ticket.id]
         order = [k.desc() for k in keys]
         cmp = "lt"
@@ -147,12 +156,22 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
     stmt = stmt.order_by(*order).limit(f.limit + 1).options(
         joinedload(Ticket.requester), joinedload(Ticket.queue), joinedload(Ticket.assignee)
     )
-    rows = list(db.session.scalars(stmt).unique())
+    scores: list[int] = []
+    if f.sort == "relevance" and hits is not None:
+        pairs = db.session.execute(stmt).unique().all()
+        rows, scores = [p[0] for p in pairs], [p[1] for p in pairs]
+    else:
+        rows = list(db.session.scalars(stmt).unique())
     next_cursor = None
     if len(rows) > f.limit:
         rows = rows[: f.limit]
         last = rows[-1]
-        values = [last.priority_rank, last.created_at, last.id] if f.sort == "priority" else [last.created_at, last.id]
+        if scores:
+            values = [scores[f.limit - 1], last.created_at, last.id]
+        elif f.sort == "priority":
+            values = [last.priority_rank, last.created_at, last.id]
+        else:
+            values = [last.created_at, last.id]
         next_cursor = _encode_cursor(values)
     return rows, next_cursor
 

@@ -42,6 +42,7 @@ from helpdesk.routing.models import RoutingDecision
 from helpdesk.routing.services import add_label
 from helpdesk.sla import rollup
 from helpdesk.sla import services as sla
+from helpdesk.tickets import search
 from helpdesk.tickets.merge_links import survivor_of
 from helpdesk.tickets.models import (
     TRANSITIONS,
@@ -193,6 +194,7 @@ def _new_ticket(
     message = Message(ticket=ticket, author=requester, body=body_text, public=True, channel=channel, created_at=now)
     db.session.add_all([ticket, message])
     db.session.flush()
+    search.reindex([ticket.id])
     files.attach(message, checked_files, uploader_id=requester.id)
     sla.on_ticket_created(ticket, now)
     audit.record(
@@ -321,6 +323,7 @@ def post_message(
         sla.on_patient_message(ticket, now)
         ticket.updated_at = now
         db.session.flush()
+        search.reindex([ticket.id])
         files.attach(message, checked_files, uploader_id=author.id)
         audit.record(
             "ticket.patient_replied",
@@ -352,6 +355,7 @@ def post_message(
         ticket.assignee = author
     ticket.updated_at = now
     db.session.flush()
+    search.reindex([ticket.id])
     files.attach(message, checked_files, uploader_id=author.id)
     audit.record(
         "ticket.replied" if public else "ticket.noted",
@@ -391,6 +395,7 @@ def _correct(ticket: Ticket, message_id: int, *, editor: User, body: Any) -> Mes
                              created_at=utcnow())
     db.session.add(version)
     db.session.flush()
+    search.reindex([ticket.id])
     audit.record("message.corrected", "ticket", ticket.reference, actor_id=editor.id,
                  changes={"message_id": message.id, "version": version.version, "public": message.public})
     return message
