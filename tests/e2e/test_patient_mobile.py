@@ -161,3 +161,25 @@ def test_the_header_checks_can_fail(browser, live_server, app, ctx):
     problems = header_problems(page, number)
     assert len(problems) == 3 and problems[0].startswith("header ") and "small tap targets" in problems[1]
     context.close()
+
+
+def test_the_phone_finds_the_icons_and_the_manifest(browser, live_server, ctx):
+    """What "add to home screen" fetches: the manifest and icons the page links, all 200
+    with their types, and nothing the page loads is missing (no favicon 404)."""
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    failed = []
+    page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400 else None)
+    page.goto(f"{live_server}/login")
+    links = {"link[rel=manifest]": "application/manifest+json", "link[rel=icon][sizes]": "image/vnd.microsoft.icon",
+             "link[rel=icon][type]": "image/svg+xml", "link[rel=apple-touch-icon]": "image/png"}
+    for selector, kind in links.items():
+        resp = page.request.get(live_server + page.locator(selector).get_attribute("href"))
+        assert resp.status == 200 and resp.headers["content-type"].split(";")[0] == kind, selector
+    manifest = page.request.get(f"{live_server}/manifest.webmanifest").json()
+    for icon in manifest["icons"]:
+        resp = page.request.get(live_server + icon["src"])
+        assert resp.status == 200 and resp.headers["content-type"].split(";")[0] == icon["type"]
+    assert page.request.get(f"{live_server}/favicon.ico").status == 200
+    assert not failed, failed
+    context.close()
