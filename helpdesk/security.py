@@ -16,7 +16,7 @@ talisman = Talisman()
 # What a session that still owes its second factor may reach.
 MFA_PENDING_ENDPOINTS = frozenset({
     "auth.mfa_verify", "auth.mfa_enrol", "auth.logout", "auth.session_status", "auth.keep_alive", "i18n.switch",
-    "core.livez", "core.healthz", "core.readyz",
+    "core.livez", "core.healthz", "core.readyz", "core.favicon", "core.manifest",
 })
 
 CSP = {

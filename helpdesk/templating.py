@@ -30,3 +30,14 @@ def init_templating(app: Flask) -> None:
     @app.template_filter("status_label")
     def status_label(value: Status | str) -> str:
         return Status(value).label
+
+    @app.template_filter("tel_uri")
+    def tel_uri_filter(value: str) -> str:
+        return tel_uri(value)
+
+
+def tel_uri(phone: str) -> str:
+    """A phone number as written for people, as a tap-to-call address: ``(555) 010-0100``
+    → ``tel:5550100100``, ``+1 312 555 0142`` → ``tel:+13125550142`` (digits only)."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return "tel:" + ("+" if phone.strip().startswith("+") else "") + digits

@@ -66,6 +66,8 @@ MATRIX: dict[str, Row] = {
     "core.healthz":                     T("GET /healthz",                                      200, 200, 200, 200, 200, 200, 200),
     "core.livez":                       T("GET /livez",                                        200, 200, 200, 200, 200, 200, 200),
     "core.readyz":                      T("GET /readyz",                                       200, 200, 200, 200, 200, 200, 200),
+    "core.favicon":                     T("GET /favicon.ico",                                  200, 200, 200, 200, 200, 200, 200),
+    "core.manifest":                    T("GET /manifest.webmanifest",                         200, 200, 200, 200, 200, 200, 200),
     # the scraper's: open in tests (no METRICS_TOKEN); bearer-only with a token, 404 in production without one
     "metrics.metrics":                  T("GET /metrics",                                      200, 200, 200, 200, 200, 200, 200),
     "auth.login":                       T("GET /login",                                        200, 302, 302, 302, 302, 302, 302),
