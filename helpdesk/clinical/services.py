@@ -44,6 +44,7 @@ from helpdesk.errors import Conflict, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.notify.mail import queue_email
 from helpdesk.permissions import STAFF, can_acknowledge_alert, can_be_on_call, can_receive_alerts
+from helpdesk.templating import tel_uri
 from helpdesk.tickets.models import ACTIVE_STATUSES, QueueMembership, Ticket
 from helpdesk.timeutil import utcnow
 
@@ -488,8 +489,7 @@ class PatientNotice:
 
     @property
     def phone_uri(self) -> str:
-        digits = "".join(ch for ch in self.phone if ch.isdigit())
-        return "tel:" + ("+" if self.phone.strip().startswith("+") else "") + digits
+        return tel_uri(self.phone)
 
 
 def patient_notice(ticket: Ticket) -> PatientNotice | None:
