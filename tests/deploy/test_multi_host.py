@@ -236,6 +236,7 @@ def deployment(tmp_path) -> Iterator[dict[str, Any]]:
     }
     procs = Processes(tmp_path, env)
     engine = sa.create_engine(database_url)
+    state: dict[str, Any] = {}
     try:
         procs.run("migrate", [str(BIN / "flask"), "db", "upgrade"])
         procs.run("migrate", [str(BIN / "flask"), "seed-demo", "--tickets", "0"])
@@ -251,18 +252,20 @@ def deployment(tmp_path) -> Iterator[dict[str, Any]]:
             procs.start(worker, [str(BIN / "flask"), "worker"])
         for host in hosts.values():
             _wait(lambda h=host: h["client"].request("GET", "/healthz")[0] == 200, 60, "a web host to answer")
-        yield {"procs": procs, "hosts": hosts, "engine": engine, "redis_port": redis_port,
-               "redis": redis_proc, "env": env}
+        state.update({"procs": procs, "hosts": hosts, "engine": engine, "redis_port": redis_port,
+                      "redis": redis_proc, "env": env})
+        yield state
     finally:
         procs.stop_all()
         for host in locals().get("hosts", {}).values():
             host["proxy"].shutdown()
             host["proxy"].server_close()
         engine.dispose()
-        redis_proc = locals().get("redis_proc")
-        if redis_proc and redis_proc.poll() is None:
-            redis_proc.terminate()
-            redis_proc.wait(timeout=10)
+        # the Redis running now: the first one, or the one the test restarted
+        redis_now = state.get("redis") or redis_proc
+        if redis_now is not None and redis_now.poll() is None:
+            redis_now.terminate()
+            redis_now.wait(timeout=10)
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

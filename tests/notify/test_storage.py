@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
+from sqlalchemy.engine import make_url
 
 from helpdesk import storage
 from helpdesk.config import ConfigError, Settings
@@ -125,19 +126,24 @@ def test_storage_rejects_keys_that_are_not_hashes(ctx, tmp_path):
 
 @pytest.fixture
 def scratch_database(app, tmp_path):
-    """A database of its own for migrating up and down: a SQLite file, or a schema of
-    its own in the test PostgreSQL database (dropped after)."""
+    """A database of its own for migrating up and down: a SQLite file, or a PostgreSQL
+    database of its own on the test server (the migrations create extensions, which
+    belong to a database; dropped after)."""
     url = app.config["HELPDESK"].database_url
     if not url.startswith("postgresql"):
         yield f"sqlite:///{tmp_path / 'scratch.db'}"
         return
-    schema = f"scratch_{uuid.uuid4().hex[:10]}"
-    with app.app_context(), db.engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in url else "?"
-    yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    with app.app_context(), db.engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    server = make_url(url)
+    name = f"scratch_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def test_migration_copies_this_hosts_files_into_the_database_and_reports_the_missing(
