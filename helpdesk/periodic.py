@@ -161,7 +161,26 @@ def load_schedule(path: str) -> tuple[Periodic, ...]:
     return schedule
 
 
-class InlineScheduler:
+class _StopOnSignal:
+    """A scheduler loop's way out: :meth:`stop`, or SIGTERM/SIGINT once handlers are
+    installed (the first signal lets the running step finish, a second one exits now)."""
+
+    _stop: threading.Event
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _on_signal(self, signum, frame) -> None:
+        if self._stop.is_set():
+            raise SystemExit(128 + signum)
+        self.stop()
+
+    def _install_signal_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+
+
+class InlineScheduler(_StopOnSignal):
     """The scheduler of inline mode (no Redis): runs each due function in this process.
 
     Timing is RQ's (:class:`rq.cron.CronJob`: an interval job runs at start and then
@@ -220,20 +239,10 @@ class InlineScheduler:
             return 60.0
         return max(0.0, min(60.0, (min(due) - now()).total_seconds()))
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _on_signal(self, signum, frame) -> None:
-        """First signal: finish the running job, then stop. A second one: stop now."""
-        if self._stop.is_set():
-            raise SystemExit(128 + signum)
-        self.stop()
-
     def run(self, *, install_signal_handlers: bool = False) -> None:
         """Loop until :meth:`stop` (or SIGTERM/SIGINT when ``install_signal_handlers``)."""
         if install_signal_handlers:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, self._on_signal)
+            self._install_signal_handlers()
         log.info("in-process scheduler started: %d periodic job(s)", len(self.entries))
         while not self._stop.is_set():
             self.run_pending()
@@ -349,7 +358,7 @@ def job_id(entry: Periodic, start: float) -> str:
     return f"periodic-{entry.name.replace('.', '_')}-{int(start)}"
 
 
-class LeasedScheduler:
+class LeasedScheduler(_StopOnSignal):
     """The scheduler of production: lead while holding the lease, else stand by.
 
     While it holds the lease it claims each owed period of each entry in Redis
@@ -414,14 +423,6 @@ class LeasedScheduler:
             return 60.0
         return max(0.0, min(60.0, min(next_period(e, at) for e in self.entries) - at))
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _on_signal(self, signum, frame) -> None:
-        if self._stop.is_set():
-            raise SystemExit(128 + signum)
-        self.stop()
-
     def _step_down(self, reason: str) -> None:
         self.leading = False
         log.warning("scheduler %s: lease lost (%s); stopped scheduling, back to standby", self.name, reason)
@@ -430,8 +431,7 @@ class LeasedScheduler:
         """Lead or stand by until :meth:`stop` (or SIGTERM/SIGINT when
         ``install_signal_handlers``); a held lease is released on the way out."""
         if install_signal_handlers:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, self._on_signal)
+            self._install_signal_handlers()
         renew_every = self.lease.ttl / 3
         log.info("scheduler %s started: %d periodic job(s), lease %gs", self.name, len(self.entries), self.lease.ttl)
         next_renewal = 0.0
