@@ -8,13 +8,13 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
 from helpdesk import audit
 from helpdesk.audit import AuditEvent
 from helpdesk.auth.models import User
+from helpdesk.csv_export import safe_row
 from helpdesk.db import transactional
 from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db
@@ -127,20 +127,14 @@ def csv_lines(f: AuditFilter, *, through_id: int | None, batch_size: int = 1000)
         if not batch:
             return
         for ev, email in batch:
-            writer.writerow([_cell(v) for v in (
+            writer.writerow(safe_row((
                 ev.id, ev.created_at.isoformat(), email or "", ev.action, ev.object_type, ev.object_id or "",
                 json.dumps(ev.changes, sort_keys=True) if ev.changes else "", ev.ip or "", ev.severity,
-                ev.prev_hash, ev.hash)])
+                ev.prev_hash, ev.hash)))
         yield _drain(out)
         before = batch[-1][0].id
         db.session.expunge_all()  # keep memory flat over a long export
 
-
-def _cell(value: Any) -> Any:
-    """Spreadsheets run cells that start with = + - @ as formulas: make them text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def _drain(out: io.StringIO) -> str:

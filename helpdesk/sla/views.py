@@ -3,8 +3,6 @@ live in helpdesk.notify."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -16,6 +14,7 @@ from pygal.style import CleanStyle
 
 from helpdesk.audit import record_export
 from helpdesk.auth.models import Role
+from helpdesk.csv_export import dict_rows_to_csv
 from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import acting_user, dashboard_queue_ids, role_required
@@ -130,12 +129,7 @@ def figure_csv(name: str):
     period = _period()
     rows = dashboard.table(name, period)
     _audit_export("sla_dashboard_csv", period, table=name)
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()))
-        writer.writeheader()
-        writer.writerows(rows)
-    return Response(out.getvalue(), mimetype="text/csv",
+    return Response(dict_rows_to_csv(rows), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 

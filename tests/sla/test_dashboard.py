@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from helpdesk.auth.models import Role
+from helpdesk.extensions import db
 from helpdesk.sla import dashboard, rollup
 from helpdesk.sla import services as sla
 from helpdesk.sla.dashboard import Period
@@ -74,6 +77,17 @@ def test_the_dashboard_holds_no_patient_names_or_message_text(scenario, client, 
         body = client.get(f"{url}?{CUSTOM}").get_data(as_text=True)
         assert patient.display_name not in body and "Refund on its way" not in body
         assert "charged twice" not in body and "Question about my bill" not in body
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_open_as_text(scenario, client, supervisor, agent):
+    """An agent's display name is text someone typed: in the CSV it must not start a formula."""
+    agent.display_name = '=HYPERLINK("http://evil.example","pay here")'
+    db.session.commit()
+    login(client, supervisor)
+    body = client.get(f"/supervisor/dashboard/agents.csv?{CUSTOM}").get_data(as_text=True)
+    (row,) = list(csv.DictReader(io.StringIO(body)))
+    assert row["agent"] == "'" + agent.display_name  # shown as text, not run
+    assert row["solved"] == "2"  # numbers stay numbers
 
 
 def _endpoints() -> list[str]:
