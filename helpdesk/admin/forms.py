@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from helpdesk.auth.models import Role
@@ -31,3 +31,18 @@ class TokenForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """CSRF-only form for one-button actions."""
+
+
+class CalendarForm(FlaskForm):
+    """A business calendar: name, IANA time zone, working hours per weekday, holidays."""
+    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    timezone = StringField("Time zone", validators=[DataRequired(), Length(max=64)], default="America/New_York")
+    hours_mon = StringField("Monday", validators=[Length(max=200)], default="08:00-18:00")
+    hours_tue = StringField("Tuesday", validators=[Length(max=200)], default="08:00-18:00")
+    hours_wed = StringField("Wednesday", validators=[Length(max=200)], default="08:00-18:00")
+    hours_thu = StringField("Thursday", validators=[Length(max=200)], default="08:00-18:00")
+    hours_fri = StringField("Friday", validators=[Length(max=200)], default="08:00-18:00")
+    hours_sat = StringField("Saturday", validators=[Length(max=200)])
+    hours_sun = StringField("Sunday", validators=[Length(max=200)])
+    us_federal = BooleanField("United States federal holidays (observed dates)", default=True)
+    holidays = TextAreaField("Local holidays", validators=[Length(max=5000)])

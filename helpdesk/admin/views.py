@@ -31,10 +31,12 @@ from helpdesk.permissions import (
     is_admin,
     role_required,
 )
+from helpdesk.sla import calendars
+from helpdesk.sla.clock import WEEKDAYS
 from helpdesk.tickets.models import Assignment, Queue, QueueMembership
 from helpdesk.timeutil import utcnow
 
-from .forms import ActionForm, MemberForm, QueueForm, TokenForm, UserForm
+from .forms import ActionForm, CalendarForm, MemberForm, QueueForm, TokenForm, UserForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -311,3 +313,66 @@ def audit_export():
         stream_with_context(audit_search.csv_lines(flt, through_id=through)), mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"', "Cache-Control": "no-store"},
     )
+
+
+# ---------------------------------------------------------------- business calendars
+
+
+def _calendar_spec(form: CalendarForm) -> dict:
+    return calendars.spec_from_form(
+        timezone=form.timezone.data or "", hours={d: getattr(form, f"hours_{d}").data or "" for d in WEEKDAYS},
+        presets=["us-federal"] if form.us_federal.data else [], local_holidays=form.holidays.data or "")
+
+
+def _form_errors(form: CalendarForm, err: DomainError) -> None:
+    """A refused save: each message at its field (and so in the summary), the rest flashed."""
+    rest = []
+    for name, msgs in (err.fields or {}).items():
+        target = getattr(form, name, None)
+        if target is None:
+            rest.extend(msgs)
+        else:
+            target.errors = [*target.errors, *msgs]
+    flash(" ".join([err.message, *rest]), "error")
+
+
+@bp.route("/calendars", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def calendar_list():
+    form = CalendarForm()
+    if form.validate_on_submit():
+        try:
+            cal = calendars.create(actor_id=_me().id, name=form.name.data, spec=_calendar_spec(form))
+        except DomainError as err:
+            _form_errors(form, err)
+        else:
+            flash(f"Calendar {cal.name} created.", "success")
+            return redirect(url_for("admin.calendar_edit", calendar_id=cal.id))
+    return render_template("admin/calendars.html", rows=calendars.all_with_usage(), form=form, cal=None)
+
+
+@bp.route("/calendars/<int:calendar_id>", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def calendar_edit(calendar_id: int):
+    cal = calendars.get(calendar_id)
+    form = CalendarForm()
+    if request.method == "GET":
+        spec = cal.spec
+        form.name.data, form.timezone.data = cal.name, spec["timezone"]
+        for day in WEEKDAYS:
+            getattr(form, f"hours_{day}").data = ", ".join(f"{a}-{b}" for a, b in spec["hours"].get(day, []))
+        form.us_federal.data = "us-federal" in (spec.get("presets") or [])
+        form.holidays.data = "\n".join(spec.get("holidays") or [])
+    elif form.validate_on_submit():
+        try:
+            calendars.update(actor_id=_me().id, calendar=cal, name=form.name.data, spec=_calendar_spec(form))
+        except DomainError as err:
+            _form_errors(form, err)
+        else:
+            flash("Calendar saved. Clocks use it from their next start, pause or resume.", "success")
+            return redirect(url_for("admin.calendar_edit", calendar_id=cal.id))
+    year = request.args.get("year", type=int) or utcnow().year
+    if not 1900 < year < 2200:
+        raise ValidationFailed("Choose a year between 1901 and 2199.")
+    return render_template("admin/calendar.html", cal=cal, form=form, year=year,
+                           holidays=calendars.holidays_in(cal.spec, year))

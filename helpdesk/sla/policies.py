@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from helpdesk.extensions import db
+from helpdesk.sla import calendars
 from helpdesk.sla.clock import CALENDAR_24X7, Calendar, default_calendar
 from helpdesk.sla.models import Metric, SlaCalendar, SlaPolicy
 from helpdesk.tickets.models import Queue
@@ -86,7 +87,7 @@ def calendar_for(calendar_id: int | None, business: bool, cache: dict[int | None
     if cache is not None and calendar_id in cache:
         return cache[calendar_id]
     row = db.session.get(SlaCalendar, calendar_id)
-    cal = Calendar.from_spec(row.spec) if row is not None else default_calendar()
+    cal = calendars.build(row.spec) if row is not None else default_calendar()
     if cache is not None:
         cache[calendar_id] = cal
     return cal
@@ -118,7 +119,7 @@ def seed_defaults() -> int:
     """Create the default calendar and policies that don't exist yet (idempotent; caller commits)."""
     cal = db.session.scalar(sa.select(SlaCalendar).where(SlaCalendar.name == DEFAULT_CALENDAR_NAME))
     if cal is None:
-        cal = SlaCalendar(name=DEFAULT_CALENDAR_NAME, spec=default_calendar().to_spec())
+        cal = SlaCalendar(name=DEFAULT_CALENDAR_NAME, spec={**default_calendar().to_spec(), "presets": ["us-federal"]})
         db.session.add(cal)
         db.session.flush()
     created = 0
