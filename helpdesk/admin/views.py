@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -18,6 +20,7 @@ from flask_login import current_user
 
 from helpdesk import storage
 from helpdesk.admin import audit_search
+from helpdesk.admin import patients as patient_accounts
 from helpdesk.auth import activation, mfa, services
 from helpdesk.auth.lockedout import placeholder_ids
 from helpdesk.auth.models import ApiToken, Role, User
@@ -376,3 +379,55 @@ def calendar_edit(calendar_id: int):
         raise ValidationFailed("Choose a year between 1901 and 2199.")
     return render_template("admin/calendar.html", cal=cal, form=form, year=year,
                            holidays=calendars.holidays_in(cal.spec, year))
+
+
+# ---------------------------------------------------------------- patient accounts
+
+
+@bp.get("/patients")
+@role_required(Role.ADMIN)
+def patient_search():
+    text = request.args.get("q", "").strip()
+    born = request.args.get("born", "").strip()
+    birth_date = None
+    if born:
+        try:
+            birth_date = date.fromisoformat(born)
+        except ValueError:
+            raise ValidationFailed("Write the date of birth as YYYY-MM-DD.", fields={"born": ["Use YYYY-MM-DD."]}) \
+                from None
+    query = patient_accounts.Query(text, birth_date)
+    after = request.args.get("after", type=int)
+    rows, next_after = patient_accounts.search(query, actor_id=_me().id, after=after)
+    return render_template("admin/patients.html", rows=rows, next_after=next_after, q=text, born=born,
+                           searched=not query.empty)
+
+
+@bp.get("/patients/<int:user_id>")
+@role_required(Role.ADMIN)
+def patient_account(user_id: int):
+    user = patient_accounts.get_patient(user_id)
+    return render_template("admin/patient.html", info=patient_accounts.overview(user, actor_id=_me().id),
+                           action=ActionForm(), now=utcnow())
+
+
+@bp.post("/patients/<int:user_id>/<any(unlock, reset, deactivate, reactivate):what>")
+@role_required(Role.ADMIN)
+def patient_action(user_id: int, what: str):
+    user = patient_accounts.get_patient(user_id)
+    if ActionForm().validate_on_submit():
+        try:
+            if what == "unlock":
+                patient_accounts.unlock(actor=_me(), user=user)
+                flash("Unlocked: the failed sign-ins on this account are forgotten.", "success")
+            elif what == "reset":
+                patient_accounts.force_password_reset(actor=_me(), user=user)
+                flash("The password no longer works, every session has ended, and a reset link was e-mailed "
+                      "to the account's address.", "success")
+            else:
+                services.set_active(actor=_me(), user=user, active=what == "reactivate")
+                flash("Account reactivated." if what == "reactivate" else
+                      "Account deactivated: its sessions have ended and it can't sign in.", "success")
+        except DomainError as err:
+            _flash_error(err)
+    return redirect(url_for("admin.patient_account", user_id=user.id))

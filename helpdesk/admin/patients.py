@@ -1,0 +1,138 @@
+"""Patient accounts for admins: find one, see its state, and the everyday fixes.
+
+Find by name (any part, case-insensitive), e-mail address, medical record number (exact)
+or date of birth (exact). Results list name, e-mail and state only — never the
+identifiers on file — and every search and every account page is an audited read
+(``patient.accounts_searched`` with the ids shown, ``patient.account_viewed``), because
+these pages show who is a patient here. The fixes are the ones a help desk is asked for:
+unlock (forget the failed sign-ins that locked the address), force a password reset (the
+password stops working at once, every session ends and a reset link is mailed),
+deactivate and reactivate (``helpdesk.auth.services.set_active``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from helpdesk import audit
+from helpdesk.audit import AuditEvent
+from helpdesk.auth import throttle
+from helpdesk.auth.models import AuthSession, Role, User
+from helpdesk.auth.password_models import AuthThrottle, placeholder_ids
+from helpdesk.auth.passwords import issue_reset_link
+from helpdesk.auth.sessions import end_all_sessions
+from helpdesk.db import transactional
+from helpdesk.errors import Conflict, NotFound, ValidationFailed
+from helpdesk.extensions import db
+from helpdesk.tickets.models import Ticket
+from helpdesk.timeutil import utcnow
+
+PAGE = 50
+SIGN_IN_ACTIONS = ("auth.signed_in", "auth.sign_in_failed", "auth.sign_in_throttled", "auth.signed_out",
+                   "auth.session_timeout", "auth.mfa_failed", "auth.unlocked", "password.reset_requested",
+                   "password.reset_forced", "password.reset_completed", "password.changed")
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str = ""
+    birth_date: date | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.text.strip() and self.birth_date is None
+
+
+def _patients() -> sa.Select:
+    return sa.select(User).where(User.role == Role.PATIENT, User.id.not_in(placeholder_ids()))
+
+
+@transactional
+def search(q: Query, *, actor_id: int, after: int | None = None) -> tuple[list[User], int | None]:
+    """One page of matching patient accounts (by name, then id) and the cursor of the next."""
+    if q.empty:
+        return [], None
+    stmt = _patients()
+    text = q.text.strip()
+    by: list[str] = []
+    if text:
+        if len(text) > 254:
+            raise ValidationFailed("Search for at most 254 characters.", fields={"q": ["Too long."]})
+        like = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(sa.or_(sa.func.lower(User.display_name).like(like, escape="\\"),
+                                 sa.func.lower(User.email).like(like, escape="\\"),
+                                 User.mrn == text))
+        by.append("text")
+    if q.birth_date is not None:
+        stmt = stmt.where(User.date_of_birth == q.birth_date)
+        by.append("date_of_birth")
+    if after is not None:
+        stmt = stmt.where(User.id > after)
+    rows = list(db.session.scalars(stmt.order_by(User.id).limit(PAGE + 1)))
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    audit.record("patient.accounts_searched", "user", None, actor_id=actor_id,
+                 changes={"by": by, "shown": [u.id for u in rows]})
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def get_patient(user_id: int) -> User:
+    user = db.session.scalar(_patients().where(User.id == user_id))
+    if user is None:
+        raise NotFound("No such patient account.")
+    return user
+
+
+@dataclass(frozen=True)
+class Overview:
+    user: User
+    requests: list[Ticket]
+    open_sessions: int
+    locked_until: datetime | None
+    recent_failures: int
+    events: list[AuditEvent]
+
+
+@transactional
+def overview(user: User, *, actor_id: int) -> Overview:
+    """What an admin needs to help: requests, sign-in history, lock-out, sessions. Audited."""
+    now = utcnow()
+    requests = list(db.session.scalars(sa.select(Ticket).where(Ticket.requester_id == user.id)
+                                       .order_by(Ticket.created_at.desc()).limit(100)))
+    sessions = db.session.scalar(sa.select(sa.func.count()).select_from(AuthSession).where(
+        AuthSession.user_id == user.id, AuthSession.ended_at.is_(None), AuthSession.expires_at > now)) or 0
+    lock = db.session.get(AuthThrottle, throttle.account_key(user.email))
+    locked_until = lock.locked_until if lock is not None and lock.locked_until and lock.locked_until > now else None
+    events = list(db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.object_type == "user", AuditEvent.object_id == str(user.id), AuditEvent.action.in_(SIGN_IN_ACTIONS))
+        .order_by(AuditEvent.id.desc()).limit(30)))
+    audit.record("patient.account_viewed", "user", user.id, actor_id=actor_id)
+    return Overview(user, requests, sessions, locked_until, lock.failures if lock is not None else 0, events)
+
+
+@transactional
+def unlock(*, actor: User, user: User) -> None:
+    """Forget the failed sign-ins on the account's address (the lock, if one runs, ends)."""
+    key = throttle.account_key(user.email)
+    row = db.session.get(AuthThrottle, key)
+    if row is None:
+        raise ValidationFailed("Nothing to unlock: no failed sign-ins are counted on this account.")
+    before: dict[str, Any] = {"failures": row.failures,
+                              "locked_until": row.locked_until.isoformat() if row.locked_until else None}
+    throttle.clear(key)
+    audit.record("auth.unlocked", "user", user.id, actor_id=actor.id, changes={"before": before})
+
+
+@transactional
+def force_password_reset(*, actor: User, user: User) -> None:
+    """The password stops working now, every session ends, and a reset link is mailed."""
+    if not user.active:
+        raise Conflict("This account is deactivated: reactivate it first, then send a reset.")
+    user.password_hash = None
+    end_all_sessions(user, reason="password_reset_forced")
+    issue_reset_link(user, sent_by=actor)
+    audit.record("password.reset_forced", "user", user.id, actor_id=actor.id, severity="warning")
