@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from helpdesk import audit
 from helpdesk.audit import AuditEvent
 from helpdesk.auth import throttle
-from helpdesk.auth.models import AuthSession, Role, User
+from helpdesk.auth.models import ApiToken, AuthSession, Role, User
 from helpdesk.auth.password_models import AuthThrottle, placeholder_ids
-from helpdesk.auth.passwords import issue_reset_link
+from helpdesk.auth.passwords import _void_open_tokens, issue_reset_link
 from helpdesk.auth.sessions import end_all_sessions
 from helpdesk.db import transactional
 from helpdesk.errors import Conflict, NotFound, ValidationFailed
@@ -95,6 +95,7 @@ class Overview:
     locked_until: datetime | None
     recent_failures: int
     events: list[AuditEvent]
+    merged_from: list[User]
 
 
 @transactional
@@ -111,7 +112,9 @@ def overview(user: User, *, actor_id: int) -> Overview:
         AuditEvent.object_type == "user", AuditEvent.object_id == str(user.id), AuditEvent.action.in_(SIGN_IN_ACTIONS))
         .order_by(AuditEvent.id.desc()).limit(30)))
     audit.record("patient.account_viewed", "user", user.id, actor_id=actor_id)
-    return Overview(user, requests, sessions, locked_until, lock.failures if lock is not None else 0, events)
+    merged_from = list(db.session.scalars(sa.select(User).where(User.merged_into_id == user.id).order_by(User.id)))
+    return Overview(user, requests, sessions, locked_until, lock.failures if lock is not None else 0, events,
+                    merged_from)
 
 
 @transactional
@@ -136,3 +139,64 @@ def force_password_reset(*, actor: User, user: User) -> None:
     end_all_sessions(user, reason="password_reset_forced")
     issue_reset_link(user, sent_by=actor)
     audit.record("password.reset_forced", "user", user.id, actor_id=actor.id, severity="warning")
+
+
+# ---------------------------------------------------------------- merging duplicate accounts
+
+#: Columns that hold who a patient is or what they did, moved to the survivor on a merge.
+MERGE_MOVES: tuple[str, ...] = (
+    "tickets.requester_id", "tickets.created_by_id", "messages.author_id", "message_versions.editor_id",
+    "attachments.uploaded_by_id", "notifications.user_id", "outgoing_emails.user_id",
+    "identity_checks.patient_id", "access_requests.verified_user_id", "kb_article_feedback.user_id",
+    "kb_deflections.user_id",
+)
+#: Columns left on the merged account, with why: its sign-in state ends with it, the audit
+#: log is append-only (its rows keep their ids; the tombstone points to the survivor), and
+#: the rest are staff-only roles a patient account never holds.
+MERGE_STAYS: tuple[str, ...] = (
+    "api_tokens.user_id", "auth_sessions.user_id", "mfa_recovery_codes.user_id", "password_reset_tokens.user_id",
+    "notify_preferences.user_id", "audit_events.actor_id",
+    # staff-only
+    "dash_daily_agents.agent_id", "macros.owner_id", "macros.created_by_id", "oncall_members.user_id",
+    "password_reset_tokens.sent_by_id", "queue_memberships.user_id", "saved_views.owner_id",
+    "saved_views.created_by_id", "tickets.assignee_id", "access_requests.placeholder_id",
+    "access_requests.verified_by_id", "break_glass_grants.user_id", "break_glass_grants.reviewed_by_id",
+    "clinical_alerts.acknowledged_by_id", "identity_checks.agent_id", "kb_articles.author_id",
+    "kb_articles.updated_by_id", "routing_labels.actor_id", "ticket_merges.actor_id", "ticket_presence.user_id",
+    "clinical_alert_recipients.user_id", "kb_article_versions.author_id", "kb_ticket_links.linked_by_id",
+    "users.merged_into_id",
+)
+
+
+@transactional
+def merge(*, actor: User, duplicate: User, survivor: User) -> dict[str, int]:
+    """Fold ``duplicate`` into ``survivor``: requests, messages and the rest of MERGE_MOVES
+    now belong to the survivor; the duplicate is kept as a deactivated tombstone that points
+    to it (``merged_into_id``), its sessions, tokens and reset links ended. Returns the rows
+    moved per column (also in the audit rows written on both accounts)."""
+    if duplicate.id == survivor.id:
+        raise ValidationFailed("Choose two different accounts.")
+    if duplicate.merged_into_id is not None or survivor.merged_into_id is not None:
+        raise Conflict("One of these accounts was already merged; merge into the account it points to.")
+    moved: dict[str, int] = {}
+    for name in MERGE_MOVES:
+        table_name, column = name.split(".")
+        table = db.metadata.tables[table_name]
+        result = db.session.execute(sa.update(table).where(table.c[column] == duplicate.id)
+                                    .values({column: survivor.id}))
+        if result.rowcount:
+            moved[name] = int(result.rowcount)
+    db.session.execute(sa.update(ApiToken).where(ApiToken.user_id == duplicate.id, ApiToken.revoked_at.is_(None))
+                       .values(revoked_at=utcnow()))
+    _void_open_tokens(duplicate.id)
+    end_all_sessions(duplicate, reason="merged")
+    duplicate.active = False
+    duplicate.password_hash = None
+    duplicate.merged_into_id = survivor.id
+    db.session.flush()
+    db.session.expire_all()  # the moves above went past the ORM: reload what was in hand
+    audit.record("patient.merged_away", "user", duplicate.id, actor_id=actor.id, severity="warning",
+                 changes={"into": survivor.id, "moved": moved})
+    audit.record("patient.merged_into", "user", survivor.id, actor_id=actor.id, severity="warning",
+                 changes={"from": duplicate.id, "moved": moved})
+    return moved

@@ -415,7 +415,10 @@ def patient_account(user_id: int):
 @role_required(Role.ADMIN)
 def patient_action(user_id: int, what: str):
     user = patient_accounts.get_patient(user_id)
-    if ActionForm().validate_on_submit():
+    if user.merged_into_id is not None:
+        flash("This account was merged into another and stays deactivated: help the patient on that account.",
+              "error")
+    elif ActionForm().validate_on_submit():
         try:
             if what == "unlock":
                 patient_accounts.unlock(actor=_me(), user=user)
@@ -431,3 +434,29 @@ def patient_action(user_id: int, what: str):
         except DomainError as err:
             _flash_error(err)
     return redirect(url_for("admin.patient_account", user_id=user.id))
+
+
+@bp.post("/patients/<int:user_id>/merge")
+@role_required(Role.ADMIN)
+def patient_merge(user_id: int):
+    """Fold this (duplicate) account into the one with the address given, after a confirmation."""
+    duplicate = patient_accounts.get_patient(user_id)
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("admin.patient_account", user_id=duplicate.id))
+    address = request.form.get("into", "").strip().lower()
+    survivor = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == address, User.role == Role.PATIENT))
+    if survivor is None:
+        flash("No patient account has that e-mail address: nothing was merged.", "error")
+        return redirect(url_for("admin.patient_account", user_id=duplicate.id))
+    if request.form.get("confirm") != "yes":
+        flash("Tick the box to confirm the merge: nothing was merged.", "error")
+        return redirect(url_for("admin.patient_account", user_id=duplicate.id))
+    try:
+        moved = patient_accounts.merge(actor=_me(), duplicate=duplicate, survivor=survivor)
+    except DomainError as err:
+        _flash_error(err)
+        return redirect(url_for("admin.patient_account", user_id=duplicate.id))
+    requests_moved = moved.get("tickets.requester_id", 0)
+    flash(f"Merged: {requests_moved} request{'' if requests_moved == 1 else 's'} moved here; the other account is "
+          "deactivated and points to this one.", "success")
+    return redirect(url_for("admin.patient_account", user_id=survivor.id))

@@ -74,6 +74,9 @@ class User(UserMixin, db.Model):
     mfa_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The TOTP time step of the last code accepted: a code is never accepted twice.
     mfa_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # A duplicate patient account merged by an admin: kept, deactivated, pointing to the
+    # account that now holds its requests (helpdesk.admin.patients.merge).
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
     memberships: Mapped[list[QueueMembership]] = relationship(  # noqa: F821
         back_populates="user", cascade="all, delete-orphan"

@@ -180,6 +180,7 @@ MATRIX: dict[str, Row] = {
     "admin.patient_search":             T("GET /admin/patients",                               302, 403, 403, 403, 403, 403, 200),
     "admin.patient_account":            T("GET /admin/patients/{owner_id}",                    302, 403, 403, 403, 403, 403, 200),
     "admin.patient_action":             T("POST /admin/patients/{owner_id}/reactivate",        302, 403, 403, 403, 403, 403, 302),
+    "admin.patient_merge":              T("POST /admin/patients/{owner_id}/merge",             302, 403, 403, 403, 403, 403, 302),
     "admin.calendar_list":              T("GET /admin/calendars",                              302, 403, 403, 403, 403, 403, 200),
     "admin.calendar_edit":              T("GET /admin/calendars/{calendar_id}",                302, 403, 403, 403, 403, 403, 200),
     "access.review":                    T("GET /admin/break-glass",                            302, 403, 403, 403, 403, 403, 200),

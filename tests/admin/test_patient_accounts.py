@@ -122,3 +122,56 @@ def test_only_admins_and_only_patient_accounts(client, ctx, admin, supervisor, a
     assert client.post(f"/admin/patients/{agent.id}/reset").status_code == 404
     token, _secret = accounts.create_api_token(actor=None, name="portal")
     assert client.get(f"/admin/patients/{token.user_id}").status_code == 404
+
+
+# ---------------------------------------------------------------- merging duplicates
+
+
+def test_merging_moves_requests_and_messages_and_leaves_a_tombstone(app, client, ctx, admin, patient, make_user,
+                                                                   make_ticket):
+    duplicate = make_user(name="Maria López", email="maria.old@example.org")
+    kept_ticket, old_ticket = make_ticket(requester=patient), make_ticket(requester=duplicate)
+    old_client = app.test_client()
+    login(old_client, duplicate)
+    login(client, admin)
+    # not confirmed, or an unknown address: nothing changes
+    for data in ({"into": patient.email}, {"into": "nobody@example.org", "confirm": "yes"}):
+        page = client.post(f"/admin/patients/{duplicate.id}/merge", data=data, follow_redirects=True)
+        assert "nothing was merged" in page.get_data(as_text=True)
+    db.session.refresh(old_ticket)
+    assert old_ticket.requester_id == duplicate.id
+    resp = client.post(f"/admin/patients/{duplicate.id}/merge", data={"into": patient.email.upper(), "confirm": "yes"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/admin/patients/{patient.id}")
+    db.session.refresh(old_ticket)
+    db.session.refresh(duplicate)
+    assert old_ticket.requester_id == patient.id
+    assert all(m.author_id == patient.id for m in old_ticket.messages if m.author_id in (patient.id, duplicate.id))
+    assert duplicate.merged_into_id == patient.id and not duplicate.active and duplicate.password_hash is None
+    assert old_client.get("/requests").status_code == 302  # the duplicate's sessions ended
+    away, into = _events("patient.merged_away"), _events("patient.merged_into")
+    assert away[0].object_id == str(duplicate.id) and into[0].object_id == str(patient.id)
+    assert into[0].changes["moved"]["tickets.requester_id"] == 1
+    # the survivor sees both requests; the tombstone links to it and refuses everyday fixes
+    survivor_client = app.test_client()
+    login(survivor_client, patient)
+    listing = survivor_client.get("/requests").get_data(as_text=True)
+    assert kept_ticket.reference in listing and old_ticket.reference in listing
+    page = client.get(f"/admin/patients/{duplicate.id}").get_data(as_text=True)
+    assert "Merged into" in page and "Merge this account" not in page
+    page = client.post(f"/admin/patients/{duplicate.id}/reactivate", follow_redirects=True).get_data(as_text=True)
+    assert "was merged into another" in page
+    db.session.refresh(duplicate)
+    assert not duplicate.active
+    again = client.post(f"/admin/patients/{duplicate.id}/merge", data={"into": patient.email, "confirm": "yes"},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "already merged" in again
+
+
+def test_every_reference_to_an_account_is_either_moved_or_kept_on_purpose():
+    """A new table that points at users must say what a merge does with it."""
+    from helpdesk.admin.patients import MERGE_MOVES, MERGE_STAYS
+
+    refs = {f"{t.name}.{c.name}" for t in db.metadata.sorted_tables for c in t.columns
+            for fk in c.foreign_keys if fk.column.table.name == "users"}
+    assert not set(MERGE_MOVES) & set(MERGE_STAYS)
+    assert refs == set(MERGE_MOVES) | set(MERGE_STAYS), refs ^ (set(MERGE_MOVES) | set(MERGE_STAYS))
