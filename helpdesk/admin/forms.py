@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from helpdesk.auth.models import Role
@@ -9,10 +9,11 @@ from helpdesk.formutil import choices
 
 
 class UserForm(FlaskForm):
+    """Invite a staff member: they choose their own password from the e-mailed link."""
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
-    role = SelectField("Role", choices=choices((r.value, r.value.capitalize()) for r in Role if r != Role.INTEGRATION))
-    password = PasswordField("Initial password", validators=[DataRequired(), Length(min=8, max=128)])
+    role = SelectField("Role", choices=choices((r.value, r.value.capitalize())
+                                               for r in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)))
 
 
 class QueueForm(FlaskForm):

@@ -21,7 +21,7 @@ from flask_login import current_user
 from helpdesk import storage
 from helpdesk.admin import audit_search
 from helpdesk.admin import patients as patient_accounts
-from helpdesk.auth import activation, mfa, services
+from helpdesk.auth import activation, invites, mfa, services
 from helpdesk.auth.lockedout import placeholder_ids
 from helpdesk.auth.models import ApiToken, Role, User
 from helpdesk.errors import DomainError, NotFound, ValidationFailed
@@ -69,13 +69,12 @@ def users():
     form = UserForm()
     if form.validate_on_submit():
         try:
-            user = services.create_user(
-                actor=_me(), email=form.email.data, name=form.name.data, role=form.role.data, password=form.password.data
-            )
+            user = invites.invite_staff(actor=_me(), email=form.email.data, name=form.name.data, role=form.role.data)
         except DomainError as err:
             _flash_error(err)
         else:
-            flash(f"Account created for {user.display_name}.", "success")
+            flash(f"Invitation e-mailed to {user.email}: the link to choose a password works for "
+                  f"{int(invites.INVITE_TTL.total_seconds() // 3600)} hours.", "success")
             return redirect(url_for("admin.users"))
     rows = db.session.scalars(sa.select(User).where(User.role != Role.PATIENT).order_by(User.role, User.display_name))
     patients = db.session.scalar(sa.select(sa.func.count()).where(User.role == Role.PATIENT,
@@ -460,3 +459,16 @@ def patient_merge(user_id: int):
     flash(f"Merged: {requests_moved} request{'' if requests_moved == 1 else 's'} moved here; the other account is "
           "deactivated and points to this one.", "success")
     return redirect(url_for("admin.patient_account", user_id=survivor.id))
+
+
+@bp.post("/users/<int:user_id>/invite")
+@role_required(Role.ADMIN)
+def resend_invite(user_id: int):
+    user = _get(User, user_id)
+    if ActionForm().validate_on_submit():
+        try:
+            invites.resend_invite(actor=_me(), user=user)
+            flash(f"A new invitation was e-mailed to {user.email}; the earlier link no longer works.", "success")
+        except DomainError as err:
+            _flash_error(err)
+    return redirect(url_for("admin.users"))

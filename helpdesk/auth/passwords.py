@@ -65,16 +65,19 @@ def reset_url(secret: str) -> str:
     return f"{current_app.config['HELPDESK'].external_url}{RESET_PATH}{secret}"
 
 
-def issue_reset_link(user: User, *, sent_by: User | None = None) -> PasswordResetToken:
-    """Void the user's open links, store a new one and queue its mail (no commit)."""
+def issue_reset_link(user: User, *, sent_by: User | None = None, ttl: timedelta = RESET_TTL,
+                     kind: str = "password_reset") -> PasswordResetToken:
+    """Void the user's open links, store a new one and queue its mail (no commit). ``kind``
+    is the mail template (``staff_invite`` for a new staff member's first password)."""
     _void_open_tokens(user.id)
     secret = secrets.token_urlsafe(32)
-    token = PasswordResetToken(user_id=user.id, token_hash=hash_token(secret), expires_at=utcnow() + RESET_TTL,
+    token = PasswordResetToken(user_id=user.id, token_hash=hash_token(secret), expires_at=utcnow() + ttl,
                                sent_by_id=sent_by.id if sent_by else None)
     db.session.add(token)
     db.session.flush()
-    queue_email(to=user.email, kind="password_reset", lang=user.language, user_id=user.id, secret=True,
-                context={"reset_url": reset_url(secret), "minutes": int(RESET_TTL.total_seconds() // 60)})
+    queue_email(to=user.email, kind=kind, lang=user.language, user_id=user.id, secret=True,
+                context={"reset_url": reset_url(secret), "minutes": int(ttl.total_seconds() // 60),
+                         "hours": int(ttl.total_seconds() // 3600)})
     return token
 
 

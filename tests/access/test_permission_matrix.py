@@ -177,6 +177,7 @@ MATRIX: dict[str, Row] = {
     "admin.audit_log":                  T("GET /admin/audit",                                  302, 403, 403, 403, 403, 403, 200),
     "admin.audit_export":               T("GET /admin/audit.csv",                              302, 403, 403, 403, 403, 403, 200),
     "admin.system":                     T("GET /admin/system",                                 302, 403, 403, 403, 403, 403, 200),
+    "admin.resend_invite":              T("POST /admin/users/{user_id}/invite",                302, 403, 403, 403, 403, 403, 302),
     "admin.patient_search":             T("GET /admin/patients",                               302, 403, 403, 403, 403, 403, 200),
     "admin.patient_account":            T("GET /admin/patients/{owner_id}",                    302, 403, 403, 403, 403, 403, 200),
     "admin.patient_action":             T("POST /admin/patients/{owner_id}/reactivate",        302, 403, 403, 403, 403, 403, 302),

@@ -2,31 +2,70 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
+from helpdesk.audit import AuditEvent
 from helpdesk.auth.models import ApiToken, Role, User, hash_token
 from helpdesk.extensions import db
+from helpdesk.notify.models import OutgoingEmail
 from helpdesk.tickets.models import Queue, QueueMembership
 from tests.factories import count, login
 
 
-def test_admin_creates_and_deactivates_users(client, ctx, admin, queues):
+def test_admin_invites_staff_who_choose_their_own_password_then_set_up_mfa(app, client, ctx, admin, queues):
     login(client, admin)
     assert client.get("/admin/users").status_code == 200
-    resp = client.post("/admin/users", data={"name": "New Agent", "email": "new.agent@example.org",
-                                             "role": "agent", "password": "blue kettle morning"})
+    resp = client.post("/admin/users", data={"name": "New Agent", "email": "new.agent@example.org", "role": "agent"})
     assert resp.status_code == 302
     user = db.session.scalar(sa.select(User).where(User.email == "new.agent@example.org"))
-    assert user.role == Role.AGENT
-    old_token = user.session_token
-    assert client.post(f"/admin/users/{user.id}/active/0").status_code == 302
+    assert user.role == Role.AGENT and user.password_hash is None  # the admin never knows it
+    (mail,) = db.session.scalars(sa.select(OutgoingEmail).where(OutgoingEmail.kind == "staff_invite")).all()
+    assert mail.to_addr == user.email and mail.secret and "72 hours" in mail.body
+    assert [e.changes for e in _events("user.invited")] == [{"role": "agent"}]
+    # again: a new link, the first one stops working
+    assert client.post(f"/admin/users/{user.id}/invite").status_code == 302
+    first, second = (re.search(r"(/password/reset/[A-Za-z0-9_-]+)", m.body).group(1) for m in db.session.scalars(
+        sa.select(OutgoingEmail).where(OutgoingEmail.kind == "staff_invite").order_by(OutgoingEmail.id)))
+    newcomer = app.test_client()
+    assert newcomer.get(first).status_code == 410
+    assert newcomer.post(second, data={"password": "blue kettle morning", "confirm": "blue kettle morning"}
+                         ).status_code == 302
+    signed_in = newcomer.post("/login", data={"email": user.email, "password": "blue kettle morning"})
+    assert signed_in.status_code == 302 and "/mfa" in signed_in.headers["Location"]  # staff enrol an authenticator
     db.session.refresh(user)
-    assert not user.active and user.session_token != old_token
-    # duplicate email: friendly error, nothing created
+    assert user.password_hash is not None
+    page = client.post(f"/admin/users/{user.id}/invite", follow_redirects=True).get_data(as_text=True)
+    assert "has not set a password yet" in page  # nothing to invite again once they have
+
+
+def test_invitations_are_for_staff_and_a_taken_address_is_refused(client, ctx, admin, patient):
+    login(client, admin)
     n = count(User)
-    client.post("/admin/users", data={"name": "X", "email": "new.agent@example.org", "role": "agent",
-                                      "password": "blue kettle morning"})
-    assert count(User) == n
+    client.post("/admin/users", data={"name": "X", "email": "x@example.org", "role": "patient"})
+    client.post("/admin/users", data={"name": "X", "email": patient.email, "role": "agent"})
+    assert count(User) == n and _events("user.invited") == []
+
+
+def test_deactivating_staff_ends_their_sessions_and_tokens_at_once(app, client, ctx, admin, agent):
+    from helpdesk.auth import services as accounts
+
+    _token, secret = accounts.create_api_token(actor=None, name="agent cli", user=agent)
+    agent_browser = login(app.test_client(), agent)
+    assert agent_browser.get("/agent/").status_code == 200
+    assert app.test_client().get("/api/v1/tickets", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    login(client, admin)
+    old_token = agent.session_token
+    assert client.post(f"/admin/users/{agent.id}/active/0").status_code == 302
+    db.session.refresh(agent)
+    assert not agent.active and agent.session_token != old_token
+    assert agent_browser.get("/agent/").status_code == 302
+    assert app.test_client().get("/api/v1/tickets", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+
+def _events(action: str) -> list[AuditEvent]:
+    return list(db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
 def test_admin_manages_queues_and_supervisors_manage_their_members(client, ctx, admin, supervisor, make_user):

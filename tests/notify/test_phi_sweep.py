@@ -94,7 +94,7 @@ def test_every_mail_template_renders_without_phi_in_both_languages(ctx, make_tic
         assert used == lang
         # account mails (password reset / changed) are about no request
         assert subject and t.reference in subject or kind in ("test", "password_reset", "password_changed",
-                                                                 "email_verification")
+                                                                 "email_verification", "staff_invite")
         _assert_clean(subject + "\n" + body, path.name)
 
 
