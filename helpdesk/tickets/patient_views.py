@@ -38,16 +38,19 @@ def _apply_errors(form, err: DomainError) -> None:
 def get_help():
     form = HelpRequestForm()
     kb_suggestions = []
+    uploads = uploads_from_request() if request.method == "POST" else []
     if form.validate_on_submit():
         # Knowledge base: before the request is sent, show up to 3 articles that may
         # answer it (works without JavaScript); "Send my request" posts again with confirm=1.
-        if request.form.get("confirm") != "1":
+        # A request with files goes straight through: a browser cannot keep chosen files
+        # across that extra page (the live suggestions were shown while typing).
+        if request.form.get("confirm") != "1" and not uploads:
             kb_suggestions = suggestions_before_submit(form.subject.data or "", form.body.data or "")
         if not kb_suggestions:
             try:
                 ticket = services.create_ticket(
                     requester=_me(), subject=form.subject.data, body=form.body.data,
-                    channel=Channel.WEB, created_by=_me(),
+                    channel=Channel.WEB, created_by=_me(), attachments=uploads,
                 )
             except DomainError as err:
                 _apply_errors(form, err)
@@ -56,8 +59,11 @@ def get_help():
                 return redirect(url_for("patient.request_page", reference=ticket.reference))
     status = 422 if request.method == "POST" and not kb_suggestions else 200
     query_length = len(f"{form.subject.data or ''}\n{form.body.data or ''}".strip()) if kb_suggestions else 0
+    # the page came back (an error): the typed text is kept, the chosen files cannot be
+    files_not_sent = [u.filename for u in uploads] if status == 422 else []
     return render_template("patient/get_help.html", form=form, kb_suggestions=kb_suggestions,
-                           kb_query_length=query_length, kb_deflect_form=DeflectForm()), status
+                           kb_query_length=query_length, kb_deflect_form=DeflectForm(),
+                           files_not_sent=files_not_sent), status
 
 
 @bp.get("/requests")
