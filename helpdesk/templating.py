@@ -31,6 +31,10 @@ def init_templating(app: Flask) -> None:
     def status_label(value: Status | str) -> str:
         return Status(value).label
 
+    from helpdesk.tickets.next_step import wording
+
+    app.add_template_global(wording, "next_step_text")
+
     @app.template_filter("tel_uri")
     def tel_uri_filter(value: str) -> str:
         return tel_uri(value)

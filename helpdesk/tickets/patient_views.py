@@ -17,6 +17,7 @@ from helpdesk.tickets import queries, services
 from helpdesk.tickets.forms import CloseForm, HelpRequestForm, ReplyForm
 from helpdesk.tickets.merge import survivor_of
 from helpdesk.tickets.models import Channel, Status
+from helpdesk.tickets.next_step import next_steps
 
 bp = Blueprint("patient", __name__)
 
@@ -71,7 +72,8 @@ def get_help():
 def my_requests():
     size = current_app.config["HELPDESK"].page_size
     tickets, next_cursor = queries.patient_requests(_me(), request.args.get("cursor"), size)
-    return render_template("patient/my_requests.html", tickets=tickets, next_cursor=next_cursor)
+    return render_template("patient/my_requests.html", tickets=tickets, next_cursor=next_cursor,
+                           steps=next_steps(tickets), unread=queries.unread_replies(_me(), [t.id for t in tickets]))
 
 
 @bp.get("/requests/<reference>")
@@ -82,8 +84,16 @@ def request_page(reference: str):
         flash(_("Request %(old)s was merged into %(new)s; its messages are below.",
                 old=ticket.reference, new=survivor.reference), "info")
         return redirect(url_for("patient.request_page", reference=survivor.reference))
+    seen_before = services.mark_request_read(_me(), ticket)  # opening the request reads its replies
+    return _request_page(ticket, ReplyForm(), seen_before=seen_before)
+
+
+def _request_page(ticket, form, seen_before: int | None = None):
+    """The request page; ``seen_before``: the newest public message the patient had
+    seen before this view (the help desk's messages after it are marked new)."""
     return render_template(
-        "patient/request.html", ticket=ticket, form=ReplyForm(), close_form=CloseForm(), Status=Status
+        "patient/request.html", ticket=ticket, form=form, close_form=CloseForm(), Status=Status,
+        step=next_steps([ticket])[ticket.id], seen_before=seen_before,
     )
 
 
@@ -105,9 +115,7 @@ def reply(reference: str):
             else:
                 flash(_("Your reply was sent."), "success")
             return redirect(url_for("patient.request_page", reference=posted.ticket.reference))
-    return render_template(
-        "patient/request.html", ticket=ticket, form=form, close_form=CloseForm(), Status=Status
-    ), 422
+    return _request_page(ticket, form), 422
 
 
 @bp.post("/requests/<reference>/close")
