@@ -10,10 +10,11 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from helpdesk.auth.services import create_api_token
 from helpdesk.extensions import db
 from helpdesk.notify.models import Attachment
 from helpdesk.tickets.models import Message, Ticket
-from tests.factories import count, login, run_jobs
+from tests.factories import bearer, count, login, run_jobs
 from tests.notify.samples import EXE, pdf, png
 from tests.notify.scanners import EICAR
 
@@ -126,3 +127,52 @@ def test_with_a_file_the_request_is_sent_without_the_suggestions_step(client, se
     assert "These articles may answer" in client.post("/help", data=text).get_data(as_text=True)
     resp = _send(client, ("screen.png", png()), **text)
     assert resp.status_code == 302 and count(Ticket) == 1 and count(Attachment) == 1
+
+
+# ----------------------------------------------------------------------------- the portal's API
+
+
+def _api_create(client, secret, *files, **parts):
+    data = {"subject": SUBJECT, "body": BODY, "requester_email": "nora@example.net", "requester_name": "Nora Diaz",
+            **parts, "attachments": [(io.BytesIO(d), n) for n, d in files]}
+    return client.post("/api/v1/tickets/with-attachments", headers=bearer(secret), content_type="multipart/form-data",
+                       data=data)
+
+
+def test_the_portal_creates_a_request_with_files(client, ctx, queues, portal, agent):
+    user, secret = portal
+    resp = _api_create(client, secret, ("bill.png", png()), ("statement.pdf", pdf()))
+    assert resp.status_code == 201, resp.json
+    reference = resp.json["reference"]
+    assert resp.headers["Location"].endswith(f"/api/v1/tickets/{reference}")
+    [first] = resp.json["messages"]
+    assert [a["filename"] for a in first["attachments"]] == ["bill.png", "statement.pdf"]
+    assert client.get(first["attachments"][0]["url"], headers=bearer(secret)).data == png()
+    run_jobs()
+    login(client, agent)
+    rows = db.session.scalars(sa.select(Attachment).order_by(Attachment.id)).all()
+    assert client.get(f"/attachments/{rows[1].id}").data == pdf()
+
+
+def test_the_portal_api_refuses_a_bad_file_and_creates_nothing(client, ctx, queues, portal, configure):
+    _user, secret = portal
+    resp = _api_create(client, secret, ("a.pdf", EXE))
+    assert resp.status_code == 422 and resp.json["error"]["fields"]["attachments"]
+    configure(attachment_scanner="tests.notify.scanners:refuse_eicar")
+    resp = _api_create(client, secret, ("a.pdf", pdf() + EICAR))
+    assert resp.status_code == 422 and "virus" in resp.json["error"]["fields"]["attachments"][0]
+    assert _api_create(client, secret, evil="1").status_code == 422
+    assert _api_create(client, secret, requester_email="not an address").status_code == 422
+    assert count(Ticket) == 0 and count(Attachment) == 0
+
+
+def test_the_portal_api_create_triad(client, ctx, queues, portal, patient, agent):
+    """Integration tokens only: 201; a patient's or an agent's token 403 whatever the
+    body; no token 401. (A creation names no existing object, so there is no 404 case.)"""
+    _user, secret = portal
+    for user in (patient, agent):
+        _t, other_secret = create_api_token(actor=None, name="cli", user=user)
+        assert _api_create(client, other_secret, ("bill.png", png())).status_code == 403
+    assert client.post("/api/v1/tickets/with-attachments", data={}).status_code == 401
+    assert count(Ticket) == 0
+    assert _api_create(client, secret, ("bill.png", png())).status_code == 201
