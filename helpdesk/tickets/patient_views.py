@@ -93,7 +93,7 @@ def _request_page(ticket, form, seen_before: int | None = None):
     seen before this view (the help desk's messages after it are marked new)."""
     return render_template(
         "patient/request.html", ticket=ticket, form=form, close_form=CloseForm(), Status=Status,
-        step=next_steps([ticket])[ticket.id], seen_before=seen_before,
+        seen_before=seen_before,
     )
 
 

@@ -246,3 +246,13 @@ def test_another_patient_or_an_agent_cannot_read_or_mark(client, ctx, make_ticke
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestRead)) == 0
     with pytest.raises(Exception, match="No request"):
         _services.mark_request_read(other_patient, t)
+
+
+def test_the_request_page_with_survey_errors_still_says_what_happens_next(client, ctx, make_ticket, patient, agent):
+    t = make_ticket()
+    services.post_message(t, author=agent, body="Fixed: the duplicate charge is refunded.", next_status=Status.RESOLVED)
+    login(client, patient)
+    resp = client.post(f"/requests/{t.reference}/survey", data={})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and 'id="rating-error"' in page
+    assert WORDS["resolved"]["en"] in _text(page)
