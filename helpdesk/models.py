@@ -28,12 +28,12 @@ from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
 from helpdesk.sla.models import Notification, SlaCalendar, SlaMetric, SlaPolicy, TicketSla
 from helpdesk.sla.rollup import DashAgent, DashDay, DashSla, DashStaleDay, DashVolume
 from helpdesk.storage import StoredBlob
-from helpdesk.tickets.models import Message, MessageVersion, Queue, QueueMembership, Ticket
+from helpdesk.tickets.models import Message, MessageVersion, Queue, QueueMembership, RequestRead, Ticket
 from helpdesk.tickets.workspace_models import Macro, SavedView, TicketMerge, TicketPresence
 
 __all__ = [
     "ApiToken", "AuditChainHead", "AuditEvent", "AuthSession", "BreakGlassGrant", "Message", "MessageVersion",
-    "MfaRecoveryCode", "ModelVersion", "OutboxJob", "Queue", "QueueMembership",
+    "MfaRecoveryCode", "ModelVersion", "OutboxJob", "Queue", "QueueMembership", "RequestRead",
     "RoutingDecision", "RoutingLabel", "Ticket", "User",
     # knowledge base
     "Article", "ArticleFeedback", "ArticleQueue", "ArticleVersion", "ArticleViewDay", "Deflection", "KbIndexState",

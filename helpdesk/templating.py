@@ -31,6 +31,14 @@ def init_templating(app: Flask) -> None:
     def status_label(value: Status | str) -> str:
         return Status(value).label
 
+    from helpdesk.tickets.next_step import next_steps, wording
+
+    app.add_template_global(wording, "next_step_text")
+
+    @app.template_global("next_step_of")
+    def next_step_of(ticket):  # one request's (a list computes its page's at once: next_steps)
+        return next_steps([ticket])[ticket.id]
+
     @app.template_filter("tel_uri")
     def tel_uri_filter(value: str) -> str:
         return tel_uri(value)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any
 
-from flask import current_app, g, request
+from flask import current_app, g, request, url_for
 from flask.views import MethodView
 from marshmallow import fields, validate
 
@@ -15,18 +15,25 @@ from helpdesk.api.multipart import Blueprint, UploadField
 from helpdesk.api.schemas import (
     BINARY,
     BODY_MAX,
+    SUBJECT_MAX,
     PostedWithAttachmentsOut,
     StrictSchema,
+    TicketDetailOut,
     attachment_out,
     document_errors,
 )
 from helpdesk.auth.models import User
-from helpdesk.errors import ValidationFailed
+from helpdesk.errors import Forbidden, ValidationFailed
 from helpdesk.notify import attachments as files
 from helpdesk.notify.views import audit_download, send_attachment
-from helpdesk.permissions import can_read_internal_notes, get_visible_ticket, message_author
+from helpdesk.permissions import (
+    can_create_for_patients,
+    can_read_internal_notes,
+    get_visible_ticket,
+    message_author,
+)
 from helpdesk.tickets import services as tickets
-from helpdesk.tickets.models import Channel, Status
+from helpdesk.tickets.models import Channel, Priority, Status
 
 blp = Blueprint("api_attachments", __name__, url_prefix="/api/v1", description="Files on requests")
 
@@ -38,7 +45,7 @@ DOWNLOAD_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/h
 
 @blp.before_request
 def _authenticate() -> None:
-    if request.endpoint == "api_attachments.MessagesWithAttachments":
+    if request.endpoint in ("api_attachments.MessagesWithAttachments", "api_attachments.TicketsWithAttachments"):
         # files get a larger request limit than the 1 MB everything else has
         settings = current_app.config["HELPDESK"]
         request.max_content_length = settings.attachment_max_message_bytes + settings.max_request_bytes
@@ -72,6 +79,60 @@ class MessageWithAttachmentsIn(StrictSchema):
         if "body" in error.messages:
             raise ValidationFailed("Body must be text.", fields={"body": ["Must be text."]})
         raise ValidationFailed("Some fields are missing or not valid.", fields=error.messages)
+
+
+NEW_TICKET_TEXT_PARTS = {"subject", "body", "requester_email", "requester_name", "priority"}
+
+
+class TicketWithAttachmentsIn(StrictSchema):
+    """A new request with files (multipart): the fields of POST /tickets, the requester
+    as two flat parts, and the files, checked as a reply's are."""
+
+    subject = fields.Str(required=True, validate=validate.Length(min=1, max=SUBJECT_MAX))
+    body = fields.Str(required=True, validate=validate.Length(min=1, max=BODY_MAX))
+    requester_email = fields.Email(required=True, validate=validate.Length(max=254))
+    requester_name = fields.Str(required=True, validate=validate.Length(min=1, max=120))
+    priority = fields.Str(validate=validate.OneOf([p.value for p in Priority]))
+    attachments = fields.List(UploadField(), load_default=list)
+
+    def handle_error(self, error: Any, data: Any, **kwargs: Any) -> None:
+        unknown = set(request.form) - NEW_TICKET_TEXT_PARTS
+        if unknown or set(request.files) - FILE_PARTS:
+            raise ValidationFailed("Unknown fields.", fields={k: ["Unknown field."] for k in unknown} or
+                                   {"files": ["Send files as 'attachments'."]})
+        raise ValidationFailed("Some fields are missing or not valid.", fields=error.messages)
+
+
+def integration_only(view: Any) -> Any:
+    """A token that may not create requests gets 403 whatever the body holds."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not can_create_for_patients(_user()):
+            raise Forbidden("Only integration tokens create requests.")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@blp.route("/tickets/with-attachments", tags=["attachments"])
+class TicketsWithAttachments(MethodView):
+    @integration_only
+    @blp.doc(description="Like POST /tickets, as multipart/form-data: the requester as `requester_email` and "
+                         "`requester_name`; repeat `attachments` for several files (images and PDF, checked by "
+                         "content, size and the virus scanner as for replies). Integration tokens only.")
+    @blp.arguments(TicketWithAttachmentsIn, location="form_and_files")
+    @blp.response(201, TicketDetailOut, description="Created")
+    @document_errors(blp, 401, 403, 413, 422)
+    def post(self, data: dict[str, Any]):
+        """Create a request with files for a patient (multipart/form-data)."""
+        user = _user()
+        ticket = tickets.create_ticket_for_requester(
+            requester_email=data["requester_email"], requester_name=data["requester_name"],
+            subject=data["subject"], body=data["body"], channel=Channel.API, created_by=user,
+            priority=data.get("priority"), attachments=[u for u in data["attachments"] if u is not None],
+        )
+        return ticket, 201, {"Location": url_for("api_tickets.TicketItem", reference=ticket.reference)}
 
 
 def visible_ticket_first(view: Any) -> Any:

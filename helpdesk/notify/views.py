@@ -123,7 +123,7 @@ def attachment_hint() -> str:
 
 # Pages that accept files get a larger request limit than the 1 MB everything else has
 # (the API's multipart endpoint sets the same in helpdesk.api.attachments).
-UPLOAD_ENDPOINTS = {"patient.reply", "agent.reply"}
+UPLOAD_ENDPOINTS = {"patient.get_help", "patient.reply", "agent.reply"}
 
 
 @bp.before_app_request

@@ -479,6 +479,24 @@ def ticket_metrics(ticket_id: int) -> list[dict[str, Any]]:
     return out
 
 
+def reply_clocks(ticket_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The open reply clock (first reply or next reply) of each ticket, for the
+    patient's "what happens next" (one query): ``due_at`` (None while paused), whether
+    it is paused, and its state now (``breached`` / ``at_risk`` / ``ok``). A ticket with
+    no open reply clock (no target applies, or the help desk has replied) is absent."""
+    ids = list(ticket_ids)
+    if not ids:
+        return {}
+    at, out = now(), {}
+    rows = db.session.scalars(sa.select(SlaMetric).where(
+        SlaMetric.ticket_id.in_(ids), SlaMetric.state.in_(OPEN),
+        SlaMetric.metric.in_([Metric.FIRST_REPLY, Metric.NEXT_REPLY])).order_by(SlaMetric.id))
+    for row in rows:
+        out[row.ticket_id] = {"due_at": row.due_at, "paused": row.state == MetricState.PAUSED,
+                              "state": state_at(row, at)}
+    return out
+
+
 def unread_count(user_id: int) -> int:
     """Kept for callers of the SLA module; notifications live in helpdesk.notify."""
     return count(user_id)

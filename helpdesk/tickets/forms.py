@@ -19,6 +19,8 @@ ATTACHMENT_ACCEPT = "image/png,image/jpeg,image/gif,image/webp,image/heic,applic
 class HelpRequestForm(FlaskForm):
     subject = StringField(_l("What do you need help with?"), validators=[DataRequired(), Length(max=SUBJECT_MAX)])
     body = TextAreaField(_l("Tell us more"), validators=[DataRequired(), Length(max=BODY_MAX)])
+    # the same checks as a reply's files (helpdesk.notify.attachments); errors land on this field
+    attachments = MultipleFileField(_l("Attach files (optional)"), render_kw={"accept": ATTACHMENT_ACCEPT})
 
 
 class ReplyForm(FlaskForm):

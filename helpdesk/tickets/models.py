@@ -266,3 +266,16 @@ def refuse_bulk_body_update(state) -> None:
         m.class_ in (Message, MessageVersion) for m in state.all_mappers
     ) and "body" in state.statement.compile().params:
         raise MessageIsNotEditedInPlace("a message's text is never changed in place")
+
+
+class RequestRead(db.Model):
+    """How far a patient has read one of their requests: the newest public message they
+    have seen on its page. A public staff message after it is an unread reply (internal
+    notes never count: they are not public). Written when the patient opens the request."""
+
+    __tablename__ = "request_reads"
+
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    last_seen_message_id: Mapped[int] = mapped_column(default=0)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

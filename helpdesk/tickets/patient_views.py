@@ -17,6 +17,7 @@ from helpdesk.tickets import queries, services
 from helpdesk.tickets.forms import CloseForm, HelpRequestForm, ReplyForm
 from helpdesk.tickets.merge import survivor_of
 from helpdesk.tickets.models import Channel, Status
+from helpdesk.tickets.next_step import next_steps
 
 bp = Blueprint("patient", __name__)
 
@@ -38,16 +39,19 @@ def _apply_errors(form, err: DomainError) -> None:
 def get_help():
     form = HelpRequestForm()
     kb_suggestions = []
+    uploads = uploads_from_request() if request.method == "POST" else []
     if form.validate_on_submit():
         # Knowledge base: before the request is sent, show up to 3 articles that may
         # answer it (works without JavaScript); "Send my request" posts again with confirm=1.
-        if request.form.get("confirm") != "1":
+        # A request with files goes straight through: a browser cannot keep chosen files
+        # across that extra page (the live suggestions were shown while typing).
+        if request.form.get("confirm") != "1" and not uploads:
             kb_suggestions = suggestions_before_submit(form.subject.data or "", form.body.data or "")
         if not kb_suggestions:
             try:
                 ticket = services.create_ticket(
                     requester=_me(), subject=form.subject.data, body=form.body.data,
-                    channel=Channel.WEB, created_by=_me(),
+                    channel=Channel.WEB, created_by=_me(), attachments=uploads,
                 )
             except DomainError as err:
                 _apply_errors(form, err)
@@ -56,8 +60,11 @@ def get_help():
                 return redirect(url_for("patient.request_page", reference=ticket.reference))
     status = 422 if request.method == "POST" and not kb_suggestions else 200
     query_length = len(f"{form.subject.data or ''}\n{form.body.data or ''}".strip()) if kb_suggestions else 0
+    # the page came back (an error): the typed text is kept, the chosen files cannot be
+    files_not_sent = [u.filename for u in uploads] if status == 422 else []
     return render_template("patient/get_help.html", form=form, kb_suggestions=kb_suggestions,
-                           kb_query_length=query_length, kb_deflect_form=DeflectForm()), status
+                           kb_query_length=query_length, kb_deflect_form=DeflectForm(),
+                           files_not_sent=files_not_sent), status
 
 
 @bp.get("/requests")
@@ -65,7 +72,8 @@ def get_help():
 def my_requests():
     size = current_app.config["HELPDESK"].page_size
     tickets, next_cursor = queries.patient_requests(_me(), request.args.get("cursor"), size)
-    return render_template("patient/my_requests.html", tickets=tickets, next_cursor=next_cursor)
+    return render_template("patient/my_requests.html", tickets=tickets, next_cursor=next_cursor,
+                           steps=next_steps(tickets), unread=queries.unread_replies(_me(), [t.id for t in tickets]))
 
 
 @bp.get("/requests/<reference>")
@@ -76,8 +84,16 @@ def request_page(reference: str):
         flash(_("Request %(old)s was merged into %(new)s; its messages are below.",
                 old=ticket.reference, new=survivor.reference), "info")
         return redirect(url_for("patient.request_page", reference=survivor.reference))
+    seen_before = services.mark_request_read(_me(), ticket)  # opening the request reads its replies
+    return _request_page(ticket, ReplyForm(), seen_before=seen_before)
+
+
+def _request_page(ticket, form, seen_before: int | None = None):
+    """The request page; ``seen_before``: the newest public message the patient had
+    seen before this view (the help desk's messages after it are marked new)."""
     return render_template(
-        "patient/request.html", ticket=ticket, form=ReplyForm(), close_form=CloseForm(), Status=Status
+        "patient/request.html", ticket=ticket, form=form, close_form=CloseForm(), Status=Status,
+        seen_before=seen_before,
     )
 
 
@@ -99,9 +115,7 @@ def reply(reference: str):
             else:
                 flash(_("Your reply was sent."), "success")
             return redirect(url_for("patient.request_page", reference=posted.ticket.reference))
-    return render_template(
-        "patient/request.html", ticket=ticket, form=form, close_form=CloseForm(), Status=Status
-    ), 422
+    return _request_page(ticket, form), 422
 
 
 @bp.post("/requests/<reference>/close")

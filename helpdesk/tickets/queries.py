@@ -17,7 +17,7 @@ from helpdesk.extensions import db
 from helpdesk.permissions import member_queue_ids, ticket_scope
 from helpdesk.sla.models import TicketSla
 from helpdesk.tickets import search
-from helpdesk.tickets.models import Priority, Queue, QueueMembership, Status, Ticket
+from helpdesk.tickets.models import Message, Priority, Queue, QueueMembership, RequestRead, Status, Ticket
 
 SORTS = ("relevance", "newest", "oldest", "priority", "due")
 
@@ -234,6 +234,39 @@ def queue_counts(user: User) -> list[dict[str, Any]]:
 
 def patient_requests(user: User, cursor: str | None, limit: int) -> tuple[list[Ticket], str | None]:
     return ticket_list(user, TicketFilters(sort="newest", cursor=cursor, limit=limit))
+
+
+STAFF_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+
+
+def unread_replies(user: User, ticket_ids) -> set[int]:
+    """Which of ``ticket_ids`` have a public staff message ``user`` has not seen (their
+    read marker, ``RequestRead``; none yet: every public staff message is unread).
+    Internal notes are never public, so they never count. One query."""
+    ids = list(ticket_ids)
+    if not ids:
+        return set()
+    seen = (sa.select(RequestRead.last_seen_message_id)
+            .where(RequestRead.ticket_id == Message.ticket_id, RequestRead.user_id == user.id)
+            .scalar_subquery())
+    stmt = (sa.select(Message.ticket_id).distinct()
+            .join(User, User.id == Message.author_id)
+            .where(Message.ticket_id.in_(ids), Message.public.is_(True), User.role.in_(STAFF_ROLES),
+                   Message.id > sa.func.coalesce(seen, 0)))
+    return set(db.session.scalars(stmt))
+
+
+def last_public_from_staff(ticket_ids) -> set[int]:
+    """Which of ``ticket_ids`` have a staff member's message as their newest public one."""
+    ids = list(ticket_ids)
+    if not ids:
+        return set()
+    newest = (sa.select(Message.ticket_id, sa.func.max(Message.id).label("id"))
+              .where(Message.ticket_id.in_(ids), Message.public.is_(True))
+              .group_by(Message.ticket_id).subquery())
+    stmt = (sa.select(newest.c.ticket_id).join(Message, Message.id == newest.c.id)
+            .join(User, User.id == Message.author_id).where(User.role.in_(STAFF_ROLES)))
+    return set(db.session.scalars(stmt))
 
 
 def assignable_agents(queue_id: int) -> list[User]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
 
 from helpdesk import audit, jobs
 from helpdesk.auth.models import Role, User
@@ -53,6 +54,7 @@ from helpdesk.tickets.models import (
     Priority,
     Queue,
     QueueMembership,
+    RequestRead,
     Status,
     Ticket,
     new_reference,
@@ -629,3 +631,30 @@ def _pick_assignee(queue: Queue) -> User | None:
         .scalar_subquery()
     )
     return db.session.scalar(candidates.order_by(load.asc(), User.id).limit(1))
+
+
+# ---------------------------------------------------------------- the patient's read marker
+
+
+def mark_request_read(user: User, ticket: Ticket) -> int:
+    """The patient has opened ``ticket``: every public message on it so far is read
+    (a later public staff reply is unread again). Returns what was seen before, the
+    newest public message id (0 for none), so the page can mark the replies that were
+    new. Writes only when something new was read; two views at once keep one row."""
+    if not can_view_ticket(user, ticket) or not is_patient(user):
+        raise NotFound("No request with that reference.")
+    with unit_of_work():
+        newest = db.session.scalar(sa.select(sa.func.max(Message.id)).where(
+            Message.ticket_id == ticket.id, Message.public.is_(True))) or 0
+        seen = db.session.scalar(sa.select(RequestRead.last_seen_message_id).where(
+            RequestRead.ticket_id == ticket.id, RequestRead.user_id == user.id))
+        if seen is None or seen < newest:
+            dialect = db.session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            stmt = insert(RequestRead).values(ticket_id=ticket.id, user_id=user.id, last_seen_message_id=newest,
+                                              seen_at=utcnow())
+            db.session.execute(stmt.on_conflict_do_update(
+                index_elements=["ticket_id", "user_id"],
+                set_={"last_seen_message_id": stmt.excluded.last_seen_message_id, "seen_at": stmt.excluded.seen_at},
+            ))
+    return seen or 0

@@ -212,6 +212,7 @@ MATRIX: dict[str, Row] = {
     "api_tickets.TicketItem":           T("GET /api/v1/tickets/{ref}",                         401, 200, 404, 200, 404, 200, 404, 200),
     "api_tickets.TicketMessages":       T("POST /api/v1/tickets/{ref}/messages",               401, 201, 404, 201, 404, 201, 404, 201, json={"body": "Thank you."}),
     "api_attachments.MessagesWithAttachments": T("POST /api/v1/tickets/{ref}/messages/with-attachments", 401, 422, 404, 422, 404, 422, 404, 422),
+    "api_attachments.TicketsWithAttachments": T("POST /api/v1/tickets/with-attachments",             401, 403, 403, 403, 403, 403, 403, 422),  # a creation: no one else's object to 404
     "api_attachments.Download":                T("GET /api/v1/attachments/{attachment_id}",           401, 200, 404, 200, 404, 200, 404, 200),
     "api_inbound_mail.InboundMail":            T("POST /api/v1/inbound-mail",                         404, 404, 404, 404, 404, 404, 404, 404),  # off unless configured
     "api_oncall.Roster":                T("GET /api/v1/oncall",                                401, 403, 403, 403, 403, 200, 200, 403),
