@@ -6,7 +6,7 @@ public staff message after it is shown as an unread reply on the patient's pages
 it counts as unread.
 
 Revision ID: bf19e501850b
-Revises: f6a7b8c9d0e1
+Revises: a7c3e91b5d20
 Create Date: 2026-12-07 02:14:13.451986
 
 """
@@ -18,7 +18,7 @@ import helpdesk.timeutil
 
 # revision identifiers, used by Alembic.
 revision = 'bf19e501850b'
-down_revision = 'f6a7b8c9d0e1'
+down_revision = 'a7c3e91b5d20'
 branch_labels = None
 depends_on = None
 
