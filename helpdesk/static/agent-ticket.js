@@ -1,8 +1,11 @@
 /* Agent ticket page: macro search and insert, and the collision indicator.
  *
  * Macros: a search box filters the macro list; "Insert in reply" puts the macro's text
- * (already rendered by the server for this ticket) into the reply box. Without
- * JavaScript the list is a plain select and "Insert" posts and comes back pre-filled.
+ * (already rendered by the server for this ticket) into the reply box. "Apply" does the
+ * same and also sets "Then set status" to the macro's status and remembers the macro, so
+ * that Send applies its priority/queue too; nothing is sent until the agent presses Send.
+ * Without JavaScript the list is a plain select and both buttons post and come back with
+ * the reply pre-filled.
  *
  * Presence: every few seconds the page tells the server whether you are viewing or
  * typing a reply, and shows who else has this request open. If a message arrived
@@ -48,6 +51,33 @@
       reply.setSelectionRange(reply.value.length, reply.value.length);
       reply.dispatchEvent(new Event("input", { bubbles: true }));
       if (status) { status.textContent = "Macro inserted in the reply."; }
+    });
+  }
+
+  var apply = document.getElementById("macro-apply");
+  var preview = document.getElementById("macro-preview");
+  var replyForm = reply ? reply.form : null;
+  if (select && apply && reply && replyForm && preview) {
+    apply.addEventListener("click", function (event) {
+      var opt = select.options[select.selectedIndex];
+      event.preventDefault();
+      if (!opt || opt.disabled) { return; }
+      reply.value = opt.getAttribute("data-text") || "";
+      var macroId = replyForm.querySelector("input[name=macro_id]");
+      if (macroId) { macroId.value = opt.value; }
+      var next = replyForm.querySelector("select[name=next_status]");
+      if (next) { next.value = opt.getAttribute("data-status") || ""; }
+      var extra = opt.getAttribute("data-extra") || "";
+      preview.hidden = false;
+      preview.textContent = "";
+      var p = document.createElement("p");
+      p.textContent = "Macro “" + (opt.getAttribute("data-name") || "") + "” is in the reply box: edit it, then press Send. Nothing has been sent." +
+        (extra ? " On Send it also sets " + extra + "." : "") +
+        (opt.getAttribute("data-status") ? " Its status is chosen in “Then set status”." : "");
+      preview.appendChild(p);
+      reply.focus();
+      reply.setSelectionRange(reply.value.length, reply.value.length);
+      reply.dispatchEvent(new Event("input", { bubbles: true }));
     });
   }
 
