@@ -15,6 +15,10 @@
   "use strict";
   var reply = document.querySelector("form[action$='/reply'] textarea[name=body]");
 
+  // the conversation scrolls in its own box: start at the newest message
+  var thread = document.querySelector("ol.thread-scroll");
+  if (thread) { thread.scrollTop = thread.scrollHeight; }
+
   // ---------------------------------------------------------------- macros
   var select = document.getElementById("macro-select");
   var search = document.getElementById("macro-search");
@@ -62,7 +66,9 @@
       var opt = select.options[select.selectedIndex];
       event.preventDefault();
       if (!opt || opt.disabled) { return; }
-      reply.value = opt.getAttribute("data-text") || "";
+      var text = opt.getAttribute("data-text") || "";
+      var current = reply.value.replace(/\s+$/, "");
+      reply.value = current && text ? current + "\n\n" + text : (current || text);
       var macroId = replyForm.querySelector("input[name=macro_id]");
       if (macroId) { macroId.value = opt.value; }
       var next = replyForm.querySelector("select[name=next_status]");
