@@ -66,10 +66,10 @@ def test_find_read_insert_apply_send_and_merge_at_1366x768(browser, live_server,
         for selector in PROPERTIES:
             box = page.locator(selector).bounding_box()
             assert box is not None and box["width"] > 0, selector
-            assert 0 <= box["y"] and box["y"] + box["height"] <= VIEWPORT["height"], (selector, box)
+            assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], (selector, box)
         reply = page.get_by_role("textbox", name="Message")
         box = reply.bounding_box()
-        assert box is not None and 0 <= box["y"] and box["y"] + 24 <= VIEWPORT["height"], box
+        assert box is not None and box["y"] >= 0 and box["y"] + 24 <= VIEWPORT["height"], box
         assert page.locator("#prop-patient").text_content().startswith("María Fernández")
         assert "English" in page.locator("#prop-language").text_content()
         assert older.reference in page.locator("#prop-open").text_content()
