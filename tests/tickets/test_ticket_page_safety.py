@@ -46,7 +46,12 @@ def test_the_properties_block_shows_every_property(client, ctx, agent, make_user
         assert f">{label}<" in props, label
     assert "Luis Ortega" in props and "Español" in props and "Billing" in props
     assert third.reference in props and other.reference not in props  # open ones only
-    assert "None linked" in props
+    assert "None linked" in props and "Patient's account, e-mail" in props
+    ticket.identity_unverified = True  # as sent from the "Can't sign in?" form
+    db.session.commit()
+    page = _page(client, ticket)
+    props = page[page.index('<section class="props"'):page.index("</section>", page.index('<section class="props"'))]
+    assert "Not verified" in props
 
 
 # ---------------------------------------------------------------- errors at the field and at the top
