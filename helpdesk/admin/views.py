@@ -36,7 +36,7 @@ from helpdesk.permissions import (
 )
 from helpdesk.sla import calendars
 from helpdesk.sla.clock import WEEKDAYS
-from helpdesk.tickets.models import Assignment, Queue, QueueMembership
+from helpdesk.tickets.models import Assignment, Queue, QueueMembership, Status, Ticket
 from helpdesk.timeutil import utcnow
 
 from .forms import ActionForm, CalendarForm, MemberForm, QueueForm, TokenForm, UserForm
@@ -232,8 +232,22 @@ def members(queue_id: int):
 @bp.post("/queues/<int:queue_id>/members/<int:user_id>/remove")
 @role_required(Role.ADMIN, Role.SUPERVISOR)
 def remove_member(queue_id: int, user_id: int):
+    """Two steps: the first post shows what removing means (nothing changes); the member is
+    removed only when that page is confirmed (``confirm=yes``)."""
     queue = _managed_queue(queue_id)
     if ActionForm().validate_on_submit():
+        if request.form.get("confirm") != "yes":
+            user = _get(User, user_id)
+            is_member = db.session.scalar(sa.select(QueueMembership.id).where(
+                QueueMembership.queue_id == queue.id, QueueMembership.user_id == user.id))
+            if is_member is None:
+                flash("Not a member of this queue.", "error")
+                return redirect(url_for("admin.members", queue_id=queue.id))
+            assigned = db.session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(
+                Ticket.queue_id == queue.id, Ticket.assignee_id == user.id,
+                Ticket.status.not_in([Status.RESOLVED, Status.CLOSED]))) or 0
+            return render_template("admin/member_remove_confirm.html", queue=queue, user=user, assigned=assigned,
+                                   action=ActionForm())
         try:
             services.remove_member(actor=_me(), queue=queue, user=_get(User, user_id))
             flash("Member removed.", "success")

@@ -62,6 +62,29 @@ def load_cmd(author_email: str | None) -> None:
         raise click.ClickException(str(err)) from None
 
 
+@kb_cli.command("translation")
+@click.argument("slug")
+@click.argument("original_slug", required=False)
+def translation_cmd(slug: str, original_slug: str | None) -> None:
+    """Record that the article SLUG translates ORIGINAL_SLUG (without it: SLUG is an original)."""
+    from helpdesk.kb.models import Article
+    from helpdesk.kb.services import set_translation_of
+
+    def get(s: str) -> Article:
+        found = db.session.scalar(sa.select(Article).where(Article.slug == s.strip()[:120]))
+        if found is None:
+            raise click.ClickException(f"No article with the slug {s!r}.")
+        return found
+
+    article = get(slug)
+    original = get(original_slug) if original_slug else None
+    try:
+        set_translation_of(article, original, actor=None)
+    except DomainError as err:
+        raise click.ClickException(err.message) from None
+    click.echo(f"{article.slug} translates {original.slug}." if original else f"{article.slug} is an original.")
+
+
 @kb_cli.command("reindex")
 def reindex_cmd() -> None:
     """Build the search index now and print its size and build time."""

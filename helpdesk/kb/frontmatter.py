@@ -10,6 +10,7 @@ category: Signing in
 queues: account-access, technical
 audience: public            # or internal
 language: en                # or es
+translation_of: reset-your-password   # optional: the slug of the article this one translates
 ---
 Markdown body…
 ```
@@ -41,6 +42,7 @@ class ContentArticle:
     language: str
     body_md: str
     source: str
+    translation_of: str | None = None
 
 
 def parse(text: str, *, source: str = "<string>") -> ContentArticle:
@@ -74,6 +76,7 @@ def parse(text: str, *, source: str = "<string>") -> ContentArticle:
         language=meta["language"].lower(),
         body_md=body.strip("\n") + "\n",
         source=source,
+        translation_of=meta.get("translation_of") or None,
     )
 
 

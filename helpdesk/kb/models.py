@@ -105,6 +105,10 @@ class Article(db.Model):
     updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     # "Article from ticket": where the draft came from (the ticket, never its text).
     source_ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id", ondelete="SET NULL"))
+    # A translation names the article it translates (the original names none): "Insert"
+    # on the ticket page picks the version in the patient's language (kb.services.in_language).
+    translation_of_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("kb_articles.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -35,6 +35,21 @@ def seed_articles(author: User | None = None, *, directory=CONTENT_DIR,
                                 note=f"Loaded from {item.source}", warm_index=False)
         existing.add(item.slug)
         created += 1
+    _link_translations(load_all(directory))
     if echo:
         echo(f"Knowledge base: {created} article(s) loaded.")
     return created
+
+
+def _link_translations(items) -> None:
+    """A shipped translation names its original by slug (``translation_of``): record it
+    where not recorded yet (also for articles loaded before the key existed)."""
+    wanted = {i.slug: i.translation_of for i in items if i.translation_of}
+    if not wanted:
+        return
+    by_slug = {a.slug: a for a in db.session.scalars(
+        sa.select(Article).where(Article.slug.in_(set(wanted) | set(wanted.values()))))}
+    for slug, original_slug in wanted.items():
+        article, original = by_slug.get(slug), by_slug.get(original_slug)
+        if article is not None and original is not None and article.translation_of_id is None:
+            services.set_translation_of(article, original, actor=None)

@@ -53,6 +53,7 @@ from helpdesk.permissions import (
     can_work_ticket,
     is_kb_editor,
     is_public_article,
+    public_article_clause,
 )
 from helpdesk.tickets.models import Queue, Status, Ticket
 from helpdesk.timeutil import utcnow
@@ -846,3 +847,35 @@ def kb_stats(queue_slugs: Sequence[str] | None = None, since: datetime | None = 
             for r in due
         ],
     }
+
+
+# ---------------------------------------------------------------- translations
+
+
+def set_translation_of(article: Article, original: Article | None, *, actor: User | None) -> None:
+    """Record that ``article`` translates ``original`` (None: it is an original). Editors,
+    or the seed loader (actor None)."""
+    with _unit_of_work():
+        if actor is not None and not is_kb_editor(actor):
+            raise Forbidden("Only knowledge-base editors can change translations.")
+        if original is not None and (original.id == article.id or original.language == article.language):
+            raise ValidationFailed("A translation names an article in another language.")
+        before = article.translation_of_id
+        article.translation_of_id = original.id if original is not None else None
+        audit.record("kb.translation_set", "kb_article", article.id, actor_id=actor.id if actor else None,
+                     changes={"translation_of_id": {"before": before, "after": article.translation_of_id}})
+
+
+def in_language(article: Article, language: str | None) -> Article:
+    """The published public version of ``article`` in ``language`` — the article itself, its
+    original or another translation of the same original — else ``article`` unchanged."""
+    if not language or article.language.value == language:
+        return article
+    root_id = article.translation_of_id or article.id
+    found = db.session.scalar(
+        sa.select(Article).where(
+            sa.or_(Article.id == root_id, Article.translation_of_id == root_id),
+            Article.language == language, public_article_clause(),
+        ).order_by(Article.id).limit(1)
+    )
+    return found or article

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from helpdesk import policy
 from helpdesk.audit import record_export
@@ -715,3 +716,26 @@ def unlink(reference: str, article_id: int):
 @bp.app_template_global("kb_public_url")
 def kb_public_url(item: Article) -> str:
     return current_app.config["HELPDESK"].external_url + url_for("kb.article", slug=item.slug)
+
+
+_MD_LINK = re.compile(r"\[([^\[\]\n]{1,200})\]\((https?://[^\s()<>]{1,400})\)")
+
+
+@bp.app_template_filter("message_body")
+def message_body(text: str | None) -> Markup:
+    """A message's text for a page: escaped, with one exception — a Markdown link to one of
+    our own help-centre articles (what "Insert" puts in a reply: ``[title](url)``) is shown
+    as a link with the title as its text. Any other link stays plain text."""
+    prefix = current_app.config["HELPDESK"].external_url + url_for("kb.article", slug="x")[:-1]
+    out, last = [], 0
+    source = text or ""
+    for match in _MD_LINK.finditer(source):
+        title, url = match.group(1), match.group(2)
+        slug = url[len(prefix):] if url.startswith(prefix) else ""
+        if not slug or not re.fullmatch(r"[a-z0-9-]{1,120}", slug):
+            continue
+        out.append(escape(source[last:match.start()]))
+        out.append(Markup('<a href="{}">{}</a>').format(url, title))
+        last = match.end()
+    out.append(escape(source[last:]))
+    return Markup("").join(out)

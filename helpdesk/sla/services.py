@@ -504,3 +504,11 @@ def unread_count(user_id: int) -> int:
 
 def mark_read(user_id: int) -> None:
     mark_all_read(user_id, now())
+
+
+def open_timers(ticket_id: int) -> list[dict[str, Any]]:
+    """The ticket's running (or paused) clocks, each as a badge (``badge_for`` of one
+    clock), soonest first: the ticket page's side panel."""
+    at, cals = now(), _Cals()
+    found = [badge_for([row], at, cals) for row in _rows(ticket_id) if row.state in OPEN]
+    return sorted((b for b in found if b is not None), key=lambda b: (not b["breached"], b["left"]))

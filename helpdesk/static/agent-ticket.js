@@ -1,8 +1,11 @@
 /* Agent ticket page: macro search and insert, and the collision indicator.
  *
  * Macros: a search box filters the macro list; "Insert in reply" puts the macro's text
- * (already rendered by the server for this ticket) into the reply box. Without
- * JavaScript the list is a plain select and "Insert" posts and comes back pre-filled.
+ * (already rendered by the server for this ticket) into the reply box. "Apply" does the
+ * same and also sets "Then set status" to the macro's status and remembers the macro, so
+ * that Send applies its priority/queue too; nothing is sent until the agent presses Send.
+ * Without JavaScript the list is a plain select and both buttons post and come back with
+ * the reply pre-filled.
  *
  * Presence: every few seconds the page tells the server whether you are viewing or
  * typing a reply, and shows who else has this request open. If a message arrived
@@ -11,6 +14,10 @@
 (function () {
   "use strict";
   var reply = document.querySelector("form[action$='/reply'] textarea[name=body]");
+
+  // the conversation scrolls in its own box: start at the newest message
+  var thread = document.querySelector("ol.thread-scroll");
+  if (thread) { thread.scrollTop = thread.scrollHeight; }
 
   // ---------------------------------------------------------------- macros
   var select = document.getElementById("macro-select");
@@ -48,6 +55,35 @@
       reply.setSelectionRange(reply.value.length, reply.value.length);
       reply.dispatchEvent(new Event("input", { bubbles: true }));
       if (status) { status.textContent = "Macro inserted in the reply."; }
+    });
+  }
+
+  var apply = document.getElementById("macro-apply");
+  var preview = document.getElementById("macro-preview");
+  var replyForm = reply ? reply.form : null;
+  if (select && apply && reply && replyForm && preview) {
+    apply.addEventListener("click", function (event) {
+      var opt = select.options[select.selectedIndex];
+      event.preventDefault();
+      if (!opt || opt.disabled) { return; }
+      var text = opt.getAttribute("data-text") || "";
+      var current = reply.value.replace(/\s+$/, "");
+      reply.value = current && text ? current + "\n\n" + text : (current || text);
+      var macroId = replyForm.querySelector("input[name=macro_id]");
+      if (macroId) { macroId.value = opt.value; }
+      var next = replyForm.querySelector("select[name=next_status]");
+      if (next) { next.value = opt.getAttribute("data-status") || ""; }
+      var extra = opt.getAttribute("data-extra") || "";
+      preview.hidden = false;
+      preview.textContent = "";
+      var p = document.createElement("p");
+      p.textContent = "Macro “" + (opt.getAttribute("data-name") || "") + "” is in the reply box: edit it, then press Send. Nothing has been sent." +
+        (extra ? " On Send it also sets " + extra + "." : "") +
+        (opt.getAttribute("data-status") ? " Its status is chosen in “Then set status”." : "");
+      preview.appendChild(p);
+      reply.focus();
+      reply.setSelectionRange(reply.value.length, reply.value.length);
+      reply.dispatchEvent(new Event("input", { bubbles: true }));
     });
   }
 

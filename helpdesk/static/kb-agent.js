@@ -1,6 +1,8 @@
-/* Agent ticket page: "Insert" puts a help-centre article's title, link and summary
- * into the reply box. Without JavaScript the link reloads the page with the reply
- * pre-filled (?kb_insert=<id>). */
+/* Agent ticket page: "Insert" puts a help-centre article's title (as a link) and a short
+ * excerpt into the reply box — the version in the patient's language when there is one —
+ * and notes the article in the reply form, so that sending the reply links the article to
+ * the request ("resolved with") if its link is still in the text. Without JavaScript the
+ * link reloads the page with the reply pre-filled (?kb_insert=<id>). */
 (function () {
   "use strict";
   var textarea = document.querySelector("form[action$='/reply'] textarea[name=body]");
@@ -15,7 +17,15 @@
       textarea.value = current ? current + "\n\n" + text : text;
       textarea.focus();
       textarea.setSelectionRange(textarea.value.length, textarea.value.length);
-      if (status) { status.textContent = "Inserted in the reply: " + text.split("\n")[0]; }
+      var id = link.getAttribute("data-kb-article");
+      if (id && textarea.form && !textarea.form.querySelector("input[name=kb_article][value='" + id + "']")) {
+        var hidden = document.createElement("input");
+        hidden.type = "hidden";
+        hidden.name = "kb_article";
+        hidden.value = id;
+        textarea.form.appendChild(hidden);
+      }
+      if (status) { status.textContent = "Inserted in the reply: " + (link.getAttribute("data-kb-title") || ""); }
     });
   });
 }());

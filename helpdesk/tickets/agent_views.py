@@ -9,14 +9,16 @@ from helpdesk.access.views import break_glass_prompt
 from helpdesk.auth.services import set_available
 from helpdesk.errors import DomainError, NotFound, ValidationFailed
 from helpdesk.formutil import choices
+from helpdesk.kb.panels import link_inserted
 from helpdesk.notify.attachments import uploads_from_request
 from helpdesk.permissions import STAFF, can_view_ticket, get_visible_ticket, role_required
-from helpdesk.tickets import queries, search, services
+from helpdesk.tickets import macros, queries, search, services
 from helpdesk.tickets.forms import AgentReplyForm, AssignForm, ClaimForm, CorrectionForm, MoveForm, UpdateForm
 from helpdesk.tickets.forms import ClaimForm as ActionForm
 from helpdesk.tickets.models import Priority, Status
 from helpdesk.tickets.presence import unseen_messages
 from helpdesk.tickets.ticket_page import render_ticket_page
+from helpdesk.tickets.workspace import needs_close_confirmation
 from helpdesk.tickets.workspace_views import list_page_context
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
@@ -91,15 +93,38 @@ def reply(reference: str):
     # a message arrived since the page was loaded: show it and ask to send again
     if unseen := unseen_messages(ticket, _me(), request.form.get("last_seen_message_id")):
         return render_ticket_page(ticket, reply_form=form, status=409, collision=unseen)
+    public = not form.internal.data
+    has_text = bool((form.body.data or "").strip())
+    answering = public and has_text
+    # closing with the patient's message unanswered (an internal note answers nobody): confirm first
+    if form.confirm_close.data != "yes" and needs_close_confirmation(ticket, form.next_status.data,
+                                                                     answering=answering):
+        form.confirm_close.data = "yes"
+        return render_ticket_page(ticket, reply_form=form, confirm={"kind": "close", "via": "reply"})
+    macro = macros.usable_macro(_me(), form.macro_id.data) if form.macro_id.data else None
+    if macro is None and not has_text:  # the macro is gone: the text is required
+        form.body.errors = ["This field is required."]
+        return render_ticket_page(ticket, reply_form=form, status=422)
     try:
-        services.post_message(
-            ticket, author=_me(), body=form.body.data, public=not form.internal.data,
-            next_status=form.next_status.data or None, attachments=uploads_from_request(),
-        )
+        if macro is not None:
+            macros.send_with_macro(ticket, macro, actor=_me(), body=form.body.data, public=public,
+                                   next_status=form.next_status.data or None, attachments=uploads_from_request())
+        else:
+            services.post_message(
+                ticket, author=_me(), body=form.body.data, public=public,
+                next_status=form.next_status.data or None, attachments=uploads_from_request(),
+            )
     except DomainError as err:
         form.body.errors = [err.message]
         return render_ticket_page(ticket, reply_form=form, status=err.status)
-    flash("Internal note added." if form.internal.data else "Reply sent to the patient.", "success")
+    if answering:  # inserted help-centre articles still in the text: "resolved with"
+        link_inserted(ticket, _me(), request.form.getlist("kb_article"), form.body.data)
+    if has_text:
+        flash("Internal note added." if form.internal.data else "Reply sent to the patient.", "success")
+    if macro is not None:
+        flash(f"Macro “{macro.title}” applied.", "success")
+    if not can_view_ticket(_me(), ticket):  # the macro moved it to a queue the agent doesn't work in
+        return redirect(url_for("agent.ticket_list"))
     return redirect(url_for("agent.ticket_page", reference=ticket.reference))
 
 
@@ -128,6 +153,9 @@ def update(reference: str):
     if not form.validate_on_submit():
         flash("Choose a valid status and priority.", "error")
         return redirect(url_for("agent.ticket_page", reference=ticket.reference))
+    if form.confirm_close.data != "yes" and needs_close_confirmation(ticket, form.status.data):
+        return render_ticket_page(ticket, confirm={"kind": "close", "via": "update", "status": form.status.data,
+                                                   "priority": form.priority.data})
     services.update_ticket(ticket, actor=_me(), status=form.status.data, priority=form.priority.data)
     flash("Request updated.", "success")
     return redirect(url_for("agent.ticket_page", reference=ticket.reference))

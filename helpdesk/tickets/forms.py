@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from helpdesk.formutil import choices
 from helpdesk.tickets.models import Priority, Status
@@ -34,13 +34,22 @@ class CloseForm(FlaskForm):
 
 
 class AgentReplyForm(FlaskForm):
-    body = TextAreaField("Message", validators=[DataRequired(), Length(max=BODY_MAX)])
+    # required, except with a macro that changes fields (its text may be empty): validate_body
+    body = TextAreaField("Message", validators=[Length(max=BODY_MAX)])
     internal = BooleanField("Internal note (not shown to the patient)")
     next_status = SelectField(
         "Then set status",
         choices=choices([("", "Keep status")] + [(s.value, s.label) for s in Status if s != Status.NEW]),
         validators=[Optional()],
     )
+    # A macro being applied: its priority/queue changes are made when the reply is sent.
+    macro_id = HiddenField()
+    # Closing with the patient's message unanswered: set by the confirmation step.
+    confirm_close = HiddenField()
+
+    def validate_body(self, field) -> None:
+        if not (field.data or "").strip() and not self.macro_id.data:
+            raise ValidationError("This field is required.")
 
 
 class CorrectionForm(FlaskForm):
@@ -50,6 +59,7 @@ class CorrectionForm(FlaskForm):
 class UpdateForm(FlaskForm):
     status = SelectField("Status", choices=choices((s.value, s.label) for s in Status))
     priority = SelectField("Priority", choices=choices((p.value, p.value.capitalize()) for p in Priority))
+    confirm_close = HiddenField()
 
 
 class MoveForm(FlaskForm):

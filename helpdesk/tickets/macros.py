@@ -251,6 +251,47 @@ def apply_macro(ticket: Ticket, macro: Macro, *, actor: User, public: bool = Tru
     return ticket
 
 
+def usable_macro(user: User, macro_id: Any) -> Macro | None:
+    try:
+        return get_usable_macro(user, macro_id)
+    except NotFound:
+        return None
+
+
+@transactional
+def send_with_macro(ticket: Ticket, macro: Macro, *, actor: User, body: str, public: bool,
+                    next_status: Status | str | None, attachments: list | None = None) -> Ticket:
+    """The reply box after "Apply": the (edited) text is sent with the status the agent
+    left in "Then set status", and the macro's priority and queue are applied — one unit
+    of work (``post_message`` and ``update_ticket`` join it). An empty text sends nothing
+    and only makes the changes."""
+    if not can_use_macro(actor, macro):
+        raise NotFound("No macro here.")
+    if ticket.status == Status.CLOSED:
+        raise InvalidTransition("This request is closed; a macro can't be applied.")
+    text = (body or "").strip()
+    if text:
+        services.post_message(ticket, author=actor, body=body, public=public, next_status=next_status or None,
+                              attachments=attachments)
+    fields: dict[str, Any] = {}
+    if not text and next_status and Status(next_status) != ticket.status:
+        fields["status"] = Status(next_status)
+    if macro.set_priority is not None and macro.set_priority != ticket.priority:
+        fields["priority"] = macro.set_priority
+    if macro.set_queue_id is not None and macro.set_queue_id != ticket.queue_id:
+        fields["queue_id"] = macro.set_queue_id
+        fields["reason"] = f"Macro: {macro.title}"[:500]
+    if fields:
+        services.update_ticket(ticket, actor=actor, status=fields.get("status"), priority=fields.get("priority"),
+                               queue_id=fields.get("queue_id"), reason=fields.get("reason"), source="macro")
+    elif not text:
+        raise ValidationFailed("Write a message: this macro changes nothing else on this request.")
+    edited = text != render(macro.body, ticket=ticket, agent=actor).strip()
+    audit.record("macro.applied", "ticket", ticket.reference, actor_id=actor.id,
+                 changes={"macro_id": macro.id, "edited": edited})
+    return ticket
+
+
 def insert_text(user: User, ticket: Ticket, macro_id: Any) -> str | None:
     """The rendered text of a usable macro for the reply box (``None`` if not usable)."""
     try:

@@ -22,10 +22,13 @@ from helpdesk.tickets.workspace_models import TicketMerge
 from helpdesk.timeutil import utcnow
 
 
-@transactional
-def merge_tickets(survivor: Ticket, references: list[str], *, actor: User) -> Ticket:
-    """Merge the requests named by ``references`` into ``survivor``: all or nothing (one
-    unit of work, which the update of each merged request joins)."""
+def preview_merge(survivor: Ticket, references: list[str], *, actor: User) -> list[Ticket]:
+    """The requests ``merge_tickets`` would merge, after the same checks — nothing is
+    written (the confirmation step)."""
+    return _checked(survivor, references, actor=actor)
+
+
+def _checked(survivor: Ticket, references: list[str], *, actor: User) -> list[Ticket]:
     if not can_work_ticket(actor, survivor):
         raise NotFound("No request with that reference.")
     refs = list(dict.fromkeys(r.strip().upper() for r in references if isinstance(r, str) and r.strip()))
@@ -50,7 +53,14 @@ def merge_tickets(survivor: Ticket, references: list[str], *, actor: User) -> Ti
         if merged_into(other) is not None:
             raise Conflict(f"{other.reference} was already merged into another request.")
         others.append(other)
+    return others
 
+
+@transactional
+def merge_tickets(survivor: Ticket, references: list[str], *, actor: User) -> Ticket:
+    """Merge the requests named by ``references`` into ``survivor``: all or nothing (one
+    unit of work, which the update of each merged request joins)."""
+    others = _checked(survivor, references, actor=actor)
     now = utcnow()
     moved: dict[str, list[int]] = {}
     for other in others:

@@ -11,13 +11,13 @@ from helpdesk.permissions import (
     can_manage_macro,
     can_manage_saved_view,
     can_manage_shared_items,
-    can_view_ticket,
     get_visible_ticket,
     member_queue_ids,
     role_required,
 )
 from helpdesk.tickets import bulk, macros, merge, presence, queries, saved_views
 from helpdesk.tickets.models import Priority, Status
+from helpdesk.tickets.ticket_page import render_ticket_page
 from helpdesk.tickets.workspace import shareable_queues
 
 bp = Blueprint("workspace", __name__, url_prefix="/agent")
@@ -107,11 +107,10 @@ def macro_apply(reference: str):
     if request.form.get("do") == "insert":  # without JavaScript: back to the page, reply pre-filled
         return redirect(url_for("agent.ticket_page", reference=ticket.reference, macro_insert=macro.id,
                                 _anchor="reply-h"))
-    macros.apply_macro(ticket, macro, actor=_me(), public=request.form.get("internal") != "y")
-    flash(f"Macro “{macro.title}” applied.", "success")
-    if not can_view_ticket(_me(), ticket):  # the macro moved it to a queue the agent doesn't work in
-        return redirect(url_for("agent.ticket_list"))
-    return redirect(url_for("agent.ticket_page", reference=ticket.reference))
+    # "Apply": nothing is sent here. The page comes back with the macro's text in the reply box
+    # and its status in "Then set status", to edit; Send applies it (agent.reply).
+    return redirect(url_for("agent.ticket_page", reference=ticket.reference, macro_apply=macro.id,
+                            _anchor="reply-h"))
 
 
 # ---------------------------------------------------------------- bulk actions
@@ -137,11 +136,22 @@ def bulk_action():
 @bp.post("/tickets/<reference>/merge")
 @role_required(*STAFF)
 def merge_into(reference: str):
+    """Two steps: the first post shows what will be merged (nothing changes); the merge
+    happens only when that page is confirmed (``confirm=yes``)."""
     ticket = get_visible_ticket(_me(), reference)
     refs = request.form.getlist("merge_ref")
     typed = request.form.get("references", "")
     refs += [r for r in typed.replace(",", " ").split() if r]
-    merge.merge_tickets(ticket, refs, actor=_me())
+    try:
+        if request.form.get("confirm") != "yes":
+            others = merge.preview_merge(ticket, refs, actor=_me())
+            return render_template("agent/merge_confirm.html", ticket=ticket, others=others)
+        merge.merge_tickets(ticket, refs, actor=_me())
+    except DomainError as err:
+        fields = err.fields or {}
+        message = fields["references"][0] if fields.get("references") else err.message
+        return render_ticket_page(ticket, status=err.status,
+                                  field_errors={"merge-refs": ("Requests to merge into this one", message)})
     flash("Requests merged into this one.", "success")
     return redirect(url_for("agent.ticket_page", reference=ticket.reference))
 

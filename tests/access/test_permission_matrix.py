@@ -170,7 +170,7 @@ MATRIX: dict[str, Row] = {
     "admin.queue_active":               T("POST /admin/queues/{other_queue_id}/active/0",      302, 403, 403, 403, 403, 403, 302),
     "admin.queue_assignment":           T("POST /admin/queues/{queue_id}/assignment",          302, 403, 403, 403, 403, 302, 302),
     "admin.members":                    T("GET /admin/queues/{queue_id}/members",              302, 403, 403, 403, 403, 200, 200),
-    "admin.remove_member":              T("POST /admin/queues/{queue_id}/members/{user_id}/remove", 302, 403, 403, 403, 403, 302, 302),
+    "admin.remove_member":              T("POST /admin/queues/{queue_id}/members/{user_id}/remove", 302, 403, 403, 403, 403, 200, 200),  # the confirmation page
     "admin.tokens":                     T("GET /admin/tokens",                                 302, 403, 403, 403, 403, 403, 200),
     "admin.revoke_token":               T("POST /admin/tokens/{token_id}/revoke",              302, 403, 403, 403, 403, 403, 302),
     "admin.mfa_reset":                  T("POST /admin/users/{user_id}/mfa-reset",             302, 403, 403, 403, 403, 403, 302),

@@ -10,6 +10,7 @@ from helpdesk.audit import AuditEvent
 from helpdesk.auth.models import ApiToken, Role, User, hash_token
 from helpdesk.extensions import db
 from helpdesk.notify.models import OutgoingEmail
+from helpdesk.tickets import services
 from helpdesk.tickets.models import Queue, QueueMembership
 from tests.factories import count, login
 
@@ -80,8 +81,41 @@ def test_admin_manages_queues_and_supervisors_manage_their_members(client, ctx, 
     assert client.get(f"/admin/queues/{billing.id}/members").status_code == 200
     assert client.post(f"/admin/queues/{billing.id}/members", data={"user_id": newbie.id}).status_code == 302
     assert db.session.scalar(sa.select(QueueMembership).where(QueueMembership.user_id == newbie.id)) is not None
-    assert client.post(f"/admin/queues/{billing.id}/members/{newbie.id}/remove").status_code == 302
+    # removing asks first: the page says what it means, and nothing changes until confirmed
+    resp = client.post(f"/admin/queues/{billing.id}/members/{newbie.id}/remove")
+    assert resp.status_code == 200 and "Nothing has been changed yet" in resp.get_data(as_text=True)
+    assert db.session.scalar(sa.select(QueueMembership).where(QueueMembership.user_id == newbie.id)) is not None
+    assert client.post(f"/admin/queues/{billing.id}/members/{newbie.id}/remove",
+                       data={"confirm": "yes"}).status_code == 302
     assert db.session.scalar(sa.select(QueueMembership).where(QueueMembership.user_id == newbie.id)) is None
+
+
+def test_removing_a_member_with_open_requests_says_so_and_is_confirmed(client, ctx, supervisor, agent, make_ticket,
+                                                                       make_user, queues):
+    ticket = make_ticket()
+    services.update_ticket(ticket, actor=agent, assignee_id=agent.id)
+    billing = queues["billing"]
+    login(client, supervisor)
+    before = count(AuditEvent)
+    page = client.post(f"/admin/queues/{billing.id}/members/{agent.id}/remove").get_data(as_text=True)
+    assert "1 open request in this queue is assigned to them." in page
+    assert 'name="confirm" value="yes"' in page
+    assert count(AuditEvent) == before
+    assert db.session.scalar(sa.select(QueueMembership).where(
+        QueueMembership.user_id == agent.id, QueueMembership.queue_id == billing.id)) is not None
+    # the wrong role, and a queue the supervisor does not manage
+    login(client, agent)
+    assert client.post(f"/admin/queues/{billing.id}/members/{agent.id}/remove",
+                       data={"confirm": "yes"}).status_code == 403
+    outsider = make_user(Role.SUPERVISOR, member_of=("records",))
+    login(client, outsider)
+    assert client.post(f"/admin/queues/{billing.id}/members/{agent.id}/remove",
+                       data={"confirm": "yes"}).status_code == 404
+    login(client, supervisor)
+    assert client.post(f"/admin/queues/{billing.id}/members/{agent.id}/remove",
+                       data={"confirm": "yes"}).status_code == 302
+    assert db.session.scalar(sa.select(QueueMembership).where(
+        QueueMembership.user_id == agent.id, QueueMembership.queue_id == billing.id)) is None
 
 
 def test_supervisor_cannot_manage_a_queue_they_are_not_in(client, ctx, make_user, queues):

@@ -183,10 +183,12 @@ def test_the_panel_is_prominent_in_the_account_access_queue(client, ctx, ticket,
     login(client, agent)
     html = client.get(f"/agent/tickets/{ticket.reference}").get_data(as_text=True)
     assert 'id="identity-check"' in html and "identity-check prominent" not in html  # billing: side panel
+    assert html.index('id="identity-check"') > html.index('class="ticket-side"')
     tickets.update_ticket(ticket, actor=agent, queue_id=queues["account-access"].id, reason="Locked out")
     html = client.get(f"/agent/tickets/{ticket.reference}").get_data(as_text=True)
     assert "identity-check prominent" in html
-    assert html.index('id="identity-check"') < html.index('class="thread"')
+    # in the main column, right under the reply box (the properties and the reply box stay on the first screen)
+    assert html.index('id="reply-form"') < html.index('id="identity-check"') < html.index('class="ticket-side"')
 
 
 def test_staff_have_no_way_to_set_a_patients_password_or_address(app):

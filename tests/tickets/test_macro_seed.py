@@ -136,7 +136,7 @@ def test_the_picker_offers_the_patients_language_first_and_each_shared_macro_onc
     client = current_app.test_client()
     login(client, agent)
     page = client.get(f"/agent/tickets/{spanish.reference}").get_data(as_text=True)
-    options = re.findall(r'<option value="\d+" data-text="[^"]*" data-title="[^"]*">([^<]*)</option>', page)
+    options = re.findall(r'<option value="\d+" data-text="[^"]*" data-title="[^"]*"[^>]*>([^<]*)</option>', page)
     assert options and "Español" in options[0]
 
 

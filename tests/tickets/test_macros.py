@@ -187,10 +187,23 @@ def test_apply_and_insert_from_the_ticket_page(client, ctx, agent, patient, outs
     assert client.post(f"/agent/tickets/{ticket.reference}/macro", data={"macro_id": macro.id}).status_code == 403
     login(client, agent)
     assert client.post(f"/agent/tickets/{ticket.reference}/macro", data={"macro_id": "999"}).status_code == 404
+    # "Apply" sends nothing: the page comes back with the text in the reply box, to edit
     resp = client.post(f"/agent/tickets/{ticket.reference}/macro", data={"macro_id": macro.id, "do": "apply"})
+    assert resp.status_code == 302 and f"macro_apply={macro.id}" in resp.headers["Location"]
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Hello Maria {{ x }}</textarea>" in page and f'name="macro_id" type="hidden" value="{macro.id}"' in page
+    assert "Nothing has been sent" in page and "priority → urgent" in page
+    db.session.expire_all()
+    assert len(ticket.messages) == 1 and ticket.priority != Priority.URGENT
+    # the agent edits and sends: the edited text goes out and the macro's priority is applied
+    resp = client.post(f"/agent/tickets/{ticket.reference}/reply",
+                       data={"body": "Hello Maria, edited.", "macro_id": str(macro.id), "next_status": ""})
     assert resp.status_code == 302
     db.session.expire_all()
-    assert ticket.priority == Priority.URGENT and ticket.messages[-1].body == "Hello Maria {{ x }}"
+    assert ticket.priority == Priority.URGENT and ticket.messages[-1].body == "Hello Maria, edited."
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "macro.applied")
+                               .order_by(AuditEvent.id.desc())).first()
+    assert event.changes == {"macro_id": macro.id, "edited": True}
 
 
 def test_a_macro_that_moves_the_ticket_out_of_my_queues_returns_to_the_list(client, ctx, agent, queues, make_ticket):
@@ -199,6 +212,11 @@ def test_a_macro_that_moves_the_ticket_out_of_my_queues_returns_to_the_list(clie
                                                    "set_queue_id": str(queues["general"].id)})
     login(client, agent)
     resp = client.post(f"/agent/tickets/{ticket.reference}/macro", data={"macro_id": macro.id, "do": "apply"})
+    assert f"macro_apply={macro.id}" in resp.headers["Location"]
+    db.session.expire_all()
+    assert ticket.queue.slug != "general"  # a preview only
+    # the macro has no text: Send with the box left empty makes its changes and sends nothing
+    resp = client.post(f"/agent/tickets/{ticket.reference}/reply", data={"body": "", "macro_id": str(macro.id)})
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/agent/tickets")
     db.session.expire_all()
     assert ticket.queue.slug == "general" and len(ticket.messages) == 1  # no text: nothing was sent

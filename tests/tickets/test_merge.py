@@ -88,7 +88,8 @@ def test_later_replies_land_in_the_survivor(client, ctx, agent, patient, portal,
 def test_agent_page_shows_the_pointer(client, ctx, agent, patient, make_ticket):
     first, second = _three_with_threads(make_ticket, agent, patient)
     login(client, agent)
-    resp = client.post(f"/agent/tickets/{second.reference}/merge", data={"merge_ref": [first.reference]})
+    resp = client.post(f"/agent/tickets/{second.reference}/merge", data={"merge_ref": [first.reference],
+                                                                          "confirm": "yes"})
     assert resp.status_code == 302
     page = client.get(f"/agent/tickets/{first.reference}").get_data(as_text=True)
     assert "This request was merged into" in page and f'/agent/tickets/{second.reference}"' in page
@@ -142,6 +143,12 @@ def test_merge_endpoint_triad(client, ctx, agent, patient, outsider_agent, make_
     login(client, outsider_agent)
     assert client.post(f"/agent/tickets/{a.reference}/merge", data={"references": b.reference}).status_code == 404
     login(client, agent)
-    assert client.post(f"/agent/tickets/{a.reference}/merge", data={"references": b.reference}).status_code == 302
+    # the first post is the confirmation page: nothing is merged yet
+    resp = client.post(f"/agent/tickets/{a.reference}/merge", data={"references": b.reference})
+    assert resp.status_code == 200 and "Nothing has been merged yet" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert b.status != Status.CLOSED and merge.survivor_of(b).id == b.id
+    assert client.post(f"/agent/tickets/{a.reference}/merge",
+                       data={"merge_ref": b.reference, "confirm": "yes"}).status_code == 302
     db.session.expire_all()
     assert b.status == Status.CLOSED and merge.survivor_of(b).id == a.id
