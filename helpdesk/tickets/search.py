@@ -56,8 +56,8 @@ def _dialect() -> str:
 # ------------------------------------------------------------------ the documents
 
 _PG_REINDEX = """
-INSERT INTO ticket_search (ticket_id, doc)
-SELECT t.id,
+INSERT INTO ticket_search (ticket_id, queue_id, status, doc)
+SELECT t.id, t.queue_id, t.status,
        setweight(to_tsvector('english', helpdesk_search_text(t.subject)), 'A')
     || setweight(to_tsvector('spanish', helpdesk_search_text(t.subject)), 'A')
     || setweight(to_tsvector('english', helpdesk_search_text(coalesce(m.pub, ''))), 'B')
@@ -74,7 +74,7 @@ LEFT JOIN LATERAL (
     WHERE m.ticket_id = t.id
 ) m ON true
 WHERE t.id IN :ids
-ON CONFLICT (ticket_id) DO UPDATE SET doc = EXCLUDED.doc
+ON CONFLICT (ticket_id) DO UPDATE SET queue_id = EXCLUDED.queue_id, status = EXCLUDED.status, doc = EXCLUDED.doc
 """
 
 
