@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 from helpdesk.auth.models import Role, User
 from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.permissions import member_queue_ids, ticket_scope
+from helpdesk.permissions import member_queue_ids, scope_queue_ids, ticket_scope
 from helpdesk.sla.models import TicketSla
 from helpdesk.tickets import search
 from helpdesk.tickets.models import Priority, Queue, QueueMembership, Status, Ticket
@@ -33,6 +33,8 @@ class TicketFilters:
     cursor: str | None = None
     limit: int = 25
     extra: dict[str, Any] = field(default_factory=dict)
+    # set by ticket_list: the text matches were more than this, and the newest this many were ranked
+    ranked_newest: int | None = field(default=None, init=False)
 
     @classmethod
     def from_args(cls, args: Any, limit: int) -> TicketFilters:
@@ -106,26 +108,40 @@ def _decode_cursor(cursor: str, sort: str) -> list[Any]:
 
 
 def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]:
-    """One page of the tickets ``user`` may see, keyset-paginated; three queries at most."""
-    stmt = sa.select(Ticket).where(ticket_scope(user))
+    """One page of the tickets ``user`` may see, keyset-paginated; three queries at most.
+    With a search, sets ``f.ranked_newest`` when more text matches were found than ranked."""
+    conditions: list[sa.ColumnElement[bool]] = [ticket_scope(user)]
+    queue_ids = scope_queue_ids(user)  # the scope as queues (staff): the search applies it on its own table
+    statuses: tuple[str, ...] | None = None
     if f.queue:
-        stmt = stmt.join(Queue, Queue.id == Ticket.queue_id).where(Queue.slug == f.queue)
+        queue_id = db.session.scalar(sa.select(Queue.id).where(Queue.slug == f.queue))
+        conditions.append(Ticket.queue_id == queue_id if queue_id is not None else sa.false())
+        if queue_ids is not None:
+            queue_ids = queue_ids & {queue_id}
     if f.status == "active":
-        stmt = stmt.where(Ticket.status.in_([Status.NEW, Status.OPEN, Status.PENDING_PATIENT]))
+        statuses = (Status.NEW.value, Status.OPEN.value, Status.PENDING_PATIENT.value)
+        conditions.append(Ticket.status.in_([Status(s) for s in statuses]))
     elif f.status:
-        stmt = stmt.where(Ticket.status == Status(f.status))
+        statuses = (Status(f.status).value,)
+        conditions.append(Ticket.status == Status(f.status))
     if f.priority:
-        stmt = stmt.where(Ticket.priority == Priority(f.priority))
+        conditions.append(Ticket.priority == Priority(f.priority))
+        queue_ids = None
     if f.assignee == "mine":
-        stmt = stmt.where(Ticket.assignee_id == user.id)
+        conditions.append(Ticket.assignee_id == user.id)
     elif f.assignee == "unassigned":
-        stmt = stmt.where(Ticket.assignee_id.is_(None))
+        conditions.append(Ticket.assignee_id.is_(None))
     elif f.assignee:
-        stmt = stmt.where(Ticket.assignee_id == int(f.assignee))
+        conditions.append(Ticket.assignee_id == int(f.assignee))
+    if f.assignee:
+        queue_ids = None
+    stmt = sa.select(Ticket).where(*conditions)
     hits = None
     if f.q:
-        # reference, patient, text: permissions stay in the WHERE above (ticket_scope)
-        hits = search.hits(user, f.q)
+        # reference, patient, text: the permissions and filters are inside each part of the search
+        scope = search.Scope(conditions=tuple(conditions), statuses=statuses, ranked=f.sort == "relevance",
+                             queue_ids=frozenset(queue_ids) if queue_ids is not None else None)
+        hits = search.hits(user, f.q, scope)
         if hits is None:
             return [], None
         stmt = stmt.join(hits, hits.c.ticket_id == Ticket.id)
@@ -136,7 +152,7 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
         keys = [hits.c.score, Ticket.created_at, Ticket.id]
         order = [k.desc() for k in keys]
         cmp = "lt"
-        stmt = stmt.add_columns(hits.c.score)
+        stmt = stmt.add_columns(hits.c.score, hits.c.capped)
     elif f.sort == "priority":
         keys = [Ticket.priority_rank, Ticket.created_at, Ticket.id]
         order = [k.desc() for k in keys]
@@ -158,8 +174,10 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
     )
     scores: list[int] = []
     if f.sort == "relevance" and hits is not None:
-        pairs = db.session.execute(stmt).unique().all()
-        rows, scores = [p[0] for p in pairs], [p[1] for p in pairs]
+        found = db.session.execute(stmt).unique().all()
+        rows, scores = [p[0] for p in found], [p[1] for p in found]
+        if any(p[2] for p in found):
+            f.ranked_newest = search.RANKED_NEWEST
     else:
         rows = list(db.session.scalars(stmt).unique())
     next_cursor = None

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -146,40 +147,101 @@ def register_sqlite_functions(dbapi_connection: Any, _record: Any = None) -> Non
 
 # ------------------------------------------------------------------ matching
 
+# PostgreSQL, sorted by relevance: the text matches ranked are the newest this many (by
+# ticket number) among those in the scope; when more match, the page says so
+# (``Hits.capped``) and sorting by newest pages through all of them.
+RANKED_NEWEST = 1000
 
-def hits(user: User, q: str) -> sa.Subquery | None:
-    """(ticket_id, score) of every ticket whose reference, patient or text matches ``q``,
-    one row per ticket, before any permission: the caller joins it to a query that
-    applies ``ticket_scope``. None when ``q`` has nothing to search for."""
+SEARCH_TABLE = sa.table("ticket_search", sa.column("ticket_id", sa.Integer), sa.column("doc"),
+                        sa.column("queue_id", sa.Integer), sa.column("status", sa.String))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The tickets a search may return: ``conditions`` on ``Ticket`` (the permissions and
+    every filter). When they amount to "queue in ``queue_ids`` (and status in
+    ``statuses``)" — staff with no filter but queue and status — the text search applies
+    the same on the search table's copy of those columns, without reading ``tickets``."""
+
+    conditions: tuple[sa.ColumnElement[bool], ...]
+    queue_ids: frozenset[int] | None = None
+    statuses: tuple[str, ...] | None = None
+    ranked: bool = True  # sorted by relevance (else the text score is not computed)
+
+
+def _tsquery(words: Iterable[str], label: str) -> sa.ColumnElement[Any]:
+    """Every word (``to_tsquery`` of a folded word: letters and digits only), by its
+    English or its Spanish stem, limited to the weights ``label`` (e.g. ":AB")."""
+    parts = [
+        sa.func.to_tsquery(sa.literal_column("'english'::regconfig"), sa.literal(f"{w}{label}", sa.Text)).op("||")(
+            sa.func.to_tsquery(sa.literal_column("'spanish'::regconfig"), sa.literal(f"{w}{label}", sa.Text)))
+        for w in words
+    ]
+    query = sa.Grouping(parts[0])
+    for part in parts[1:]:
+        query = sa.Grouping(query.op("&&")(sa.Grouping(part)))
+    return query
+
+
+def _pg_text(query: search_text.Query, notes: bool, scope: Scope) -> sa.Select:
+    """(ticket_id, score, capped): the text matches within ``scope``; ranked, the newest
+    ``RANKED_NEWEST`` of them only (found by the GIN index or by walking the search
+    table's primary key backwards, whichever the planner expects to be cheaper)."""
+    s = SEARCH_TABLE
+    tsq = _tsquery(query.words, "" if notes else ":AB")  # ":AB": the subject and public messages only
+    base = sa.select(s.c.ticket_id, s.c.doc).where(s.c.doc.op("@@")(tsq))
+    if scope.queue_ids is not None:
+        base = base.where(s.c.queue_id.in_(sorted(scope.queue_ids)))
+        if scope.statuses is not None:
+            base = base.where(s.c.status.in_(scope.statuses))
+    else:
+        base = base.join(Ticket, Ticket.id == s.c.ticket_id).where(*scope.conditions)
+    if not scope.ranked:
+        return base.with_only_columns(s.c.ticket_id, sa.literal(0, sa.Integer).label("score"),
+                                      sa.false().label("capped"))
+    newest = base.order_by(s.c.ticket_id.desc()).limit(RANKED_NEWEST + 1).subquery("newest")
+    ranked = sa.select(
+        newest.c.ticket_id,
+        sa.cast(RANK_SCALE * sa.func.ts_rank(newest.c.doc, tsq, 32), sa.Integer).label("score"),
+        (sa.func.count().over() > RANKED_NEWEST).label("capped"),
+        sa.func.row_number().over(order_by=newest.c.ticket_id.desc()).label("n"),
+    ).subquery("ranked")
+    return sa.select(ranked.c.ticket_id, ranked.c.score, ranked.c.capped).where(ranked.c.n <= RANKED_NEWEST)
+
+
+def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
+    """(ticket_id, score, capped) of every ticket within ``scope`` whose reference,
+    patient or text matches ``q``, one row per ticket; ``capped`` (1 on every row) when
+    the text matches were more than were ranked (``RANKED_NEWEST``). The permissions are
+    in each branch's query (``scope``); the caller joins the result to a query that
+    applies them too. None when ``q`` has nothing to search for."""
     query = search_text.parse(q)
     if query.empty:
         return None
     pg = _dialect() == "postgresql"
-    branches: list[str] = []
-    params: dict[str, Any] = {}
-    expanding: list[str] = []
+    where = scope.conditions
+    branches: list[sa.Select] = []
+
+    def tickets_of(score: Any) -> sa.Select:
+        return sa.select(Ticket.id.label("ticket_id"), score.label("score"), sa.false().label("capped"))
 
     if query.references:
-        branches.append(f"SELECT id AS ticket_id, {REFERENCE_SCORE} AS score FROM tickets WHERE reference IN :refs")
-        params["refs"] = list(query.references)
-        expanding.append("refs")
+        branches.append(tickets_of(sa.literal(REFERENCE_SCORE, sa.Integer))
+                        .where(Ticket.reference.in_(query.references), *where))
 
-    patient = f"u.role = '{Role.PATIENT.value}'"
+    patient = User.role == Role.PATIENT
     if (mrns := search_text.mrn_candidates(query.text)) and " " not in query.text:
-        branches.append(
-            f"SELECT t.id AS ticket_id, {IDENTIFIER_SCORE} AS score FROM tickets t JOIN users u ON u.id = t.requester_id "
-            f"WHERE {patient} AND upper(u.mrn) IN :mrns")
-        params["mrns"] = list(mrns)
-        expanding.append("mrns")
+        branches.append(tickets_of(sa.literal(IDENTIFIER_SCORE, sa.Integer))
+                        .join(User, User.id == Ticket.requester_id)
+                        .where(patient, sa.func.upper(User.mrn).in_(mrns), *where))
     if "@" in query.text and " " not in query.text:
-        branches.append(
-            f"SELECT t.id AS ticket_id, {IDENTIFIER_SCORE} AS score FROM tickets t JOIN users u ON u.id = t.requester_id "
-            f"WHERE {patient} AND lower(u.email) LIKE :email ESCAPE '\\'")
         escaped = query.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params["email"] = f"%{escaped}%"
+        branches.append(tickets_of(sa.literal(IDENTIFIER_SCORE, sa.Integer))
+                        .join(User, User.id == Ticket.requester_id)
+                        .where(patient, sa.func.lower(User.email).like(f"%{escaped}%", escape="\\"), *where))
 
     if query.name_words:
-        conditions, similarity = [], []
+        conditions, similarity, params = [], [], {}
         for i, word in enumerate(query.name_words):
             params[f"nw{i}"] = word
             candidate = f"helpdesk_fold(u.display_name) %> :nw{i} AND " if pg else ""
@@ -187,10 +249,11 @@ def hits(user: User, q: str) -> sa.Subquery | None:
             similarity.append(f"word_similarity(:nw{i}, helpdesk_fold(u.display_name))")
         score = f"{NAME_SCORE} + CAST({RANK_SCALE} * ({' + '.join(similarity)}) / {len(similarity)} AS INTEGER)"
         # the patients first (scored once each), then their tickets
-        branches.append(
-            f"SELECT t.id AS ticket_id, p.score AS score FROM tickets t JOIN ("
+        patients = sa.text(
             f"SELECT u.id AS id, {score} AS score FROM users u "
-            f"WHERE {patient} AND {' AND '.join(conditions)}) AS p ON p.id = t.requester_id")
+            f"WHERE u.role = '{Role.PATIENT.value}' AND {' AND '.join(conditions)}"
+        ).bindparams(**params).columns(id=sa.Integer, score=sa.Integer).subquery("name_match")
+        branches.append(tickets_of(patients.c.score).join(patients, patients.c.id == Ticket.requester_id).where(*where))
         if pg:  # the candidate threshold of %> (this transaction only)
             db.session.execute(sa.text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
                                {"t": str(search_text.NAME_CANDIDATE_SIMILARITY)})
@@ -198,26 +261,22 @@ def hits(user: User, q: str) -> sa.Subquery | None:
     if query.words:
         notes = can_read_internal_notes(user)
         if pg:
-            label = "" if notes else ":AB"  # subject and public messages only
-            tsq = " && ".join(
-                f"(to_tsquery('english', :w{i}) || to_tsquery('spanish', :w{i}))" for i in range(len(query.words)))
-            params.update({f"w{i}": f"{w}{label}" for i, w in enumerate(query.words)})
-            branches.append(
-                f"SELECT ticket_id, CAST({RANK_SCALE} * ts_rank(doc, {tsq}, 32) AS INTEGER) AS score "
-                f"FROM ticket_search WHERE doc @@ ({tsq})")
+            branches.append(_pg_text(query, notes, scope))
         else:
-            params["fts"] = search_text.fts5_query(query, None if notes else ("subject", "public"))
             rank = "(-bm25(ticket_search, 4.0, 2.0, 1.0))"
-            branches.append(
+            fts = sa.text(
                 f"SELECT rowid AS ticket_id, CAST({RANK_SCALE} * {rank} / (1.0 + {rank}) AS INTEGER) AS score "
-                f"FROM ticket_search WHERE ticket_search MATCH :fts")
+                f"FROM ticket_search WHERE ticket_search MATCH :fts"
+            ).bindparams(fts=search_text.fts5_query(query, None if notes else ("subject", "public")))
+            matched = fts.columns(ticket_id=sa.Integer, score=sa.Integer).subquery("fts")
+            branches.append(sa.select(matched.c.ticket_id, matched.c.score, sa.false().label("capped")))
 
     if not branches:
         return None
-    union = " UNION ALL ".join(f"SELECT * FROM ({b}) AS b{i}" for i, b in enumerate(branches))
-    sql = sa.text(f"SELECT ticket_id, max(score) AS score FROM ({union}) AS found GROUP BY ticket_id")
-    sql = sql.bindparams(*[sa.bindparam(name, expanding=True) for name in expanding], **params)
-    return sql.columns(ticket_id=sa.Integer, score=sa.Integer).subquery("search_hits")
+    found = sa.union_all(*branches).subquery("found")
+    return (sa.select(found.c.ticket_id, sa.func.max(found.c.score).label("score"),
+                      sa.func.max(sa.cast(found.c.capped, sa.Integer)).label("capped"))
+            .group_by(found.c.ticket_id).subquery("search_hits"))
 
 
 def attach_snippets(user: User, tickets: list[Ticket], q: str | None) -> None:
