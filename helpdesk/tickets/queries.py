@@ -20,6 +20,7 @@ from helpdesk.tickets import search
 from helpdesk.tickets.models import Priority, Queue, QueueMembership, Status, Ticket
 
 SORTS = ("relevance", "newest", "oldest", "priority", "due")
+_LIST_LOADS = (joinedload(Ticket.requester), joinedload(Ticket.queue), joinedload(Ticket.assignee))
 
 
 @dataclass
@@ -98,7 +99,10 @@ def _decode_cursor(cursor: str, sort: str) -> list[Any]:
         if sort == "due":
             due, ident = values
             return [datetime.fromisoformat(due) if due is not None else None, int(ident)]
-        if sort in ("priority", "relevance"):
+        if sort == "relevance":
+            score, ident = values
+            return [int(score), int(ident)]
+        if sort == "priority":
             rank, created, ident = values
             return [int(rank), datetime.fromisoformat(created), int(ident)]
         created, ident = values
@@ -149,11 +153,10 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
     if f.sort == "due":
         return _due_soonest(stmt, f)
     if f.sort == "relevance" and hits is not None:
-        keys = [hits.c.score, Ticket.created_at, Ticket.id]
-        order = [k.desc() for k in keys]
-        cmp = "lt"
-        stmt = stmt.add_columns(hits.c.score, hits.c.capped)
-    elif f.sort == "priority":
+        # the best first, then the newest (by ticket number): the search's own columns only,
+        # so the database sorts the matches without reading their tickets
+        return _by_relevance(hits, f)
+    if f.sort == "priority":
         keys = [Ticket.priority_rank, Ticket.created_at, Ticket.id]
         order = [k.desc() for k in keys]
         cmp = "lt"
@@ -169,28 +172,41 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
         values = _decode_cursor(f.cursor, f.sort)
         row, bound = sa.tuple_(*keys), sa.tuple_(*[sa.literal(v, type_=k.type) for k, v in zip(keys, values, strict=True)])
         stmt = stmt.where(row < bound if cmp == "lt" else row > bound)
-    stmt = stmt.order_by(*order).limit(f.limit + 1).options(
-        joinedload(Ticket.requester), joinedload(Ticket.queue), joinedload(Ticket.assignee)
-    )
-    scores: list[int] = []
-    if f.sort == "relevance" and hits is not None:
-        found = db.session.execute(stmt).unique().all()
-        rows, scores = [p[0] for p in found], [p[1] for p in found]
-        if any(p[2] for p in found):
-            f.ranked_newest = search.RANKED_NEWEST
-    else:
-        rows = list(db.session.scalars(stmt).unique())
+    stmt = stmt.order_by(*order).limit(f.limit + 1).options(*_LIST_LOADS)
+    rows = list(db.session.scalars(stmt).unique())
     next_cursor = None
     if len(rows) > f.limit:
         rows = rows[: f.limit]
         last = rows[-1]
-        if scores:
-            values = [scores[f.limit - 1], last.created_at, last.id]
-        elif f.sort == "priority":
-            values = [last.priority_rank, last.created_at, last.id]
-        else:
-            values = [last.created_at, last.id]
-        next_cursor = _encode_cursor(values)
+        keys_of_last = [last.created_at, last.id]
+        next_cursor = _encode_cursor([last.priority_rank, *keys_of_last] if f.sort == "priority" else keys_of_last)
+    return rows, next_cursor
+
+
+def _tickets(ids: list[int]) -> list[Ticket]:
+    """The tickets ``ids``, in that order, with what a list shows of them."""
+    if not ids:
+        return []
+    by_id = {t.id: t for t in db.session.scalars(
+        sa.select(Ticket).where(Ticket.id.in_(ids)).options(*_LIST_LOADS)).unique()}
+    return [by_id[i] for i in ids]
+
+
+def _by_relevance(hits: sa.Subquery, f: TicketFilters) -> tuple[list[Ticket], str | None]:
+    """Sort "relevance": the best score first, then the newest (the highest ticket number);
+    each part of ``hits`` applied the permissions and filters already."""
+    keys = [hits.c.score, hits.c.ticket_id]
+    stmt = sa.select(hits.c.ticket_id, hits.c.score, hits.c.capped)
+    if f.cursor:
+        score, ident = _decode_cursor(f.cursor, "relevance")
+        stmt = stmt.where(sa.tuple_(*keys) < sa.tuple_(sa.literal(score), sa.literal(ident)))
+    found = db.session.execute(stmt.order_by(*[k.desc() for k in keys]).limit(f.limit + 1)).all()
+    if any(capped for _, _, capped in found):
+        f.ranked_newest = search.RANKED_NEWEST
+    rows = _tickets([ticket_id for ticket_id, _, _ in found[: f.limit]])
+    next_cursor = None
+    if len(found) > f.limit:
+        next_cursor = _encode_cursor([found[f.limit - 1][1], found[f.limit - 1][0]])
     return rows, next_cursor
 
 

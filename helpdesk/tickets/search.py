@@ -211,10 +211,10 @@ def _pg_text(query: search_text.Query, notes: bool, scope: Scope) -> sa.Select:
 
 def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
     """(ticket_id, score, capped) of every ticket within ``scope`` whose reference,
-    patient or text matches ``q``, one row per ticket; ``capped`` (1 on every row) when
-    the text matches were more than were ranked (``RANKED_NEWEST``). The permissions are
-    in each branch's query (``scope``); the caller joins the result to a query that
-    applies them too. None when ``q`` has nothing to search for."""
+    patient or text matches ``q``, one row per ticket; ``capped`` (1) on the text matches
+    when they were more than were ranked (``RANKED_NEWEST``). Every part of the search
+    applies ``scope`` (the permissions and filters) in its own query: nothing is filtered
+    afterwards. None when ``q`` has nothing to search for."""
     query = search_text.parse(q)
     if query.empty:
         return None
@@ -269,7 +269,8 @@ def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
                 f"FROM ticket_search WHERE ticket_search MATCH :fts"
             ).bindparams(fts=search_text.fts5_query(query, None if notes else ("subject", "public")))
             matched = fts.columns(ticket_id=sa.Integer, score=sa.Integer).subquery("fts")
-            branches.append(sa.select(matched.c.ticket_id, matched.c.score, sa.false().label("capped")))
+            branches.append(sa.select(matched.c.ticket_id, matched.c.score, sa.false().label("capped"))
+                            .join(Ticket, Ticket.id == matched.c.ticket_id).where(*where))
 
     if not branches:
         return None
