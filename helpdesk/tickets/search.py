@@ -19,7 +19,7 @@ configurations after ``unaccent``, with a GIN index; users who may not read note
 with the weights ``AB`` only. Names, e-mails: pg_trgm GIN indexes on ``users``.
 SQLite: ``ticket_search`` is an FTS5 table (columns subject, public, notes) holding the
 Snowball stems computed in Python (``search_text.index_text``), and the name match is a
-Python function registered on each connection (``register_sqlite_functions``) that scans
+Python function registered on each connection (``prepare_connection``) that scans
 the patients (the embedded database is for small sites).
 
 The documents are rebuilt by the ticket services inside their unit of work (``reindex``):
@@ -35,13 +35,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from markupsafe import Markup
 
 from helpdesk.auth.models import Role, User
 from helpdesk.extensions import db
 from helpdesk.permissions import can_read_internal_notes, can_view_message
 from helpdesk.tickets import search_text
-from helpdesk.tickets.models import Message, Ticket
+from helpdesk.tickets.models import Message, MessageVersion, Ticket
 
 # Scores: the tiers above, then the text engine's rank (0 .. 999,999) within a tier.
 REFERENCE_SCORE = 4_000_000
@@ -136,13 +135,20 @@ def _word_similarity(word: str | None, name: str | None) -> float:
     return search_text.word_similarity(word, name) if word and name else 0.0
 
 
-def register_sqlite_functions(dbapi_connection: Any, _record: Any = None) -> None:
-    """On each new SQLite connection: the functions PostgreSQL gets from the migration
-    (``helpdesk_fold``, ``helpdesk_name_match``) and pg_trgm (``word_similarity``)."""
+def prepare_connection(dbapi_connection: Any, _record: Any = None) -> None:
+    """On each new connection. SQLite: the functions PostgreSQL gets from the migration
+    (``helpdesk_fold``, ``helpdesk_name_match``) and pg_trgm (``word_similarity``).
+    PostgreSQL: the candidate threshold of pg_trgm's ``%>`` the name search uses, for
+    the whole session (so that no search spends a round trip setting it)."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.create_function("helpdesk_fold", 1, _fold, deterministic=True)
         dbapi_connection.create_function("helpdesk_name_match", 2, _name_match, deterministic=True)
         dbapi_connection.create_function("word_similarity", 2, _word_similarity, deterministic=True)
+    elif type(dbapi_connection).__module__.startswith("psycopg"):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)",
+                           (str(search_text.NAME_CANDIDATE_SIMILARITY),))
+        dbapi_connection.commit()
 
 
 # ------------------------------------------------------------------ matching
@@ -244,6 +250,7 @@ def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
         conditions, similarity, params = [], [], {}
         for i, word in enumerate(query.name_words):
             params[f"nw{i}"] = word
+            # %>: the trigram candidates (GIN index), threshold set on the connection (prepare_connection)
             candidate = f"helpdesk_fold(u.display_name) %> :nw{i} AND " if pg else ""
             conditions.append(f"{candidate}helpdesk_name_match(:nw{i}, helpdesk_fold(u.display_name))")
             similarity.append(f"word_similarity(:nw{i}, helpdesk_fold(u.display_name))")
@@ -254,9 +261,6 @@ def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
             f"WHERE u.role = '{Role.PATIENT.value}' AND {' AND '.join(conditions)}"
         ).bindparams(**params).columns(id=sa.Integer, score=sa.Integer).subquery("name_match")
         branches.append(tickets_of(patients.c.score).join(patients, patients.c.id == Ticket.requester_id).where(*where))
-        if pg:  # the candidate threshold of %> (this transaction only)
-            db.session.execute(sa.text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
-                               {"t": str(search_text.NAME_CANDIDATE_SIMILARITY)})
 
     if query.words:
         notes = can_read_internal_notes(user)
@@ -290,14 +294,15 @@ def attach_snippets(user: User, tickets: list[Ticket], q: str | None) -> None:
     query = search_text.parse(q)
     if not query.words:
         return
-    by_id = {t.id: t for t in tickets}
     texts: dict[int, list[str]] = {t.id: [t.subject] for t in tickets}
-    stmt = sa.select(Message).where(Message.ticket_id.in_(by_id)).order_by(Message.created_at, Message.id)
+    latest = (sa.select(MessageVersion.body).where(MessageVersion.message_id == Message.id)
+              .order_by(MessageVersion.version.desc()).limit(1).correlate(Message).scalar_subquery())
+    stmt = (sa.select(Message.ticket_id, Message.public, sa.func.coalesce(latest, Message.body).label("body"))
+            .where(Message.ticket_id.in_(texts)).order_by(Message.ticket_id, Message.created_at, Message.id))
     if not can_read_internal_notes(user):
         stmt = stmt.where(Message.public.is_(True))
-    for message in db.session.scalars(stmt):
+    for message in db.session.execute(stmt):
         if can_view_message(user, message):
-            texts[message.ticket_id].append(message.current_body)
-    for ticket_id, ticket in by_id.items():
-        snippet: Markup | None = search_text.snippet(texts[ticket_id], query)
-        ticket.search_snippet = snippet
+            texts[message.ticket_id].append(message.body)  # as it reads now (the latest correction)
+    for ticket in tickets:
+        ticket.search_snippet = search_text.snippet(texts[ticket.id], query)
