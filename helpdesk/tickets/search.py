@@ -235,31 +235,41 @@ def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
         branches.append(tickets_of(sa.literal(REFERENCE_SCORE, sa.Integer))
                         .where(Ticket.reference.in_(query.references), *where))
 
-    patient = User.role == Role.PATIENT
+    is_patient = User.role == Role.PATIENT
     if (mrns := search_text.mrn_candidates(query.text)) and " " not in query.text:
         branches.append(tickets_of(sa.literal(IDENTIFIER_SCORE, sa.Integer))
                         .join(User, User.id == Ticket.requester_id)
-                        .where(patient, sa.func.upper(User.mrn).in_(mrns), *where))
+                        .where(is_patient, sa.func.upper(User.mrn).in_(mrns), *where))
     if "@" in query.text and " " not in query.text:
         escaped = query.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         branches.append(tickets_of(sa.literal(IDENTIFIER_SCORE, sa.Integer))
                         .join(User, User.id == Ticket.requester_id)
-                        .where(patient, sa.func.lower(User.email).like(f"%{escaped}%", escape="\\"), *where))
+                        .where(is_patient, sa.func.lower(User.email).like(f"%{escaped}%", escape="\\"), *where))
 
     if query.name_words:
-        conditions, similarity, params = [], [], {}
-        for i, word in enumerate(query.name_words):
-            params[f"nw{i}"] = word
-            # %>: the trigram candidates (GIN index), threshold set on the connection (prepare_connection)
-            candidate = f"helpdesk_fold(u.display_name) %> :nw{i} AND " if pg else ""
-            conditions.append(f"{candidate}helpdesk_name_match(:nw{i}, helpdesk_fold(u.display_name))")
-            similarity.append(f"word_similarity(:nw{i}, helpdesk_fold(u.display_name))")
-        score = f"{NAME_SCORE} + CAST({RANK_SCALE} * ({' + '.join(similarity)}) / {len(similarity)} AS INTEGER)"
+        params = {f"nw{i}": word for i, word in enumerate(query.name_words)}
+        names = range(len(query.name_words))
+        patient = f"u.role = '{Role.PATIENT.value}'"
+        if pg:
+            # the trigram candidates first (%>, GIN index; its threshold is set on the
+            # connection, ``prepare_connection``), then the typo test and the score once per
+            # distinct name (patients share names), then the patients with a matching name
+            candidates = " AND ".join(f"helpdesk_fold(u.display_name) %> :nw{i}" for i in names)
+            match = " AND ".join(f"helpdesk_name_match(:nw{i}, d.name)" for i in names)
+            similarity = " + ".join(f"word_similarity(:nw{i}, d.name)" for i in names)
+            sql = (f"WITH candidate AS MATERIALIZED (SELECT u.id, helpdesk_fold(u.display_name) AS name FROM users u "
+                   f"WHERE {patient} AND {candidates}), "
+                   f"distinct_name AS MATERIALIZED (SELECT DISTINCT name FROM candidate), "
+                   f"matched AS (SELECT d.name, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} "
+                   f"AS INTEGER) AS score FROM distinct_name AS d WHERE {match}) "
+                   f"SELECT c.id AS id, m.score AS score FROM candidate c JOIN matched m ON m.name = c.name")
+        else:
+            match = " AND ".join(f"helpdesk_name_match(:nw{i}, helpdesk_fold(u.display_name))" for i in names)
+            similarity = " + ".join(f"word_similarity(:nw{i}, helpdesk_fold(u.display_name))" for i in names)
+            sql = (f"SELECT u.id AS id, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} AS INTEGER) "
+                   f"AS score FROM users u WHERE {patient} AND {match}")
         # the patients first (scored once each), then their tickets
-        patients = sa.text(
-            f"SELECT u.id AS id, {score} AS score FROM users u "
-            f"WHERE u.role = '{Role.PATIENT.value}' AND {' AND '.join(conditions)}"
-        ).bindparams(**params).columns(id=sa.Integer, score=sa.Integer).subquery("name_match")
+        patients = sa.text(sql).bindparams(**params).columns(id=sa.Integer, score=sa.Integer).subquery("name_match")
         branches.append(tickets_of(patients.c.score).join(patients, patients.c.id == Ticket.requester_id).where(*where))
 
     if query.words:
