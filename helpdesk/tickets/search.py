@@ -156,7 +156,7 @@ def prepare_connection(dbapi_connection: Any, _record: Any = None) -> None:
 # PostgreSQL, sorted by relevance: the text matches ranked are the newest this many (by
 # ticket number) among those in the scope; when more match, the page says so
 # (``Hits.capped``) and sorting by newest pages through all of them.
-RANKED_NEWEST = 1000
+RANKED_NEWEST = 500
 
 SEARCH_TABLE = sa.table("ticket_search", sa.column("ticket_id", sa.Integer), sa.column("doc"),
                         sa.column("queue_id", sa.Integer), sa.column("status", sa.String))
