@@ -1,18 +1,21 @@
 """Ticket search on PostgreSQL: the new search next to the old phrase ILIKE, same run,
 same data, same agent (target: p95 <= 50 ms at 1,000,000 tickets).
 
-    .venv/bin/python bench/search.py [--tickets 100000] [--million] [--queries 40] [--old-queries 15]
+    .venv/bin/python bench/search.py [--tickets 100000 | --million] [--reuse] [--queries 40] [--old-queries 15]
 
-Uses its own database (BENCH_SEARCH_DATABASE_URL, default helpdesk_search_bench on the
-local PostgreSQL; created if missing, emptied, migrated). Seeds one patient per ten
-tickets (English and Spanish names, accents included, e-mails, MRNs) and tickets with 1–4
-messages of realistic text (80 % English, 20 % Spanish; one in five tickets with an
-internal note), in bulk; then builds every ticket's search document with the statement
-the services use (``helpdesk.tickets.search._PG_REINDEX``, in batches) and reports its
-rate. Then it times, for several kinds of query, the whole search path of a list page
-(``ticket_list`` with the agent's permissions, 25 rows, + the snippets) and the old query
-(the phrase ``ILIKE`` on the subject and every message, newest first), and whether each
-found the ticket the query was made from on its first page.
+Uses its own database (BENCH_SEARCH_DATABASE_URL, default helpdesk_search_bench_<tickets>
+on the local PostgreSQL; created if missing, emptied, migrated). Seeds, with set-based SQL
+(generate_series: PostgreSQL makes every row), one patient per ten tickets (English and
+Spanish names, accents included, e-mails, MRNs) and tickets with 1–3 public messages of
+realistic text (80 % English, 20 % Spanish; one in five tickets with an internal note);
+then builds every ticket's search document with the statement the services use
+(``helpdesk.tickets.search.reindex``, in batches) and reports its rate. ``--reuse`` keeps
+the data of an earlier run when it has as many tickets (migrating it to the current
+head), so that 1,000,000 tickets are seeded once. Then it times, for several kinds of
+query, the whole search path of a list page (``ticket_list`` with the agent's
+permissions, sorted by relevance, 25 rows, + the snippets) and the old query (the phrase
+``ILIKE`` on the subject and every message, newest first), and whether each found the
+ticket the query was made from on its first page.
 """
 
 from __future__ import annotations

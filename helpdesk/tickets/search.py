@@ -11,20 +11,26 @@ One box matches, and ranks in this order:
    trigram index gives);
 4. the text — subject and the whole conversation — every word in any order, by its
    English or Spanish stem, accents ignored; internal notes only for users who may read
-   them (``permissions.can_read_internal_notes``), ranked by the text engine.
+   them (``permissions.can_read_internal_notes``), ranked by the text engine — on
+   PostgreSQL, when more than ``RANKED_NEWEST`` tickets match, among the newest that many.
 
 PostgreSQL: ``ticket_search.doc``, a ``tsvector`` of the subject (weight A), the public
 messages (B) and the internal notes (D), each through the ``english`` and ``spanish``
 configurations after ``unaccent``, with a GIN index; users who may not read notes query
-with the weights ``AB`` only. Names, e-mails: pg_trgm GIN indexes on ``users``.
+with the weights ``AB`` only; the table also holds a copy of the ticket's queue and
+status (kept in step by a trigger), so that the text search applies the agent's queues
+and the status filter without reading ``tickets``, and walks the newest matches by
+``ticket_id`` when the words are common (the planner picks the GIN index when they are
+rare). Names, e-mails: pg_trgm GIN indexes on ``users``.
 SQLite: ``ticket_search`` is an FTS5 table (columns subject, public, notes) holding the
 Snowball stems computed in Python (``search_text.index_text``), and the name match is a
 Python function registered on each connection (``prepare_connection``) that scans
 the patients (the embedded database is for small sites).
 
 The documents are rebuilt by the ticket services inside their unit of work (``reindex``):
-on a new ticket, a message, a correction and a merge. Permissions are applied by the
-caller's query (``ticket_scope``) joined with ``hits``: nothing is filtered afterwards.
+on a new ticket, a message, a correction and a merge. The permissions and filters
+(``Scope``: ``ticket_scope`` and the list's filters) are inside every part of ``hits``:
+nothing is filtered afterwards, and no count is made.
 """
 
 from __future__ import annotations
@@ -154,8 +160,9 @@ def prepare_connection(dbapi_connection: Any, _record: Any = None) -> None:
 # ------------------------------------------------------------------ matching
 
 # PostgreSQL, sorted by relevance: the text matches ranked are the newest this many (by
-# ticket number) among those in the scope; when more match, the page says so
-# (``Hits.capped``) and sorting by newest pages through all of them.
+# ticket number) among those in the scope; when more match, ``hits`` flags them
+# (``capped``, shown as ``TicketFilters.ranked_newest``) and sorting by newest pages
+# through all of them.
 RANKED_NEWEST = 500
 
 SEARCH_TABLE = sa.table("ticket_search", sa.column("ticket_id", sa.Integer), sa.column("doc"),
