@@ -408,7 +408,10 @@ def main() -> None:
 
     print(f"search as an agent of 4 of {len(QUEUES)} queues, first page of 25 (+ snippets for the new search); "
           f"target p95 <= {TARGET_MS:.0f} ms at 1,000,000 tickets:")
+    load_before = os.getloadavg()[0]
     rows = time_kinds(app, info, kinds, args.old_queries)
+    print(f"load average (1 min) on this machine's {os.cpu_count()} cores: {load_before:.1f} before the timings, "
+          f"{os.getloadavg()[0]:.1f} after (the machine is shared: latencies grow with it)")
     worst = max(r[3] for r in rows)
     print(f"new search, worst p95 over the kinds: {worst:.1f} ms at {info['tickets']:,} tickets "
           f"({'within' if worst <= TARGET_MS else 'over'} the {TARGET_MS:.0f} ms target)")
