@@ -242,7 +242,7 @@ def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
         branches.append(tickets_of(sa.literal(REFERENCE_SCORE, sa.Integer))
                         .where(Ticket.reference.in_(query.references), *where))
 
-    is_patient = User.role == Role.PATIENT
+    is_patient = sa.text(f"users.role = '{Role.PATIENT.value}'")  # the requester's account (as the name part)
     if (mrns := search_text.mrn_candidates(query.text)) and " " not in query.text:
         branches.append(tickets_of(sa.literal(IDENTIFIER_SCORE, sa.Integer))
                         .join(User, User.id == Ticket.requester_id)
