@@ -164,6 +164,8 @@ def prepare_connection(dbapi_connection: Any, _record: Any = None) -> None:
 # (``capped``, shown as ``TicketFilters.ranked_newest``) and sorting by newest pages
 # through all of them.
 RANKED_NEWEST = 500
+# ... looked for first among the newest this many documents in the scope (see _pg_text)
+RECENT_WINDOW = 10_000
 
 SEARCH_TABLE = sa.table("ticket_search", sa.column("ticket_id", sa.Integer), sa.column("doc"),
                         sa.column("queue_id", sa.Integer), sa.column("status", sa.String))
@@ -196,6 +198,14 @@ def _tsquery(words: Iterable[str], label: str) -> sa.ColumnElement[Any]:
     return query
 
 
+def _scope_on_search(scope: Scope) -> list[sa.ColumnElement[bool]]:
+    s = SEARCH_TABLE
+    where = [s.c.queue_id.in_(sorted(scope.queue_ids or ()))]
+    if scope.statuses is not None:
+        where.append(s.c.status.in_(scope.statuses))
+    return where
+
+
 def _pg_text(query: search_text.Query, notes: bool, scope: Scope) -> sa.Select:
     """(ticket_id, score, capped): the text matches within ``scope``; ranked, the newest
     ``RANKED_NEWEST`` of them only (found by the GIN index or by walking the search
@@ -204,15 +214,30 @@ def _pg_text(query: search_text.Query, notes: bool, scope: Scope) -> sa.Select:
     tsq = _tsquery(query.words, "" if notes else ":AB")  # ":AB": the subject and public messages only
     base = sa.select(s.c.ticket_id, s.c.doc).where(s.c.doc.op("@@")(tsq))
     if scope.queue_ids is not None:
-        base = base.where(s.c.queue_id.in_(sorted(scope.queue_ids)))
-        if scope.statuses is not None:
-            base = base.where(s.c.status.in_(scope.statuses))
+        base = base.where(*_scope_on_search(scope))
     else:
         base = base.join(Ticket, Ticket.id == s.c.ticket_id).where(*scope.conditions)
     if not scope.ranked:
         return base.with_only_columns(s.c.ticket_id, sa.literal(0, sa.Integer).label("score"),
                                       sa.false().label("capped"))
-    newest = base.order_by(s.c.ticket_id.desc()).limit(RANKED_NEWEST + 1).subquery("newest")
+    if scope.queue_ids is None:
+        newest = base.order_by(s.c.ticket_id.desc()).limit(RANKED_NEWEST + 1).subquery("newest")
+    else:
+        # Common words: the newest RECENT_WINDOW documents in scope (a walk of the primary
+        # key, a fixed cost) hold more than RANKED_NEWEST matches, and those are the newest.
+        # Otherwise the GIN index finds every match ("+ 0": never a walk of the whole table,
+        # which the planner may expect to stop early for a word it has no statistics of).
+        # Only the branch the count selects runs (a one-time filter).
+        recent = (sa.select(s.c.ticket_id, s.c.doc).where(*_scope_on_search(scope))
+                  .order_by(s.c.ticket_id.desc()).limit(RECENT_WINDOW).subquery("recent"))
+        in_recent = (sa.select(recent.c.ticket_id, recent.c.doc).where(recent.c.doc.op("@@")(tsq))
+                     .order_by(recent.c.ticket_id.desc()).limit(RANKED_NEWEST + 1).cte("in_recent"))
+        enough = sa.select(sa.func.count()).select_from(in_recent).scalar_subquery() > RANKED_NEWEST
+        everywhere = base.where(~enough).order_by((s.c.ticket_id + 0).desc()).limit(RANKED_NEWEST + 1)
+        newest = sa.union_all(
+            sa.select(in_recent.c.ticket_id, in_recent.c.doc).where(enough),
+            sa.select(everywhere.subquery("everywhere")),
+        ).subquery("newest")
     ranked = sa.select(
         newest.c.ticket_id,
         sa.cast(RANK_SCALE * sa.func.ts_rank(newest.c.doc, tsq, 32), sa.Integer).label("score"),
