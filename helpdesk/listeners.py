@@ -20,7 +20,8 @@ makes it, inside its unit of work (``helpdesk.db.unit_of_work``).
   (``after_rollback``). Integrity bookkeeping of the rows themselves, like a computed
   column, so it cannot be left to each caller of ``audit.record``.
 * Each new SQLite connection gets the SQL functions ticket search uses, which
-  PostgreSQL gets from a migration (``helpdesk.tickets.search.register_sqlite_functions``).
+  PostgreSQL gets from a migration; each PostgreSQL connection the name search's trigram
+  threshold (``helpdesk.tickets.search.prepare_connection``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from helpdesk import audit
 from helpdesk.audit import AuditEvent
 from helpdesk.tickets import models as tickets
 from helpdesk.tickets.models import Message, MessageVersion
-from helpdesk.tickets.search import register_sqlite_functions
+from helpdesk.tickets.search import prepare_connection
 
 LISTENERS: list[tuple[Any, str, Callable[..., Any]]] = [
     # messages are never edited in place
@@ -51,8 +52,8 @@ LISTENERS: list[tuple[Any, str, Callable[..., Any]]] = [
     (Session, "before_flush", audit.chain_new_events),
     (Session, "after_flush", audit.advance_head),
     (Session, "after_rollback", audit.forget_pending),
-    # SQL functions of ticket search on SQLite
-    (Engine, "connect", register_sqlite_functions),
+    # ticket search: SQL functions on SQLite, the trigram threshold on PostgreSQL
+    (Engine, "connect", prepare_connection),
 ]
 
 

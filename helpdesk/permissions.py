@@ -153,10 +153,16 @@ def ticket_scope(user: User) -> sa.ColumnElement[bool]:
         return sa.false() if email_unconfirmed(user) else Ticket.requester_id == user.id
     if user.role == Role.INTEGRATION:
         return Ticket.created_by_id == user.id
-    if user.is_staff:
-        ids = member_queue_ids(user)
+    ids = scope_queue_ids(user)
+    if ids is not None:
         return Ticket.queue_id.in_(ids) if ids else sa.false()
     return sa.false()
+
+
+def scope_queue_ids(user: User) -> set[int] | None:
+    """For staff, the queues ``ticket_scope`` amounts to ("a ticket of one of these
+    queues"); None for everyone else (their scope is not a set of queues)."""
+    return member_queue_ids(user) if user.is_staff else None
 
 
 def can_view_ticket(user: User, ticket: Ticket) -> bool:

@@ -174,6 +174,9 @@ class TicketListItemOut(TicketOut):
 class TicketPageOut(Schema):
     items = fields.List(fields.Nested(TicketListItemOut))
     next_cursor = fields.Str(allow_none=True)
+    ranked_newest = fields.Int(allow_none=True, metadata={
+        "description": "Set (to N) when a search sorted by relevance matched more than N tickets by its words: "
+                       "those ranked are the newest N. Sort by newest to page through every match."})
 
 
 class ErrorDetailOut(Schema):

@@ -56,7 +56,7 @@ class Tickets(MethodView):
         search.attach_snippets(_user(), items, filters.q)
         if can_see_sla(_user()):  # the page's `sla` fields, prefetched only when shown
             prefetch_badges(t.id for t in items)  # the page's `sla` fields in one query
-        return {"items": items, "next_cursor": next_cursor}
+        return {"items": items, "next_cursor": next_cursor, "ranked_newest": filters.ranked_newest}
 
     @blp.arguments(TicketCreateIn)
     @blp.response(201, TicketDetailOut)

@@ -130,6 +130,8 @@ class Ticket(db.Model):
         sa.Index("ix_tickets_queue_priority_created", "queue_id", "priority_rank", "created_at", "id"),
         sa.Index("ix_tickets_assignee_status", "assignee_id", "status"),
         sa.Index("ix_tickets_requester_created", "requester_id", "created_at"),
+        # the name search: a patient's tickets in the searcher's queues, index-only on PostgreSQL
+        sa.Index("ix_tickets_requester_queue", "requester_id", "queue_id", postgresql_include=["id", "status"]),
         sa.Index("ix_tickets_created_by_created", "created_by_id", "created_at"),
         sa.Index("ix_tickets_status_created", "status", "created_at"),
         # the dashboard's live days and distinct patients served: index-only on PostgreSQL

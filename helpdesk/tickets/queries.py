@@ -14,12 +14,13 @@ from sqlalchemy.orm import joinedload
 from helpdesk.auth.models import Role, User
 from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.permissions import member_queue_ids, ticket_scope
+from helpdesk.permissions import member_queue_ids, scope_queue_ids, ticket_scope
 from helpdesk.sla.models import TicketSla
 from helpdesk.tickets import search
 from helpdesk.tickets.models import Message, Priority, Queue, QueueMembership, RequestRead, Status, Ticket
 
 SORTS = ("relevance", "newest", "oldest", "priority", "due")
+_LIST_LOADS = (joinedload(Ticket.requester), joinedload(Ticket.queue), joinedload(Ticket.assignee))
 
 
 @dataclass
@@ -33,6 +34,8 @@ class TicketFilters:
     cursor: str | None = None
     limit: int = 25
     extra: dict[str, Any] = field(default_factory=dict)
+    # set by ticket_list: the text matches were more than this, and the newest this many were ranked
+    ranked_newest: int | None = field(default=None, init=False)
 
     @classmethod
     def from_args(cls, args: Any, limit: int) -> TicketFilters:
@@ -96,7 +99,10 @@ def _decode_cursor(cursor: str, sort: str) -> list[Any]:
         if sort == "due":
             due, ident = values
             return [datetime.fromisoformat(due) if due is not None else None, int(ident)]
-        if sort in ("priority", "relevance"):
+        if sort == "relevance":
+            score, ident = values
+            return [int(score), int(ident)]
+        if sort == "priority":
             rank, created, ident = values
             return [int(rank), datetime.fromisoformat(created), int(ident)]
         created, ident = values
@@ -106,26 +112,40 @@ def _decode_cursor(cursor: str, sort: str) -> list[Any]:
 
 
 def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]:
-    """One page of the tickets ``user`` may see, keyset-paginated; three queries at most."""
-    stmt = sa.select(Ticket).where(ticket_scope(user))
+    """One page of the tickets ``user`` may see, keyset-paginated; three queries at most.
+    With a search, sets ``f.ranked_newest`` when more text matches were found than ranked."""
+    conditions: list[sa.ColumnElement[bool]] = [ticket_scope(user)]
+    queue_ids = scope_queue_ids(user)  # the scope as queues (staff): the search applies it on its own table
+    statuses: tuple[str, ...] | None = None
     if f.queue:
-        stmt = stmt.join(Queue, Queue.id == Ticket.queue_id).where(Queue.slug == f.queue)
+        queue_id = db.session.scalar(sa.select(Queue.id).where(Queue.slug == f.queue))
+        conditions.append(Ticket.queue_id == queue_id if queue_id is not None else sa.false())
+        if queue_ids is not None:
+            queue_ids = queue_ids & {queue_id}
     if f.status == "active":
-        stmt = stmt.where(Ticket.status.in_([Status.NEW, Status.OPEN, Status.PENDING_PATIENT]))
+        statuses = (Status.NEW.value, Status.OPEN.value, Status.PENDING_PATIENT.value)
+        conditions.append(Ticket.status.in_([Status(s) for s in statuses]))
     elif f.status:
-        stmt = stmt.where(Ticket.status == Status(f.status))
+        statuses = (Status(f.status).value,)
+        conditions.append(Ticket.status == Status(f.status))
     if f.priority:
-        stmt = stmt.where(Ticket.priority == Priority(f.priority))
+        conditions.append(Ticket.priority == Priority(f.priority))
+        queue_ids = None
     if f.assignee == "mine":
-        stmt = stmt.where(Ticket.assignee_id == user.id)
+        conditions.append(Ticket.assignee_id == user.id)
     elif f.assignee == "unassigned":
-        stmt = stmt.where(Ticket.assignee_id.is_(None))
+        conditions.append(Ticket.assignee_id.is_(None))
     elif f.assignee:
-        stmt = stmt.where(Ticket.assignee_id == int(f.assignee))
+        conditions.append(Ticket.assignee_id == int(f.assignee))
+    if f.assignee:
+        queue_ids = None
+    stmt = sa.select(Ticket).where(*conditions)
     hits = None
     if f.q:
-        # reference, patient, text: permissions stay in the WHERE above (ticket_scope)
-        hits = search.hits(user, f.q)
+        # reference, patient, text: the permissions and filters are inside each part of the search
+        scope = search.Scope(conditions=tuple(conditions), statuses=statuses, ranked=f.sort == "relevance",
+                             queue_ids=frozenset(queue_ids) if queue_ids is not None else None)
+        hits = search.hits(user, f.q, scope)
         if hits is None:
             return [], None
         stmt = stmt.join(hits, hits.c.ticket_id == Ticket.id)
@@ -133,11 +153,10 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
     if f.sort == "due":
         return _due_soonest(stmt, f)
     if f.sort == "relevance" and hits is not None:
-        keys = [hits.c.score, Ticket.created_at, Ticket.id]
-        order = [k.desc() for k in keys]
-        cmp = "lt"
-        stmt = stmt.add_columns(hits.c.score)
-    elif f.sort == "priority":
+        # the best first, then the newest (by ticket number): the search's own columns only,
+        # so the database sorts the matches without reading their tickets
+        return _by_relevance(hits, f)
+    if f.sort == "priority":
         keys = [Ticket.priority_rank, Ticket.created_at, Ticket.id]
         order = [k.desc() for k in keys]
         cmp = "lt"
@@ -153,26 +172,41 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
         values = _decode_cursor(f.cursor, f.sort)
         row, bound = sa.tuple_(*keys), sa.tuple_(*[sa.literal(v, type_=k.type) for k, v in zip(keys, values, strict=True)])
         stmt = stmt.where(row < bound if cmp == "lt" else row > bound)
-    stmt = stmt.order_by(*order).limit(f.limit + 1).options(
-        joinedload(Ticket.requester), joinedload(Ticket.queue), joinedload(Ticket.assignee)
-    )
-    scores: list[int] = []
-    if f.sort == "relevance" and hits is not None:
-        pairs = db.session.execute(stmt).unique().all()
-        rows, scores = [p[0] for p in pairs], [p[1] for p in pairs]
-    else:
-        rows = list(db.session.scalars(stmt).unique())
+    stmt = stmt.order_by(*order).limit(f.limit + 1).options(*_LIST_LOADS)
+    rows = list(db.session.scalars(stmt).unique())
     next_cursor = None
     if len(rows) > f.limit:
         rows = rows[: f.limit]
         last = rows[-1]
-        if scores:
-            values = [scores[f.limit - 1], last.created_at, last.id]
-        elif f.sort == "priority":
-            values = [last.priority_rank, last.created_at, last.id]
-        else:
-            values = [last.created_at, last.id]
-        next_cursor = _encode_cursor(values)
+        keys_of_last = [last.created_at, last.id]
+        next_cursor = _encode_cursor([last.priority_rank, *keys_of_last] if f.sort == "priority" else keys_of_last)
+    return rows, next_cursor
+
+
+def _tickets(ids: list[int]) -> list[Ticket]:
+    """The tickets ``ids``, in that order, with what a list shows of them."""
+    if not ids:
+        return []
+    by_id = {t.id: t for t in db.session.scalars(
+        sa.select(Ticket).where(Ticket.id.in_(ids)).options(*_LIST_LOADS)).unique()}
+    return [by_id[i] for i in ids]
+
+
+def _by_relevance(hits: sa.Subquery, f: TicketFilters) -> tuple[list[Ticket], str | None]:
+    """Sort "relevance": the best score first, then the newest (the highest ticket number);
+    each part of ``hits`` applied the permissions and filters already."""
+    keys = [hits.c.score, hits.c.ticket_id]
+    stmt = sa.select(hits.c.ticket_id, hits.c.score, hits.c.capped)
+    if f.cursor:
+        score, ident = _decode_cursor(f.cursor, "relevance")
+        stmt = stmt.where(sa.tuple_(*keys) < sa.tuple_(sa.literal(score), sa.literal(ident)))
+    found = db.session.execute(stmt.order_by(*[k.desc() for k in keys]).limit(f.limit + 1)).all()
+    if any(capped for _, _, capped in found):
+        f.ranked_newest = search.RANKED_NEWEST
+    rows = _tickets([ticket_id for ticket_id, _, _ in found[: f.limit]])
+    next_cursor = None
+    if len(found) > f.limit:
+        next_cursor = _encode_cursor([found[f.limit - 1][1], found[f.limit - 1][0]])
     return rows, next_cursor
 
 

@@ -11,36 +11,42 @@ One box matches, and ranks in this order:
    trigram index gives);
 4. the text — subject and the whole conversation — every word in any order, by its
    English or Spanish stem, accents ignored; internal notes only for users who may read
-   them (``permissions.can_read_internal_notes``), ranked by the text engine.
+   them (``permissions.can_read_internal_notes``), ranked by the text engine — on
+   PostgreSQL, when more than ``RANKED_NEWEST`` tickets match, among the newest that many.
 
 PostgreSQL: ``ticket_search.doc``, a ``tsvector`` of the subject (weight A), the public
 messages (B) and the internal notes (D), each through the ``english`` and ``spanish``
 configurations after ``unaccent``, with a GIN index; users who may not read notes query
-with the weights ``AB`` only. Names, e-mails: pg_trgm GIN indexes on ``users``.
+with the weights ``AB`` only; the table also holds a copy of the ticket's queue and
+status (kept in step by a trigger), so that the text search applies the agent's queues
+and the status filter without reading ``tickets``, and walks the newest matches by
+``ticket_id`` when the words are common (the planner picks the GIN index when they are
+rare). Names, e-mails: pg_trgm GIN indexes on ``users``.
 SQLite: ``ticket_search`` is an FTS5 table (columns subject, public, notes) holding the
 Snowball stems computed in Python (``search_text.index_text``), and the name match is a
-Python function registered on each connection (``register_sqlite_functions``) that scans
+Python function registered on each connection (``prepare_connection``) that scans
 the patients (the embedded database is for small sites).
 
 The documents are rebuilt by the ticket services inside their unit of work (``reindex``):
-on a new ticket, a message, a correction and a merge. Permissions are applied by the
-caller's query (``ticket_scope``) joined with ``hits``: nothing is filtered afterwards.
+on a new ticket, a message, a correction and a merge. The permissions and filters
+(``Scope``: ``ticket_scope`` and the list's filters) are inside every part of ``hits``:
+nothing is filtered afterwards, and no count is made.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from markupsafe import Markup
 
 from helpdesk.auth.models import Role, User
 from helpdesk.extensions import db
 from helpdesk.permissions import can_read_internal_notes, can_view_message
 from helpdesk.tickets import search_text
-from helpdesk.tickets.models import Message, Ticket
+from helpdesk.tickets.models import Message, MessageVersion, Ticket
 
 # Scores: the tiers above, then the text engine's rank (0 .. 999,999) within a tier.
 REFERENCE_SCORE = 4_000_000
@@ -56,8 +62,8 @@ def _dialect() -> str:
 # ------------------------------------------------------------------ the documents
 
 _PG_REINDEX = """
-INSERT INTO ticket_search (ticket_id, doc)
-SELECT t.id,
+INSERT INTO ticket_search (ticket_id, queue_id, status, doc)
+SELECT t.id, t.queue_id, t.status,
        setweight(to_tsvector('english', helpdesk_search_text(t.subject)), 'A')
     || setweight(to_tsvector('spanish', helpdesk_search_text(t.subject)), 'A')
     || setweight(to_tsvector('english', helpdesk_search_text(coalesce(m.pub, ''))), 'B')
@@ -74,7 +80,7 @@ LEFT JOIN LATERAL (
     WHERE m.ticket_id = t.id
 ) m ON true
 WHERE t.id IN :ids
-ON CONFLICT (ticket_id) DO UPDATE SET doc = EXCLUDED.doc
+ON CONFLICT (ticket_id) DO UPDATE SET queue_id = EXCLUDED.queue_id, status = EXCLUDED.status, doc = EXCLUDED.doc
 """
 
 
@@ -135,89 +141,189 @@ def _word_similarity(word: str | None, name: str | None) -> float:
     return search_text.word_similarity(word, name) if word and name else 0.0
 
 
-def register_sqlite_functions(dbapi_connection: Any, _record: Any = None) -> None:
-    """On each new SQLite connection: the functions PostgreSQL gets from the migration
-    (``helpdesk_fold``, ``helpdesk_name_match``) and pg_trgm (``word_similarity``)."""
+def prepare_connection(dbapi_connection: Any, _record: Any = None) -> None:
+    """On each new connection. SQLite: the functions PostgreSQL gets from the migration
+    (``helpdesk_fold``, ``helpdesk_name_match``) and pg_trgm (``word_similarity``).
+    PostgreSQL: the candidate threshold of pg_trgm's ``%>`` the name search uses, for
+    the whole session (so that no search spends a round trip setting it)."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.create_function("helpdesk_fold", 1, _fold, deterministic=True)
         dbapi_connection.create_function("helpdesk_name_match", 2, _name_match, deterministic=True)
         dbapi_connection.create_function("word_similarity", 2, _word_similarity, deterministic=True)
+    elif type(dbapi_connection).__module__.startswith("psycopg"):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)",
+                           (str(search_text.NAME_CANDIDATE_SIMILARITY),))
+        dbapi_connection.commit()
 
 
 # ------------------------------------------------------------------ matching
 
+# PostgreSQL, sorted by relevance: the text matches ranked are the newest this many (by
+# ticket number) among those in the scope; when more match, ``hits`` flags them
+# (``capped``, shown as ``TicketFilters.ranked_newest``) and sorting by newest pages
+# through all of them.
+RANKED_NEWEST = 500
+# ... looked for first among the newest this many documents in the scope (see _pg_text)
+RECENT_WINDOW = 10_000
 
-def hits(user: User, q: str) -> sa.Subquery | None:
-    """(ticket_id, score) of every ticket whose reference, patient or text matches ``q``,
-    one row per ticket, before any permission: the caller joins it to a query that
-    applies ``ticket_scope``. None when ``q`` has nothing to search for."""
+SEARCH_TABLE = sa.table("ticket_search", sa.column("ticket_id", sa.Integer), sa.column("doc"),
+                        sa.column("queue_id", sa.Integer), sa.column("status", sa.String))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The tickets a search may return: ``conditions`` on ``Ticket`` (the permissions and
+    every filter). When they amount to "queue in ``queue_ids`` (and status in
+    ``statuses``)" — staff with no filter but queue and status — the text search applies
+    the same on the search table's copy of those columns, without reading ``tickets``."""
+
+    conditions: tuple[sa.ColumnElement[bool], ...]
+    queue_ids: frozenset[int] | None = None
+    statuses: tuple[str, ...] | None = None
+    ranked: bool = True  # sorted by relevance (else the text score is not computed)
+
+
+def _tsquery(words: Iterable[str], label: str) -> sa.ColumnElement[Any]:
+    """Every word (``to_tsquery`` of a folded word: letters and digits only), by its
+    English or its Spanish stem, limited to the weights ``label`` (e.g. ":AB")."""
+    parts = [
+        sa.func.to_tsquery(sa.literal_column("'english'::regconfig"), sa.literal(f"{w}{label}", sa.Text)).op("||")(
+            sa.func.to_tsquery(sa.literal_column("'spanish'::regconfig"), sa.literal(f"{w}{label}", sa.Text)))
+        for w in words
+    ]
+    query = sa.Grouping(parts[0])
+    for part in parts[1:]:
+        query = sa.Grouping(query.op("&&")(sa.Grouping(part)))
+    return query
+
+
+def _scope_on_search(scope: Scope) -> list[sa.ColumnElement[bool]]:
+    s = SEARCH_TABLE
+    where = [s.c.queue_id.in_(sorted(scope.queue_ids or ()))]
+    if scope.statuses is not None:
+        where.append(s.c.status.in_(scope.statuses))
+    return where
+
+
+def _pg_text(query: search_text.Query, notes: bool, scope: Scope) -> sa.Select:
+    """(ticket_id, score, capped): the text matches within ``scope``; ranked, the newest
+    ``RANKED_NEWEST`` of them only (found by the GIN index or by walking the search
+    table's primary key backwards, whichever the planner expects to be cheaper)."""
+    s = SEARCH_TABLE
+    tsq = _tsquery(query.words, "" if notes else ":AB")  # ":AB": the subject and public messages only
+    base = sa.select(s.c.ticket_id, s.c.doc).where(s.c.doc.op("@@")(tsq))
+    if scope.queue_ids is not None:
+        base = base.where(*_scope_on_search(scope))
+    else:
+        base = base.join(Ticket, Ticket.id == s.c.ticket_id).where(*scope.conditions)
+    if not scope.ranked:
+        return base.with_only_columns(s.c.ticket_id, sa.literal(0, sa.Integer).label("score"),
+                                      sa.false().label("capped"))
+    if scope.queue_ids is None:
+        newest = base.order_by(s.c.ticket_id.desc()).limit(RANKED_NEWEST + 1).subquery("newest")
+    else:
+        # Common words: the newest RECENT_WINDOW documents in scope (a walk of the primary
+        # key, a fixed cost) hold more than RANKED_NEWEST matches, and those are the newest.
+        # Otherwise the GIN index finds every match ("+ 0": never a walk of the whole table,
+        # which the planner may expect to stop early for a word it has no statistics of).
+        # Only the branch the count selects runs (a one-time filter).
+        recent = (sa.select(s.c.ticket_id, s.c.doc).where(*_scope_on_search(scope))
+                  .order_by(s.c.ticket_id.desc()).limit(RECENT_WINDOW).subquery("recent"))
+        in_recent = (sa.select(recent.c.ticket_id, recent.c.doc).where(recent.c.doc.op("@@")(tsq))
+                     .order_by(recent.c.ticket_id.desc()).limit(RANKED_NEWEST + 1).cte("in_recent"))
+        enough = sa.select(sa.func.count()).select_from(in_recent).scalar_subquery() > RANKED_NEWEST
+        everywhere = base.where(~enough).order_by((s.c.ticket_id + 0).desc()).limit(RANKED_NEWEST + 1)
+        newest = sa.union_all(
+            sa.select(in_recent.c.ticket_id, in_recent.c.doc).where(enough),
+            sa.select(everywhere.subquery("everywhere")),
+        ).subquery("newest")
+    ranked = sa.select(
+        newest.c.ticket_id,
+        sa.cast(RANK_SCALE * sa.func.ts_rank(newest.c.doc, tsq, 32), sa.Integer).label("score"),
+        (sa.func.count().over() > RANKED_NEWEST).label("capped"),
+        sa.func.row_number().over(order_by=newest.c.ticket_id.desc()).label("n"),
+    ).subquery("ranked")
+    return sa.select(ranked.c.ticket_id, ranked.c.score, ranked.c.capped).where(ranked.c.n <= RANKED_NEWEST)
+
+
+def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
+    """(ticket_id, score, capped) of every ticket within ``scope`` whose reference,
+    patient or text matches ``q``, one row per ticket; ``capped`` (1) on the text matches
+    when they were more than were ranked (``RANKED_NEWEST``). Every part of the search
+    applies ``scope`` (the permissions and filters) in its own query: nothing is filtered
+    afterwards. None when ``q`` has nothing to search for."""
     query = search_text.parse(q)
     if query.empty:
         return None
     pg = _dialect() == "postgresql"
-    branches: list[str] = []
-    params: dict[str, Any] = {}
-    expanding: list[str] = []
+    where = scope.conditions
+    branches: list[sa.Select] = []
+
+    def tickets_of(score: Any) -> sa.Select:
+        return sa.select(Ticket.id.label("ticket_id"), score.label("score"), sa.false().label("capped"))
 
     if query.references:
-        branches.append(f"SELECT id AS ticket_id, {REFERENCE_SCORE} AS score FROM tickets WHERE reference IN :refs")
-        params["refs"] = list(query.references)
-        expanding.append("refs")
+        branches.append(tickets_of(sa.literal(REFERENCE_SCORE, sa.Integer))
+                        .where(Ticket.reference.in_(query.references), *where))
 
-    patient = f"u.role = '{Role.PATIENT.value}'"
+    is_patient = sa.text(f"users.role = '{Role.PATIENT.value}'")  # the requester's account (as the name part)
     if (mrns := search_text.mrn_candidates(query.text)) and " " not in query.text:
-        branches.append(
-            f"SELECT t.id AS ticket_id, {IDENTIFIER_SCORE} AS score FROM tickets t JOIN users u ON u.id = t.requester_id "
-            f"WHERE {patient} AND upper(u.mrn) IN :mrns")
-        params["mrns"] = list(mrns)
-        expanding.append("mrns")
+        branches.append(tickets_of(sa.literal(IDENTIFIER_SCORE, sa.Integer))
+                        .join(User, User.id == Ticket.requester_id)
+                        .where(is_patient, sa.func.upper(User.mrn).in_(mrns), *where))
     if "@" in query.text and " " not in query.text:
-        branches.append(
-            f"SELECT t.id AS ticket_id, {IDENTIFIER_SCORE} AS score FROM tickets t JOIN users u ON u.id = t.requester_id "
-            f"WHERE {patient} AND lower(u.email) LIKE :email ESCAPE '\\'")
         escaped = query.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params["email"] = f"%{escaped}%"
+        branches.append(tickets_of(sa.literal(IDENTIFIER_SCORE, sa.Integer))
+                        .join(User, User.id == Ticket.requester_id)
+                        .where(is_patient, sa.func.lower(User.email).like(f"%{escaped}%", escape="\\"), *where))
 
     if query.name_words:
-        conditions, similarity = [], []
-        for i, word in enumerate(query.name_words):
-            params[f"nw{i}"] = word
-            candidate = f"helpdesk_fold(u.display_name) %> :nw{i} AND " if pg else ""
-            conditions.append(f"{candidate}helpdesk_name_match(:nw{i}, helpdesk_fold(u.display_name))")
-            similarity.append(f"word_similarity(:nw{i}, helpdesk_fold(u.display_name))")
-        score = f"{NAME_SCORE} + CAST({RANK_SCALE} * ({' + '.join(similarity)}) / {len(similarity)} AS INTEGER)"
+        params = {f"nw{i}": word for i, word in enumerate(query.name_words)}
+        names = range(len(query.name_words))
+        patient = f"u.role = '{Role.PATIENT.value}'"
+        if pg:
+            # the trigram candidates first (%>, GIN index; its threshold is set on the
+            # connection, ``prepare_connection``), then the typo test and the score once per
+            # distinct name (patients share names), then the patients with a matching name
+            candidates = " AND ".join(f"helpdesk_fold(u.display_name) %> :nw{i}" for i in names)
+            match = " AND ".join(f"helpdesk_name_match(:nw{i}, d.name)" for i in names)
+            similarity = " + ".join(f"word_similarity(:nw{i}, d.name)" for i in names)
+            sql = (f"WITH candidate AS MATERIALIZED (SELECT u.id, helpdesk_fold(u.display_name) AS name FROM users u "
+                   f"WHERE {patient} AND {candidates}), "
+                   f"distinct_name AS MATERIALIZED (SELECT DISTINCT name FROM candidate), "
+                   f"matched AS (SELECT d.name, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} "
+                   f"AS INTEGER) AS score FROM distinct_name AS d WHERE {match}) "
+                   f"SELECT c.id AS id, m.score AS score FROM candidate c JOIN matched m ON m.name = c.name")
+        else:
+            match = " AND ".join(f"helpdesk_name_match(:nw{i}, helpdesk_fold(u.display_name))" for i in names)
+            similarity = " + ".join(f"word_similarity(:nw{i}, helpdesk_fold(u.display_name))" for i in names)
+            sql = (f"SELECT u.id AS id, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} AS INTEGER) "
+                   f"AS score FROM users u WHERE {patient} AND {match}")
         # the patients first (scored once each), then their tickets
-        branches.append(
-            f"SELECT t.id AS ticket_id, p.score AS score FROM tickets t JOIN ("
-            f"SELECT u.id AS id, {score} AS score FROM users u "
-            f"WHERE {patient} AND {' AND '.join(conditions)}) AS p ON p.id = t.requester_id")
-        if pg:  # the candidate threshold of %> (this transaction only)
-            db.session.execute(sa.text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
-                               {"t": str(search_text.NAME_CANDIDATE_SIMILARITY)})
+        patients = sa.text(sql).bindparams(**params).columns(id=sa.Integer, score=sa.Integer).subquery("name_match")
+        branches.append(tickets_of(patients.c.score).join(patients, patients.c.id == Ticket.requester_id).where(*where))
 
     if query.words:
         notes = can_read_internal_notes(user)
         if pg:
-            label = "" if notes else ":AB"  # subject and public messages only
-            tsq = " && ".join(
-                f"(to_tsquery('english', :w{i}) || to_tsquery('spanish', :w{i}))" for i in range(len(query.words)))
-            params.update({f"w{i}": f"{w}{label}" for i, w in enumerate(query.words)})
-            branches.append(
-                f"SELECT ticket_id, CAST({RANK_SCALE} * ts_rank(doc, {tsq}, 32) AS INTEGER) AS score "
-                f"FROM ticket_search WHERE doc @@ ({tsq})")
+            branches.append(_pg_text(query, notes, scope))
         else:
-            params["fts"] = search_text.fts5_query(query, None if notes else ("subject", "public"))
             rank = "(-bm25(ticket_search, 4.0, 2.0, 1.0))"
-            branches.append(
+            fts = sa.text(
                 f"SELECT rowid AS ticket_id, CAST({RANK_SCALE} * {rank} / (1.0 + {rank}) AS INTEGER) AS score "
-                f"FROM ticket_search WHERE ticket_search MATCH :fts")
+                f"FROM ticket_search WHERE ticket_search MATCH :fts"
+            ).bindparams(fts=search_text.fts5_query(query, None if notes else ("subject", "public")))
+            matched = fts.columns(ticket_id=sa.Integer, score=sa.Integer).subquery("fts")
+            branches.append(sa.select(matched.c.ticket_id, matched.c.score, sa.false().label("capped"))
+                            .join(Ticket, Ticket.id == matched.c.ticket_id).where(*where))
 
     if not branches:
         return None
-    union = " UNION ALL ".join(f"SELECT * FROM ({b}) AS b{i}" for i, b in enumerate(branches))
-    sql = sa.text(f"SELECT ticket_id, max(score) AS score FROM ({union}) AS found GROUP BY ticket_id")
-    sql = sql.bindparams(*[sa.bindparam(name, expanding=True) for name in expanding], **params)
-    return sql.columns(ticket_id=sa.Integer, score=sa.Integer).subquery("search_hits")
+    found = sa.union_all(*branches).subquery("found")
+    return (sa.select(found.c.ticket_id, sa.func.max(found.c.score).label("score"),
+                      sa.func.max(sa.cast(found.c.capped, sa.Integer)).label("capped"))
+            .group_by(found.c.ticket_id).subquery("search_hits"))
 
 
 def attach_snippets(user: User, tickets: list[Ticket], q: str | None) -> None:
@@ -230,14 +336,15 @@ def attach_snippets(user: User, tickets: list[Ticket], q: str | None) -> None:
     query = search_text.parse(q)
     if not query.words:
         return
-    by_id = {t.id: t for t in tickets}
     texts: dict[int, list[str]] = {t.id: [t.subject] for t in tickets}
-    stmt = sa.select(Message).where(Message.ticket_id.in_(by_id)).order_by(Message.created_at, Message.id)
+    latest = (sa.select(MessageVersion.body).where(MessageVersion.message_id == Message.id)
+              .order_by(MessageVersion.version.desc()).limit(1).correlate(Message).scalar_subquery())
+    stmt = (sa.select(Message.ticket_id, Message.public, sa.func.coalesce(latest, Message.body).label("body"))
+            .where(Message.ticket_id.in_(texts)).order_by(Message.ticket_id, Message.created_at, Message.id))
     if not can_read_internal_notes(user):
         stmt = stmt.where(Message.public.is_(True))
-    for message in db.session.scalars(stmt):
+    for message in db.session.execute(stmt):
         if can_view_message(user, message):
-            texts[message.ticket_id].append(message.current_body)
-    for ticket_id, ticket in by_id.items():
-        snippet: Markup | None = search_text.snippet(texts[ticket_id], query)
-        ticket.search_snippet = snippet
+            texts[message.ticket_id].append(message.body)  # as it reads now (the latest correction)
+    for ticket in tickets:
+        ticket.search_snippet = search_text.snippet(texts[ticket.id], query)

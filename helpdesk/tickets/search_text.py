@@ -179,19 +179,19 @@ SNIPPET_CHARS = 180
 _TOKEN = re.compile(r"[^\W_]+|[\W_]+")
 
 
-def _marked(text: str, wanted: frozenset[str]) -> tuple[list[tuple[str, bool]], int]:
-    pieces: list[tuple[str, bool]] = []
-    hits = set()
-    for token in _TOKEN.findall(text):
-        hit = False
-        if token[0].isalnum():
-            folded = fold(token)
-            found = {s for s in stems(folded) if s in wanted}
-            if found:
-                hit = True
-                hits |= found
-        pieces.append((token, hit))
-    return pieces, len(hits)
+@lru_cache(maxsize=50_000)
+def _token_stems(token: str) -> tuple[str, str]:
+    return stems(fold(token))
+
+
+def _count(text: str, wanted: frozenset[str]) -> int:
+    """How many of the ``wanted`` stems occur in ``text`` (the words as ``_marked`` reads them)."""
+    return len({s for token in set(_WORD.findall(text)) for s in _token_stems(token) if s in wanted})
+
+
+def _marked(text: str, wanted: frozenset[str]) -> list[tuple[str, bool]]:
+    return [(token, token[0].isalnum() and any(s in wanted for s in _token_stems(token)))
+            for token in _TOKEN.findall(text)]
 
 
 def snippet(texts: list[str], query: Query, chars: int = SNIPPET_CHARS) -> Markup | None:
@@ -200,14 +200,14 @@ def snippet(texts: list[str], query: Query, chars: int = SNIPPET_CHARS) -> Marku
     wanted = query.stem_set()
     if not wanted:
         return None
-    best: tuple[int, list[tuple[str, bool]]] | None = None
+    best: tuple[int, str] | None = None
     for text in texts:
-        pieces, count = _marked(" ".join(text.split()), wanted)
+        count = _count(text, wanted)
         if count and (best is None or count > best[0]):
-            best = (count, pieces)
+            best = (count, text)
     if best is None:
         return None
-    pieces = best[1]
+    pieces = _marked(" ".join(best[1].split()), wanted)
     first = next(i for i, (_, hit) in enumerate(pieces) if hit)
     # start a little before the first hit, at a token boundary
     start, budget = first, chars // 4

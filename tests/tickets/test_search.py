@@ -179,3 +179,43 @@ def test_the_migration_backfills_existing_tickets(app, ctx, agent, make_ticket):
     assert _search(agent, "cardiology referral") == [t.reference]
     assert _search(agent, t.reference[3:].lower()) == [t.reference]
     assert db.session.scalar(sa.text("SELECT count(*) FROM ticket_search")) == 1
+
+
+def test_many_text_matches_rank_the_newest_and_sort_by_newest_pages_through_all(client, ctx, agent, make_ticket,
+                                                                                monkeypatch):
+    """PostgreSQL ranks the text matches among the newest ``RANKED_NEWEST`` (the page and
+    the API say so); SQLite ranks them all. Sorting by newest pages through every match."""
+    from helpdesk.tickets import search
+
+    monkeypatch.setattr(search, "RANKED_NEWEST", 2)
+    made = [make_ticket(subject=f"Statement question {i}", body=BILL) for i in range(4)]
+    f = TicketFilters(q="statement", sort="relevance")
+    rows, cursor = ticket_list(agent, f)
+    _t, secret = accounts.create_api_token(actor=None, name="agent", user=agent)
+    api = client.get("/api/v1/tickets", query_string={"q": "statement"}, headers=bearer(secret)).get_json()
+    login(client, agent)
+    page = client.get("/agent/tickets", query_string={"q": "statement"}).get_data(as_text=True)
+    if db.session.get_bind().dialect.name == "postgresql":
+        assert {t.reference for t in rows} == {made[3].reference, made[2].reference} and cursor is None
+        assert f.ranked_newest == 2 and api["ranked_newest"] == 2
+        assert "More than 2 tickets match these words" in page and "sort=newest" in page
+    else:
+        assert {t.reference for t in rows} == {t.reference for t in made}
+        assert f.ranked_newest is None and api["ranked_newest"] is None
+        assert "More than" not in page
+    assert _search(agent, "statement", sort="newest") == [t.reference for t in reversed(made)]
+    # a reference or a patient is found whatever the number of text matches
+    assert _search(agent, made[0].reference)[0] == made[0].reference
+
+
+def test_the_search_follows_a_ticket_moved_to_another_queue_or_closed(ctx, agent, outsider_agent, supervisor,
+                                                                     make_ticket, queues):
+    t = make_ticket(subject="Statement question", body=BILL)
+    assert _search(agent, "statement", status="new") == [t.reference]
+    services.update_ticket(t, actor=supervisor, queue_id=queues["general"].id, reason="not billing")
+    assert _search(agent, "statement") == [] and _search(agent, "statement", sort="newest") == []
+    assert _search(outsider_agent, "statement") == [t.reference]
+    services.update_ticket(t, actor=supervisor, status=Status.CLOSED)
+    assert _search(outsider_agent, "statement", status="new") == []
+    assert _search(outsider_agent, "statement", status="closed") == [t.reference]
+    assert _search(outsider_agent, "statement", status="active") == []
