@@ -9,7 +9,7 @@ bulk actions and merges included; a HOT update: neither column is indexed).
 SQLite: nothing (the FTS5 table is unchanged).
 
 Revision ID: 581e25c87265
-Revises: f6a7b8c9d0e1
+Revises: 1df631b89552
 Create Date: 2026-12-07 02:20:00
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '581e25c87265'
-down_revision = 'f6a7b8c9d0e1'
+down_revision = '1df631b89552'
 branch_labels = None
 depends_on = None
 
