@@ -20,6 +20,22 @@ from helpdesk.tickets import search
 from helpdesk.tickets.models import Priority, Queue, QueueMembership, Status, Ticket
 
 SORTS = ("relevance", "newest", "oldest", "priority", "due")
+ACTIVE = (Status.NEW, Status.OPEN, Status.PENDING_PATIENT)
+DONE = (Status.RESOLVED, Status.CLOSED)
+# status filter values beyond the single statuses: "active" (not resolved), "done"
+# (resolved or closed), "any"
+STATUS_GROUPS = ("active", "done", "any")
+# The list's total and the views' counts stop counting here ("10,000+"): a count never
+# reads more than this many index entries, whatever the size of the desk.
+COUNT_CAP = 10_000
+# The views above the agent list: name, label, filters (status, assignee).
+VIEWS = (
+    ("open", "Open", {"status": "active", "assignee": None}),
+    ("mine", "My open tickets", {"status": "active", "assignee": "mine"}),
+    ("unassigned", "Unassigned", {"status": "active", "assignee": "unassigned"}),
+    ("done", "Resolved & closed", {"status": "done", "assignee": None}),
+    ("any", "All", {"status": "any", "assignee": None}),
+)
 
 
 @dataclass
@@ -32,24 +48,31 @@ class TicketFilters:
     sort: str = "newest"  # "relevance" (the best match first) is the default with a search
     cursor: str | None = None
     limit: int = 25
+    page: int = 1  # the page number the cursor leads to (for "26-50 of 1,234")
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_args(cls, args: Any, limit: int) -> TicketFilters:
+        """The agent list's filters: without a status, open tickets ("active") — a search
+        looks at every status ("any") unless one is chosen."""
         def get(name: str) -> str | None:
             value = args.get(name)
             return value.strip() if isinstance(value, str) and value.strip() else None
 
+        page = get("page") or "1"
         f = cls(
             queue=get("queue"),
-            status=get("status"),
+            status=get("status") or default_status(get("q")),
             priority=get("priority"),
             assignee=get("assignee"),
             q=get("q"),
             sort=get("sort") or default_sort(get("q")),
             cursor=get("cursor"),
             limit=limit,
+            page=int(page) if page.isdigit() and 0 < int(page) < 1_000_000 else 1,
         )
+        if not f.cursor:
+            f.page = 1
         f.validate()
         return f
 
@@ -57,7 +80,7 @@ class TicketFilters:
         errors: dict[str, list[str]] = {}
         if self.sort not in SORTS:
             errors["sort"] = [f"One of: {', '.join(SORTS)}."]
-        if self.status and self.status not in {s.value for s in Status} | {"active"}:
+        if self.status and self.status not in {s.value for s in Status} | set(STATUS_GROUPS):
             errors["status"] = ["Unknown status."]
         if self.priority and self.priority not in {p.value for p in Priority}:
             errors["priority"] = ["Unknown priority."]
@@ -72,8 +95,8 @@ class TicketFilters:
 
     def as_args(self, **override: Any) -> dict[str, str]:
         args = {
-            "queue": self.queue, "status": self.status, "priority": self.priority,
-            "assignee": self.assignee, "q": self.q,
+            "queue": self.queue, "status": self.status if self.status != default_status(self.q) else None,
+            "priority": self.priority, "assignee": self.assignee, "q": self.q,
             "sort": self.sort if self.sort != default_sort(self.q) else None,
         }
         args.update(override)
@@ -82,6 +105,10 @@ class TicketFilters:
 
 def default_sort(q: str | None) -> str:
     return "relevance" if q else "newest"
+
+
+def default_status(q: str | None) -> str:
+    return "any" if q else "active"
 
 
 def _encode_cursor(values: list[Any]) -> str:
@@ -105,14 +132,16 @@ def _decode_cursor(cursor: str, sort: str) -> list[Any]:
         raise ValidationFailed("That page link is not valid.", fields={"cursor": ["Invalid cursor."]}) from None
 
 
-def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]:
-    """One page of the tickets ``user`` may see, keyset-paginated; three queries at most."""
-    stmt = sa.select(Ticket).where(ticket_scope(user))
+def _filtered(stmt: sa.Select, user: User, f: TicketFilters) -> sa.Select:
+    """``stmt`` narrowed to ``user``'s scope and the filters other than the search."""
+    stmt = stmt.where(ticket_scope(user))
     if f.queue:
-        stmt = stmt.join(Queue, Queue.id == Ticket.queue_id).where(Queue.slug == f.queue)
+        stmt = stmt.where(Ticket.queue_id == sa.select(Queue.id).where(Queue.slug == f.queue).scalar_subquery())
     if f.status == "active":
-        stmt = stmt.where(Ticket.status.in_([Status.NEW, Status.OPEN, Status.PENDING_PATIENT]))
-    elif f.status:
+        stmt = stmt.where(Ticket.status.in_(ACTIVE))
+    elif f.status == "done":
+        stmt = stmt.where(Ticket.status.in_(DONE))
+    elif f.status and f.status != "any":
         stmt = stmt.where(Ticket.status == Status(f.status))
     if f.priority:
         stmt = stmt.where(Ticket.priority == Priority(f.priority))
@@ -122,6 +151,32 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
         stmt = stmt.where(Ticket.assignee_id.is_(None))
     elif f.assignee:
         stmt = stmt.where(Ticket.assignee_id == int(f.assignee))
+    return stmt
+
+
+def _capped(stmt: sa.Select) -> sa.ScalarSelect:
+    """The number of rows of ``stmt`` (a ``select(Ticket.id)``), counting at most COUNT_CAP + 1."""
+    return sa.select(sa.func.count()).select_from(stmt.limit(COUNT_CAP + 1).subquery()).scalar_subquery()
+
+
+def list_counts(user: User, f: TicketFilters) -> tuple[int, dict[str, int]]:
+    """In one statement: how many tickets the list's filters (search included) match, and
+    how many are in each of VIEWS (within the chosen queue); each up to COUNT_CAP + 1."""
+    total = _filtered(sa.select(Ticket.id), user, f)
+    if f.q:
+        hits = search.hits(user, f.q)
+        total = total.join(hits, hits.c.ticket_id == Ticket.id) if hits is not None else total.where(sa.false())
+    columns = [_capped(total).label("total")]
+    for name, _label, args in VIEWS:
+        view = TicketFilters(queue=f.queue, status=args["status"], assignee=args["assignee"])
+        columns.append(_capped(_filtered(sa.select(Ticket.id), user, view)).label(name))
+    row = db.session.execute(sa.select(*columns)).one()
+    return row.total, {name: getattr(row, name) for name, _label, _args in VIEWS}
+
+
+def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]:
+    """One page of the tickets ``user`` may see, keyset-paginated; three queries at most."""
+    stmt = _filtered(sa.select(Ticket), user, f)
     hits = None
     if f.q:
         # reference, patient, text: permissions stay in the WHERE above (ticket_scope)
@@ -233,7 +288,7 @@ def queue_counts(user: User) -> list[dict[str, Any]]:
 
 
 def patient_requests(user: User, cursor: str | None, limit: int) -> tuple[list[Ticket], str | None]:
-    return ticket_list(user, TicketFilters(sort="newest", cursor=cursor, limit=limit))
+    return ticket_list(user, TicketFilters(sort="newest", cursor=cursor, limit=limit))  # every status
 
 
 def assignable_agents(queue_id: int) -> list[User]:
