@@ -74,7 +74,7 @@
     if (key === "?") { event.preventDefault(); toggleHelp(); return; }
     if (help && help.open) { if (key === "Escape") { help.close(); } return; }
     if (key === "/") {
-      var box = document.querySelector("input[type=search][name=q]");
+      var box = document.getElementById("q");  // the ticket list's search box
       if (box) { event.preventDefault(); box.focus(); box.select(); }
       else if (help && help.getAttribute("data-search-url")) {
         event.preventDefault();
