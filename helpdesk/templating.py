@@ -3,25 +3,41 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Flask
-from flask_babel import format_datetime
+from flask_babel import format_datetime, format_timedelta
+from markupsafe import Markup, escape
 
 from helpdesk.i18n import current_language
 from helpdesk.tickets.models import Status
-
-DISPLAY_TZ = ZoneInfo("America/New_York")
+from helpdesk.timeutil import utcnow
+from helpdesk.viewer_time import local, viewer_zone_name
 
 
 def init_templating(app: Flask) -> None:
     @app.template_filter("when")
-    def when(value: datetime | None) -> str:
+    def when(value: datetime | str | None) -> str:
+        """The absolute time in the viewer's zone (helpdesk.viewer_time)."""
         if value is None:
             return ""
+        value = _as_datetime(value)
         if current_language() != "en":
-            return format_datetime(value, "d MMM y, H:mm")  # 28 nov 2026, 16:05 (New York time)
-        return value.astimezone(DISPLAY_TZ).strftime("%b %d, %Y %I:%M %p").replace(" 0", " ")
+            return format_datetime(value, "d MMM y, H:mm")  # 28 nov 2026, 16:05 (Babel: the viewer's zone)
+        return local(value).strftime("%b %d, %Y %I:%M %p").replace(" 0", " ")
+
+    @app.template_filter("ago")
+    def ago(value: datetime | str | None) -> Markup:
+        """Relative time ("3 hours ago", "in 2 hours") in a <time> element whose title is
+        the absolute time in the viewer's zone, named."""
+        if value is None:
+            return Markup("")
+        value = _as_datetime(value)
+        relative = format_timedelta(value - utcnow(), add_direction=True, threshold=0.9)
+        title = f"{when(value)} ({viewer_zone_name()})"
+        return Markup('<time datetime="{}" title="{}">{}</time>').format(
+            value.isoformat(), title, escape(relative))
+
+    app.jinja_env.globals["viewer_zone_name"] = viewer_zone_name
 
     @app.template_filter("patient_status")
     def patient_status(value: Status | str) -> str:
@@ -42,6 +58,11 @@ def init_templating(app: Flask) -> None:
     @app.template_filter("tel_uri")
     def tel_uri_filter(value: str) -> str:
         return tel_uri(value)
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    """A datetime, or one written in ISO 8601 (as the JSON-ready dashboard rows hold them)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def tel_uri(phone: str) -> str:

@@ -47,6 +47,9 @@ class User(UserMixin, db.Model):
     role: Mapped[Role] = mapped_column(enum_type(Role), index=True)
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     language: Mapped[str] = mapped_column(sa.String(8), default="en", server_default="en")
+    # IANA time zone the person reads times in (helpdesk.templating); None = the site's
+    # zone (SITE_TIMEZONE).
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
     # Identifiers on file, used for identity checks; never shown in lists.
     date_of_birth: Mapped[date | None]
     mrn: Mapped[str | None] = mapped_column(sa.String(32))

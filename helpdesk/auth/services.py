@@ -17,6 +17,7 @@ from helpdesk.auth.sessions import end_all_sessions
 from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from helpdesk.extensions import db
+from helpdesk.i18n import N_
 from helpdesk.permissions import (
     can_be_queue_member,
     can_change_roles,
@@ -30,6 +31,7 @@ from helpdesk.permissions import (
 )
 from helpdesk.tickets.models import Assignment, Queue, QueueMembership
 from helpdesk.timeutil import utcnow
+from helpdesk.viewer_time import valid_zone
 
 MIN_PASSWORD = 8  # see helpdesk.auth.password_rules
 MAX_PASSWORD = 128
@@ -274,6 +276,20 @@ def set_available(*, user: User, available: bool) -> User:
     user.available = available
     audit.record("user.availability", "user", user.id, actor_id=user.id,
                  changes={"available": {"before": not available, "after": available}})
+    return user
+
+
+@transactional
+def set_timezone(*, user: User, timezone: object) -> User:
+    """The IANA time zone ``user`` reads times in; "" (or None) goes back to the site's zone."""
+    zone = None if timezone in (None, "") else valid_zone(timezone)
+    if timezone not in (None, "") and zone is None:
+        raise ValidationFailed(N_("Choose a time zone from the list."),
+                               fields={"timezone": ["An IANA time zone such as America/Chicago."]})
+    if user.timezone != zone:
+        audit.record("user.timezone_changed", "user", user.id, actor_id=user.id,
+                     changes={"timezone": {"before": user.timezone, "after": zone}})
+        user.timezone = zone
     return user
 
 

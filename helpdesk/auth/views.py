@@ -27,6 +27,7 @@ from helpdesk.extensions import limiter
 from helpdesk.i18n import N_, current_language, translate
 from helpdesk.notify.mail import sends_mail
 from helpdesk.urls import safe_next
+from helpdesk.viewer_time import site_zone_name, zone_names
 
 bp = Blueprint("auth", __name__)
 
@@ -146,9 +147,29 @@ def mfa_verify():
 @bp.get("/account/security")
 @login_required
 def security():
+    return _security_page()
+
+
+def _security_page(zone_error: str | None = None, status: int = 200):
     user = _me()
     return render_template("auth/security.html", user=user, disable_form=PasswordConfirmForm(),
-                           recovery_left=mfa.unused_recovery_codes(user) if user.mfa_enabled else 0)
+                           recovery_left=mfa.unused_recovery_codes(user) if user.mfa_enabled else 0,
+                           zone_form=FlaskForm(), zones=zone_names(), site_zone=site_zone_name(),
+                           zone_error=zone_error), status
+
+
+@bp.post("/account/time-zone")
+@login_required
+def set_timezone():
+    """The time zone every time is shown in for this person (blank: the site's)."""
+    if not FlaskForm().validate_on_submit():
+        return _security_page(_("Your session expired. Please try again."), 400)
+    try:
+        services.set_timezone(user=_me(), timezone=request.form.get("timezone", ""))
+    except DomainError as err:
+        return _security_page(translate(err.message), err.status)
+    flash(_("Times are now shown in %(zone)s.", zone=_me().timezone or site_zone_name()), "success")
+    return redirect(url_for("auth.security"))
 
 
 @bp.route("/account/mfa/enrol", methods=["GET", "POST"])

@@ -28,6 +28,7 @@ from flask_login import current_user
 
 from helpdesk.auth.models import Role
 from helpdesk.extensions import login_manager
+from helpdesk.viewer_time import viewer_zone_name
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TRANSLATIONS_DIR = ROOT / "translations"
@@ -117,9 +118,9 @@ def _switch_next() -> str:
 
 def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "America/New_York")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["HELPDESK"].site_timezone)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=viewer_zone_name)
     # The locale is cached on the app context; a request must never inherit one that an
     # earlier request (an app context reused in tests, a CLI) computed for someone else.
     app.before_request(refresh)

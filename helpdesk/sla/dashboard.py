@@ -183,23 +183,46 @@ def attainment(p: Period) -> dict[str, Any]:
             "by_metric": roll(0), "by_queue": roll(1), "by_priority": roll(2), "cells": roll(None)}
 
 
-def at_risk(p: Period, limit: int = 50) -> dict[str, Any]:
-    """Now (not the period): open clocks breached, and clocks past their warning point,
-    by the clock at read time (``services.state_clauses``), not by the last check."""
+BREACH_STATES = ("breached", "at_risk")
+
+
+def _risk_where(state: str) -> list[Any]:
     clauses = services.state_clauses(services.now())
-    breached_w, risk_w = [clauses[services.BREACHED]], [clauses[services.AT_RISK]]
-    n_breached = db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(*breached_w), p)) or 0
-    n_risk = db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(*risk_w), p)) or 0
+    return [clauses[services.BREACHED if state == "breached" else services.AT_RISK]]
 
-    def rows(where: list[Any], state: str) -> list[dict[str, Any]]:
-        stmt = _mq(sa.select(Ticket.reference, Queue.slug, SlaMetric.metric, SlaMetric.priority, SlaMetric.due_at)
-                   .select_from(SlaMetric).join(Ticket, Ticket.id == SlaMetric.ticket_id).join(Queue, Queue.id == SlaMetric.queue_id)
-                   .where(*where), p).order_by(SlaMetric.due_at.asc().nulls_last(), SlaMetric.id).limit(limit)
-        return [{"reference": r, "queue": q, "metric": Metric(m).value, "priority": pr, "state": state,
-                 "due_at": d.isoformat() if d else None} for r, q, m, pr, d in db.session.execute(stmt)]
 
-    return {"breached": n_breached, "at_risk": n_risk,
-            "tickets": rows(breached_w, "breached") + rows(risk_w, "at_risk")}
+def _risk_rows(p: Period, state: str, limit: int | None, offset: int = 0) -> list[dict[str, Any]]:
+    stmt = _mq(sa.select(Ticket.reference, Queue.slug, SlaMetric.metric, SlaMetric.priority, SlaMetric.due_at)
+               .select_from(SlaMetric).join(Ticket, Ticket.id == SlaMetric.ticket_id)
+               .join(Queue, Queue.id == SlaMetric.queue_id)
+               .where(*_risk_where(state)), p).order_by(SlaMetric.due_at.asc().nulls_last(), SlaMetric.id)
+    if limit is not None:
+        stmt = stmt.limit(limit).offset(offset)
+    return [{"reference": r, "queue": q, "metric": Metric(m).value, "priority": pr, "state": state,
+             "due_at": d.isoformat() if d else None} for r, q, m, pr, d in db.session.execute(stmt)]
+
+
+def risk_count(p: Period, state: str) -> int:
+    return db.session.scalar(_mq(sa.select(sa.func.count()).select_from(SlaMetric).where(*_risk_where(state)), p)) or 0
+
+
+def at_risk(p: Period, limit: int | None = 50) -> dict[str, Any]:
+    """Now (not the period): open clocks breached, and clocks past their warning point,
+    by the clock at read time (``services.state_clauses``), not by the last check.
+    ``tickets`` holds the first ``limit`` of each (every one with ``limit=None``); the
+    counts are of all of them, and :func:`breach_page` pages through every one."""
+    return {"breached": risk_count(p, "breached"), "at_risk": risk_count(p, "at_risk"), "limit": limit,
+            "tickets": _risk_rows(p, "breached", limit) + _risk_rows(p, "at_risk", limit)}
+
+
+def breach_page(p: Period, state: str, page: int, per_page: int) -> dict[str, Any]:
+    """One numbered page of the open clocks in ``state`` (breached or at risk), the soonest
+    due first, with the total and the number of pages."""
+    total = risk_count(p, state)
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    return {"state": state, "total": total, "page": page, "pages": pages, "per_page": per_page,
+            "rows": _risk_rows(p, state, per_page, (page - 1) * per_page)}
 
 
 def agents(p: Period) -> list[dict[str, Any]]:
@@ -283,7 +306,7 @@ def table(name: str, p: Period) -> list[dict[str, Any]]:
     if name == "attainment":
         return attainment(p)["cells"]
     if name == "at_risk":
-        return at_risk(p)["tickets"]
+        return at_risk(p, limit=None)["tickets"]  # the CSV holds every one
     return _FUNCS[name](p)
 
 

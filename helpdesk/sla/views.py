@@ -8,7 +8,7 @@ from typing import Any
 
 import pygal
 import sqlalchemy as sa
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask_login import current_user
 from pygal.style import CleanStyle
 
@@ -90,6 +90,23 @@ def dashboard_page():
     period = _period()
     return render_template("sla/dashboard.html", d=dashboard.full(period), period=period, queues=_queues(),
                            figures=dashboard.FIGURES, tables=dashboard.TABLES)
+
+
+@bp.get("/supervisor/breaches")
+@role_required(Role.SUPERVISOR, Role.ADMIN)
+def breaches():
+    """Every breached (or at-risk) open clock in the supervisor's queues, page by page."""
+    period = _period()
+    state = request.args.get("state", "breached")
+    if state not in dashboard.BREACH_STATES:
+        raise ValidationFailed("Unknown state.", fields={"state": ["breached or at_risk"]})
+    raw_page = request.args.get("page", "1")
+    if not raw_page.isdigit() or not 0 < int(raw_page) < 1_000_000:
+        raise ValidationFailed("Unknown page.", fields={"page": ["A page number."]})
+    per_page = current_app.config["HELPDESK"].page_size
+    data = dashboard.breach_page(period, state, int(raw_page), per_page)
+    counts = {s: (data["total"] if s == state else dashboard.risk_count(period, s)) for s in dashboard.BREACH_STATES}
+    return render_template("sla/breaches.html", b=data, counts=counts, period=period, queues=_queues())
 
 
 def _audit_export(kind: str, period: dashboard.Period, **extra: str) -> None:

@@ -13,6 +13,16 @@
     action.addEventListener("change", sync);
     sync();
   }
+  var all = document.getElementById("select-all");
+  if (all) {
+    var boxes = document.querySelectorAll("#bulk-form input[name=ref]");
+    all.hidden = false;
+    all.addEventListener("change", function () {
+      Array.prototype.forEach.call(boxes, function (box) { box.checked = all.checked; });
+    });
+  }
+  var q = document.getElementById("q");
+  if (q && window.location.hash === "#q") { q.focus(); }
   var refs = Array.prototype.map.call(document.querySelectorAll("table.tickets a.ref"), function (a) {
     return a.textContent.trim();
   });

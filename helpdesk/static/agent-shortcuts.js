@@ -1,6 +1,6 @@
 /* Keyboard shortcuts on the agent ticket list and ticket pages.
  *   j / k   next / previous ticket     o, Enter  open (list)    x  select (list)
- *   r reply   n internal note   a assign to me   ? this help    Esc close help
+ *   r reply   n internal note   a assign to me   / search   ? this help    Esc close help
  * Nothing fires while you type in a field, or with Ctrl/Alt/Meta held. */
 (function () {
   "use strict";
@@ -73,6 +73,15 @@
     var key = event.key;
     if (key === "?") { event.preventDefault(); toggleHelp(); return; }
     if (help && help.open) { if (key === "Escape") { help.close(); } return; }
+    if (key === "/") {
+      var box = document.getElementById("q");  // the ticket list's search box
+      if (box) { event.preventDefault(); box.focus(); box.select(); }
+      else if (help && help.getAttribute("data-search-url")) {
+        event.preventDefault();
+        window.location.href = help.getAttribute("data-search-url") + "#q";
+      }
+      return;
+    }
     if (rows.length) {
       if (key === "j") { event.preventDefault(); focusRow(current + 1); return; }
       if (key === "k") { event.preventDefault(); focusRow(current < 0 ? 0 : current - 1); return; }

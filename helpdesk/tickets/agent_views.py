@@ -53,10 +53,15 @@ def ticket_list():
     filters = queries.TicketFilters.from_args(request.args, size)
     tickets, next_cursor = queries.ticket_list(_me(), filters)
     search.attach_snippets(_me(), tickets, filters.q)
+    total, view_counts = queries.list_counts(_me(), filters)
     return render_template(
         "agent/ticket_list.html",
         tickets=tickets,
         next_cursor=next_cursor,
+        total=total,
+        view_counts=view_counts,
+        views=queries.VIEWS,
+        count_cap=queries.COUNT_CAP,
         filters=filters,
         queues=queries.member_queues(_me()),
         Status=Status,

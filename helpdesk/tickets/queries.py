@@ -21,6 +21,23 @@ from helpdesk.tickets.models import Message, Priority, Queue, QueueMembership, R
 
 SORTS = ("relevance", "newest", "oldest", "priority", "due")
 _LIST_LOADS = (joinedload(Ticket.requester), joinedload(Ticket.queue), joinedload(Ticket.assignee))
+ACTIVE = (Status.NEW, Status.OPEN, Status.PENDING_PATIENT)
+DONE = (Status.RESOLVED, Status.CLOSED)
+# status filter values beyond the single statuses: "active" (not resolved), "done"
+# (resolved or closed), "any"
+STATUS_GROUPS = ("active", "done", "any")
+# The list's total and the views' counts stop counting here ("1,000+"): a count never
+# reads more than this many index entries, whatever the size of the desk (at 10,000 the
+# counts statement cost about four times as much: bench/sla_dashboard.py).
+COUNT_CAP = 1_000
+# The views above the agent list: name, label, filters (status, assignee).
+VIEWS = (
+    ("open", "Open", {"status": "active", "assignee": None}),
+    ("mine", "My open tickets", {"status": "active", "assignee": "mine"}),
+    ("unassigned", "Unassigned", {"status": "active", "assignee": "unassigned"}),
+    ("done", "Resolved & closed", {"status": "done", "assignee": None}),
+    ("any", "All", {"status": "any", "assignee": None}),
+)
 
 
 @dataclass
@@ -33,26 +50,33 @@ class TicketFilters:
     sort: str = "newest"  # "relevance" (the best match first) is the default with a search
     cursor: str | None = None
     limit: int = 25
+    page: int = 1  # the page number the cursor leads to (for "26-50 of 1,234")
     extra: dict[str, Any] = field(default_factory=dict)
     # set by ticket_list: the text matches were more than this, and the newest this many were ranked
     ranked_newest: int | None = field(default=None, init=False)
 
     @classmethod
     def from_args(cls, args: Any, limit: int) -> TicketFilters:
+        """The agent list's filters: without a status, open tickets ("active") — a search
+        looks at every status ("any") unless one is chosen."""
         def get(name: str) -> str | None:
             value = args.get(name)
             return value.strip() if isinstance(value, str) and value.strip() else None
 
+        page = get("page") or "1"
         f = cls(
             queue=get("queue"),
-            status=get("status"),
+            status=get("status") or default_status(get("q")),
             priority=get("priority"),
             assignee=get("assignee"),
             q=get("q"),
             sort=get("sort") or default_sort(get("q")),
             cursor=get("cursor"),
             limit=limit,
+            page=int(page) if page.isdigit() and 0 < int(page) < 1_000_000 else 1,
         )
+        if not f.cursor:
+            f.page = 1
         f.validate()
         return f
 
@@ -60,7 +84,7 @@ class TicketFilters:
         errors: dict[str, list[str]] = {}
         if self.sort not in SORTS:
             errors["sort"] = [f"One of: {', '.join(SORTS)}."]
-        if self.status and self.status not in {s.value for s in Status} | {"active"}:
+        if self.status and self.status not in {s.value for s in Status} | set(STATUS_GROUPS):
             errors["status"] = ["Unknown status."]
         if self.priority and self.priority not in {p.value for p in Priority}:
             errors["priority"] = ["Unknown priority."]
@@ -75,8 +99,8 @@ class TicketFilters:
 
     def as_args(self, **override: Any) -> dict[str, str]:
         args = {
-            "queue": self.queue, "status": self.status, "priority": self.priority,
-            "assignee": self.assignee, "q": self.q,
+            "queue": self.queue, "status": self.status if self.status != default_status(self.q) else None,
+            "priority": self.priority, "assignee": self.assignee, "q": self.q,
             "sort": self.sort if self.sort != default_sort(self.q) else None,
         }
         args.update(override)
@@ -85,6 +109,10 @@ class TicketFilters:
 
 def default_sort(q: str | None) -> str:
     return "relevance" if q else "newest"
+
+
+def default_status(q: str | None) -> str:
+    return "any" if q else "active"
 
 
 def _encode_cursor(values: list[Any]) -> str:
@@ -111,9 +139,10 @@ def _decode_cursor(cursor: str, sort: str) -> list[Any]:
         raise ValidationFailed("That page link is not valid.", fields={"cursor": ["Invalid cursor."]}) from None
 
 
-def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]:
-    """One page of the tickets ``user`` may see, keyset-paginated; three queries at most.
-    With a search, sets ``f.ranked_newest`` when more text matches were found than ranked."""
+def _conditions(user: User, f: TicketFilters) -> tuple[list[sa.ColumnElement[bool]], set[int] | None,
+                                                     tuple[str, ...] | None]:
+    """``user``'s scope and the filters other than the search, as WHERE conditions on Ticket;
+    with the scope as queues and the statuses when those say it all (for the search table)."""
     conditions: list[sa.ColumnElement[bool]] = [ticket_scope(user)]
     queue_ids = scope_queue_ids(user)  # the scope as queues (staff): the search applies it on its own table
     statuses: tuple[str, ...] | None = None
@@ -122,10 +151,11 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
         conditions.append(Ticket.queue_id == queue_id if queue_id is not None else sa.false())
         if queue_ids is not None:
             queue_ids = queue_ids & {queue_id}
-    if f.status == "active":
-        statuses = (Status.NEW.value, Status.OPEN.value, Status.PENDING_PATIENT.value)
-        conditions.append(Ticket.status.in_([Status(s) for s in statuses]))
-    elif f.status:
+    group = {"active": ACTIVE, "done": DONE}.get(f.status or "")
+    if group is not None:
+        statuses = tuple(s.value for s in group)
+        conditions.append(Ticket.status.in_(group))
+    elif f.status and f.status != "any":
         statuses = (Status(f.status).value,)
         conditions.append(Ticket.status == Status(f.status))
     if f.priority:
@@ -139,16 +169,51 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
         conditions.append(Ticket.assignee_id == int(f.assignee))
     if f.assignee:
         queue_ids = None
-    stmt = sa.select(Ticket).where(*conditions)
+    return conditions, queue_ids, statuses
+
+
+def _hits(user: User, f: TicketFilters, *, ranked: bool) -> tuple[list[sa.ColumnElement[bool]], sa.Subquery | None]:
+    """The conditions, and the search's matches (None: the search can match nothing)."""
+    conditions, queue_ids, statuses = _conditions(user, f)
+    scope = search.Scope(conditions=tuple(conditions), statuses=statuses, ranked=ranked,
+                         queue_ids=frozenset(queue_ids) if queue_ids is not None else None)
+    return conditions, search.hits(user, f.q or "", scope)
+
+
+def _capped(stmt: sa.Select) -> sa.ScalarSelect:
+    """The number of rows of ``stmt`` (a ``select(Ticket.id)``), counting at most COUNT_CAP + 1."""
+    return sa.select(sa.func.count()).select_from(stmt.limit(COUNT_CAP + 1).subquery()).scalar_subquery()
+
+
+def list_counts(user: User, f: TicketFilters) -> tuple[int, dict[str, int]]:
+    """In one statement: how many tickets the list's filters (search included) match, and
+    how many are in each of VIEWS (within the chosen queue); each up to COUNT_CAP + 1."""
+    if f.q:
+        conditions, hits = _hits(user, f, ranked=False)
+        total = sa.select(Ticket.id).where(*conditions)
+        total = total.join(hits, hits.c.ticket_id == Ticket.id) if hits is not None else total.where(sa.false())
+    else:
+        total = sa.select(Ticket.id).where(*_conditions(user, f)[0])
+    columns = [_capped(total).label("total")]
+    for name, _label, args in VIEWS:
+        view = TicketFilters(queue=f.queue, status=args["status"], assignee=args["assignee"])
+        columns.append(_capped(sa.select(Ticket.id).where(*_conditions(user, view)[0])).label(name))
+    row = db.session.execute(sa.select(*columns)).one()
+    return row.total, {name: getattr(row, name) for name, _label, _args in VIEWS}
+
+
+def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]:
+    """One page of the tickets ``user`` may see, keyset-paginated; three queries at most.
+    With a search, sets ``f.ranked_newest`` when more text matches were found than ranked."""
     hits = None
     if f.q:
         # reference, patient, text: the permissions and filters are inside each part of the search
-        scope = search.Scope(conditions=tuple(conditions), statuses=statuses, ranked=f.sort == "relevance",
-                             queue_ids=frozenset(queue_ids) if queue_ids is not None else None)
-        hits = search.hits(user, f.q, scope)
+        conditions, hits = _hits(user, f, ranked=f.sort == "relevance")
         if hits is None:
             return [], None
-        stmt = stmt.join(hits, hits.c.ticket_id == Ticket.id)
+        stmt = sa.select(Ticket).where(*conditions).join(hits, hits.c.ticket_id == Ticket.id)
+    else:
+        stmt = sa.select(Ticket).where(*_conditions(user, f)[0])
 
     if f.sort == "due":
         return _due_soonest(stmt, f)
@@ -267,7 +332,7 @@ def queue_counts(user: User) -> list[dict[str, Any]]:
 
 
 def patient_requests(user: User, cursor: str | None, limit: int) -> tuple[list[Ticket], str | None]:
-    return ticket_list(user, TicketFilters(sort="newest", cursor=cursor, limit=limit))
+    return ticket_list(user, TicketFilters(sort="newest", cursor=cursor, limit=limit))  # every status
 
 
 STAFF_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)

@@ -78,6 +78,7 @@ MATRIX: dict[str, Row] = {
     "auth.security":                    T("GET /account/security",                             302, 200, 200, 200, 200, 200, 200),
     "auth.mfa_enrol":                   T("GET /account/mfa/enrol",                            302, 200, 200, 302, 302, 302, 302),  # staff: already set up
     "auth.mfa_disable":                 T("POST /account/mfa/disable",                         302, 302, 302, 403, 403, 403, 403),
+    "auth.set_timezone":                T("POST /account/time-zone",                           302, 302, 302, 302, 302, 302, 302, data={"timezone": "America/Chicago"}),  # one's own
     "auth.session_status":              T("GET /session/status",                               302, 200, 200, 200, 200, 200, 200),
     "auth.keep_alive":                  T("POST /session/keep-alive",                          302, 200, 200, 200, 200, 200, 200),
     "passwords.forgot":                 T("GET /password/forgot",                              200, 200, 200, 200, 200, 200, 200),
@@ -158,6 +159,7 @@ MATRIX: dict[str, Row] = {
     "sla.figure_json":                  T("GET /supervisor/dashboard/summary.json",            302, 403, 403, 403, 403, 200, 200),
     "sla.figure_csv":                   T("GET /supervisor/dashboard/daily.csv",               302, 403, 403, 403, 403, 200, 200),
     "sla.figure_svg":                   T("GET /supervisor/dashboard/volume.svg",              302, 403, 403, 403, 403, 200, 200),
+    "sla.breaches":                     T("GET /supervisor/breaches",                          302, 403, 403, 403, 403, 200, 200),
     "routing_admin.overview":           T("GET /supervisor/routing",                           302, 403, 403, 403, 403, 200, 200),
     "routing_admin.data":               T("GET /supervisor/routing/data.json",                 302, 403, 403, 403, 403, 200, 200),
     "routing_admin.coverage_chart":     T("GET /supervisor/routing/coverage.svg",              302, 403, 403, 403, 403, 200, 200),
