@@ -1,7 +1,7 @@
 """users.timezone: the IANA time zone a person reads times in (NULL = the site's zone)
 
 Revision ID: 5c79e88ac9b8
-Revises: f6a7b8c9d0e1
+Revises: 6071f1b11906
 Create Date: 2026-12-07 02:20:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5c79e88ac9b8'
-down_revision = 'f6a7b8c9d0e1'
+down_revision = '6071f1b11906'
 branch_labels = None
 depends_on = None
 
