@@ -3,8 +3,8 @@
 One answer per request, from its status and its open reply clock (helpdesk.sla):
 
 * ``expected`` — the help desk owes a reply and a target applies: the time it is due,
-  shown in the site's time zone (``SITE_TIMEZONE``; patients have no zone of their own)
-  with the zone named;
+  shown in the patient's time zone (*Account security → Time zone*; the site's,
+  ``SITE_TIMEZONE``, unless they chose one) with the zone named;
 * ``late`` — that time has passed: no time is shown, an apology is;
 * ``as_soon`` — a reply is owed but no SLA target applies: no time is promised;
 * ``replied`` — the newest public message is the help desk's and the request is open;
@@ -17,16 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from babel import dates
-from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from helpdesk.sla import services as sla
 from helpdesk.tickets import queries
 from helpdesk.tickets.models import Status, Ticket
+from helpdesk.viewer_time import viewer_zone
 
 
 @dataclass(frozen=True)
@@ -67,9 +66,9 @@ def decide(status: Status, clock: dict | None, answered: bool) -> NextStep:
 
 
 def local_time(value: datetime) -> tuple[str, str]:
-    """``value`` in the site's time zone, in the page's language, and the zone's name:
-    ("Tue, Dec 8, 2026, 10:00 AM", "Eastern Standard Time")."""
-    zone = ZoneInfo(current_app.config["HELPDESK"].site_timezone)
+    """``value`` in the viewer's time zone (their own, else the site's), in the page's
+    language, and the zone's name: ("Tue, Dec 8, 2026, 10:00 AM", "Eastern Standard Time")."""
+    zone = viewer_zone()
     locale = str(get_locale() or "en")
     day = dates.format_skeleton("yMMMEd", value, tzinfo=zone, locale=locale)
     time = dates.format_time(value, "short", tzinfo=zone, locale=locale)
