@@ -96,6 +96,15 @@ def test_the_zone_is_the_sites_and_is_named(client, ctx, clock, make_ticket, pat
     assert card == "Expected reply by Tue, Mar 3, 2026, 6:00 AM (Pacific Standard Time)."
 
 
+def test_a_patient_who_chose_a_time_zone_sees_the_time_in_it(client, ctx, clock, make_ticket, patient):
+    t = make_ticket()
+    patient.timezone = "America/Chicago"
+    db.session.commit()
+    login(client, patient)
+    card, own = _next_step_on(client, t)
+    assert card == own == "Expected reply by Tue, Mar 3, 2026, 8:00 AM (Central Standard Time)."
+
+
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_past_the_target_no_time_is_promised(client, ctx, clock, make_ticket, patient, language):
     t = make_ticket()
