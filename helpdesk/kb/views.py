@@ -256,10 +256,10 @@ def suggest():
     """Up to three public articles for what the patient has typed so far (JSON)."""
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
-        return jsonify({"error": {"code": "bad_request", "message": "Send a JSON object."}}), 400
+        return jsonify({"error": {"code": "bad_request", "message": _("Send a JSON object.")}}), 400
     subject, body = payload.get("subject", ""), payload.get("body", "")
     if not isinstance(subject, str) or not isinstance(body, str):
-        return jsonify({"error": {"code": "bad_request", "message": "Subject and body must be text."}}), 400
+        return jsonify({"error": {"code": "bad_request", "message": _("Subject and body must be text.")}}), 400
     text = f"{subject}\n{body}".strip()[:MAX_SUGGEST_CHARS]
     emergency = emergency_message(text)
     found = [] if emergency else suggestions_for(text)
