@@ -16,6 +16,7 @@ from helpdesk.auth.models import ApiToken, Role, User
 from helpdesk.clinical.cli import oncall_cli
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
+from helpdesk.i18n.cli import i18n_cli
 from helpdesk.kb.cli import kb_cli
 from helpdesk.notify.cli import mail_cli, storage_cli
 from helpdesk.routing.cli import routing_cli
@@ -226,6 +227,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(sla_cli)
 
     app.cli.add_command(kb_cli)
+    app.cli.add_command(i18n_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(storage_cli)
     app.cli.add_command(audit_cli)

@@ -48,6 +48,26 @@ QUEUES = [
     ("triage", "Triage", "Requests the router was unsure about: a person decides."),
     ("clinical-escalation", "Clinical escalation", "Requests describing a possible emergency: nurses review at once."),
 ]
+#: The queues' names in Spanish (helpdesk.i18n.names): what a Spanish page calls them.
+QUEUE_NAMES = {"es": {
+    "account-access": "Acceso a la cuenta", "scheduling": "Citas", "billing": "Facturación",
+    "records": "Expedientes médicos", "prescriptions": "Recetas", "technical": "Soporte técnico",
+    "general": "General", "triage": "Clasificación", "clinical-escalation": "Atención clínica urgente",
+}}
+
+
+def seed_queue_names() -> None:
+    """The demo queues' names in other languages (a name already saved is kept)."""
+    from helpdesk.i18n.models import NameKind
+    from helpdesk.i18n.names import known_keys, names_of, set_name
+
+    existing = known_keys(NameKind.QUEUE)
+    for language, names in QUEUE_NAMES.items():
+        have = names_of(NameKind.QUEUE, language)
+        for slug, name in names.items():
+            if slug in existing and slug not in have:
+                set_name(actor=None, kind=NameKind.QUEUE, key=slug, language=language, name=name)
+
 
 FIRST = ["Maria", "James", "Aisha", "Luis", "Chen", "Fatima", "Robert", "Ana", "Tyrone", "Linh", "Sofia", "David",
          "Grace", "Miguel", "Priya", "Samuel", "Rosa", "Kevin", "Elena", "Omar", "Beatriz", "Hannah", "José", "Nadia"]
@@ -68,6 +88,7 @@ def seed(n_tickets: int = 200, echo: Callable[[str], None] = print, train_model:
     queues["technical"].assignment = Assignment.LEAST_LOADED
     seed_defaults()  # business calendar and SLA policies per queue (existing ones are kept)
     commit()  # a script: the writes it made outside the services
+    seed_queue_names()
 
     def user(email: str, name: str, role: Role, member_of: list[str]) -> User:
         existing = db.session.scalar(sa.select(User).where(User.email == email))

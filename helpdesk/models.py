@@ -5,6 +5,7 @@ from helpdesk.audit import AuditChainHead, AuditEvent
 from helpdesk.auth.models import ApiToken, AuthSession, MfaRecoveryCode, User
 from helpdesk.auth.password_models import AccessRequest, AuthThrottle, IdentityCheck, PasswordResetToken
 from helpdesk.clinical.models import AlertRecipient, ClinicalAlert, OnCallMember, OnCallShift
+from helpdesk.i18n.models import NameTranslation
 from helpdesk.jobs import OutboxJob
 from helpdesk.kb.models import (
     Article,
@@ -48,5 +49,7 @@ __all__ = [
     # clinical alerts and the on-call roster
     "AlertRecipient", "ClinicalAlert", "OnCallMember", "OnCallShift",
     # notify and stored files
+    # names of queues and help-centre topics in other languages
+    "NameTranslation",
     "StoredBlob", "Attachment", "CsatSurvey", "InboundMail", "NotifyDelivery", "NotifyPreference", "OutgoingEmail",
 ]

@@ -45,7 +45,7 @@ class IsolatedClient(FlaskClient):
         from flask import g, has_app_context
 
         if has_app_context():
-            for key in ("_login_user", "_member_queue_ids", "api_user"):
+            for key in ("_login_user", "_member_queue_ids", "api_user", "_name_translations"):
                 g.pop(key, None)
         return super().open(*args, **kwargs)
 

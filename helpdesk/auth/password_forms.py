@@ -24,7 +24,7 @@ _NEW_HINT_LENGTH = PasswordLength()
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(_l("Enter a valid email address.")), Length(max=254)])
 
 
 class ResetPasswordForm(FlaskForm):

@@ -1,9 +1,12 @@
-"""Load the shipped articles (``content/*.md``) as published articles. Idempotent:
-an article whose slug exists is skipped."""
+"""Load the shipped articles (``content/*.md``) as published articles, and the names of
+their topics in the other languages (``content/_topics.json``). Idempotent: an article
+whose slug exists is skipped, a topic name already saved is kept."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -36,6 +39,7 @@ def seed_articles(author: User | None = None, *, directory=CONTENT_DIR,
         existing.add(item.slug)
         created += 1
     _link_translations(load_all(directory))
+    seed_topic_names(directory / "_topics.json")
     if echo:
         echo(f"Knowledge base: {created} article(s) loaded.")
     return created
@@ -53,3 +57,23 @@ def _link_translations(items) -> None:
         article, original = by_slug.get(slug), by_slug.get(original_slug)
         if article is not None and original is not None and article.translation_of_id is None:
             services.set_translation_of(article, original, actor=None)
+
+
+def seed_topic_names(path: Path) -> int:
+    """The shipped names of the topics in other languages, for the topics that exist and
+    have no name in that language yet; returns how many were saved."""
+    from helpdesk.i18n.models import NameKind
+    from helpdesk.i18n.names import known_keys, names_of, set_name
+
+    if not path.exists():
+        return 0
+    shipped: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
+    topics = known_keys(NameKind.KB_TOPIC)
+    saved = 0
+    for language, names in shipped.items():
+        have = names_of(NameKind.KB_TOPIC, language)
+        for topic, name in names.items():
+            if topic in topics and topic not in have:
+                set_name(actor=None, kind=NameKind.KB_TOPIC, key=topic, language=language, name=name)
+                saved += 1
+    return saved

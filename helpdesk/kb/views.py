@@ -30,7 +30,8 @@ from helpdesk.auth.models import Role, User
 from helpdesk.errors import Conflict, DomainError, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from helpdesk.extensions import db, limiter
 from helpdesk.formutil import choices
-from helpdesk.i18n import translate
+from helpdesk.i18n import current_language, translate
+from helpdesk.i18n.names import topic_name
 from helpdesk.kb import index, services
 from helpdesk.kb.forms import (
     ActionForm,
@@ -86,9 +87,28 @@ def _me() -> User | None:
     return None
 
 
+ALL_LANGUAGES = "all"
+
+
 def _language_arg() -> str | None:
-    value = request.args.get("lang") or request.form.get("language") or None
+    """The articles' language on the help centre's pages: ``?lang=en|es``, ``?lang=all``
+    for every language (None), and without it the page's own language."""
+    value = request.args.get("lang")
+    if value == ALL_LANGUAGES:
+        return None
+    return value if value in {lang.value for lang in Language} else current_language()
+
+
+def _search_language() -> str | None:
+    """The language picked in the search form (none: every language, so that "reset my
+    password" finds an article on a Spanish page too)."""
+    value = request.form.get("language")
     return value if value in {lang.value for lang in Language} else None
+
+
+def _search_form() -> SearchForm:
+    chosen = request.args.get("lang")  # the search starts in a language the visitor picked, else in every one
+    return SearchForm(language=chosen if chosen in {lang.value for lang in Language} else "")
 
 
 @bp.app_template_filter("kb_html")
@@ -124,11 +144,15 @@ def _public_scope():
 
 
 def _categories(language: str | None) -> list[dict]:
+    """The topics (in the page's language, helpdesk.i18n.names) with their number of
+    public articles in ``language`` (None: every language)."""
     stmt = (sa.select(Article.category, sa.func.count(Article.id)).where(_public_scope())
-            .group_by(Article.category).order_by(Article.category))
+            .group_by(Article.category))
     if language:
         stmt = stmt.where(Article.language == language)
-    return [{"name": name, "slug": slugify(name), "count": n} for name, n in db.session.execute(stmt)]
+    found = [{"key": key, "name": topic_name(key), "slug": slugify(key), "count": n}
+             for key, n in db.session.execute(stmt)]
+    return sorted(found, key=lambda c: c["name"].casefold())
 
 
 def _popular(language: str | None, limit: int = 5) -> list[Article]:
@@ -145,7 +169,7 @@ def _popular(language: str | None, limit: int = 5) -> list[Article]:
 @bp.get("/help-centre")
 def help_centre():
     language = _language_arg()
-    form = SearchForm(language=language or "")
+    form = _search_form()
     return render_template("kb/help_centre.html", form=form, categories=_categories(language),
                            popular=_popular(language), language=language, results=None, category=None)
 
@@ -155,7 +179,7 @@ def help_centre():
 def help_centre_search():
     """Search by POST: what a patient types stays out of URLs and access logs."""
     form = SearchForm()
-    language = _language_arg()
+    language = _search_language()
     if not form.validate_on_submit():
         abort(400)
     query = (form.q.data or "").strip()
@@ -171,16 +195,16 @@ def help_centre_search():
 @bp.get("/help-centre/categories/<slug>")
 def help_centre_category(slug: str):
     language = _language_arg()
-    names = {c["slug"]: c["name"] for c in _categories(None)}
-    name = names.get(slug[:100])
-    if name is None:
+    names = {c["slug"]: c["key"] for c in _categories(None)}
+    key = names.get(slug[:100])
+    if key is None:
         raise NotFound("No such category.")
-    stmt = sa.select(Article).where(_public_scope(), Article.category == name).order_by(Article.title)
+    stmt = sa.select(Article).where(_public_scope(), Article.category == key).order_by(Article.title)
     if language:
         stmt = stmt.where(Article.language == language)
-    return render_template("kb/help_centre.html", form=SearchForm(language=language or ""), categories=[],
+    return render_template("kb/help_centre.html", form=_search_form(), categories=[],
                            popular=[], language=language, results=None,
-                           category={"name": name, "slug": slug, "articles": list(db.session.scalars(stmt))})
+                           category={"name": topic_name(key), "slug": slug, "articles": list(db.session.scalars(stmt))})
 
 
 def _public_article_page(article: Article, feedback_form: FeedbackForm | None = None, status: int = 200):
@@ -233,10 +257,10 @@ def suggest():
     """Up to three public articles for what the patient has typed so far (JSON)."""
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
-        return jsonify({"error": {"code": "bad_request", "message": "Send a JSON object."}}), 400
+        return jsonify({"error": {"code": "bad_request", "message": _("Send a JSON object.")}}), 400
     subject, body = payload.get("subject", ""), payload.get("body", "")
     if not isinstance(subject, str) or not isinstance(body, str):
-        return jsonify({"error": {"code": "bad_request", "message": "Subject and body must be text."}}), 400
+        return jsonify({"error": {"code": "bad_request", "message": _("Subject and body must be text.")}}), 400
     text = f"{subject}\n{body}".strip()[:MAX_SUGGEST_CHARS]
     emergency = emergency_message(text)
     found = [] if emergency else suggestions_for(text)

@@ -51,6 +51,10 @@ KNOWN: dict[str, tuple[str, str]] = {
     "flask kb reindex": ("kb reindex", ""),
     "flask kb stats --queue billing --days 30": ("kb stats --queue billing --days 30", ""),
     "flask macros seed": ("macros seed", ""),
+    'flask i18n set-name queue billing es "Facturación"': ('i18n set-name queue billing es "Facturación"', ""),
+    'flask i18n set-name kb_topic "Bills and payments" es "Facturas y pagos"':
+        ('i18n set-name kb_topic "Bills and payments" es "Facturas y pagos"', ""),
+    "flask i18n missing": ("i18n missing", ""),
     "flask oncall list": ("oncall list", ""),
     "flask oncall now": ("oncall now", ""),
     "flask oncall duty nurse@example.org shifts": ("oncall duty nurse@example.org shifts", ""),

@@ -32,6 +32,7 @@ class Site:
     resolved_reference: str  # resolved, files on its messages, the survey not answered
     survey_token: str  # the single-use link of another resolved request
     reset_path: str  # a valid password reset link (viewing it doesn't use it up)
+    verify_path: str = ""  # the patient's e-mail confirmation link (already confirmed: it says so)
 
 
 def build_site(base: str, patient: User, agent: User, supervisor: User) -> Site:
@@ -74,8 +75,11 @@ def build_site(base: str, patient: User, agent: User, supervisor: User) -> Site:
     tickets.update_ticket(surveyed, actor=agent, status=Status.RESOLVED)
     token = csat.open_survey(surveyed)  # a fresh link (the one mailed is not readable here)
     db.session.commit()
+    from helpdesk.auth import activation
+
     return Site(base, patient, answered.reference, emergency.reference, closed.reference, articles[0].slug,
-                "signing-in", resolved.reference, token, _reset_path(patient))
+                "signing-in", resolved.reference, token, _reset_path(patient),
+                "/account/verify-email/" + activation.make_token(patient))
 
 
 def _reset_path(patient: User) -> str:
@@ -210,6 +214,7 @@ STEPS = [
     Step("cant-sign-in-errors", False, _then(_goto("/cant-sign-in"), _cant_sign_in_bad_date)),
     Step("cant-sign-in-received", False, _then(_then(_goto("/cant-sign-in"), _cant_sign_in_bad_date),
                                                _cant_sign_in_sent)),
+    Step("verify-email-link", False, _goto("{site.verify_path}")),
     Step("reset-link-expired", False, _goto("/password/reset/expired-link-0000000000000000000000000000")),
     Step("my-requests", True, _goto("/requests")),
     Step("request", True, _goto("/requests/{site.reference}")),
