@@ -14,11 +14,10 @@ makes it, inside its unit of work (``helpdesk.db.unit_of_work``).
   guards, on the mapper (``before_update``) and on bulk ``UPDATE`` statements, which
   skip the mapper events.
 * The audit log is append-only: three guards (update, delete, bulk statements).
-* The audit log's hash chain: each new event links to the one before it, in id order,
-  under a lock on the chain head (``before_flush``); the head moves after the rows are
-  written (``after_flush``); a rollback forgets the links not written
-  (``after_rollback``). Integrity bookkeeping of the rows themselves, like a computed
-  column, so it cannot be left to each caller of ``audit.record``.
+* The audit log's event hashes: each new event gets the hash of its own fields before
+  it is written (``before_flush``; no lock: the periodic ``audit.seal`` chains them in
+  batches). Integrity bookkeeping of the rows themselves, like a computed column, so it
+  cannot be left to each caller of ``audit.record``.
 * Each new SQLite connection gets the SQL functions ticket search uses, which
   PostgreSQL gets from a migration (``helpdesk.tickets.search.register_sqlite_functions``).
 """
@@ -47,10 +46,8 @@ LISTENERS: list[tuple[Any, str, Callable[..., Any]]] = [
     (AuditEvent, "before_update", audit.refuse_update),
     (AuditEvent, "before_delete", audit.refuse_delete),
     (Session, "do_orm_execute", audit.refuse_bulk_changes),
-    # the audit log's hash chain
-    (Session, "before_flush", audit.chain_new_events),
-    (Session, "after_flush", audit.advance_head),
-    (Session, "after_rollback", audit.forget_pending),
+    # the audit log's event hashes
+    (Session, "before_flush", audit.hash_new_events),
     # SQL functions of ticket search on SQLite
     (Engine, "connect", register_sqlite_functions),
 ]
