@@ -18,6 +18,8 @@ makes it, inside its unit of work (``helpdesk.db.unit_of_work``).
   it is written (``before_flush``; no lock: the periodic ``audit.seal`` chains them in
   batches). Integrity bookkeeping of the rows themselves, like a computed column, so it
   cannot be left to each caller of ``audit.record``.
+* The SLA policy cache (``helpdesk.sla.policies``) is emptied when a policy or calendar
+  is written through the ORM, and on any rollback (it may hold rows the rollback undid).
 * Each new SQLite connection gets the SQL functions ticket search uses, which
   PostgreSQL gets from a migration (``helpdesk.tickets.search.register_sqlite_functions``).
 """
@@ -33,6 +35,8 @@ from sqlalchemy.orm import Session
 
 from helpdesk import audit
 from helpdesk.audit import AuditEvent
+from helpdesk.sla import policies
+from helpdesk.sla.models import SlaCalendar, SlaPolicy
 from helpdesk.tickets import models as tickets
 from helpdesk.tickets.models import Message, MessageVersion
 from helpdesk.tickets.search import register_sqlite_functions
@@ -48,6 +52,10 @@ LISTENERS: list[tuple[Any, str, Callable[..., Any]]] = [
     (Session, "do_orm_execute", audit.refuse_bulk_changes),
     # the audit log's event hashes
     (Session, "before_flush", audit.hash_new_events),
+    # the SLA policy cache
+    *[(model, name, policies.invalidate) for model in (SlaPolicy, SlaCalendar)
+      for name in ("after_insert", "after_update", "after_delete")],
+    (Session, "after_soft_rollback", policies.invalidate),
     # SQL functions of ticket search on SQLite
     (Engine, "connect", register_sqlite_functions),
 ]
