@@ -77,6 +77,7 @@ with app.app_context():
     patient.email_verified_at = utcnow()
     db.session.commit()
     key = signed_in_key(patient)
+    db.session.commit()  # the session row
     cookie = app.session_interface.get_signing_serializer(app).dumps({"_user_id": key, "_fresh": True})
     sync = db.session.execute(sa.text("SHOW synchronous_commit")).scalar()
 print(json.dumps({"token": secret, "cookie": cookie, "synchronous_commit": sync}))
@@ -164,8 +165,8 @@ class App:
 
     def start_web(self) -> None:
         self.start("web", [str(self.root / ".venv" / "bin" / "gunicorn"), "-w", "2", "--worker-class", "sync",
-                           "-b", f"127.0.0.1:{APP_PORT}", "--log-level", "warning", "wsgi:app"])
-        wait_http(APP_PORT, "/livez")
+                           "-b", f"127.0.0.1:{APP_PORT}", "--log-level", "warning", "--no-control-socket", "wsgi:app"])
+        wait_http(APP_PORT, "/livez", timeout=240)
 
     def start_worker(self, name: str) -> None:
         self.start(name, [str(self.root / ".venv" / "bin" / "flask"), "worker"])
@@ -196,8 +197,9 @@ def load_module(peer_dir: Path):
 
 
 def measure(load, scenario_cls, base: str, args: list[str], duration: float, clients: int,
-            cookie: str | None = None) -> dict:
-    """One load.py phase (warm-up 2 s, then ``duration`` s at ``clients``)."""
+            cookie: str | None = None, stored=None) -> dict:
+    """One load.py phase (warm-up 2 s, then ``duration`` s at ``clients``). ``stored``
+    (prefix -> rows in the database) checks what landed: the rate counts those rows."""
     parser_args = load_args(load, args + ["-c", str(clients), "-d", str(duration)])
     if cookie is not None:
         base_cls = scenario_cls
@@ -209,10 +211,11 @@ def measure(load, scenario_cls, base: str, args: list[str], duration: float, cli
 
         scenario_cls = WithSession
     load.run_phase(scenario_cls(parser_args, "wu" + str(time.time_ns())), base, clients, 2.0, 60)
-    rec, elapsed, errors, _cpu = load.run_phase(scenario_cls(parser_args, "b" + str(time.time_ns())), base,
-                                                clients, duration, 60)
+    prefix = "b" + str(time.time_ns())
+    rec, elapsed, errors, _cpu = load.run_phase(scenario_cls(parser_args, prefix), base, clients, duration, 60)
     lat = sorted(rec.iter_lat)
-    return {"rate": rec.ok / elapsed, "ok": rec.ok, "fail": rec.fail, "errors": dict(rec.errors) | (
+    landed = stored(prefix) if stored is not None else rec.ok
+    return {"rate": min(rec.ok, landed) / elapsed, "ok": rec.ok, "landed": landed, "fail": rec.fail, "errors": dict(rec.errors) | (
         {"setup": errors} if errors else {}), "p50": 1000 * load.pct(lat, 50) if lat else 0.0,
             "p95": 1000 * load.pct(lat, 95) if lat else 0.0}
 
@@ -358,12 +361,12 @@ def main() -> None:
         env={**peer_env, "PGPASSWORD": "peer"}, capture_output=True, text=True, check=True).stdout.strip()
     peer = subprocess.Popen([str(peer_dir / "venv-dh" / "bin" / "gunicorn"), "peerdh.wsgi:application",
                              "--workers", "2", "--worker-class", "sync", "--bind", f"127.0.0.1:{PEER_PORT}",
-                             "--timeout", "120", "--log-level", "warning"],
+                             "--timeout", "120", "--log-level", "warning", "--no-control-socket"],
                             cwd=peer_dir / "djhd_project", env=peer_env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results: dict[str, dict] = {}
     try:
-        wait_http(PEER_PORT, "/bench/ok")
+        wait_http(PEER_PORT, "/bench/ok", timeout=240)
         app.start_web()
         app.start_worker("worker")
         app.start("scheduler", [str(root / ".venv" / "bin" / "flask"), "scheduler"])
@@ -371,28 +374,39 @@ def main() -> None:
         c, d = args.clients, args.duration
         token = prepared["token"]
         peer_token = os.environ.get("PEER_API_TOKEN", "peerbenchtoken0000000000000000000000000a")
+        def peer_count(prefix: str) -> int:
+            return int(subprocess.run(
+                ["psql", "-h", "127.0.0.1", "-U", "peer", "-d", peer_env["PEER_DH_DB"], "-Atqc",
+                 f"select count(*) from helpdesk_ticket where title like '{prefix}-%'"],
+                env={**peer_env, "PGPASSWORD": "peer"}, capture_output=True, text=True, check=True).stdout.strip())
+
+        def app_count(prefix: str) -> int:
+            return app.sql(f"SELECT count(*) FROM tickets WHERE subject LIKE '{prefix}-%'")
+
         results["peer_ok"] = measure(load, load.Get, pbase, ["get", "--url", f"{pbase}/bench/ok"], d, c)
         results["app_ok"] = measure(load, load.Get, abase, ["get", "--url", f"{abase}/livez"], d, c)
         results["peer_api"] = measure(load, load.JsonPost, pbase, [
             "json-post", "--url", f"{pbase}/api/tickets/", "--token", peer_token, "--expect-status", "201", "--body",
             json.dumps({"queue": int(queue_id), "title": "{uniq} api ticket",
                         "description": "Created through the REST API, request {n}.",
-                        "submitter_email": "api{n}@example.org", "priority": 3, "status": 1})], d, c)
+                        "submitter_email": "api{n}@example.org", "priority": 3, "status": 1})], d, c,
+            stored=peer_count)
         results["app_api"] = measure(load, load.JsonPost, abase, [
             "json-post", "--url", f"{abase}/api/v1/tickets", "--token", token, "--expect-status", "201",
-            "--body", app_body()], d, c)
+            "--body", app_body()], d, c, stored=app_count)
         results["peer_form"] = measure(load, load.FormPost, pbase, [
             "form-post", "--get-url", f"{pbase}/tickets/submit/", "--post-url", f"{pbase}/tickets/submit/",
             "--multipart", "--csrf-field", "csrfmiddlewaretoken", "--fields",
             json.dumps({"queue": queue_id, "title": "{uniq} printer on fire",
                         "body": "Hello, my printer is on fire since this morning. Please help. Request {n}.",
-                        "priority": "3", "due_date": "", "submitter_email": "customer{n}@example.org"})], d, c)
+                        "priority": "3", "due_date": "", "submitter_email": "customer{n}@example.org"})], d, c,
+            stored=peer_count)
         results["app_form"] = measure(load, load.FormPost, abase, [
             "form-post", "--get-url", f"{abase}/help", "--post-url", f"{abase}/help", "--csrf-field", "csrf_token",
             "--expect-status", "302", "--fields",
             json.dumps({"subject": "{uniq} Question about my bill",
                         "body": "I was charged twice for my visit, please check. Request {n}.", "confirm": "1"})],
-            d, c, cookie=prepared["cookie"])
+            d, c, cookie=prepared["cookie"], stored=app_count)
         backlog_after_load = app.backlog()
         print(f"load phases done: {results}")
         drained_after_load = wait_drained(app, 120)
@@ -470,6 +484,8 @@ def main() -> None:
     for k in ("peer_ok", "app_ok", "peer_api", "app_api", "peer_form", "app_form"):
         if r[k]["fail"]:
             print(f"  {k}: {r[k]['fail']} failed iterations {r[k]['errors']}")
+        if r[k].get("landed", r[k]["ok"]) < r[k]["ok"]:
+            print(f"  {k}: {r[k]['ok']} answered as created but only {r[k]['landed']} in the database")
     bl = r["backlog_after_load"]
     print(f"backlog after the load phases (1 worker running): {bl['jobs']} job(s), empty after "
           f"{bl['drained'] if bl['drained'] is None else round(bl['drained'], 1)} s")
