@@ -212,7 +212,7 @@ def main() -> None:
     db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     ensure_database(db_url)
     env = {"HELPDESK_ENV": "production", "SECRET_KEY": "bench-" + "x" * 32, "DATABASE_URL": db_url,
-           "EXTERNAL_URL": "https://helpdesk.bench.invalid",
+           "EXTERNAL_URL": "https://helpdesk.bench.invalid", "HELPDESK_PHONE": "+1 555 0100",
            "HELPDESK_INSTANCE_PATH": str(ROOT / "instance" / "bench")}
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]

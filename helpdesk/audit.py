@@ -2,24 +2,41 @@
 
 ``record`` adds an event to the current session; the calling service commits it in
 the same transaction as the change it describes. Rows are never updated or deleted
-by the application (enforced by mapper and session events below); the one exception
-is ``prune``, which removes events older than the retention period from the start of
+by the application (enforced by mapper and session events below); the exceptions are
+``seal``, which stamps each event once with the batch that sealed it, and ``prune``,
+which removes whole sealed batches older than the retention period from the start of
 the log.
 
-The log is a hash chain: each event stores the hash of the one before it
-(``prev_hash``) and ``hash`` = SHA-256 over a canonical serialisation of its own
-fields and ``prev_hash``. The head of the chain (last id and hash, and the anchor
-left by pruning) lives in the one-row ``audit_chain_head`` table, which is locked
-(``SELECT … FOR UPDATE``; SQLite has a single writer) by the flush that inserts
-events, so concurrent writers append one after the other and can't fork the chain.
-``verify`` walks the chain and reports the first broken link.
+Tamper evidence comes in two steps, so that writers never wait on each other:
+
+* At insert each event gets ``hash`` = SHA-256 over a canonical serialisation of its
+  own fields (``before_flush``; no lock, no read). A change to any field shows.
+* ``seal`` (a periodic job, every second: ``helpdesk.periodic``) takes every event not
+  yet sealed, in id order, as one batch (``audit_seals`` row): the batch stores how
+  many events it holds, its first and last id, ``root`` = SHA-256 over the events'
+  ``id:hash`` lines, and ``prev_hash``, the hash of the batch before it; its own
+  ``hash`` covers all of that. Batches form the chain. The head of the chain (last
+  batch, and the anchor left by pruning) lives in the one-row ``audit_chain_head``
+  table, locked (``SELECT … FOR UPDATE``) only by ``seal`` and ``prune``, so two
+  sealers can't fork the chain. An event that commits after a later id was sealed
+  (a longer transaction) simply goes into the next batch: no event is skipped.
+
+``verify`` walks the batches in order and reports the first broken one (and the event,
+when an event's own fields were changed); events not sealed yet are checked against
+their own hash and counted as pending. Until its batch is sealed (about a second), an
+event deleted outright is not detectable: that window is the price of not serialising
+every write on one row.
+
+Events written before batches existed (format v1) carry ``prev_hash``, the chain link
+of that time; their hash still covers it, and the first seal took them in like any
+other event.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,6 +70,26 @@ class AuditEvent(db.Model):
     changes: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     ip: Mapped[str | None] = mapped_column(sa.String(45))
     severity: Mapped[str] = mapped_column(sa.String(8), default="info", server_default="info")
+    # the v1 chain link (events written before batches existed); None since
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+    # the batch that sealed it (``seal``); None until then
+    seal_id: Mapped[int | None] = mapped_column(sa.ForeignKey("audit_seals.id"), index=True)
+
+
+class AuditSeal(db.Model):
+    """One sealed batch of events: the unit of the chain."""
+
+    __tablename__ = "audit_seals"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    events: Mapped[int]
+    first_event_id: Mapped[int]
+    last_event_id: Mapped[int]
+    # the newest event's created_at: prune deletes a batch once it is past retention
+    newest_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    root: Mapped[str] = mapped_column(sa.String(64))
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
 
@@ -64,7 +101,8 @@ sa.Index("ix_audit_events_object_id_id", AuditEvent.object_type, AuditEvent.obje
 
 
 class AuditChainHead(db.Model):
-    """One row (id 1): where the chain ends, and where it starts after pruning."""
+    """One row (id 1): the last sealed batch (id and hash), and the last pruned batch
+    that the first batch kept links to."""
 
     __tablename__ = "audit_chain_head"
 
@@ -136,7 +174,7 @@ def record_export(kind: str, *, actor_id: int | None, filters: dict[str, Any] | 
                changes={"filters": {k: v for k, v in (filters or {}).items() if v not in (None, "")}})
 
 
-# ---------------------------------------------------------------- the hash chain
+# ---------------------------------------------------------------- hashes and batches
 
 
 def canonical_time(value: datetime) -> str:
@@ -144,12 +182,18 @@ def canonical_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _digest(payload: dict[str, Any]) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
 def event_hash(
     *, created_at: datetime, actor_id: int | None, action: str, object_type: str, object_id: str | None,
-    changes: Any, ip: str | None, severity: str, prev_hash: str,
+    changes: Any, ip: str | None, severity: str, prev_hash: str | None = None,
 ) -> str:
+    """An event's own hash (v2); with ``prev_hash``, the v1 form of the old chain."""
     payload = {
-        "v": 1,
+        "v": 1 if prev_hash is not None else 2,
         "created_at": canonical_time(created_at),
         "actor_id": actor_id,
         "action": action,
@@ -158,10 +202,10 @@ def event_hash(
         "changes": changes,
         "ip": ip,
         "severity": severity,
-        "prev_hash": prev_hash,
     }
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
+    if prev_hash is not None:
+        payload["prev_hash"] = prev_hash
+    return _digest(payload)
 
 
 def _row_hash(row: Any) -> str:
@@ -171,8 +215,35 @@ def _row_hash(row: Any) -> str:
     )
 
 
+def batch_root(rows: Sequence[Any]) -> str:
+    """SHA-256 over the ``id:hash`` lines of a batch's events, in id order."""
+    return hashlib.sha256("\n".join(f"{r.id}:{r.hash}" for r in rows).encode("ascii")).hexdigest()
+
+
+def seal_hash(*, id: int, sealed_at: datetime, events: int, first_event_id: int, last_event_id: int,
+              newest_at: datetime, root: str, prev_hash: str) -> str:
+    return _digest({"v": 2, "id": id, "sealed_at": canonical_time(sealed_at), "events": events,
+                    "first_event_id": first_event_id, "last_event_id": last_event_id,
+                    "newest_at": canonical_time(newest_at), "root": root, "prev_hash": prev_hash})
+
+
+def _seal_row_hash(s: Any) -> str:
+    return seal_hash(id=s.id, sealed_at=s.sealed_at, events=s.events, first_event_id=s.first_event_id,
+                     last_event_id=s.last_event_id, newest_at=s.newest_at, root=s.root, prev_hash=s.prev_hash)
+
+
+def hash_new_events(session: Session, _flush_context: Any, _instances: Any) -> None:
+    """Each new event's own hash, before it is written (no lock, no read)."""
+    for ev in session.new:
+        if isinstance(ev, AuditEvent) and ev.hash is None:
+            ev.created_at = (ev.created_at or utcnow()).astimezone(UTC)
+            ev.severity = ev.severity or "info"
+            ev.hash = _row_hash(ev)
+
+
 _head = AuditChainHead.__table__
 _events = AuditEvent.__table__
+_seals = AuditSeal.__table__
 
 
 def lock_head(conn: sa.Connection) -> Any:
@@ -189,36 +260,42 @@ def lock_head(conn: sa.Connection) -> Any:
     return row
 
 
-_PENDING_KEY = "audit_chain_pending"
+@dataclass(frozen=True)
+class SealResult:
+    batches: int
+    events: int
 
 
-def chain_new_events(session: Session, _flush_context: Any, _instances: Any) -> None:
-    new = [o for o in session.new if isinstance(o, AuditEvent) and o.hash is None]
-    if not new:
-        return
-    new.sort(key=lambda o: sa.inspect(o).insert_order)  # the order the rows get their ids
-    head = lock_head(session.connection())
-    prev = head.last_hash
-    for ev in new:
-        ev.created_at = (ev.created_at or utcnow()).astimezone(UTC)
-        ev.severity = ev.severity or "info"
-        ev.prev_hash = prev
-        ev.hash = prev = _row_hash(ev)
-    session.info.setdefault(_PENDING_KEY, []).extend(new)
-
-
-def advance_head(session: Session, _flush_context: Any) -> None:
-    pending = session.info.pop(_PENDING_KEY, None)
-    if not pending:
-        return
-    last = max(pending, key=lambda o: o.id)
-    session.connection().execute(
-        sa.update(_head).where(_head.c.id == 1).values(last_id=last.id, last_hash=last.hash)
-    )
-
-
-def forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+def seal(*, batch_size: int = 20_000, now: datetime | None = None) -> SealResult:
+    """Seal every event not sealed yet, in id order, in batches of at most
+    ``batch_size`` (one transaction each, under the chain head's lock). Safe to run
+    twice at once: the second waits for the lock, then finds nothing left."""
+    batches = events = 0
+    while True:
+        with unit_of_work():
+            conn = db.session.connection()
+            head = lock_head(conn)
+            rows = conn.execute(
+                sa.select(_events.c.id, _events.c.hash, _events.c.created_at)
+                .where(_events.c.seal_id.is_(None)).order_by(_events.c.id).limit(batch_size)
+            ).all()
+            if not rows:
+                break
+            values = dict(id=(head.last_id or head.anchor_id or 0) + 1, sealed_at=(now or utcnow()).astimezone(UTC),
+                          events=len(rows), first_event_id=rows[0].id, last_event_id=rows[-1].id,
+                          newest_at=max(r.created_at for r in rows).astimezone(UTC), root=batch_root(rows),
+                          prev_hash=head.last_hash)
+            values["hash"] = seal_hash(**values)
+            conn.execute(sa.insert(_seals).values(**values))
+            ids = [r.id for r in rows]
+            for i in range(0, len(ids), 5000):  # the one write to an event: which batch sealed it
+                conn.execute(sa.update(_events).where(_events.c.id.in_(ids[i:i + 5000])).values(seal_id=values["id"]))
+            conn.execute(sa.update(_head).where(_head.c.id == 1).values(last_id=values["id"], last_hash=values["hash"]))
+        batches += 1
+        events += len(rows)
+        if len(rows) < batch_size:
+            break
+    return SealResult(batches, events)
 
 
 @dataclass(frozen=True)
@@ -227,57 +304,84 @@ class VerifyResult:
     head_hash: str
     broken_id: int | None = None
     reason: str | None = None
+    broken_batch: int | None = None
+    pending: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.broken_id is None
+        return self.broken_id is None and self.broken_batch is None
 
 
 def verify(*, batch_size: int = 1000, progress: Callable[[int], None] | None = None) -> VerifyResult:
-    """Walk the chain in id order (in batches) and stop at the first broken link."""
+    """Walk the sealed batches in order, each batch's events in id order, then the
+    events not sealed yet; stop at the first break."""
     head = db.session.execute(sa.select(_head).where(_head.c.id == 1)).one_or_none()
-    if head is None:
-        first = db.session.scalar(sa.select(sa.func.min(_events.c.id)))
-        if first is None:
-            return VerifyResult(0, GENESIS)
-        return VerifyResult(0, GENESIS, first, "the chain head is missing")
-    # Every event left is newer than the anchor (prune deletes a prefix), so the walk starts
-    # at the smallest id: SQLite may reuse ids once the whole log was pruned.
-    expected_prev, after, checked, last_seen = head.anchor_hash, None, 0, head.anchor_id
-    while True:
-        stmt = sa.select(_events).where(_events.c.id <= (head.last_id or 0))
+    last_hash = head.last_hash if head is not None else GENESIS
+    expected_prev = head.anchor_hash if head is not None else GENESIS
+    checked, last_seal = 0, head.anchor_id if head is not None else None
+    seals = db.session.execute(sa.select(_seals).order_by(_seals.c.id)).all()
+    for s in seals:
+        if s.prev_hash != expected_prev:
+            return VerifyResult(checked, last_hash, None, "the batch does not link to the batch before it "
+                                "(an earlier batch was removed or changed)", broken_batch=s.id)
+        if _seal_row_hash(s) != s.hash:
+            return VerifyResult(checked, last_hash, None, "the batch's fields do not match its hash "
+                                "(the batch was altered)", broken_batch=s.id)
+        rows: list[Any] = []
+        after = None
+        while True:
+            stmt = sa.select(_events).where(_events.c.seal_id == s.id)
+            if after is not None:
+                stmt = stmt.where(_events.c.id > after)
+            chunk = db.session.execute(stmt.order_by(_events.c.id).limit(batch_size)).all()
+            if not chunk:
+                break
+            for row in chunk:
+                if _row_hash(row) != row.hash:
+                    return VerifyResult(checked, last_hash, row.id, "the event's fields do not match its hash "
+                                        "(the event was altered)", broken_batch=s.id)
+                rows.append(_IdHash(row.id, row.hash))
+                checked += 1
+            after = chunk[-1].id
+            if progress is not None:
+                progress(len(chunk))
+        if (len(rows) != s.events or batch_root(rows) != s.root
+                or (rows and (rows[0].id != s.first_event_id or rows[-1].id != s.last_event_id))):
+            return VerifyResult(checked, last_hash, None, "the batch's events do not match its root "
+                                "(an event was removed, added or re-hashed)", broken_batch=s.id)
+        expected_prev, last_seal = s.hash, s.id
+    if head is not None and (last_seal != head.last_id or expected_prev != head.last_hash):
+        return VerifyResult(checked, last_hash, None, "the chain head does not match the last batch "
+                            "(batches at the end were removed)", broken_batch=head.last_id)
+    pending, after = 0, None
+    while True:  # not sealed yet: each event against its own hash
+        stmt = sa.select(_events).where(_events.c.seal_id.is_(None))
         if after is not None:
             stmt = stmt.where(_events.c.id > after)
-        rows = db.session.execute(stmt.order_by(_events.c.id).limit(batch_size)).all()
-        if not rows:
+        chunk = db.session.execute(stmt.order_by(_events.c.id).limit(batch_size)).all()
+        if not chunk:
             break
-        for row in rows:
-            if row.prev_hash != expected_prev:
-                return VerifyResult(checked, head.last_hash, row.id,
-                                    "prev_hash does not match the hash of the event before it "
-                                    "(an earlier event was removed or its hash changed)")
+        for row in chunk:
             if _row_hash(row) != row.hash:
-                return VerifyResult(checked, head.last_hash, row.id,
-                                    "the event's fields do not match its hash (the event was altered)")
-            expected_prev, last_seen = row.hash, row.id
+                return VerifyResult(checked, last_hash, row.id, "the event's fields do not match its hash "
+                                    "(the event was altered; it is not sealed yet)", pending=pending)
+            pending += 1
             checked += 1
-        after = rows[-1].id
+        after = chunk[-1].id
         if progress is not None:
-            progress(len(rows))
-        db.session.expire_all()
-    if head.last_id is not None and (last_seen != head.last_id or expected_prev != head.last_hash):
-        return VerifyResult(checked, head.last_hash, head.last_id,
-                            "the chain head does not match the last event (events at the end were removed)")
-    return VerifyResult(checked, head.last_hash)
+            progress(len(chunk))
+    db.session.expire_all()
+    return VerifyResult(checked, last_hash, pending=pending)
+
+
+@dataclass(frozen=True)
+class _IdHash:
+    id: int
+    hash: str
 
 
 def events_to_verify() -> int:
-    head = db.session.execute(sa.select(_head).where(_head.c.id == 1)).one_or_none()
-    if head is None:
-        return 0
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(_events).where(_events.c.id <= (head.last_id or 0))
-    ) or 0
+    return db.session.scalar(sa.select(sa.func.count()).select_from(_events)) or 0
 
 
 # ---------------------------------------------------------------- retention
@@ -290,34 +394,38 @@ class PruneResult:
     anchor_id: int | None
 
 
-def prune(*, retention_days: int, now: datetime | None = None, batch_size: int = 1000) -> PruneResult:
-    """Delete the events older than the retention period, from the start of the log and
-    in id order, stopping at the first event still within it. Each batch moves the
-    anchor (last deleted id and hash) in the same transaction, so ``verify`` still
-    passes; an ``audit.pruned`` event records what was done."""
+def prune(*, retention_days: int, now: datetime | None = None, batch_size: int = 100) -> PruneResult:
+    """Delete the sealed batches whose newest event is older than the retention period,
+    from the start of the chain, stopping at the first batch still within it (events not
+    sealed yet are never deleted). Each step moves the anchor (last deleted batch id
+    and hash) in the same transaction, so ``verify`` still passes; an
+    ``audit.pruned`` event records what was done. ``anchor_id`` is the last deleted
+    event's id."""
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     deleted, anchor_id = 0, None
     while True:
         with unit_of_work():
             conn = db.session.connection()
-            head = lock_head(conn)
-            rows = conn.execute(
-                sa.select(_events.c.id, _events.c.hash, _events.c.created_at)
-                .where(_events.c.id <= (head.last_id or 0)).order_by(_events.c.id).limit(batch_size)
+            lock_head(conn)
+            seals = conn.execute(
+                sa.select(_seals.c.id, _seals.c.hash, _seals.c.newest_at, _seals.c.last_event_id)
+                .order_by(_seals.c.id).limit(batch_size)
             ).all()
             old = []
-            for row in rows:
-                if row.created_at >= cutoff:
+            for s in seals:
+                if s.newest_at >= cutoff:
                     break
-                old.append(row)
+                old.append(s)
             if not old:
                 break  # nothing to delete (the unit ends the read)
             last = old[-1]
-            conn.execute(sa.delete(_events).where(_events.c.id <= last.id))
+            ids = [s.id for s in old]
+            gone = conn.execute(sa.delete(_events).where(_events.c.seal_id.in_(ids))).rowcount
+            conn.execute(sa.delete(_seals).where(_seals.c.id.in_(ids)))
             conn.execute(sa.update(_head).where(_head.c.id == 1).values(anchor_id=last.id, anchor_hash=last.hash))
-        deleted += len(old)
-        anchor_id = last.id
-        if len(old) < len(rows) or len(rows) < batch_size:
+        deleted += gone
+        anchor_id = last.last_event_id
+        if len(old) < len(seals) or len(seals) < batch_size:
             break
     if deleted:
         with unit_of_work():

@@ -17,16 +17,31 @@ audit_cli = AppGroup("audit", help="Check and prune the audit log.")
 @audit_cli.command("verify")
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
 def verify_cmd(batch_size: int) -> None:
-    """Walk the hash chain in id order; exit 1 at the first broken link."""
+    """Walk the sealed batches in order, then the events not sealed yet; exit 1 at the
+    first break, naming the batch (and the event when its own fields changed)."""
     total = audit.events_to_verify()
     with tqdm(total=total, unit="event", file=sys.stderr, desc="verifying", disable=None) as bar:
         result = audit.verify(batch_size=batch_size, progress=bar.update)
     if result.ok:
         click.echo(f"{result.checked} event(s) checked; the chain is intact. Head hash: {result.head_hash}")
+        if result.pending:
+            click.echo(f"{result.pending} event(s) not sealed yet (each matches its own hash; "
+                       "the periodic seal chains them within seconds).")
         return
-    click.echo(f"{result.checked} event(s) checked before the first broken link.")
-    click.echo(f"Broken link at event id {result.broken_id}: {result.reason}", err=True)
+    click.echo(f"{result.checked} event(s) checked before the first break.")
+    if result.broken_id is not None:
+        where = f" (batch {result.broken_batch})" if result.broken_batch is not None else ""
+        click.echo(f"Broken at event id {result.broken_id}{where}: {result.reason}", err=True)
+    else:
+        click.echo(f"Broken batch {result.broken_batch}: {result.reason}", err=True)
     sys.exit(1)
+
+
+@audit_cli.command("seal")
+def seal_cmd() -> None:
+    """Seal the events not sealed yet now (the scheduler does it every second)."""
+    result = audit.seal()
+    click.echo(f"{result.events} event(s) sealed in {result.batches} batch(es).")
 
 
 @audit_cli.command("prune")

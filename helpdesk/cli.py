@@ -8,6 +8,7 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from redis.exceptions import RedisError
 
 from helpdesk import demo, jobs, periodic
 from helpdesk.audit_cli import audit_cli
@@ -159,12 +160,19 @@ def worker_cmd_factory():
         if settings.redis_url is None:
             raise click.ClickException("REDIS_URL is not set: jobs run inline in the web process.")
         logging.getLogger("rq.worker").setLevel(logging.INFO)
-        jobs.sweep_outbox()  # anything left while Redis or the workers were down
-        connection = jobs.redis_connection()
-        # a SimpleWorker: jobs run in this process, which holds the app context (and a
-        # database pool that is not shared across a fork); RQ's lines carry the request id
-        worker = jobs.Worker([jobs.QUEUE_NAME], connection=connection)
-        worker.work(burst=burst, with_scheduler=True)
+        while True:
+            # Redis down at start (or lost while working): wait for it, don't exit
+            jobs.wait_for_redis()
+            jobs.sweep_outbox()  # anything left while Redis or the workers were down
+            connection = jobs.redis_connection()
+            # a SimpleWorker: jobs run in this process, which holds the app context (and a
+            # database pool that is not shared across a fork); RQ's lines carry the request id
+            worker = jobs.Worker([jobs.QUEUE_NAME], connection=connection)
+            try:
+                worker.work(burst=burst, with_scheduler=True)
+                return
+            except RedisError as exc:
+                logging.getLogger(__name__).warning("redis lost (%s): the worker waits for it", type(exc).__name__)
 
     return worker_cmd
 

@@ -123,6 +123,8 @@ class Settings:
     csat_link_days: int = 14
     # audit log retention (helpdesk.audit.prune): 6 years by default, never less than one
     audit_retention_days: int = 2192
+    # seconds a process keeps the SLA policies and calendars (0: read them for every ticket)
+    sla_policy_cache_seconds: int = 5
     # sign-in sessions (helpdesk.auth.sessions): idle timeouts and absolute lifetime.
     # The environment may only shorten them (HIPAA-minded defaults are the maxima).
     session_idle_minutes_staff: float = 15
@@ -234,6 +236,8 @@ class Settings:
                                               MAX_IDLE_MINUTES_PATIENT),
             session_max_hours=_int(env, "SESSION_MAX_HOURS", MAX_SESSION_HOURS, 1, MAX_SESSION_HOURS),
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 2192, MIN_AUDIT_RETENTION_DAYS, 36_500),
+            # tests roll their rows back under the ORM's feet: they read the policies each time
+            sla_policy_cache_seconds=_int(env, "SLA_POLICY_CACHE_SECONDS", 0 if name == "testing" else 5, 0, 300),
             site_timezone=site_timezone,
             helpdesk_phone=phone,
             emergency_ack_minutes=_int(env, "EMERGENCY_ACK_MINUTES", 5, 1, 120),

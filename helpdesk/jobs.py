@@ -218,6 +218,23 @@ def redis_connection():
     return _connections[url]
 
 
+def wait_for_redis(*, first_delay: float = 0.5, max_delay: float = 15.0) -> int:
+    """Block until Redis answers a PING, retrying with a growing delay (a worker started
+    while Redis is down waits for it instead of exiting); returns the failed attempts."""
+    delay, failures = first_delay, 0
+    while True:
+        try:
+            redis_connection().ping()
+            if failures:
+                log.info("redis is back after %d failed attempt(s)", failures)
+            return failures
+        except RedisError as exc:
+            failures += 1
+            log.warning("redis unavailable (%s); retrying in %.1f s", type(exc).__name__, delay)
+            time.sleep(delay)
+            delay = min(max_delay, delay * 2)
+
+
 def rq_queue(connection=None):
     return Queue(QUEUE_NAME, connection=connection or redis_connection())
 

@@ -14,11 +14,12 @@ makes it, inside its unit of work (``helpdesk.db.unit_of_work``).
   guards, on the mapper (``before_update``) and on bulk ``UPDATE`` statements, which
   skip the mapper events.
 * The audit log is append-only: three guards (update, delete, bulk statements).
-* The audit log's hash chain: each new event links to the one before it, in id order,
-  under a lock on the chain head (``before_flush``); the head moves after the rows are
-  written (``after_flush``); a rollback forgets the links not written
-  (``after_rollback``). Integrity bookkeeping of the rows themselves, like a computed
-  column, so it cannot be left to each caller of ``audit.record``.
+* The audit log's event hashes: each new event gets the hash of its own fields before
+  it is written (``before_flush``; no lock: the periodic ``audit.seal`` chains them in
+  batches). Integrity bookkeeping of the rows themselves, like a computed column, so it
+  cannot be left to each caller of ``audit.record``.
+* The SLA policy cache (``helpdesk.sla.policies``) is emptied when a policy or calendar
+  is written through the ORM, and on any rollback (it may hold rows the rollback undid).
 * Each new SQLite connection gets the SQL functions ticket search uses, which
   PostgreSQL gets from a migration; each PostgreSQL connection the name search's trigram
   threshold (``helpdesk.tickets.search.prepare_connection``).
@@ -35,6 +36,8 @@ from sqlalchemy.orm import Session
 
 from helpdesk import audit
 from helpdesk.audit import AuditEvent
+from helpdesk.sla import policies
+from helpdesk.sla.models import SlaCalendar, SlaPolicy
 from helpdesk.tickets import models as tickets
 from helpdesk.tickets.models import Message, MessageVersion
 from helpdesk.tickets.search import prepare_connection
@@ -48,10 +51,12 @@ LISTENERS: list[tuple[Any, str, Callable[..., Any]]] = [
     (AuditEvent, "before_update", audit.refuse_update),
     (AuditEvent, "before_delete", audit.refuse_delete),
     (Session, "do_orm_execute", audit.refuse_bulk_changes),
-    # the audit log's hash chain
-    (Session, "before_flush", audit.chain_new_events),
-    (Session, "after_flush", audit.advance_head),
-    (Session, "after_rollback", audit.forget_pending),
+    # the audit log's event hashes
+    (Session, "before_flush", audit.hash_new_events),
+    # the SLA policy cache
+    *[(model, name, policies.invalidate) for model in (SlaPolicy, SlaCalendar)
+      for name in ("after_insert", "after_update", "after_delete")],
+    (Session, "after_soft_rollback", policies.invalidate),
     # ticket search: SQL functions on SQLite, the trigram threshold on PostgreSQL
     (Engine, "connect", prepare_connection),
 ]

@@ -1,7 +1,7 @@
 """Import every model so that the metadata (and Alembic) sees all tables."""
 
 from helpdesk.access.models import BreakGlassGrant
-from helpdesk.audit import AuditChainHead, AuditEvent
+from helpdesk.audit import AuditChainHead, AuditEvent, AuditSeal
 from helpdesk.auth.models import ApiToken, AuthSession, MfaRecoveryCode, User
 from helpdesk.auth.password_models import AccessRequest, AuthThrottle, IdentityCheck, PasswordResetToken
 from helpdesk.clinical.models import AlertRecipient, ClinicalAlert, OnCallMember, OnCallShift
@@ -33,8 +33,8 @@ from helpdesk.tickets.models import Message, MessageVersion, Queue, QueueMembers
 from helpdesk.tickets.workspace_models import Macro, SavedView, TicketMerge, TicketPresence
 
 __all__ = [
-    "ApiToken", "AuditChainHead", "AuditEvent", "AuthSession", "BreakGlassGrant", "Message", "MessageVersion",
-    "MfaRecoveryCode", "ModelVersion", "OutboxJob", "Queue", "QueueMembership", "RequestRead",
+    "ApiToken", "AuditChainHead", "AuditEvent", "AuditSeal", "AuthSession", "BreakGlassGrant", "Message",
+    "MessageVersion", "MfaRecoveryCode", "ModelVersion", "OutboxJob", "Queue", "QueueMembership", "RequestRead",
     "RoutingDecision", "RoutingLabel", "Ticket", "User",
     # knowledge base
     "Article", "ArticleFeedback", "ArticleQueue", "ArticleVersion", "ArticleViewDay", "Deflection", "KbIndexState",

@@ -112,6 +112,11 @@ def prune_sessions_job() -> None:
     sessions.prune_job()
 
 
+def audit_seal_job() -> None:
+    """Chain the audit events written since the last run into one sealed batch."""
+    audit.seal()
+
+
 def audit_prune_job() -> None:
     """Delete audit events older than AUDIT_RETENTION_DAYS (the chain stays verifiable)."""
     audit.prune(retention_days=current_app.config["HELPDESK"].audit_retention_days)
@@ -138,6 +143,7 @@ class Periodic:
 
 
 SCHEDULE: tuple[Periodic, ...] = (
+    Periodic(audit_seal_job, interval=1),
     Periodic(sweep_outbox_job, interval=60),
     Periodic(sla_sweep_job, interval=60),
     Periodic(dashboard_rollup_job, interval=60, timeout=600),

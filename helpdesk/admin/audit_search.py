@@ -20,7 +20,7 @@ from helpdesk.errors import ValidationFailed
 from helpdesk.extensions import db
 
 CSV_COLUMNS = ["id", "created_at", "actor", "action", "object_type", "object_id", "changes", "ip", "severity",
-               "prev_hash", "hash"]
+               "hash", "seal_id"]
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def csv_lines(f: AuditFilter, *, through_id: int | None, batch_size: int = 1000)
             writer.writerow(safe_row((
                 ev.id, ev.created_at.isoformat(), email or "", ev.action, ev.object_type, ev.object_id or "",
                 json.dumps(ev.changes, sort_keys=True) if ev.changes else "", ev.ip or "", ev.severity,
-                ev.prev_hash, ev.hash)))
+                ev.hash, ev.seal_id if ev.seal_id is not None else "")))
         yield _drain(out)
         before = batch[-1][0].id
         db.session.expunge_all()  # keep memory flat over a long export

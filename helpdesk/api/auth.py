@@ -10,6 +10,7 @@ import hmac
 
 import sqlalchemy as sa
 from flask import current_app, g, request
+from sqlalchemy.orm import joinedload
 
 from helpdesk.auth.models import ApiToken, User, hash_token
 from helpdesk.auth.services import record_token_use
@@ -35,7 +36,9 @@ def authenticate_request() -> User:
     secret = bearer_secret()
     if secret is None:
         raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.")
-    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    # the token and its user in one statement
+    token = db.session.scalar(sa.select(ApiToken).options(joinedload(ApiToken.user))
+                              .where(ApiToken.token_hash == hash_token(secret)))
     if token is None or not token.active:
         raise Unauthorized("That API token is not valid or was revoked.")
     record_token_use(token)

@@ -164,6 +164,21 @@ class TicketDetailOut(TicketOut):
         return out
 
 
+class NewTicketOut(TicketDetailOut):
+    """The answer to an API create, built from the objects in hand (no query): a request
+    just created is merged into nothing, and its first message has no corrections and,
+    through the JSON API, no attachments."""
+
+    def merged_into_reference(self, ticket) -> str | None:
+        return None
+
+    def visible_messages(self, ticket) -> list[dict]:
+        out = MessageOut(many=True).dump(ticket.messages)
+        for message in out:
+            message["attachments"] = []
+        return out
+
+
 class TicketListItemOut(TicketOut):
     snippet = fields.Function(lambda t: str(t.search_snippet) if t.search_snippet is not None else None,
                               allow_none=True, metadata={"description": (

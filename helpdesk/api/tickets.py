@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import g, url_for
+from flask import g, jsonify, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from helpdesk.api.auth import authenticate_request
 from helpdesk.api.schemas import (
     MessageIn,
+    NewTicketOut,
     TicketCreateIn,
     TicketDetailOut,
     TicketListArgs,
@@ -73,7 +74,11 @@ class Tickets(MethodView):
             priority=data.get("priority"),
         )
         location = url_for("api_tickets.TicketItem", reference=ticket.reference)
-        return ticket, 201, {"Location": location}
+        # the same fields as TicketDetailOut, from the objects in hand (see NewTicketOut)
+        response = jsonify(NewTicketOut().dump(ticket))
+        response.status_code = 201
+        response.headers["Location"] = location
+        return response
 
 
 @blp.route("/<reference>")

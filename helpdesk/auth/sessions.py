@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app, flash, g, has_request_context, request, session
 from flask_babel import ngettext
+from sqlalchemy.orm import joinedload
 
 from helpdesk import audit
 from helpdesk.auth.models import AuthSession, User
@@ -112,7 +113,8 @@ def load(raw_key: str) -> User | None:
     as activity unless it is a background request."""
     if not raw_key or len(raw_key) > 128:
         return None
-    row = db.session.scalar(sa.select(AuthSession).where(AuthSession.key_hash == hash_key(raw_key)))
+    row = db.session.scalar(sa.select(AuthSession).options(joinedload(AuthSession.user))  # one query for both
+                            .where(AuthSession.key_hash == hash_key(raw_key)))
     if row is None or row.ended_at is not None:
         return None
     user = row.user

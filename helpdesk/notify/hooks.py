@@ -12,10 +12,16 @@ from helpdesk.tickets.models import Status
 DELIVER = "helpdesk.notify.tasks.deliver"
 
 
+def new_key() -> str:
+    """The idempotency key of one event's delivery."""
+    return secrets.token_hex(8)
+
+
 def after_change(ticket: Any, before: dict[str, Any] | None, *, actor_id: int | None = None,
                  message: Any = None) -> list[str]:
     """Called inside the ticket service's transaction, after its change. ``before`` is
-    the service's snapshot (None for a new ticket)."""
+    the service's snapshot (None for a new ticket: the create path sends that event from
+    its one follow-up job, ``helpdesk.tickets.tasks.after_create``)."""
     events: list[tuple[str, int]] = []
     if before is None:
         events.append(("request_received", 0))
@@ -34,5 +40,5 @@ def after_change(ticket: Any, before: dict[str, Any] | None, *, actor_id: int | 
             events.append(("assigned", assignee_now))
     for event, user_id in events:
         # a random key per event: the job records it, so running it twice does nothing
-        jobs.enqueue(DELIVER, event, ticket.id, user_id, secrets.token_hex(8))
+        jobs.enqueue(DELIVER, event, ticket.id, user_id, new_key())
     return [e for e, _ in events]

@@ -1,11 +1,20 @@
-"""Which policy applies to a ticket, and its targets (first match wins, a default last)."""
+"""Which policy applies to a ticket, and its targets (first match wins, a default last).
+
+The active policies and the calendars are read once and kept for
+``SLA_POLICY_CACHE_SECONDS`` (5 by default; 0 reads them for every ticket), so that a
+new ticket's targets cost no query. A change to a policy or calendar made through this
+process (the ORM) empties the cache at once, and so does any rollback; a change made on
+another host (or with raw SQL) applies here within those seconds.
+"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from helpdesk.extensions import db
 from helpdesk.sla import calendars
@@ -60,23 +69,56 @@ def _targets_for(targets: dict[str, Any], priority: str) -> dict[Metric, Target]
     return out
 
 
+@dataclass(frozen=True)
+class _Policy:
+    id: int
+    name: str
+    queue_id: int | None
+    priority: str | None
+    channel: str | None
+    calendar_id: int | None
+    warn_fraction: float
+    targets: dict[str, Any]
+
+
+# (what, database) -> (monotonic time read, value); see the module docstring
+_cache: dict[tuple[str, str], tuple[float, Any]] = {}
+
+
+def invalidate(*_args: Any) -> None:
+    """Forget the cached policies and calendars (mapper and rollback events call it)."""
+    _cache.clear()
+
+
+def _cached(what: str, load: Any) -> Any:
+    ttl = current_app.config["HELPDESK"].sla_policy_cache_seconds
+    if ttl <= 0:
+        return load()
+    key = (what, str(db.engine.url))
+    hit = _cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < ttl:
+        return hit[1]
+    value = load()
+    _cache[key] = (time.monotonic(), value)
+    return value
+
+
+def _active_policies() -> list[_Policy]:
+    return [
+        _Policy(p.id, p.name, p.queue_id, p.priority, p.channel, p.calendar_id, p.warn_fraction, p.targets or {})
+        for p in db.session.scalars(
+            sa.select(SlaPolicy).where(SlaPolicy.active.is_(True)).order_by(SlaPolicy.position, SlaPolicy.id)
+        )
+    ]
+
+
 def match(queue_id: int, priority: str, channel: str) -> Applied:
     """The first active policy (by position, then id) whose conditions all match."""
-    policy = db.session.scalar(
-        sa.select(SlaPolicy)
-        .where(
-            SlaPolicy.active.is_(True),
-            sa.or_(SlaPolicy.queue_id.is_(None), SlaPolicy.queue_id == queue_id),
-            sa.or_(SlaPolicy.priority.is_(None), SlaPolicy.priority == priority),
-            sa.or_(SlaPolicy.channel.is_(None), SlaPolicy.channel == channel),
-        )
-        .order_by(SlaPolicy.position, SlaPolicy.id)
-        .limit(1)
-    )
-    if policy is None:
-        return Applied(None, BUILTIN_NAME, None, DEFAULT_WARN_FRACTION, _targets_for(BUILTIN_TARGETS, priority))
-    return Applied(policy.id, policy.name, policy.calendar_id, policy.warn_fraction,
-                   _targets_for(policy.targets or {}, priority))
+    for p in _cached("policies", _active_policies):
+        if ((p.queue_id is None or p.queue_id == queue_id) and (p.priority is None or p.priority == priority)
+                and (p.channel is None or p.channel == channel)):
+            return Applied(p.id, p.name, p.calendar_id, p.warn_fraction, _targets_for(p.targets, priority))
+    return Applied(None, BUILTIN_NAME, None, DEFAULT_WARN_FRACTION, _targets_for(BUILTIN_TARGETS, priority))
 
 
 def calendar_for(calendar_id: int | None, business: bool, cache: dict[int | None, Calendar] | None = None) -> Calendar:
@@ -86,8 +128,12 @@ def calendar_for(calendar_id: int | None, business: bool, cache: dict[int | None
         return default_calendar()
     if cache is not None and calendar_id in cache:
         return cache[calendar_id]
-    row = db.session.get(SlaCalendar, calendar_id)
-    cal = calendars.build(row.spec) if row is not None else default_calendar()
+
+    def load() -> Calendar:
+        row = db.session.get(SlaCalendar, calendar_id)
+        return calendars.build(row.spec) if row is not None else default_calendar()
+
+    cal = _cached(f"calendar:{calendar_id}", load)
     if cache is not None:
         cache[calendar_id] = cal
     return cal

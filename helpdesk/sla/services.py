@@ -144,10 +144,11 @@ def _apply(ticket: Any) -> policies.Applied:
 def on_ticket_created(ticket: Any, at: datetime) -> None:
     """Snapshot the policy and start first_reply and resolution (the ticket is flushed)."""
     applied = _apply(ticket)
-    db.session.add(TicketSla(ticket_id=ticket.id, policy_id=applied.policy_id, policy_name=applied.name))
+    ts = TicketSla(ticket_id=ticket.id, policy_id=applied.policy_id, policy_name=applied.name)
+    db.session.add(ts)
     cals = _Cals()
     rows = [_new_row(ticket, applied, m, 1, at, cals) for m in (Metric.FIRST_REPLY, Metric.RESOLUTION)]
-    _refresh(ticket.id, [r for r in rows if r is not None])
+    _refresh(ticket.id, [r for r in rows if r is not None], ts=ts)  # the row in hand: one INSERT, no re-read
 
 
 def on_agent_reply(ticket: Any, at: datetime) -> None:
@@ -256,13 +257,14 @@ def _mark_changed_days(rows: list[SlaMetric], before: dict[int, tuple], counts_c
 
 
 def _refresh(ticket_id: int, rows: Iterable[SlaMetric], before: dict[int, tuple] | None = None,
-             counts_changed: bool = False) -> None:
+             counts_changed: bool = False, ts: TicketSla | None = None) -> None:
     """Mark the dashboard days the hook changed, keep the ticket's soonest due time and
     schedule its next check after the commit. ``before``: :func:`_dash` of the rows
     before the change (clocks not in it are new)."""
     rows = list(rows)
     _mark_changed_days(rows, before or {}, counts_changed)
-    ts = db.session.get(TicketSla, ticket_id)
+    if ts is None:
+        ts = db.session.get(TicketSla, ticket_id)
     if ts is None:
         return
     dues = [r.due_at for r in rows if r.state == MetricState.ACTIVE and r.due_at is not None]

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
 
 from helpdesk import audit, jobs
 from helpdesk.auth.models import Role, User
@@ -62,6 +63,7 @@ from helpdesk.tickets.models import (
 from helpdesk.timeutil import utcnow
 
 TRIAGE_QUEUE = "triage"
+AFTER_CREATE = "helpdesk.tickets.tasks.after_create"  # a new request's one follow-up job
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 UNSET: Any = object()
 
@@ -195,6 +197,7 @@ def _new_ticket(
     )
     message = Message(ticket=ticket, author=requester, body=body_text, public=True, channel=channel, created_at=now)
     db.session.add_all([ticket, message])
+    set_committed_value(message, "versions", [])  # a new message has no corrections: no query to say so
     db.session.flush()
     search.reindex([ticket.id])
     files.attach(message, checked_files, uploader_id=requester.id)
@@ -220,8 +223,8 @@ def _new_ticket(
         # (or, with nobody on duty, supervisors and admins alerted)
         raise_alert(ticket, now)
     rollup.ticket_created(ticket)  # a back-dated ticket changes a finished day of the dashboard
-    jobs.enqueue("helpdesk.routing.tasks.route_ticket", ticket.id)
-    notify_hooks.after_change(ticket, None, actor_id=created_by.id)
+    # one job for all the follow-up work: routing, then the "request received" notice
+    jobs.enqueue(AFTER_CREATE, ticket.id, notify_hooks.new_key())
     return NewTicket(ticket, message)
 
 

@@ -187,7 +187,7 @@ def test_rq_gauges_and_job_failures_come_from_redis(app, client, ctx, configure,
     monkeypatch.setattr(tasks, "route_ticket", broken)
     jobs.Worker([jobs.QUEUE_NAME], connection=jobs.redis_connection()).work(burst=True)
     found = scrape(client)
-    assert value(found, "helpdesk_job_failures_total", job="helpdesk.routing.tasks.route_ticket") == 1
+    assert value(found, "helpdesk_job_failures_total", job="helpdesk.tickets.tasks.after_create") == 1
     assert value(found, "helpdesk_job_queue_depth", queue=jobs.QUEUE_NAME) == 0
     assert value(found, "helpdesk_jobs_scheduled", queue=jobs.QUEUE_NAME) >= 1  # RQ's retry, in 10 s
 

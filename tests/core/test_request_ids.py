@@ -95,7 +95,7 @@ def test_the_request_id_is_in_the_requests_log_lines_and_its_jobs(app, client, c
     request_line = [line for line in ours if line["logger"] == "helpdesk.request"]
     assert request_line and request_line[0]["endpoint"] == "patient.get_help" and request_line[0]["status"] == 302
     done = [line for line in ours if line["logger"] == "helpdesk.jobs" and " done in " in line["message"]]
-    assert any("helpdesk.routing.tasks.route_ticket" in line["message"] for line in done)
+    assert any("helpdesk.tickets.tasks.after_create" in line["message"] for line in done)
     assert all(line["job"].startswith("outbox-") for line in done)
     text = stream.getvalue()
     for fragment in PHI_FRAGMENTS:
@@ -157,7 +157,7 @@ def test_a_real_worker_process_logs_json_lines_with_the_requests_id(app, client,
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]  # all JSON
     ours = [line for line in lines if line.get("request_id") == request_id]
-    assert any(line["logger"] == "helpdesk.jobs" and "route_ticket" in line["message"] for line in ours)
+    assert any(line["logger"] == "helpdesk.jobs" and "after_create" in line["message"] for line in ours)
     assert any(line["logger"] == "rq.worker" and "Job OK" in line["message"] for line in ours)  # RQ's own line
     for fragment in PHI_FRAGMENTS:
         assert fragment not in done.stderr

@@ -53,6 +53,7 @@ def test_the_schedule_table():
     assert len(by_name) == len(periodic.SCHEDULE)  # one line per job: a run's claim is keyed by its name
     # what `flask scheduler` ran before the schedule became one table, and the clinical-alert sweep
     assert by_name == {
+        "audit_seal_job": (1, None, None),  # the audit log's batches, every second
         "sweep_outbox_job": (60, None, None), "sla_sweep_job": (60, None, None),
         "dashboard_rollup_job": (60, None, 600), "clinical_alert_sweep_job": (60, None, None),
         "mail_sweep_job": (60, None, None),

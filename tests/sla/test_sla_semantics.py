@@ -296,3 +296,27 @@ def test_seeded_defaults_are_idempotent(ctx, queues):
     bill = policies.match(queues["billing"].id, "normal", "web")
     assert bill.targets[Metric.FIRST_REPLY].seconds == policies.BUSINESS_DAY
     assert bill.targets[Metric.RESOLUTION].seconds == 10 * policies.BUSINESS_DAY
+
+
+def test_policies_are_cached_for_the_configured_seconds_and_an_orm_change_empties_the_cache(
+        configure, make_policy, queues):
+    import sqlalchemy as sa
+
+    from helpdesk.extensions import db
+    from helpdesk.sla.models import SlaPolicy
+
+    billing = queues["billing"].id
+    with configure(sla_policy_cache_seconds=60):
+        policies.invalidate()
+        try:
+            assert policies.match(billing, "normal", "web").policy_id is None  # the built-in default, now cached
+            p = make_policy("Billing", queue="billing")  # written through the ORM: the cache is emptied
+            assert policies.match(billing, "normal", "web").policy_id == p.id
+            # a change the ORM did not see (another host, SQL): this process follows within the seconds
+            db.session.execute(sa.update(SlaPolicy.__table__).where(SlaPolicy.__table__.c.id == p.id)
+                               .values(active=False))
+            assert policies.match(billing, "normal", "web").policy_id == p.id
+            policies.invalidate()  # as when the seconds ran out
+            assert policies.match(billing, "normal", "web").policy_id is None
+        finally:
+            policies.invalidate()
