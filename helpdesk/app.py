@@ -27,6 +27,7 @@ from helpdesk.errors import register_error_handlers
 from helpdesk.extensions import csrf, db, limiter, login_manager, migrate
 from helpdesk.health import init_health
 from helpdesk.i18n import init_i18n
+from helpdesk.i18n import names as i18n_names
 from helpdesk.i18n.views import bp as i18n_bp
 from helpdesk.kb.views import bp as kb_bp
 from helpdesk.listeners import register as register_listeners
@@ -100,6 +101,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     init_templating(app)
     init_i18n(app)
+    i18n_names.init_app(app)
     app.register_blueprint(i18n_bp)
     logging.getLogger("helpdesk").debug("app created (%s)", settings.env)
     return app

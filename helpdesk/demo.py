@@ -24,6 +24,8 @@ from helpdesk.clinical import services as clinical
 from helpdesk.clinical.models import OnCallMember
 from helpdesk.db import commit
 from helpdesk.extensions import db
+from helpdesk.i18n.models import NameKind
+from helpdesk.i18n.names import known_keys, names_of, set_name
 from helpdesk.kb.seed import seed_articles
 from helpdesk.permissions import member_queue_ids
 from helpdesk.sla import rollup
@@ -58,9 +60,6 @@ QUEUE_NAMES = {"es": {
 
 def seed_queue_names() -> None:
     """The demo queues' names in other languages (a name already saved is kept)."""
-    from helpdesk.i18n.models import NameKind
-    from helpdesk.i18n.names import known_keys, names_of, set_name
-
     existing = known_keys(NameKind.QUEUE)
     for language, names in QUEUE_NAMES.items():
         have = names_of(NameKind.QUEUE, language)

@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 
 from helpdesk.i18n import current_language
 from helpdesk.tickets.models import Status
+from helpdesk.tickets.next_step import next_steps, wording
 from helpdesk.timeutil import utcnow
 from helpdesk.viewer_time import local, viewer_zone_name
 
@@ -46,8 +47,6 @@ def init_templating(app: Flask) -> None:
     @app.template_filter("status_label")
     def status_label(value: Status | str) -> str:
         return Status(value).label
-
-    from helpdesk.tickets.next_step import next_steps, wording
 
     app.add_template_global(wording, "next_step_text")
 

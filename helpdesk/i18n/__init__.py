@@ -129,11 +129,6 @@ def init_i18n(app: Flask) -> None:
 
     login_manager.localize_callback = gettext  # "Please sign in to continue."
 
-    from helpdesk.i18n.names import queue_name, topic_name  # (they read the database)
-
-    app.jinja_env.filters["topic_name"] = topic_name  # a help-centre topic in the page's language
-    app.jinja_env.filters["queue_name"] = queue_name  # a queue's name in the page's language
-
     @app.context_processor
     def _i18n_globals():
         return {"current_language": current_language(), "LANGUAGES": LANGUAGES, "switch_next": _switch_next()}

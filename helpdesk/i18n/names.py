@@ -12,7 +12,7 @@ is not in English.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import g, has_app_context
+from flask import Flask, g, has_app_context
 
 from helpdesk import audit
 from helpdesk.auth.models import User
@@ -21,7 +21,9 @@ from helpdesk.errors import Forbidden, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import DEFAULT_LANGUAGE, LANGUAGES, current_language
 from helpdesk.i18n.models import NameKind, NameTranslation
+from helpdesk.kb.models import Article, ArticleStatus, Audience
 from helpdesk.permissions import is_admin
+from helpdesk.tickets.models import Queue
 from helpdesk.timeutil import utcnow
 
 CACHE_KEY = "_name_translations"
@@ -101,20 +103,13 @@ def set_name(*, actor: User | None, kind: object, key: object, language: object,
 def known_keys(kind: NameKind) -> dict[str, str]:
     """What can be named: every queue (slug → English name) or every topic of the articles."""
     if kind is NameKind.QUEUE:
-        from helpdesk.tickets.models import Queue
-
         return {slug: name for slug, name in db.session.execute(sa.select(Queue.slug, Queue.name))}
-    from helpdesk.kb.models import Article
-
     return {c: c for c in db.session.scalars(sa.select(Article.category).distinct())}
 
 
 def missing_names() -> list[tuple[str, str, str, str]]:
     """(kind, key, English name, language) of every queue of patients' requests (active)
     and every topic of a published public article that has no name in a language."""
-    from helpdesk.kb.models import Article, ArticleStatus, Audience
-    from helpdesk.tickets.models import Queue
-
     active = db.session.execute(sa.select(Queue.slug, Queue.name).where(Queue.active))
     wanted = {NameKind.QUEUE: {slug: name for slug, name in active},
               NameKind.KB_TOPIC: {c: c for c in db.session.scalars(
@@ -128,3 +123,9 @@ def missing_names() -> list[tuple[str, str, str, str]]:
             missing += [(kind.value, key, english, language) for key, english in sorted(keys.items())
                         if key not in have]
     return missing
+
+
+def init_app(app: Flask) -> None:
+    """The template filters: a help-centre topic's and a queue's name in the page's language."""
+    app.jinja_env.filters["topic_name"] = topic_name
+    app.jinja_env.filters["queue_name"] = queue_name

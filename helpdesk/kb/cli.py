@@ -14,8 +14,9 @@ from helpdesk.errors import DomainError
 from helpdesk.extensions import db
 from helpdesk.kb.frontmatter import ContentError
 from helpdesk.kb.index import cache
+from helpdesk.kb.models import Article
 from helpdesk.kb.seed import seed_articles
-from helpdesk.kb.services import kb_stats, set_kb_editor
+from helpdesk.kb.services import kb_stats, set_kb_editor, set_translation_of
 from helpdesk.timeutil import utcnow
 
 kb_cli = AppGroup("kb", help="The knowledge base.")
@@ -67,9 +68,6 @@ def load_cmd(author_email: str | None) -> None:
 @click.argument("original_slug", required=False)
 def translation_cmd(slug: str, original_slug: str | None) -> None:
     """Record that the article SLUG translates ORIGINAL_SLUG (without it: SLUG is an original)."""
-    from helpdesk.kb.models import Article
-    from helpdesk.kb.services import set_translation_of
-
     def get(s: str) -> Article:
         found = db.session.scalar(sa.select(Article).where(Article.slug == s.strip()[:120]))
         if found is None:

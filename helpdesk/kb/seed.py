@@ -12,6 +12,8 @@ import sqlalchemy as sa
 
 from helpdesk.auth.models import User
 from helpdesk.extensions import db
+from helpdesk.i18n.models import NameKind
+from helpdesk.i18n.names import known_keys, names_of, set_name
 from helpdesk.kb import services
 from helpdesk.kb.frontmatter import CONTENT_DIR, load_all
 from helpdesk.kb.models import Article, ArticleStatus
@@ -62,9 +64,6 @@ def _link_translations(items) -> None:
 def seed_topic_names(path: Path) -> int:
     """The shipped names of the topics in other languages, for the topics that exist and
     have no name in that language yet; returns how many were saved."""
-    from helpdesk.i18n.models import NameKind
-    from helpdesk.i18n.names import known_keys, names_of, set_name
-
     if not path.exists():
         return 0
     shipped: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
