@@ -297,7 +297,7 @@ def test_membership_add_and_remove_are_audited(client, ctx, admin, queues, make_
     login(client, admin)
     billing = queues["billing"]
     client.post(f"/admin/queues/{billing.id}/members", data={"user_id": user.id})
-    client.post(f"/admin/queues/{billing.id}/members/{user.id}/remove")
+    client.post(f"/admin/queues/{billing.id}/members/{user.id}/remove", data={"confirm": "yes"})
     added, removed = events("queue.member_added")[-1], events("queue.member_removed")[-1]
     assert added.actor_id == admin.id and added.object_id == "billing"
     assert added.changes == {"member": {"before": None, "after": user.id}}

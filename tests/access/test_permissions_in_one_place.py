@@ -34,6 +34,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("demo.py", "seed"): "finds the demo's portal integration account (a lookup)",
     ("i18n/__init__.py", "select_locale"): "which language a page speaks (i18n must not import permissions: circle)",
     ("notify/views.py", "audit_download"): "whose downloads are audited (staff, integrations): audit policy, not access",
+    ("admin/patients.py", "_patients"): "the patient-accounts pages list patients only (a query's filter; admins only, by the view)",
+    ("admin/views.py", "patient_merge"): "finds the patient account to keep by its address (a lookup)",
 }
 
 # (module relative to helpdesk/, enclosing function) -> why this `.is_staff` decides no access
@@ -46,6 +48,8 @@ STAFF_ALLOWED: dict[tuple[str, str], str] = {
     ("tickets/models.py", "from_staff"): "who wrote a message (a fact about the author), not who may see it",
     ("tickets/presence.py", "others"): "whose presence a ticket page shows (display of who else is looking)",
     ("tickets/services.py", "record_staff_view"): "which reads are audited (staff views): audit policy, not access",
+    ("auth/invites.py", "resend_invite"): "an invitation goes to a staff account with no password yet (what it applies to; "
+                                          "who may send it is require_admin)",
 }
 STAFF_EXEMPT = (ROOT / "auth" / "models.py",)  # defines the property
 
