@@ -65,10 +65,12 @@ def reset_url(secret: str) -> str:
     return f"{current_app.config['HELPDESK'].external_url}{RESET_PATH}{secret}"
 
 
-def issue_reset_link(user: User, *, sent_by: User | None = None, ttl: timedelta = RESET_TTL,
+def issue_reset_link(user: User, *, sent_by: User | None = None, ttl: timedelta | None = None,
                      kind: str = "password_reset") -> PasswordResetToken:
     """Void the user's open links, store a new one and queue its mail (no commit). ``kind``
-    is the mail template (``staff_invite`` for a new staff member's first password)."""
+    is the mail template (``staff_invite`` for a new staff member's first password); ``ttl``
+    defaults to RESET_TTL as it is when called (the policy can change it)."""
+    ttl = ttl if ttl is not None else RESET_TTL
     _void_open_tokens(user.id)
     secret = secrets.token_urlsafe(32)
     token = PasswordResetToken(user_id=user.id, token_hash=hash_token(secret), expires_at=utcnow() + ttl,
