@@ -104,11 +104,9 @@ def run_jobs() -> None:
 
     if current_app.config["HELPDESK"].redis_url is None:
         return
-    from rq import SimpleWorker
-
     from helpdesk import jobs
 
-    SimpleWorker([jobs.QUEUE_NAME], connection=jobs.redis_connection()).work(burst=True)
+    jobs.Worker([jobs.QUEUE_NAME], connection=jobs.redis_connection()).work(burst=True)
 
 
 def login(client: FlaskClient, user: User) -> FlaskClient:
