@@ -237,11 +237,7 @@ def apply_macro(ticket: Ticket, macro: Macro, *, actor: User, public: bool = Tru
     fields: dict[str, Any] = {}
     if macro.set_status is not None and macro.set_status != ticket.status:
         fields["status"] = macro.set_status
-    if macro.set_priority is not None and macro.set_priority != ticket.priority:
-        fields["priority"] = macro.set_priority
-    if macro.set_queue_id is not None and macro.set_queue_id != ticket.queue_id:
-        fields["queue_id"] = macro.set_queue_id
-        fields["reason"] = f"Macro: {macro.title}"[:500]
+    fields.update(_priority_and_queue(macro, ticket))
     if fields:
         services.update_ticket(ticket, actor=actor, status=fields.get("status"), priority=fields.get("priority"),
                                queue_id=fields.get("queue_id"), reason=fields.get("reason"), source="macro")
@@ -249,6 +245,17 @@ def apply_macro(ticket: Ticket, macro: Macro, *, actor: User, public: bool = Tru
         raise ValidationFailed("This macro changes nothing on this request.")
     audit.record("macro.applied", "ticket", ticket.reference, actor_id=actor.id, changes={"macro_id": macro.id})
     return ticket
+
+
+def _priority_and_queue(macro: Macro, ticket: Ticket) -> dict[str, Any]:
+    """The macro's priority and queue changes that would change something on ``ticket``."""
+    fields: dict[str, Any] = {}
+    if macro.set_priority is not None and macro.set_priority != ticket.priority:
+        fields["priority"] = macro.set_priority
+    if macro.set_queue_id is not None and macro.set_queue_id != ticket.queue_id:
+        fields["queue_id"] = macro.set_queue_id
+        fields["reason"] = f"Macro: {macro.title}"[:500]
+    return fields
 
 
 def usable_macro(user: User, macro_id: Any) -> Macro | None:
@@ -276,11 +283,7 @@ def send_with_macro(ticket: Ticket, macro: Macro, *, actor: User, body: str, pub
     fields: dict[str, Any] = {}
     if not text and next_status and Status(next_status) != ticket.status:
         fields["status"] = Status(next_status)
-    if macro.set_priority is not None and macro.set_priority != ticket.priority:
-        fields["priority"] = macro.set_priority
-    if macro.set_queue_id is not None and macro.set_queue_id != ticket.queue_id:
-        fields["queue_id"] = macro.set_queue_id
-        fields["reason"] = f"Macro: {macro.title}"[:500]
+    fields.update(_priority_and_queue(macro, ticket))
     if fields:
         services.update_ticket(ticket, actor=actor, status=fields.get("status"), priority=fields.get("priority"),
                                queue_id=fields.get("queue_id"), reason=fields.get("reason"), source="macro")
