@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -312,6 +312,20 @@ class VerifyResult:
         return self.broken_id is None and self.broken_batch is None
 
 
+def _event_chunks(where: Any, batch_size: int) -> Iterator[list[Any]]:
+    """The audit events matching ``where``, in id order, ``batch_size`` rows at a time (keyset)."""
+    after = None
+    while True:
+        stmt = sa.select(_events).where(where)
+        if after is not None:
+            stmt = stmt.where(_events.c.id > after)
+        chunk = db.session.execute(stmt.order_by(_events.c.id).limit(batch_size)).all()
+        if not chunk:
+            return
+        yield chunk
+        after = chunk[-1].id
+
+
 def verify(*, batch_size: int = 1000, progress: Callable[[int], None] | None = None) -> VerifyResult:
     """Walk the sealed batches in order, each batch's events in id order, then the
     events not sealed yet; stop at the first break."""
@@ -328,21 +342,13 @@ def verify(*, batch_size: int = 1000, progress: Callable[[int], None] | None = N
             return VerifyResult(checked, last_hash, None, "the batch's fields do not match its hash "
                                 "(the batch was altered)", broken_batch=s.id)
         rows: list[Any] = []
-        after = None
-        while True:
-            stmt = sa.select(_events).where(_events.c.seal_id == s.id)
-            if after is not None:
-                stmt = stmt.where(_events.c.id > after)
-            chunk = db.session.execute(stmt.order_by(_events.c.id).limit(batch_size)).all()
-            if not chunk:
-                break
+        for chunk in _event_chunks(_events.c.seal_id == s.id, batch_size):
             for row in chunk:
                 if _row_hash(row) != row.hash:
                     return VerifyResult(checked, last_hash, row.id, "the event's fields do not match its hash "
                                         "(the event was altered)", broken_batch=s.id)
                 rows.append(_IdHash(row.id, row.hash))
                 checked += 1
-            after = chunk[-1].id
             if progress is not None:
                 progress(len(chunk))
         if (len(rows) != s.events or batch_root(rows) != s.root
@@ -353,21 +359,14 @@ def verify(*, batch_size: int = 1000, progress: Callable[[int], None] | None = N
     if head is not None and (last_seal != head.last_id or expected_prev != head.last_hash):
         return VerifyResult(checked, last_hash, None, "the chain head does not match the last batch "
                             "(batches at the end were removed)", broken_batch=head.last_id)
-    pending, after = 0, None
-    while True:  # not sealed yet: each event against its own hash
-        stmt = sa.select(_events).where(_events.c.seal_id.is_(None))
-        if after is not None:
-            stmt = stmt.where(_events.c.id > after)
-        chunk = db.session.execute(stmt.order_by(_events.c.id).limit(batch_size)).all()
-        if not chunk:
-            break
+    pending = 0
+    for chunk in _event_chunks(_events.c.seal_id.is_(None), batch_size):  # not sealed yet: each against its own hash
         for row in chunk:
             if _row_hash(row) != row.hash:
                 return VerifyResult(checked, last_hash, row.id, "the event's fields do not match its hash "
                                     "(the event was altered; it is not sealed yet)", pending=pending)
             pending += 1
             checked += 1
-        after = chunk[-1].id
         if progress is not None:
             progress(len(chunk))
     db.session.expire_all()
