@@ -19,9 +19,10 @@ from helpdesk.tickets import services as _services
 from helpdesk.tickets.models import RequestRead, Status
 from tests.factories import login
 from tests.notify.conftest import Settled
-from tests.sla.conftest import MONDAY_9AM, Clock
+from tests.sla import conftest as sla_conftest
 
 services = Settled(_services)
+clock = sla_conftest.clock  # the SLA tests' movable clock fixture, used here too
 
 # The built-in default policy: first reply for a normal request in 1 business day
 # (Monday-Friday 08:00-18:00 New York): sent Monday 2 March 2026 09:00 EST → due Tuesday 09:00.
@@ -43,18 +44,6 @@ WORDS = {
     "closed": {"en": "This request is closed. Writing to it starts a new request.",
                "es": "Esta solicitud está cerrada. Si escribe en ella, se abrirá una nueva solicitud."},
 }
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    """Ticket timestamps and the SLA engine read one movable clock."""
-    c = Clock(MONDAY_9AM)
-    import helpdesk.sla.timesource as sla_timesource
-    import helpdesk.tickets.services as ticket_services
-
-    monkeypatch.setattr(ticket_services, "utcnow", c)
-    monkeypatch.setattr(sla_timesource, "clock", c)
-    return c
 
 
 def _text(html: str) -> str:
