@@ -36,6 +36,7 @@ from helpdesk.metrics import init_metrics
 from helpdesk.notify.views import bp as notify_bp
 from helpdesk.proxy import trust_proxies
 from helpdesk.routing.views import bp as routing_bp
+from helpdesk.routing.views import triage_bp
 from helpdesk.security import init_security
 from helpdesk.sla.views import bp as sla_bp
 from helpdesk.templating import init_templating
@@ -88,6 +89,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(access_bp)
     app.register_blueprint(routing_bp)
+    app.register_blueprint(triage_bp)
     app.register_blueprint(kb_bp)
     app.register_blueprint(sla_bp)
     app.register_blueprint(workspace_bp)

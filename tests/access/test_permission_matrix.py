@@ -163,6 +163,7 @@ MATRIX: dict[str, Row] = {
     "routing_admin.overview":           T("GET /supervisor/routing",                           302, 403, 403, 403, 403, 200, 200),
     "routing_admin.data":               T("GET /supervisor/routing/data.json",                 302, 403, 403, 403, 403, 200, 200),
     "routing_admin.coverage_chart":     T("GET /supervisor/routing/coverage.svg",              302, 403, 403, 403, 403, 200, 200),
+    "triage_groups.groups":             T("GET /agent/triage/groups",                          302, 403, 403, 200, 200, 200, 200),
     # admin pages
     "admin.users":                      T("GET /admin/users",                                  302, 403, 403, 403, 403, 403, 200),
     "admin.unverified_accounts":        T("GET /admin/unverified-accounts",                    302, 403, 403, 403, 403, 403, 200),

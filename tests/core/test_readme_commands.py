@@ -36,6 +36,7 @@ KNOWN: dict[str, tuple[str, str]] = {
     "flask api-token revoke ID": ("api-token revoke {ID}", ""),
     "flask routing retrain": ("routing retrain", ""),
     "flask routing evaluate --csv FILE": ("routing evaluate --csv {FILE}", ""),
+    "flask routing evaluate --holdback": ("routing evaluate --holdback", ""),
     "flask routing models": ("routing models", ""),
     "flask routing activate VERSION": ("routing activate {VERSION}", ""),
     "flask routing export VERSION model.npz": ("routing export {VERSION} model.npz", ""),
