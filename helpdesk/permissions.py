@@ -95,6 +95,11 @@ def can_sign_in(user: User) -> bool:
     return user.role != Role.INTEGRATION
 
 
+def can_manage_accounts(user: User | None) -> bool:
+    """Staff and integration accounts (the Users page and /api/v1/admin/users): active admins."""
+    return is_admin(user) and user.active  # type: ignore[union-attr]
+
+
 def can_change_roles(user: User | None) -> bool:
     return is_admin(user) and user.active  # type: ignore[union-attr]
 

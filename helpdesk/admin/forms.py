@@ -37,7 +37,7 @@ class ActionForm(FlaskForm):
 class CalendarForm(FlaskForm):
     """A business calendar: name, IANA time zone, working hours per weekday, holidays."""
     name = StringField("Name", validators=[DataRequired(), Length(max=80)])
-    timezone = StringField("Time zone", validators=[DataRequired(), Length(max=64)], default="America/New_York")
+    timezone = StringField("Time zone", validators=[DataRequired(), Length(max=64)])  # default: the site's zone
     hours_mon = StringField("Monday", validators=[Length(max=200)], default="08:00-18:00")
     hours_tue = StringField("Tuesday", validators=[Length(max=200)], default="08:00-18:00")
     hours_wed = StringField("Wednesday", validators=[Length(max=200)], default="08:00-18:00")

@@ -356,6 +356,8 @@ def _form_errors(form: CalendarForm, err: DomainError) -> None:
 @role_required(Role.ADMIN)
 def calendar_list():
     form = CalendarForm()
+    if request.method == "GET":
+        form.timezone.data = current_app.config["HELPDESK"].site_timezone
     if form.validate_on_submit():
         try:
             cal = calendars.create(actor_id=_me().id, name=form.name.data, spec=_calendar_spec(form))
@@ -364,7 +366,8 @@ def calendar_list():
         else:
             flash(f"Calendar {cal.name} created.", "success")
             return redirect(url_for("admin.calendar_edit", calendar_id=cal.id))
-    return render_template("admin/calendars.html", rows=calendars.all_with_usage(), form=form, cal=None)
+    return render_template("admin/calendars.html", rows=calendars.all_with_usage(), form=form, cal=None,
+                           site_timezone=current_app.config["HELPDESK"].site_timezone)
 
 
 @bp.route("/calendars/<int:calendar_id>", methods=["GET", "POST"])

@@ -121,17 +121,23 @@ def match(queue_id: int, priority: str, channel: str) -> Applied:
     return Applied(None, BUILTIN_NAME, None, DEFAULT_WARN_FRACTION, _targets_for(BUILTIN_TARGETS, priority))
 
 
+def site_default_calendar() -> Calendar:
+    """Business hours where no calendar is chosen: Monday-Friday 08:00-18:00 in the site's
+    time zone (``SITE_TIMEZONE``), no holidays."""
+    return default_calendar(current_app.config["HELPDESK"].site_timezone)
+
+
 def calendar_for(calendar_id: int | None, business: bool, cache: dict[int | None, Calendar] | None = None) -> Calendar:
     if not business:
         return CALENDAR_24X7
     if calendar_id is None:
-        return default_calendar()
+        return site_default_calendar()
     if cache is not None and calendar_id in cache:
         return cache[calendar_id]
 
     def load() -> Calendar:
         row = db.session.get(SlaCalendar, calendar_id)
-        return calendars.build(row.spec) if row is not None else default_calendar()
+        return calendars.build(row.spec) if row is not None else site_default_calendar()
 
     cal = _cached(f"calendar:{calendar_id}", load)
     if cache is not None:
@@ -141,7 +147,9 @@ def calendar_for(calendar_id: int | None, business: bool, cache: dict[int | None
 
 # ----------------------------------------------------------------------------- seed
 
-DEFAULT_CALENDAR_NAME = "Monday-Friday 08:00-18:00 (New York)"
+DEFAULT_CALENDAR_NAME = "Business hours (Monday-Friday 08:00-18:00)"
+# what the seeded calendar was called before it followed SITE_TIMEZONE (found, not renamed)
+_OLD_DEFAULT_CALENDAR_NAME = "Monday-Friday 08:00-18:00 (New York)"
 
 SEED_POLICIES: list[dict[str, Any]] = [
     {"name": "Clinical escalation", "queue": "clinical-escalation", "position": 10, "targets": {
@@ -163,9 +171,11 @@ SEED_POLICIES: list[dict[str, Any]] = [
 
 def seed_defaults() -> int:
     """Create the default calendar and policies that don't exist yet (idempotent; caller commits)."""
-    cal = db.session.scalar(sa.select(SlaCalendar).where(SlaCalendar.name == DEFAULT_CALENDAR_NAME))
+    cal = db.session.scalar(sa.select(SlaCalendar).where(
+        SlaCalendar.name.in_([DEFAULT_CALENDAR_NAME, _OLD_DEFAULT_CALENDAR_NAME])).order_by(SlaCalendar.id).limit(1))
     if cal is None:
-        cal = SlaCalendar(name=DEFAULT_CALENDAR_NAME, spec={**default_calendar().to_spec(), "presets": ["us-federal"]})
+        cal = SlaCalendar(name=DEFAULT_CALENDAR_NAME,
+                          spec={**site_default_calendar().to_spec(), "presets": ["us-federal"]})
         db.session.add(cal)
         db.session.flush()
     created = 0

@@ -218,6 +218,9 @@ MATRIX: dict[str, Row] = {
     "api_attachments.TicketsWithAttachments": T("POST /api/v1/tickets/with-attachments",             401, 403, 403, 403, 403, 403, 403, 422),  # a creation: no one else's object to 404
     "api_attachments.Download":                T("GET /api/v1/attachments/{attachment_id}",           401, 200, 404, 200, 404, 200, 404, 200),
     "api_inbound_mail.InboundMail":            T("POST /api/v1/inbound-mail",                         404, 404, 404, 404, 404, 404, 404, 404),  # off unless configured
+    "api_admin_users.Accounts":         T("GET /api/v1/admin/users",                           401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin_users.Account":          T("GET /api/v1/admin/users/{user_id}",                 401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin_users.Invitation":       T("POST /api/v1/admin/users/{user_id}/invitation",     401, 403, 403, 403, 403, 403, 409, 403),
     "api_oncall.Roster":                T("GET /api/v1/oncall",                                401, 403, 403, 403, 403, 200, 200, 403),
     "api_oncall.Members":               T("POST /api/v1/oncall/members",                       401, 403, 403, 403, 403, 201, 409, 403, json={"user_id": "{candidate2_id}", "mode": "on"}),
     "api_oncall.MemberDuty":            T("PUT /api/v1/oncall/members/{clinician_id}/duty",    401, 403, 403, 403, 403, 200, 200, 403, json={"mode": "shifts"}),
