@@ -47,3 +47,25 @@ class CalendarForm(FlaskForm):
     hours_sun = StringField("Sunday", validators=[Length(max=200)])
     us_federal = BooleanField("United States federal holidays (observed dates)", default=True)
     holidays = TextAreaField("Local holidays", validators=[Length(max=5000)])
+
+
+class SlaPolicyForm(FlaskForm):
+    """An SLA policy's name, conditions and calendar; the targets grid is read by
+    ``helpdesk.sla.policy_admin.targets_from_form``."""
+    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    queue_id = SelectField("Queue", choices=[])
+    priority = SelectField("Priority", choices=[])
+    channel = SelectField("Channel", choices=[])
+    position = StringField("Position", default="100")
+    calendar_id = SelectField("Business calendar", choices=[])
+    warn_percent = StringField("Warn at (% of the target)", default="75")
+    active = BooleanField("Active", default=True)
+
+
+class QueueSettingsForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    name_es = StringField("Name in Spanish", validators=[Length(max=120)])
+    calendar_id = SelectField("Business calendar", choices=[])
+    default_policy_id = SelectField("Default SLA policy", choices=[])
+    assignment = SelectField("Automatic assignment", choices=[])
+    active = BooleanField("Active")

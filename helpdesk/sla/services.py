@@ -37,7 +37,7 @@ from helpdesk.notify.services import mark_all_read, sla_event
 from helpdesk.notify.services import unread_count as count
 from helpdesk.sla import policies, rollup
 from helpdesk.sla.clock import Calendar, add_business_time, business_seconds_between
-from helpdesk.sla.models import Metric, MetricState, SlaMetric, TicketSla
+from helpdesk.sla.models import Metric, MetricState, SlaCalendar, SlaMetric, TicketSla
 from helpdesk.sla.timesource import now
 from helpdesk.tickets.models import Status, Ticket
 
@@ -533,6 +533,42 @@ def unread_count(user_id: int) -> int:
 
 def mark_read(user_id: int) -> None:
     mark_all_read(user_id, now())
+
+
+def policy_detail(ticket_id: int) -> dict[str, Any] | None:
+    """The ticket page's SLA panel: the policy and version the ticket follows, and how each
+    clock's figures come about (target, business or calendar time, calendar and its zone,
+    started, paused, elapsed, due). Paused time is the clock's own time (business hours for
+    a business-time clock) since it started that it did not count (paused or resolved)."""
+    ts = db.session.get(TicketSla, ticket_id)
+    if ts is None:
+        return None
+    at, cals = now(), _Cals()
+    cal_names = dict(db.session.execute(sa.select(SlaCalendar.id, SlaCalendar.name)).all())
+    timers = []
+    for row in _rows(ticket_id):
+        cal = cals.of(row)
+        counted = elapsed(row, at, cals)
+        end = row.fulfilled_at if row.state == MetricState.FULFILLED and row.fulfilled_at else at
+        span = business_seconds_between(row.started_at, end, cal)
+        if not row.business:
+            cal_name = "Calendar time (24×7)"
+        elif row.calendar_id is not None and row.calendar_id in cal_names:
+            cal_name = cal_names[row.calendar_id]
+        else:
+            cal_name = "Monday–Friday 08:00–18:00 (built in)"
+        timers.append({
+            "metric": row.metric.value, "cycle": row.cycle, "state": row.state.value, "target": row.target_seconds,
+            "business": row.business, "calendar": cal_name, "zone": cal.timezone, "started_at": row.started_at,
+            "paused_seconds": max(0.0, span - counted), "elapsed_seconds": counted, "due_at": row.due_at,
+            "warn_at": row.warn_at, "fulfilled_at": row.fulfilled_at, "status": state_at(row, at),
+        })
+    return {"policy_name": ts.policy_name or policies.BUILTIN_NAME, "policy_id": ts.policy_id,
+            "version": ts.policy_version, "timers": timers}
+
+
+def fmt_duration(seconds: float) -> str:
+    return _fmt(seconds)
 
 
 def open_timers(ticket_id: int) -> list[dict[str, Any]]:
