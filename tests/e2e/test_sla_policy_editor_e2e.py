@@ -65,8 +65,9 @@ def test_edit_a_policy_with_preview_save_and_see_it_on_a_new_ticket(browser, liv
 
         # a new ticket, created at the moment of the preview, on the agent's page
         ticket = make_ticket()
-        agent_page = bctx.new_page()
-        bctx.clear_cookies()
+        actx = browser.new_context(viewport={"width": 1366, "height": 900})
+        agent_page = actx.new_page()
+        agent_page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         sign_in(agent_page, live_server, agent)
         agent_page.goto(f"{live_server}/agent/tickets/{ticket.reference}")
         agent_page.locator("#sla-policy summary").click()
@@ -78,6 +79,7 @@ def test_edit_a_policy_with_preview_save_and_see_it_on_a_new_ticket(browser, liv
         due = first.locator("time.sla-due").get_attribute("datetime")
         assert due is not None and due.startswith("2026-03-02T17:00:00")  # what the preview promised
         agent_page.screenshot(path=str(artifacts / "sla-policy-ticket-panel.png"), full_page=True)
+        actx.close()
         assert problems == []
     finally:
         bctx.close()
