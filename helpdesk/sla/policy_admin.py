@@ -313,8 +313,9 @@ def preview(data: Mapping[str, Any], *, limit: int = PREVIEW_TICKETS) -> list[Pr
         drafted = policies.Applied(None, draft["name"], draft["calendar_id"] if draft["calendar_id"] is not None
                                    else policies.queue_calendar_id(queue_id), draft["warn_fraction"],
                                    policies._targets_for(draft["targets"], prio))  # noqa: SLF001
-        current = (policies.match(queue_id, prio, channel) if queue_id is not None
-                   else policies.builtin(prio))
+        # no queue (a draft for every queue, a ticket created now): queue 0 matches only
+        # the policies for every queue
+        current = policies.match(queue_id if queue_id is not None else 0, prio, channel)
         for metric in Metric:
             target = drafted.targets.get(metric)
             rows.append(PreviewRow(label, prio, start, metric.value, _due(current, metric, start), current.name,

@@ -319,3 +319,12 @@ def test_cli_lists_shows_and_saves(app, clock, queues, admin, tmp_path):
     result = runner.invoke(args=["sla", "policy-save", str(path), "--id", str(pid)])
     assert result.exit_code == 1 and "warn_fraction" in result.output
     assert [e.actor_id for e in _events("sla_policy.updated")] == [None]
+
+
+def test_preview_of_a_policy_for_every_queue_compares_with_the_policies_for_every_queue(clock, queues, admin):
+    policy_admin.create_policy(actor_id=admin.id, data=_data(queues, name="Everywhere", queue_id=None, position=500))
+    rows = policy_admin.preview(_data(queues, name="Draft", queue_id=None, first=2 * HOUR))
+    now_rows = [r for r in rows if r.label == "New ticket now" and r.metric == "first_reply"]
+    assert {r.current_name for r in now_rows} == {"Everywhere"}
+    assert {r.current for r in now_rows} == {MONDAY_9AM.replace(hour=15)}
+    assert {r.draft for r in now_rows} == {MONDAY_9AM.replace(hour=16)}
