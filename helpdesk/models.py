@@ -26,7 +26,15 @@ from helpdesk.notify.models import (
     OutgoingEmail,
 )
 from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
-from helpdesk.sla.models import Notification, SlaCalendar, SlaMetric, SlaPolicy, TicketSla
+from helpdesk.sla.models import (
+    Notification,
+    SlaCalendar,
+    SlaMetric,
+    SlaPolicy,
+    SlaPolicyVersion,
+    SlaQueueSettings,
+    TicketSla,
+)
 from helpdesk.sla.rollup import DashAgent, DashDay, DashSla, DashStaleDay, DashVolume
 from helpdesk.storage import StoredBlob
 from helpdesk.tickets.models import Message, MessageVersion, Queue, QueueMembership, RequestRead, Ticket
@@ -40,7 +48,7 @@ __all__ = [
     "Article", "ArticleFeedback", "ArticleQueue", "ArticleVersion", "ArticleViewDay", "Deflection", "KbIndexState",
     "TicketArticleLink",
     # SLAs
-    "Notification", "SlaCalendar", "SlaMetric", "SlaPolicy", "TicketSla",
+    "Notification", "SlaCalendar", "SlaMetric", "SlaPolicy", "SlaPolicyVersion", "SlaQueueSettings", "TicketSla",
     "DashAgent", "DashDay", "DashSla", "DashStaleDay", "DashVolume",
     # agent workspace
     "Macro", "SavedView", "TicketMerge", "TicketPresence",

@@ -83,6 +83,11 @@ def is_admin(user: Any) -> bool:
     return getattr(user, "role", None) == Role.ADMIN
 
 
+def can_manage_sla(user: Any) -> bool:
+    """SLA policies and queue settings (pages, API, and the CLI as the system): admins."""
+    return is_admin(user) and bool(getattr(user, "active", False))
+
+
 def require_admin(actor: User | None, message: str) -> None:
     """Admin-only service actions. ``actor`` None is the system (CLI, seeds, jobs)."""
     if actor is not None and not is_admin(actor):

@@ -47,3 +47,25 @@ class CalendarForm(FlaskForm):
     hours_sun = StringField("Sunday", validators=[Length(max=200)])
     us_federal = BooleanField("United States federal holidays (observed dates)", default=True)
     holidays = TextAreaField("Local holidays", validators=[Length(max=5000)])
+
+
+class SlaPolicyForm(FlaskForm):
+    """An SLA policy's name, conditions and calendar; the targets grid is read by
+    ``helpdesk.sla.policy_admin.targets_from_form``."""
+    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    queue_id = SelectField("Queue", choices=[], validate_choice=False)  # the service checks it, with its message
+    priority = SelectField("Priority", choices=[], validate_choice=False)  # the service checks it, with its message
+    channel = SelectField("Channel", choices=[], validate_choice=False)  # the service checks it, with its message
+    position = StringField("Position", default="100")
+    calendar_id = SelectField("Business calendar", choices=[], validate_choice=False)  # the service checks it, with its message
+    warn_percent = StringField("Warn at (% of the target)", default="75")
+    active = BooleanField("Active", default=True)
+
+
+class QueueSettingsForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    name_es = StringField("Name in Spanish", validators=[Length(max=120)])
+    calendar_id = SelectField("Business calendar", choices=[], validate_choice=False)  # the service checks it, with its message
+    default_policy_id = SelectField("Default SLA policy", choices=[], validate_choice=False)  # the service checks it, with its message
+    assignment = SelectField("Automatic assignment", choices=[], validate_choice=False)  # the service checks it, with its message
+    active = BooleanField("Active")

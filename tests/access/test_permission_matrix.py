@@ -38,6 +38,7 @@ from helpdesk.auth.models import ApiToken, Role
 from helpdesk.clinical.models import ClinicalAlert
 from helpdesk.extensions import db
 from helpdesk.sla import calendars as sla_calendars
+from helpdesk.sla import policy_admin as sla_policy_admin
 from tests.factories import bearer, login
 
 ROLES = ("anon", "owner", "other", "agent", "outsider", "sup", "admin", "token")
@@ -187,6 +188,10 @@ MATRIX: dict[str, Row] = {
     "admin.patient_merge":              T("POST /admin/patients/{owner_id}/merge",             302, 403, 403, 403, 403, 403, 302),
     "admin.calendar_list":              T("GET /admin/calendars",                              302, 403, 403, 403, 403, 403, 200),
     "admin.calendar_edit":              T("GET /admin/calendars/{calendar_id}",                302, 403, 403, 403, 403, 403, 200),
+    "sla_admin.policy_list":            T("GET /admin/sla-policies",                           302, 403, 403, 403, 403, 403, 200),
+    "sla_admin.policy_new":             T("GET /admin/sla-policies/new",                       302, 403, 403, 403, 403, 403, 200),
+    "sla_admin.policy_edit":            T("GET /admin/sla-policies/{policy_id}",               302, 403, 403, 403, 403, 403, 200),
+    "sla_admin.queue_settings":         T("GET /admin/queues/{queue_id}/settings",             302, 403, 403, 403, 403, 403, 200),
     "access.review":                    T("GET /admin/break-glass",                            302, 403, 403, 403, 403, 403, 200),
     "access.reviewed":                  T("POST /admin/break-glass/{grant_id}/reviewed",       302, 403, 403, 403, 403, 403, 302),
     "notify.outbox":                    T("GET /admin/outbox",                                 302, 403, 403, 403, 403, 403, 200),
@@ -221,6 +226,10 @@ MATRIX: dict[str, Row] = {
     "api_admin_users.Accounts":         T("GET /api/v1/admin/users",                           401, 403, 403, 403, 403, 403, 200, 403),
     "api_admin_users.Account":          T("GET /api/v1/admin/users/{user_id}",                 401, 403, 403, 403, 403, 403, 200, 403),
     "api_admin_users.Invitation":       T("POST /api/v1/admin/users/{user_id}/invitation",     401, 403, 403, 403, 403, 403, 409, 403),
+    "api_sla_admin.Policies":           T("GET /api/v1/admin/sla-policies",                    401, 403, 403, 403, 403, 403, 200, 403),
+    "api_sla_admin.PolicyItem":         T("GET /api/v1/admin/sla-policies/{policy_id}",        401, 403, 403, 403, 403, 403, 200, 403),
+    "api_sla_admin.Preview":            T("POST /api/v1/admin/sla-policies/preview",           401, 403, 403, 403, 403, 403, 200, 403, json={"name": "Draft", "targets": {"*": {"first_reply": {"seconds": 3600}}}}),
+    "api_sla_admin.QueueSettings":      T("GET /api/v1/admin/queues/{queue_id}/settings",      401, 403, 403, 403, 403, 403, 200, 403),
     "api_oncall.Roster":                T("GET /api/v1/oncall",                                401, 403, 403, 403, 403, 200, 200, 403),
     "api_oncall.Members":               T("POST /api/v1/oncall/members",                       401, 403, 403, 403, 403, 201, 409, 403, json={"user_id": "{candidate2_id}", "mode": "on"}),
     "api_oncall.MemberDuty":            T("PUT /api/v1/oncall/members/{clinician_id}/duty",    401, 403, 403, 403, 403, 200, 200, 403, json={"mode": "shifts"}),
@@ -311,6 +320,8 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
         "candidate_id": candidate.id, "candidate2_id": candidate2.id, "shift_id": shift.id, "shift2_id": shift2.id,
         "reset_secret": "no-such-link-" + "0" * 30, "verify_token": "no-such-link-" + "0" * 30,
         "owner_id": patient.id,
+        "policy_id": sla_policy_admin.create_policy(actor_id=admin.id, data={
+            "name": "Matrix policy", "targets": {"*": {"first_reply": {"seconds": 3600}}}}).id,
         "calendar_id": sla_calendars.create(actor_id=admin.id, name="Matrix calendar",
                                             spec={"timezone": "UTC", "hours": {"mon": [["08:00", "18:00"]]}}).id,
     }
@@ -360,7 +371,7 @@ def test_rows_request_their_own_endpoint(app: Flask):
     dummy = {k: 1 for k in ("ref", "queue_id", "user_id", "token_id", "article_id", "macro_id", "view_id",
                             "notification_id", "attachment_id", "held_id", "held2_id", "outbox_id", "grant_id",
                             "other_queue_id", "message_id", "alert_id", "clinician_id", "candidate_id",
-                            "candidate2_id", "shift_id", "shift2_id", "calendar_id", "owner_id")}
+                            "candidate2_id", "shift_id", "shift2_id", "calendar_id", "owner_id", "policy_id")}
     dummy |= {"slug": "a-slug", "category": "a-category", "survey_token": "tok", "reset_secret": "secret",
               "verify_token": "tok"}
     for endpoint, row in MATRIX.items():

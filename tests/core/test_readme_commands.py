@@ -48,6 +48,7 @@ KNOWN: dict[str, tuple[str, str]] = {
     "flask audit seal": ("audit seal", ""),
     "flask sla calendars": ("sla calendars", ""),
     "flask sla holidays CALENDAR --year 2027": ("sla holidays 1 --year 2027", ""),
+    "flask sla policies": ("sla policies", ""),
     "flask --app wsgi audit verify": ("--app wsgi audit verify", ""),
     "flask kb load": ("kb load", ""),
     "flask kb grant-editor EMAIL": ("kb grant-editor {EMAIL}", ""),
