@@ -1,7 +1,7 @@
 """Generate the router's templated corpus: ``generated.csv`` (trained on) and
 ``holdback.csv`` (never trained on: the project's own yardstick).
 
-    python -m helpdesk.routing.corpus.generate [--per-pattern 220] [--seed 7]
+    python -m helpdesk.routing.corpus.generate [--per-pattern 60] [--seed 7]
 
 Hand-written requests (``train.csv``) cover each queue's core asks; they are thin on the
 ways real patients phrase some of them. This generator writes, in English and Spanish,
@@ -590,7 +590,7 @@ def write(path: Path, data: list[tuple[str, str, str]]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--per-pattern", type=int, default=220, help="training rows per pattern (at most)")
+    parser.add_argument("--per-pattern", type=int, default=60, help="training rows per pattern (at most)")
     parser.add_argument("--holdback-per-pattern", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
