@@ -10,7 +10,8 @@ from flask import current_app, g, request, url_for
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from helpdesk.api.auth import authenticate_request
+from helpdesk.api.auth import authenticate_request, requires_scope
+from helpdesk.api.idempotency import idempotent
 from helpdesk.api.multipart import Blueprint, UploadField
 from helpdesk.api.schemas import (
     BINARY,
@@ -22,7 +23,7 @@ from helpdesk.api.schemas import (
     attachment_out,
     document_errors,
 )
-from helpdesk.auth.models import User
+from helpdesk.auth.models import Scope, User
 from helpdesk.errors import Forbidden, ValidationFailed
 from helpdesk.notify import attachments as files
 from helpdesk.notify.views import audit_download, send_attachment
@@ -117,7 +118,9 @@ def integration_only(view: Any) -> Any:
 
 @blp.route("/tickets/with-attachments", tags=["attachments"])
 class TicketsWithAttachments(MethodView):
+    @requires_scope(blp, Scope.CREATE)
     @integration_only
+    @idempotent(blp)
     @blp.doc(description="Like POST /tickets, as multipart/form-data: the requester as `requester_email` and "
                          "`requester_name`; repeat `attachments` for several files (images and PDF, checked by "
                          "content, size and the virus scanner as for replies). Integration tokens only.")
@@ -149,6 +152,7 @@ def visible_ticket_first(view: Any) -> Any:
 
 @blp.route("/attachments/<int:attachment_id>", tags=["attachments"])
 class Download(MethodView):
+    @requires_scope(blp, Scope.READ)
     @blp.doc(responses={200: {"description": "The file, as an attachment",
                               "content": {t: {"schema": BINARY} for t in DOWNLOAD_TYPES}}})
     @document_errors(blp, 401, 404, descriptions={404: "No such request or file"})
@@ -165,7 +169,9 @@ class Download(MethodView):
 
 @blp.route("/tickets/<reference>/messages/with-attachments", tags=["attachments"])
 class MessagesWithAttachments(MethodView):
+    @requires_scope(blp, Scope.CREATE)
     @visible_ticket_first
+    @idempotent(blp)
     @blp.doc(description="Like POST /messages. `public` and `next_status` are for staff; repeat `attachments` for "
                          "several files (images and PDF, checked by content).")
     @blp.arguments(MessageWithAttachmentsIn, location="form_and_files")

@@ -10,9 +10,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from helpdesk.api.auth import authenticate_request
+from helpdesk.api.auth import authenticate_request, requires_scope
+from helpdesk.api.idempotency import idempotent
 from helpdesk.api.schemas import StrictSchema, document_errors
-from helpdesk.auth.models import User
+from helpdesk.auth.models import Scope, User
 from helpdesk.clinical import roster as pure
 from helpdesk.clinical import services
 from helpdesk.errors import Forbidden, NotFound
@@ -117,6 +118,7 @@ def _row(user: User) -> dict[str, Any]:
 
 @blp.route("")
 class Roster(MethodView):
+    @requires_scope(blp, Scope.READ)
     @blp.response(200, RosterOut)
     @_document_errors(401, 403)
     def get(self):
@@ -131,6 +133,8 @@ class Roster(MethodView):
 
 @blp.route("/members")
 class Members(MethodView):
+    @requires_scope(blp, Scope.MANAGE)
+    @idempotent(blp)
     @blp.arguments(MemberIn)
     @blp.response(201, MemberOut)
     @_document_errors(400, 401, 403, 404, 409, 413, 422)
@@ -144,6 +148,7 @@ class Members(MethodView):
 
 @blp.route("/members/<int:user_id>")
 class MemberItem(MethodView):
+    @requires_scope(blp, Scope.MANAGE)
     @blp.response(204)
     @_document_errors(401, 403, 404)
     def delete(self, user_id: int):
@@ -155,6 +160,7 @@ class MemberItem(MethodView):
 
 @blp.route("/members/<int:user_id>/duty")
 class MemberDuty(MethodView):
+    @requires_scope(blp, Scope.MANAGE)
     @blp.arguments(DutyIn)
     @blp.response(200, MemberOut)
     @_document_errors(400, 401, 403, 404, 413, 422)
@@ -168,6 +174,8 @@ class MemberDuty(MethodView):
 
 @blp.route("/members/<int:user_id>/shifts")
 class MemberShifts(MethodView):
+    @requires_scope(blp, Scope.MANAGE)
+    @idempotent(blp)
     @blp.arguments(ShiftIn)
     @blp.response(201, ShiftOut)
     @_document_errors(400, 401, 403, 404, 409, 413, 422)
@@ -181,6 +189,7 @@ class MemberShifts(MethodView):
 
 @blp.route("/shifts/<int:shift_id>")
 class ShiftItem(MethodView):
+    @requires_scope(blp, Scope.MANAGE)
     @blp.response(204)
     @_document_errors(401, 403, 404)
     def delete(self, shift_id: int):

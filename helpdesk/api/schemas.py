@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from flask import url_for
 from marshmallow import RAISE, Schema, fields, validate
 
+from helpdesk.api.paging import cursor_field, limit_field
 from helpdesk.notify import attachments as files
 from helpdesk.notify.models import InboundStatus
 from helpdesk.permissions import acting_user, can_read_internal_notes, can_see_sla, can_view_message
@@ -66,8 +67,8 @@ class TicketListArgs(StrictSchema):
         "internal notes for staff only). Combines with every other filter")})
     sort = fields.Str(validate=validate.OneOf(list(SORTS)), metadata={
         "description": "Default: relevance with q (best match first), newest without"})
-    cursor = fields.Str(validate=validate.Length(max=200))
-    limit = fields.Int(load_default=25, validate=validate.Range(min=1, max=100))
+    cursor = cursor_field()
+    limit = limit_field()
 
 
 class PersonOut(Schema):
@@ -188,7 +189,8 @@ class TicketListItemOut(TicketOut):
 
 class TicketPageOut(Schema):
     items = fields.List(fields.Nested(TicketListItemOut))
-    next_cursor = fields.Str(allow_none=True)
+    next_cursor = fields.Str(allow_none=True, metadata={
+        "description": "Pass as `cursor` for the next page; null on the last page (the same URL is in `Link`)"})
     ranked_newest = fields.Int(allow_none=True, metadata={
         "description": "Set (to N) when a search sorted by relevance matched more than N tickets by its words: "
                        "those ranked are the newest N. Sort by newest to page through every match."})
@@ -209,11 +211,12 @@ class ErrorOut(Schema):
 ERRORS = {
     400: "The body is not valid JSON",
     401: "Missing or invalid token",
-    403: "Not allowed for this token",
+    403: "Not allowed for this token (or it lacks the scope)",
     404: "No such request",
     409: "Invalid transition",
     413: "Request too large",
     422: "Invalid input",
+    429: "Too many requests: wait until Retry-After",
 }
 
 
