@@ -114,16 +114,9 @@ def can_create_for_patients(user: User) -> bool:
     return user.role == Role.INTEGRATION
 
 
-def token_scopes_allowed(user: User) -> tuple[Scope, ...]:
-    """The scopes a token of ``user`` may carry: ``manage`` (change a request, the
-    roster) is for staff accounts only; everyone reads and creates."""
-    if user.role in STAFF:
-        return tuple(Scope)
-    return (Scope.READ, Scope.CREATE)
-
-
 def token_has_scope(token: ApiToken, scope: Scope) -> bool:
-    """May this API token do what ``scope`` covers (docs/api.md, "Tokens and scopes")?"""
+    """May this API token do what ``scope`` covers (docs/api.md, "Tokens and scopes")?
+    Scopes only narrow what the token's account may do: every other rule still applies."""
     return scope.value in token.scope_set
 
 

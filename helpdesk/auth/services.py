@@ -28,7 +28,6 @@ from helpdesk.permissions import (
     is_admin,
     is_patient,
     require_admin,
-    token_scopes_allowed,
 )
 from helpdesk.tickets.models import Assignment, Queue, QueueMembership
 from helpdesk.timeutil import utcnow
@@ -336,11 +335,10 @@ TOKEN_MAX_DAYS = 730
 ROTATION_MAX_OVERLAP_MINUTES = 24 * 60
 
 
-def _scope_string(user: User, scopes: object) -> str:
-    """``scopes`` (names, or None for all the account may have) as stored: Scope order."""
-    allowed = token_scopes_allowed(user)
+def _scope_string(scopes: object) -> str:
+    """``scopes`` (names, or None for all three) as stored: in Scope order."""
     if scopes is None:
-        wanted = set(allowed)
+        wanted = set(Scope)
     else:
         names = scopes.split() if isinstance(scopes, str) else list(scopes)  # type: ignore[call-overload]
         try:
@@ -350,9 +348,6 @@ def _scope_string(user: User, scopes: object) -> str:
                                    fields={"scopes": ["Unknown scope."]}) from None
         if not wanted:
             raise ValidationFailed("Give the token at least one scope.", fields={"scopes": ["Required."]})
-        if wanted - set(allowed):
-            raise ValidationFailed("The manage scope is for staff accounts only.",
-                                   fields={"scopes": ["Not allowed for this account."]})
     return " ".join(s.value for s in Scope if s in wanted)
 
 
@@ -375,9 +370,9 @@ def create_api_token(*, actor: User | None, name: object, user: User | None = No
     """A new bearer token; the secret is returned once and only its hash is stored.
 
     Without ``user`` the token belongs to an integration account of the same name
-    (created on first use): the patient portal, say. ``scopes`` (read, create, manage)
-    default to all the account may have (manage: staff only); ``expires_in_days``
-    None means the token does not expire.
+    (created on first use): the patient portal, say. ``scopes`` (read, create, manage;
+    all three by default) narrow what the account may do through the API;
+    ``expires_in_days`` None means the token does not expire.
     """
     require_admin(actor, "Only admins create API tokens.")
     label = " ".join(str(name or "").split())
@@ -394,7 +389,7 @@ def create_api_token(*, actor: User | None, name: object, user: User | None = No
             db.session.flush()
             audit.record("user.created", "user", user.id, actor_id=actor.id if actor else None,
                          changes={"role": {"before": None, "after": "integration"}})
-    scope_string = _scope_string(user, scopes)
+    scope_string = _scope_string(scopes)
     token, secret = _new_token(name=label, user=user, scopes=scope_string,
                        expires_at=utcnow() + lifetime if lifetime else None)
     audit.record("api_token.created", "api_token", token.id, actor_id=actor.id if actor else None,

@@ -1,13 +1,11 @@
 """API tokens get scopes, an expiry and a rotation link; idempotency keys for API creates
 
-Existing tokens keep everything their account could do through the API before scopes
-existed, so no integration breaks on upgrade:
-
-* staff accounts' tokens (agent, supervisor, admin): ``read create manage``;
-* integration and patient accounts' tokens: ``read create`` (they could list, read and
-  create requests and messages, never change a request or the roster).
-
-None of them expires (``expires_at`` stays NULL); admins rotate or revoke them as before.
+Existing tokens get all three scopes, ``read create manage``: a scope only narrows what
+the token's account may do (the role's rules still apply), and before this revision every
+token could do all its account could — the portal integration reads, creates and closes
+requests on a patient's behalf — so nothing an integration does today breaks on upgrade.
+Admins narrow a token by issuing a new one with fewer scopes and revoking the old one (or
+rotating). None of them expires (``expires_at`` stays NULL).
 
 Revision ID: 0b0d0d8ddc5a
 Revises: 208ee6a7d023
@@ -51,10 +49,7 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_api_tokens_replaced_by_id_api_tokens'), 'api_tokens', ['replaced_by_id'], ['id'], ondelete='SET NULL')
 
     # the scopes of existing tokens (see the docstring), then the column is required
-    op.execute(sa.text(
-        "UPDATE api_tokens SET scopes = CASE WHEN user_id IN "
-        "(SELECT id FROM users WHERE role IN ('agent', 'supervisor', 'admin')) "
-        "THEN 'read create manage' ELSE 'read create' END"))
+    op.execute(sa.text("UPDATE api_tokens SET scopes = 'read create manage'"))
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.alter_column('scopes', existing_type=sa.String(length=40), nullable=False)
 
