@@ -26,9 +26,9 @@ class MemberForm(FlaskForm):
     user_id = SelectField("Agent", coerce=int)
 
 
-EXPIRY_CHOICES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("730", "2 years"), ("never", "Never")]
-OVERLAP_CHOICES = [("0", "Revoke the old secret now"), ("60", "Keep the old secret 1 hour"),
-                   ("1440", "Keep the old secret 24 hours")]
+EXPIRY_CHOICES = (("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("730", "2 years"), ("never", "Never"))
+OVERLAP_CHOICES = (("0", "Revoke the old secret now"), ("60", "Keep the old secret 1 hour"),
+                   ("1440", "Keep the old secret 24 hours"))
 
 
 class TokenForm(FlaskForm):
@@ -37,7 +37,7 @@ class TokenForm(FlaskForm):
     scope_create = BooleanField("create: create requests, messages and files", default=True)
     scope_manage = BooleanField("manage: change requests (status, queue, assignee), change the roster",
                                 default=True)
-    expires = SelectField("Expires after", choices=EXPIRY_CHOICES, default="365")
+    expires = SelectField("Expires after", choices=choices(EXPIRY_CHOICES), default="365")
 
     def scopes(self) -> list[str]:
         return [name for name in ("read", "create", "manage") if getattr(self, f"scope_{name}").data]
@@ -47,7 +47,7 @@ class TokenForm(FlaskForm):
 
 
 class RotateTokenForm(FlaskForm):
-    overlap = SelectField("Old secret", choices=OVERLAP_CHOICES, default="0")
+    overlap = SelectField("Old secret", choices=choices(OVERLAP_CHOICES), default="0")
 
 
 class ActionForm(FlaskForm):

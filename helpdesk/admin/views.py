@@ -39,7 +39,7 @@ from helpdesk.sla.clock import WEEKDAYS
 from helpdesk.tickets.models import Assignment, Queue, QueueMembership, Status, Ticket
 from helpdesk.timeutil import utcnow
 
-from .forms import ActionForm, CalendarForm, MemberForm, QueueForm, RotateTokenForm, TokenForm, UserForm
+from .forms import OVERLAP_CHOICES, ActionForm, CalendarForm, MemberForm, QueueForm, RotateTokenForm, TokenForm, UserForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -274,7 +274,8 @@ def tokens():
             flash("Token created. Copy it now: it won't be shown again.", "success")
     rows = list(db.session.scalars(sa.select(ApiToken).order_by(ApiToken.created_at.desc())))
     return render_template("admin/tokens.html", tokens=rows, form=TokenForm(formdata=None), secret=secret,
-                           action=ActionForm(), rotate=RotateTokenForm(formdata=None))
+                           action=ActionForm(), rotate=RotateTokenForm(formdata=None),
+                           overlap_choices=OVERLAP_CHOICES)
 
 
 @bp.post("/tokens/<int:token_id>/rotate")
@@ -295,7 +296,8 @@ def rotate_token(token_id: int):
         return redirect(url_for("admin.tokens"))
     rows = list(db.session.scalars(sa.select(ApiToken).order_by(ApiToken.created_at.desc())))
     return render_template("admin/tokens.html", tokens=rows, form=TokenForm(formdata=None), secret=secret,
-                           action=ActionForm(), rotate=RotateTokenForm(formdata=None))
+                           action=ActionForm(), rotate=RotateTokenForm(formdata=None),
+                           overlap_choices=OVERLAP_CHOICES)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")

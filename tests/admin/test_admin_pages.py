@@ -129,9 +129,11 @@ def test_supervisor_cannot_manage_a_queue_they_are_not_in(client, ctx, make_user
 
 def test_admin_tokens_shown_once_and_stored_hashed(client, ctx, admin, patient, agent):
     login(client, admin)
-    resp = client.post("/admin/tokens", data={"name": "patient-portal"})
+    resp = client.post("/admin/tokens", data={"name": "patient-portal", "scope_read": "y", "scope_create": "y",
+                                              "scope_manage": "y"})
     page = resp.get_data(as_text=True)
     token = db.session.scalar(sa.select(ApiToken))
+    assert token.scopes == "read create manage" and token.expires_at is not None  # 1 year by default
     secret = page.split('<code class="secret">')[1].split("</code>")[0]
     assert token.token_hash == hash_token(secret) and secret not in token.token_hash
     assert secret not in client.get("/admin/tokens").get_data(as_text=True)
