@@ -7,7 +7,9 @@ registered (``finish(spec)``), from the marks their decorators leave:
 * ``x-idempotent`` (``helpdesk.api.idempotency.idempotent``): the optional
   ``Idempotency-Key`` header, the 409 answer and ``Idempotent-Replayed`` on success;
 * ``x-paginated`` (``helpdesk.api.paging.paginated``): the ``Link`` header of the 200;
-* ``x-required-scope`` (``helpdesk.api.auth.requires_scope``): a line in the description.
+* ``x-required-scope`` (``helpdesk.api.auth.requires_scope``): a line in the description;
+* the error body's ``code``: the enum of every code the app answers with (each
+  ``DomainError`` class, the HTTP errors of ``helpdesk.errors``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from helpdesk.api.idempotency import HEADER, KEY_PATTERN, REPLAYED
+from helpdesk.errors import HTTP_CODES, DomainError
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
 METHODS = ("get", "put", "post", "patch", "delete")
@@ -59,10 +62,25 @@ def finish(spec: Any) -> None:
     for name, header in {**RATE_HEADERS, "Retry-After": RETRY_AFTER, REPLAYED: REPLAYED_HEADER,
                          "Link": LINK_HEADER}.items():
         spec.components.header(name, header)
+    error = spec.components.schemas.get("ErrorDetailOut")
+    if error is not None:
+        error["properties"]["code"]["enum"] = error_codes()
     for item in spec._paths.values():  # noqa: SLF001 (apispec keeps the registered paths here)
         for method, operation in item.items():
             if method in METHODS:
                 _finish_operation(operation)
+
+
+def error_codes() -> list[str]:
+    """Every ``error.code`` an answer can carry (the DomainError classes imported by now:
+    the API's modules and the services they call)."""
+    codes = {*HTTP_CODES.values(), "internal_error", "error"}
+    pending = [DomainError]
+    while pending:
+        cls = pending.pop()
+        codes.add(cls.code)
+        pending.extend(cls.__subclasses__())
+    return sorted(codes)
 
 
 def _finish_operation(operation: dict[str, Any]) -> None:
