@@ -39,7 +39,16 @@ from helpdesk.sla.clock import WEEKDAYS
 from helpdesk.tickets.models import Assignment, Queue, QueueMembership, Status, Ticket
 from helpdesk.timeutil import utcnow
 
-from .forms import OVERLAP_CHOICES, ActionForm, CalendarForm, MemberForm, QueueForm, RotateTokenForm, TokenForm, UserForm
+from .forms import (
+    OVERLAP_CHOICES,
+    ActionForm,
+    CalendarForm,
+    MemberForm,
+    QueueForm,
+    RotateTokenForm,
+    TokenForm,
+    UserForm,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -120,12 +120,14 @@ def test_keys_expire_after_a_day_and_the_periodic_job_purges_them(client, ctx, p
     assert list(db.session.scalars(sa.select(IdempotencyKey.key))) == ["k-6"]
 
 
-def test_two_concurrent_requests_with_one_key_make_one_ticket(app, ctx, portal, queues, monkeypatch):
+def test_two_concurrent_requests_with_one_key_make_one_ticket(app, ctx, portal, patient, queues, monkeypatch):
     """Both requests pass the look-up and create their ticket before either inserts its key
     row: the unique constraint lets one commit; the other rolls back whole and gets 409."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL (SQLite serialises them on one lock)")
     _user, secret = portal
+    # an existing patient: two new accounts with one address would wait on each other first
+    body = {**NEW, "requester": {"email": patient.email, "name": patient.display_name}}
     both_created = threading.Barrier(2, timeout=20)
     remember = idempotency.remember
 
@@ -139,7 +141,7 @@ def test_two_concurrent_requests_with_one_key_make_one_ticket(app, ctx, portal, 
 
     def post() -> None:
         with app.app_context():
-            resp = app.test_client().post("/api/v1/tickets", json=NEW, headers=_key(secret, "same"))
+            resp = app.test_client().post("/api/v1/tickets", json=body, headers=_key(secret, "same"))
             results.append((resp.status_code, resp.get_json()))
             db.session.remove()
 
@@ -154,7 +156,7 @@ def test_two_concurrent_requests_with_one_key_make_one_ticket(app, ctx, portal, 
     assert count(Ticket) == 1 and count(IdempotencyKey) == 1
     # the loser retries: the winner's answer
     monkeypatch.setattr(edge.store, "remember", remember)
-    retry = app.test_client().post("/api/v1/tickets", json=NEW, headers=_key(secret, "same"))
+    retry = app.test_client().post("/api/v1/tickets", json=body, headers=_key(secret, "same"))
     assert retry.status_code == 201 and retry.headers["Idempotent-Replayed"] == "true"
     assert count(Ticket) == 1
 
