@@ -21,7 +21,7 @@ from flask_smorest import Api
 
 from helpdesk.api import attachments, docs, inbound_mail, oncall, openapi, tickets
 from helpdesk.api.auth import rate_limit_key
-from helpdesk.api.schemas import TicketPatchIn
+from helpdesk.api.schemas import MessageOut, TicketPatchIn
 from helpdesk.extensions import csrf, limiter
 
 
@@ -65,6 +65,8 @@ def init_api(app: Flask) -> None:
     # flask-smorest's automatic tag for those two blueprints would name an empty group.
     untagged = {attachments.blp.name, inbound_mail.blp.name}
     api.spec._tags[:] = [t for t in api.spec._tags if t["name"] not in untagged]  # noqa: SLF001
+    # TicketDetailOut.messages (a method field) refers to it by name
+    api.spec.components.schema("MessageOut", schema=MessageOut)
     openapi.finish(api.spec)  # 429 and rate-limit headers everywhere, idempotency and paging marks
     app.register_blueprint(docs.bp)
 

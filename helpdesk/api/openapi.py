@@ -62,6 +62,9 @@ def finish(spec: Any) -> None:
     for name, header in {**RATE_HEADERS, "Retry-After": RETRY_AFTER, REPLAYED: REPLAYED_HEADER,
                          "Link": LINK_HEADER}.items():
         spec.components.header(name, header)
+    # flask-smorest's own error and page-number schemas: no operation answers with them
+    for unused in ("Error", "PaginationMetadata"):
+        spec.components.schemas.pop(unused, None)
     error = spec.components.schemas.get("ErrorDetailOut")
     if error is not None:
         error["properties"]["code"]["enum"] = error_codes()
