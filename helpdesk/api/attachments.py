@@ -21,6 +21,7 @@ from helpdesk.api.schemas import (
     StrictSchema,
     TicketDetailOut,
     attachment_out,
+    doc,
     document_errors,
 )
 from helpdesk.auth.models import Scope, User
@@ -63,10 +64,13 @@ class MessageWithAttachmentsIn(StrictSchema):
     ``MessageIn`` (an unknown status was a 500 before)."""
 
     body = fields.Str(required=True, error_messages={"required": "Must be text.", "invalid": "Must be text."},
-                      metadata={"minLength": 1, "maxLength": BODY_MAX})
-    public = fields.Str(load_default="true", validate=validate.OneOf(["true", "false"], error="Must be true or false."))
-    next_status = fields.Str(validate=validate.OneOf([s.value for s in Status if s != Status.NEW]))
-    attachments = fields.List(UploadField(), load_default=list)
+                      metadata={"minLength": 1, "maxLength": BODY_MAX, "example": "Here is the photo of my card."})
+    public = fields.Str(load_default="true", validate=validate.OneOf(["true", "false"], error="Must be true or false."),
+                        metadata=doc("true", description="Staff: false for an internal note"))
+    next_status = fields.Str(validate=validate.OneOf([s.value for s in Status if s != Status.NEW]),
+                             metadata=doc("pending_patient", description="Staff: the status after this message"))
+    attachments = fields.List(UploadField(), load_default=list, metadata={
+        "description": "Images (PNG, JPEG, GIF, WebP, HEIC) or PDF; repeat the part for several files"})
 
     def handle_error(self, error: Any, data: Any, **kwargs: Any) -> None:
         """The same answers as before the schema: unknown (or misplaced) parts first, then
@@ -89,12 +93,15 @@ class TicketWithAttachmentsIn(StrictSchema):
     """A new request with files (multipart): the fields of POST /tickets, the requester
     as two flat parts, and the files, checked as a reply's are."""
 
-    subject = fields.Str(required=True, validate=validate.Length(min=1, max=SUBJECT_MAX))
-    body = fields.Str(required=True, validate=validate.Length(min=1, max=BODY_MAX))
-    requester_email = fields.Email(required=True, validate=validate.Length(max=254))
-    requester_name = fields.Str(required=True, validate=validate.Length(min=1, max=120))
-    priority = fields.Str(validate=validate.OneOf([p.value for p in Priority]))
-    attachments = fields.List(UploadField(), load_default=list)
+    subject = fields.Str(required=True, validate=validate.Length(min=1, max=SUBJECT_MAX),
+                         metadata=doc("Insurance card update"))
+    body = fields.Str(required=True, validate=validate.Length(min=1, max=BODY_MAX),
+                      metadata=doc("My new insurance card is attached."))
+    requester_email = fields.Email(required=True, validate=validate.Length(max=254), metadata=doc("rosa@example.net"))
+    requester_name = fields.Str(required=True, validate=validate.Length(min=1, max=120), metadata=doc("Rosa Diaz"))
+    priority = fields.Str(validate=validate.OneOf([p.value for p in Priority]), metadata=doc("normal"))
+    attachments = fields.List(UploadField(), load_default=list, metadata={
+        "description": "Images (PNG, JPEG, GIF, WebP, HEIC) or PDF; repeat the part for several files"})
 
     def handle_error(self, error: Any, data: Any, **kwargs: Any) -> None:
         unknown = set(request.form) - NEW_TICKET_TEXT_PARTS
