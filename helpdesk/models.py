@@ -6,6 +6,7 @@ from helpdesk.auth.models import ApiToken, AuthSession, MfaRecoveryCode, User
 from helpdesk.auth.password_models import AccessRequest, AuthThrottle, IdentityCheck, PasswordResetToken
 from helpdesk.clinical.models import AlertRecipient, ClinicalAlert, OnCallMember, OnCallShift
 from helpdesk.i18n.models import NameTranslation
+from helpdesk.idempotency import IdempotencyKey
 from helpdesk.jobs import OutboxJob
 from helpdesk.kb.models import (
     Article,
@@ -41,7 +42,7 @@ from helpdesk.tickets.models import Message, MessageVersion, Queue, QueueMembers
 from helpdesk.tickets.workspace_models import Macro, SavedView, TicketMerge, TicketPresence
 
 __all__ = [
-    "ApiToken", "AuditChainHead", "AuditEvent", "AuditSeal", "AuthSession", "BreakGlassGrant", "Message",
+    "ApiToken", "AuditChainHead", "IdempotencyKey", "AuditEvent", "AuditSeal", "AuthSession", "BreakGlassGrant", "Message",
     "MessageVersion", "MfaRecoveryCode", "ModelVersion", "OutboxJob", "Queue", "QueueMembership", "RequestRead",
     "RoutingDecision", "RoutingLabel", "Ticket", "User",
     # knowledge base

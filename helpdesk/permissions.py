@@ -17,7 +17,7 @@ from flask import g, has_app_context, redirect, url_for
 from flask_login import current_user
 
 from helpdesk.access.models import BreakGlassGrant
-from helpdesk.auth.models import Role, User
+from helpdesk.auth.models import ApiToken, Role, Scope, User
 from helpdesk.clinical.queries import clinical_queue, is_recipient
 from helpdesk.errors import Forbidden, NotFound
 from helpdesk.extensions import db, login_manager
@@ -122,6 +122,12 @@ def dashboard_queue_ids(user: User) -> set[int] | None:
 def can_create_for_patients(user: User) -> bool:
     """Integration tokens (the portal) create requests on a patient's behalf."""
     return user.role == Role.INTEGRATION
+
+
+def token_has_scope(token: ApiToken, scope: Scope) -> bool:
+    """May this API token do what ``scope`` covers (docs/api.md, "Tokens and scopes")?
+    Scopes only narrow what the token's account may do: every other rule still applies."""
+    return scope.value in token.scope_set
 
 
 def acting_user() -> User | None:

@@ -26,8 +26,28 @@ class MemberForm(FlaskForm):
     user_id = SelectField("Agent", coerce=int)
 
 
+EXPIRY_CHOICES = (("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("730", "2 years"), ("never", "Never"))
+OVERLAP_CHOICES = (("0", "Revoke the old secret now"), ("60", "Keep the old secret 1 hour"),
+                   ("1440", "Keep the old secret 24 hours"))
+
+
 class TokenForm(FlaskForm):
     name = StringField("Token name", validators=[DataRequired(), Length(max=80)])
+    scope_read = BooleanField("read: list and read requests, download files, read the roster", default=True)
+    scope_create = BooleanField("create: create requests, messages and files", default=True)
+    scope_manage = BooleanField("manage: change requests (status, queue, assignee), change the roster",
+                                default=True)
+    expires = SelectField("Expires after", choices=choices(EXPIRY_CHOICES), default="365")
+
+    def scopes(self) -> list[str]:
+        return [name for name in ("read", "create", "manage") if getattr(self, f"scope_{name}").data]
+
+    def expires_in_days(self) -> int | None:
+        return None if self.expires.data == "never" else int(self.expires.data)
+
+
+class RotateTokenForm(FlaskForm):
+    overlap = SelectField("Old secret", choices=choices(OVERLAP_CHOICES), default="0")
 
 
 class ActionForm(FlaskForm):

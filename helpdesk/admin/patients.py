@@ -156,6 +156,8 @@ MERGE_MOVES: tuple[str, ...] = (
 MERGE_STAYS: tuple[str, ...] = (
     "api_tokens.user_id", "auth_sessions.user_id", "mfa_recovery_codes.user_id", "password_reset_tokens.user_id",
     "notify_preferences.user_id", "audit_events.actor_id",
+    # the API idempotency keys of its (revoked) tokens: forgotten within 24 hours
+    "idempotency_keys.user_id",
     # staff-only
     "dash_daily_agents.agent_id", "macros.owner_id", "macros.created_by_id", "oncall_members.user_id",
     "password_reset_tokens.sent_by_id", "queue_memberships.user_id", "saved_views.owner_id",

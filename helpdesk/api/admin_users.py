@@ -17,10 +17,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from helpdesk.api.auth import authenticate_request
+from helpdesk.api.auth import authenticate_request, requires_scope
+from helpdesk.api.idempotency import idempotent
 from helpdesk.api.schemas import StrictSchema, document_errors
 from helpdesk.auth import invites, services
-from helpdesk.auth.models import Role, User
+from helpdesk.auth.models import Role, Scope, User
 from helpdesk.errors import Forbidden, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import can_manage_accounts
@@ -89,6 +90,7 @@ def _account(user_id: int) -> User:
 
 @blp.route("")
 class Accounts(MethodView):
+    @requires_scope(blp, Scope.READ)
     @blp.response(200, AccountListOut)
     @_document_errors(401, 403)
     def get(self):
@@ -97,6 +99,8 @@ class Accounts(MethodView):
                                   .order_by(User.role, User.display_name, User.id))
         return {"accounts": [_out(u) for u in rows]}
 
+    @requires_scope(blp, Scope.MANAGE)
+    @idempotent(blp)
     @blp.arguments(InviteIn)
     @blp.response(201, AccountOut)
     @_document_errors(400, 401, 403, 409, 413, 422)
@@ -109,12 +113,14 @@ class Accounts(MethodView):
 
 @blp.route("/<int:user_id>")
 class Account(MethodView):
+    @requires_scope(blp, Scope.READ)
     @blp.response(200, AccountOut)
     @_document_errors(401, 403, 404)
     def get(self, user_id: int):
         """One staff or integration account."""
         return _out(_account(user_id))
 
+    @requires_scope(blp, Scope.MANAGE)
     @blp.arguments(AccountPatchIn)
     @blp.response(200, AccountOut)
     @_document_errors(400, 401, 403, 404, 409, 413, 422)
@@ -132,6 +138,7 @@ class Account(MethodView):
 
 @blp.route("/<int:user_id>/invitation")
 class Invitation(MethodView):
+    @requires_scope(blp, Scope.MANAGE)
     @blp.response(202, AccountOut)
     @_document_errors(401, 403, 404, 409)
     def post(self, user_id: int):

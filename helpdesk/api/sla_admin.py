@@ -10,9 +10,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from helpdesk.api.auth import authenticate_request
+from helpdesk.api.auth import authenticate_request, requires_scope
+from helpdesk.api.idempotency import idempotent
 from helpdesk.api.schemas import StrictSchema, document_errors
-from helpdesk.auth.models import User
+from helpdesk.auth.models import Scope, User
 from helpdesk.errors import Forbidden, NotFound
 from helpdesk.extensions import db
 from helpdesk.permissions import can_manage_sla
@@ -112,6 +113,7 @@ class QueueSettingsOut(Schema):
 
 @blp.route("/sla-policies")
 class Policies(MethodView):
+    @requires_scope(blp, Scope.READ)
     @blp.response(200, PolicyListOut)
     @_errors(401, 403)
     def get(self):
@@ -119,6 +121,8 @@ class Policies(MethodView):
         _admin()
         return {"policies": [policy_admin.policy_out(p) for p in policy_admin.all_policies()]}
 
+    @requires_scope(blp, Scope.MANAGE)
+    @idempotent(blp)
     @blp.arguments(PolicyIn)
     @blp.response(201, PolicyOut)
     @_errors(400, 401, 403, 409, 413, 422)
@@ -130,6 +134,7 @@ class Policies(MethodView):
 
 @blp.route("/sla-policies/preview")
 class Preview(MethodView):
+    @requires_scope(blp, Scope.READ)
     @blp.arguments(PolicyIn)
     @blp.response(200, PreviewOut)
     @_errors(400, 401, 403, 413, 422)
@@ -141,6 +146,7 @@ class Preview(MethodView):
 
 @blp.route("/sla-policies/<int:policy_id>")
 class PolicyItem(MethodView):
+    @requires_scope(blp, Scope.READ)
     @blp.response(200, PolicyOut)
     @_errors(401, 403, 404)
     def get(self, policy_id: int):
@@ -148,6 +154,7 @@ class PolicyItem(MethodView):
         _admin()
         return policy_admin.policy_out(policy_admin.get_policy(policy_id))
 
+    @requires_scope(blp, Scope.MANAGE)
     @blp.arguments(PolicyIn)
     @blp.response(200, PolicyOut)
     @_errors(400, 401, 403, 404, 409, 413, 422)
@@ -168,6 +175,7 @@ def _queue(queue_id: int) -> Queue:
 
 @blp.route("/queues/<int:queue_id>/settings")
 class QueueSettings(MethodView):
+    @requires_scope(blp, Scope.READ)
     @blp.response(200, QueueSettingsOut)
     @_errors(401, 403, 404)
     def get(self, queue_id: int):
@@ -175,6 +183,7 @@ class QueueSettings(MethodView):
         _admin()
         return policy_admin.queue_settings(_queue(queue_id))
 
+    @requires_scope(blp, Scope.MANAGE)
     @blp.arguments(QueueSettingsIn)
     @blp.response(200, QueueSettingsOut)
     @_errors(400, 401, 403, 404, 413, 422)

@@ -9,7 +9,9 @@ from flask import g, jsonify, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from helpdesk.api.auth import authenticate_request
+from helpdesk.api.auth import authenticate_request, requires_scope
+from helpdesk.api.idempotency import idempotent
+from helpdesk.api.paging import page, paginated, read_cursor
 from helpdesk.api.schemas import (
     MessageIn,
     NewTicketOut,
@@ -20,7 +22,7 @@ from helpdesk.api.schemas import (
     TicketPatchIn,
     document_errors,
 )
-from helpdesk.auth.models import User
+from helpdesk.auth.models import Scope, User
 from helpdesk.errors import Forbidden, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import can_create_for_patients, can_see_sla, get_visible_ticket, message_author
@@ -42,6 +44,8 @@ def _user() -> User:
 
 @blp.route("")
 class Tickets(MethodView):
+    @requires_scope(blp, Scope.READ)
+    @paginated(blp)
     @blp.arguments(TicketListArgs, location="query")
     @blp.response(200, TicketPageOut)
     @document_errors(blp, 401, 422)
@@ -50,15 +54,17 @@ class Tickets(MethodView):
         filters = queries.TicketFilters(
             queue=args.get("queue"), status=args.get("status"), priority=args.get("priority"),
             assignee=args.get("assignee"), q=args.get("q"), sort=args.get("sort") or queries.default_sort(args.get("q")),
-            cursor=args.get("cursor"), limit=args["limit"],
+            cursor=read_cursor(args), limit=args["limit"],
         )
         filters.validate()
         items, next_cursor = queries.ticket_list(_user(), filters)
         search.attach_snippets(_user(), items, filters.q)
         if can_see_sla(_user()):  # the page's `sla` fields, prefetched only when shown
             prefetch_badges(t.id for t in items)  # the page's `sla` fields in one query
-        return {"items": items, "next_cursor": next_cursor, "ranked_newest": filters.ranked_newest}
+        return page({"items": items, "ranked_newest": filters.ranked_newest}, next_cursor)
 
+    @requires_scope(blp, Scope.CREATE)
+    @idempotent(blp)
     @blp.arguments(TicketCreateIn)
     @blp.response(201, TicketDetailOut)
     @document_errors(blp, 400, 401, 403, 413, 422)
@@ -83,6 +89,7 @@ class Tickets(MethodView):
 
 @blp.route("/<reference>")
 class TicketItem(MethodView):
+    @requires_scope(blp, Scope.READ)
     @blp.response(200, TicketDetailOut)
     @document_errors(blp, 401, 404)
     def get(self, reference: str):
@@ -92,6 +99,7 @@ class TicketItem(MethodView):
         services.record_staff_view(user, ticket)
         return ticket
 
+    @requires_scope(blp, Scope.MANAGE)
     @blp.arguments(TicketPatchIn)
     @blp.response(200, TicketDetailOut)
     @document_errors(blp, 400, 401, 403, 404, 409, 413, 422)
@@ -118,6 +126,8 @@ class TicketItem(MethodView):
 
 @blp.route("/<reference>/messages")
 class TicketMessages(MethodView):
+    @requires_scope(blp, Scope.CREATE)
+    @idempotent(blp)
     @blp.arguments(MessageIn)
     @blp.response(201, TicketDetailOut)
     @document_errors(blp, 400, 401, 403, 404, 409, 413, 422)

@@ -177,6 +177,7 @@ MATRIX: dict[str, Row] = {
     "admin.remove_member":              T("POST /admin/queues/{queue_id}/members/{user_id}/remove", 302, 403, 403, 403, 403, 200, 200),  # the confirmation page
     "admin.tokens":                     T("GET /admin/tokens",                                 302, 403, 403, 403, 403, 403, 200),
     "admin.revoke_token":               T("POST /admin/tokens/{token_id}/revoke",              302, 403, 403, 403, 403, 403, 302),
+    "admin.rotate_token":               T("POST /admin/tokens/{token_id}/rotate",              302, 403, 403, 403, 403, 403, 200, data={"overlap": "60"}),  # shows the new secret
     "admin.mfa_reset":                  T("POST /admin/users/{user_id}/mfa-reset",             302, 403, 403, 403, 403, 403, 302),
     "admin.audit_log":                  T("GET /admin/audit",                                  302, 403, 403, 403, 403, 403, 200),
     "admin.audit_export":               T("GET /admin/audit.csv",                              302, 403, 403, 403, 403, 403, 200),
@@ -385,7 +386,7 @@ def test_rows_request_their_own_endpoint(app: Flask):
 
 
 # Lines that change what later lines rely on run last, in this order.
-LAST = ("workspace.macro_delete", "workspace.view_delete", "admin.revoke_token", "admin.queue_active",
+LAST = ("workspace.macro_delete", "workspace.view_delete", "admin.rotate_token", "admin.revoke_token", "admin.queue_active",
         "admin.remove_member", "admin.set_role", "admin.set_active", "patient.close", "auth.logout")
 
 

@@ -32,7 +32,10 @@ KNOWN: dict[str, tuple[str, str]] = {
          "copper lantern meadow 42\ncopper lantern meadow 42\n"),
     "flask users list": ("users list", ""),
     "flask api-token create --name patient-portal": ("api-token create --name patient-portal", ""),
+    "flask api-token create --name reports --scope read --expires-days 90":
+        ("api-token create --name reports --scope read --expires-days 90", ""),
     "flask api-token list": ("api-token list", ""),
+    "flask api-token rotate ID --overlap-minutes 60": ("api-token rotate {ID} --overlap-minutes 60", ""),
     "flask api-token revoke ID": ("api-token revoke {ID}", ""),
     "flask routing retrain": ("routing retrain", ""),
     "flask routing evaluate --csv FILE": ("routing evaluate --csv {FILE}", ""),
