@@ -149,6 +149,8 @@ MERGE_MOVES: tuple[str, ...] = (
     "attachments.uploaded_by_id", "notifications.user_id", "outgoing_emails.user_id",
     "identity_checks.patient_id", "access_requests.verified_user_id", "kb_article_feedback.user_id",
     "kb_deflections.user_id",
+    # the portal's identifiers of the patient: the survivor is found by every one of them
+    "patient_identifiers.user_id",
 )
 #: Columns left on the merged account, with why: its sign-in state ends with it, the audit
 #: log is append-only (its rows keep their ids; the tombstone points to the survivor), and
@@ -156,6 +158,8 @@ MERGE_MOVES: tuple[str, ...] = (
 MERGE_STAYS: tuple[str, ...] = (
     "api_tokens.user_id", "auth_sessions.user_id", "mfa_recovery_codes.user_id", "password_reset_tokens.user_id",
     "notify_preferences.user_id", "audit_events.actor_id",
+    # the portal's sign-in links (two minutes long) sign in the account they name, or nobody
+    "patient_links.user_id",
     # staff-only
     "dash_daily_agents.agent_id", "macros.owner_id", "macros.created_by_id", "oncall_members.user_id",
     "password_reset_tokens.sent_by_id", "queue_memberships.user_id", "saved_views.owner_id",
@@ -165,6 +169,8 @@ MERGE_STAYS: tuple[str, ...] = (
     "kb_articles.updated_by_id", "routing_labels.actor_id", "ticket_merges.actor_id", "ticket_presence.user_id",
     "clinical_alert_recipients.user_id", "kb_article_versions.author_id", "kb_ticket_links.linked_by_id",
     "users.merged_into_id",
+    # the integration account that asked for a sign-in link
+    "patient_links.created_by_id",
     # read markers: the survivor has none on the moved requests, so their replies show as new once
     "request_reads.user_id",
 )
