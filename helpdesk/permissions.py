@@ -114,6 +114,11 @@ def can_create_for_patients(user: User) -> bool:
     return user.role == Role.INTEGRATION
 
 
+def can_issue_patient_links(user: User) -> bool:
+    """The portal (an active integration account) asks for a patient's one-use sign-in link."""
+    return user.role == Role.INTEGRATION and user.active
+
+
 def acting_user() -> User | None:
     """The user behind this request: an API token's user, else the session's."""
     user = g.get("api_user")
