@@ -226,8 +226,12 @@ def _link_row(token: object) -> tuple[PatientLink | None, bool]:
     expired = False
     try:
         data = serializer.loads(token, max_age=_settings().patient_link_ttl_seconds)
-    except SignatureExpired as exc:
-        expired, data = True, exc.payload
+    except SignatureExpired as exc:  # signed by us, but too long ago: which link, for the audit and the page
+        expired = True
+        try:
+            data = serializer.load_payload(exc.payload) if exc.payload is not None else None
+        except BadSignature:
+            data = None
     except BadSignature:
         return None, False
     link_id = data.get("l") if isinstance(data, dict) else None

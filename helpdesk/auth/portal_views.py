@@ -23,8 +23,8 @@ LINK_LIMIT = "30 per minute"
 
 
 def _private(response):
+    # the address holds the link's token: not kept in caches (the refusal page also sends no referrer)
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"  # the address holds the link's token
     return response
 
 
