@@ -93,6 +93,8 @@ def identifiers_of(user: User) -> list[PatientIdentifier]:
 
 
 def _usable(user: User) -> None:
+    if not is_patient(user):  # an account whose role an admin changed since
+        raise Conflict("The account with that identifier is not a patient's.")
     if not user.active:
         raise Conflict("The patient account with that identifier is deactivated.")
 
