@@ -202,8 +202,12 @@ def issue_link(*, actor: User, system: object, value: object) -> IssuedLink:
     db.session.flush()
     audit.record("patient.link_issued", "user", found.user_id, actor_id=actor.id,
                  changes={"system": system, "link": link.id, "expires_at": link.expires_at.isoformat()})
-    token = _serializer().dumps({"l": link.link_id})
-    return IssuedLink(f"{_settings().external_url}{LINK_PATH}{token}", link.expires_at, ttl)
+    return IssuedLink(f"{_settings().external_url}{LINK_PATH}{token_for(link)}", link.expires_at, ttl)
+
+
+def token_for(link: PatientLink) -> str:
+    """The signed token of a link's address: its random id, signed now."""
+    return _serializer().dumps({"l": link.link_id})
 
 
 class InvalidPatientLink(DomainError):

@@ -127,7 +127,7 @@ def test_the_link_lifetime_is_configurable_and_the_signature_expires_with_it(app
             def get_timestamp(self) -> int:
                 return int(time.time()) - 60
 
-        serializer = identity._serializer()
+        serializer = identity._serializer()  # the help desk's own key and salt, an older clock
         serializer.signer = SignedAMinuteAgo
         old = serializer.dumps({"l": link.link_id})
         resp = app.test_client().get(f"/patient-link/{old}")
@@ -222,7 +222,7 @@ def test_the_refusal_page_speaks_spanish(app, client, portal, linked):
     # tampered: the browser's language
     resp = app.test_client().get("/patient-link/not-a-token-at-all-but-long-enough", headers=ES)
     text = resp.get_data(as_text=True)
-    assert resp.status_code == 410 and "Este enlace para entrar no se puede usar" in text and "no es válido" in text
+    assert resp.status_code == 410 and "Este enlace para iniciar sesión no se puede usar" in text and "no es válido" in text
     # used: the language of the patient it named, whatever the browser says
     linked.language = "es"
     db.session.commit()
@@ -236,3 +236,13 @@ def test_the_refusal_page_speaks_spanish(app, client, portal, linked):
     path = _path(_ask(client, secret))
     app.test_client().get(path)
     assert "already used" in app.test_client().get(path, headers=ES).get_data(as_text=True)
+
+
+def test_no_link_for_an_account_that_is_no_longer_a_patients(client, portal, linked):
+    _integration, secret = portal
+    path = _path(_ask(client, secret))
+    accounts.change_role(actor=None, user=linked, role="agent")
+    resp = _ask(client, secret)
+    assert resp.status_code == 409 and "not a patient" in resp.get_json()["error"]["message"]
+    assert client.get(path).status_code == 410
+    assert [e.changes["reason"] for e in _events("auth.patient_link_refused")] == ["inactive"]
