@@ -70,8 +70,8 @@ class Tickets(MethodView):
     @blp.arguments(TicketCreateIn)
     @blp.response(201, TicketDetailOut)
     @document_errors(blp, 400, 401, 403, 409, 413, 422, descriptions={409: (
-        "patient: the e-mail address is a staff account's, or a patient's with another identifier of this system, "
-        "or the patient account is deactivated")})
+        "patient: the e-mail address is a staff account's, an unconfirmed account's, or a patient's with another "
+        "identifier of this system; or the patient account is deactivated")})
     def post(self, data: dict[str, Any]):
         """Create a request for a patient (integration tokens). With `requester` the patient
         is named by e-mail address (the account is created when the address is new); with

@@ -11,8 +11,9 @@ sign-in links.
 * an unknown one needs ``name`` and ``email``: the account with that e-mail address gets
   the identifier (the portal vouches for its user's address, as for every request it
   sends), else a new patient account is made for it;
-* refused with 409: an address of a staff account, an address whose patient account
-  already has another identifier of the same system, a deactivated account.
+* refused with 409: an address of a staff account, of a self-registered account whose
+  address was never confirmed (anyone may register any address), or of a patient account
+  that already has another identifier of the same system; a deactivated account.
 
 Two requests racing to create the same identifier make one account: the second one's
 insert fails on the unique (system, value) and it takes the identifier the first made.
@@ -46,7 +47,7 @@ from helpdesk.auth.services import clean_name, normalise_email
 from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.permissions import can_issue_patient_links, is_patient
+from helpdesk.permissions import can_issue_patient_links, email_unconfirmed, is_patient
 from helpdesk.timeutil import utcnow
 
 #: A system is a short lower-case name; a value is an opaque id (no spaces).
@@ -126,6 +127,8 @@ def resolve_patient(*, system: object, value: object, actor: User, name: object 
         if not is_patient(user):
             raise Conflict("That e-mail address belongs to an account that is not a patient's.")
         _usable(user)
+        if email_unconfirmed(user):  # whoever registered it never proved the address: not the portal's patient
+            raise Conflict("That e-mail address belongs to an account whose address was never confirmed.")
         other = db.session.scalar(sa.select(PatientIdentifier.id).where(PatientIdentifier.user_id == user.id,
                                                                        PatientIdentifier.system == system))
         if other is not None:

@@ -131,6 +131,11 @@ def test_conflicts_are_409_and_write_nothing(client, portal, queues, agent, pati
     taken = {**NEW, "patient": {**PATIENT, "email": patient.email}}
     resp = client.post("/api/v1/tickets", json=taken, headers=bearer(secret))
     assert resp.status_code == 409 and "another identifier" in error_of(resp)["message"]
+    # a self-registered account that never confirmed the address: anyone could have made it
+    accounts.register_patient(email="unconfirmed@example.net", name="Some One", password="a long enough passphrase")
+    resp = client.post("/api/v1/tickets", json={**NEW, "patient": {**PATIENT, "email": "unconfirmed@example.net"}},
+                       headers=bearer(secret))
+    assert resp.status_code == 409 and "never confirmed" in error_of(resp)["message"]
     # a deactivated account
     accounts.set_active(actor=None, user=patient, active=False)
     resp = client.post("/api/v1/tickets", json={**NEW, "patient": {"system": "portal", "value": "999"}},
