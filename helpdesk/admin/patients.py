@@ -25,6 +25,7 @@ from helpdesk.auth import throttle
 from helpdesk.auth.models import ApiToken, AuthSession, Role, User
 from helpdesk.auth.password_models import AuthThrottle, placeholder_ids
 from helpdesk.auth.passwords import _void_open_tokens, issue_reset_link
+from helpdesk.auth.portal import identifiers_of
 from helpdesk.auth.portal_models import PatientIdentifier
 from helpdesk.auth.sessions import end_all_sessions
 from helpdesk.db import transactional
@@ -126,8 +127,7 @@ def overview(user: User, *, actor_id: int) -> Overview:
         .order_by(AuditEvent.id.desc()).limit(30)))
     audit.record("patient.account_viewed", "user", user.id, actor_id=actor_id)
     merged_from = list(db.session.scalars(sa.select(User).where(User.merged_into_id == user.id).order_by(User.id)))
-    identifiers = list(db.session.scalars(sa.select(PatientIdentifier).where(PatientIdentifier.user_id == user.id)
-                                          .order_by(PatientIdentifier.system, PatientIdentifier.id)))
+    identifiers = identifiers_of(user)
     return Overview(user, requests, sessions, locked_until, lock.failures if lock is not None else 0, events,
                     merged_from, identifiers)
 
