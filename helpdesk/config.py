@@ -159,6 +159,10 @@ class Settings:
     prometheus_multiproc_dir: Path | None = None
     log_format: str = "json"  # json | text; from_env: json in production, text otherwise
     log_level: str = "INFO"
+    # the patient portal's sign-in links (helpdesk.auth.portal): HMAC-SHA256 key (None: one
+    # derived from SECRET_KEY) and how long a link works
+    patient_link_secret: str | None = None
+    patient_link_ttl_seconds: int = 120
 
     def __post_init__(self) -> None:
         """Production is served over TLS only: checked however the settings were built."""
@@ -253,6 +257,7 @@ class Settings:
             emergency_ack_minutes=_int(env, "EMERGENCY_ACK_MINUTES", 5, 1, 120),
             pager_webhook_url=pager_url,
             pager_webhook_secret=pager_secret if pager_url else None,
+            **_patient_link_settings(env),
             **_scheduler_settings(env),
             **_observability_settings(env, name),
             **_mail_settings(env),
@@ -298,6 +303,14 @@ class Settings:
             "OPENAPI_URL_PREFIX": "/api/v1",
             "OPENAPI_JSON_PATH": "openapi.json",
         }
+
+
+def _patient_link_settings(env: dict[str, str]) -> dict[str, Any]:
+    secret = env.get("PATIENT_LINK_SECRET") or None
+    if secret is not None and len(secret) < 32:
+        raise ConfigError("PATIENT_LINK_SECRET must be at least 32 characters")
+    return {"patient_link_secret": secret,
+            "patient_link_ttl_seconds": _int(env, "PATIENT_LINK_TTL_SECONDS", 120, 10, 900)}
 
 
 SMTP_SECURITY = ("starttls", "tls", "none")

@@ -4,6 +4,7 @@ from helpdesk.access.models import BreakGlassGrant
 from helpdesk.audit import AuditChainHead, AuditEvent, AuditSeal
 from helpdesk.auth.models import ApiToken, AuthSession, MfaRecoveryCode, User
 from helpdesk.auth.password_models import AccessRequest, AuthThrottle, IdentityCheck, PasswordResetToken
+from helpdesk.auth.portal_models import PatientIdentifier, PatientLink
 from helpdesk.clinical.models import AlertRecipient, ClinicalAlert, OnCallMember, OnCallShift
 from helpdesk.i18n.models import NameTranslation
 from helpdesk.idempotency import IdempotencyKey
@@ -55,6 +56,8 @@ __all__ = [
     "Macro", "SavedView", "TicketMerge", "TicketPresence",
     # passwords and identity checks
     "AccessRequest", "AuthThrottle", "IdentityCheck", "PasswordResetToken",
+    # the patient portal's identity
+    "PatientIdentifier", "PatientLink",
     # clinical alerts and the on-call roster
     "AlertRecipient", "ClinicalAlert", "OnCallMember", "OnCallShift",
     # notify and stored files

@@ -45,7 +45,7 @@ from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 from rq.utils import now
 
 from helpdesk import audit, idempotency, jobs
-from helpdesk.auth import sessions, throttle
+from helpdesk.auth import portal, sessions, throttle
 from helpdesk.clinical.tasks import sweep_alerts
 from helpdesk.extensions import db
 from helpdesk.notify.attachments import sweep_orphans
@@ -117,6 +117,11 @@ def idempotency_purge_job() -> None:
     idempotency.purge()
 
 
+def prune_patient_links_job() -> None:
+    """Forget the portal's sign-in links that expired more than a day ago."""
+    portal.prune_links()
+
+
 def audit_seal_job() -> None:
     """Chain the audit events written since the last run into one sealed batch."""
     audit.seal()
@@ -159,6 +164,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(auth_throttle_prune_job, interval=3600),
     Periodic(prune_sessions_job, interval=3600),
     Periodic(idempotency_purge_job, interval=3600),
+    Periodic(prune_patient_links_job, interval=3600),
     Periodic(weekly_retrain_job, cron="0 3 * * 0", timeout=1800),
     Periodic(audit_prune_job, cron="0 4 * * 0", timeout=1800),
 )

@@ -128,6 +128,9 @@ def token_has_scope(token: ApiToken, scope: Scope) -> bool:
     """May this API token do what ``scope`` covers (docs/api.md, "Tokens and scopes")?
     Scopes only narrow what the token's account may do: every other rule still applies."""
     return scope.value in token.scope_set
+def can_issue_patient_links(user: User) -> bool:
+    """The portal (an active integration account) asks for a patient's one-use sign-in link."""
+    return user.role == Role.INTEGRATION and user.active
 
 
 def acting_user() -> User | None:

@@ -6,6 +6,7 @@ attachments   /api/v1/attachments/<id>, /api/v1/tickets/<ref>/messages/with-atta
 oncall        /api/v1/oncall (the clinical on-call roster)
 admin_users   /api/v1/admin/users (staff and integration accounts, administrators)
 sla_admin     /api/v1/admin (SLA policies and queue settings, admins)
+patient_links /api/v1/patient-links (the portal's one-use patient sign-in links)
 inbound_mail  /api/v1/inbound-mail (raw RFC 5322, the INBOUND_MAIL_TOKEN setting)
 docs          /api/v1/docs (Swagger UI); the document itself is /api/v1/openapi.json
 
@@ -21,7 +22,17 @@ from __future__ import annotations
 from flask import Flask, current_app, g, request
 from flask_smorest import Api
 
-from helpdesk.api import admin_users, attachments, docs, inbound_mail, oncall, openapi, sla_admin, tickets
+from helpdesk.api import (
+    admin_users,
+    attachments,
+    docs,
+    inbound_mail,
+    oncall,
+    openapi,
+    patient_links,
+    sla_admin,
+    tickets,
+)
 from helpdesk.api.auth import rate_limit_key
 from helpdesk.api.schemas import MessageOut, TicketPatchIn
 from helpdesk.extensions import csrf, limiter
@@ -36,7 +47,8 @@ class HelpdeskApi(Api):
 
 api = HelpdeskApi()
 
-BLUEPRINTS = (tickets.blp, attachments.blp, oncall.blp, inbound_mail.blp, admin_users.blp, sla_admin.blp)
+BLUEPRINTS = (tickets.blp, attachments.blp, oncall.blp, inbound_mail.blp, admin_users.blp, sla_admin.blp,
+              patient_links.blp)
 
 
 def _api_rate_limit() -> str:

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import url_for
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from helpdesk.api.paging import cursor_field, limit_field
+from helpdesk.auth.portal import SYSTEM_PATTERN, VALUE_PATTERN
 from helpdesk.notify import attachments as files
 from helpdesk.notify.models import InboundStatus
 from helpdesk.permissions import acting_user, can_read_internal_notes, can_see_sla, can_view_message
@@ -46,13 +47,42 @@ class RequesterIn(StrictSchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=120), metadata=doc("Rosa Diaz"))
 
 
+SYSTEM_FIELD = {"validate": [validate.Length(min=1, max=32), validate.Regexp(SYSTEM_PATTERN)],
+                "metadata": {"description": "The system the identifier belongs to (lower case), e.g. portal or mrn",
+                             "example": "portal"}}
+VALUE_FIELD = {"validate": [validate.Length(min=1, max=64), validate.Regexp(VALUE_PATTERN)],
+               "metadata": {"description": "The patient's identifier in that system (exact, case-sensitive)",
+                            "example": "12345"}}
+
+
+class PatientIdentityIn(StrictSchema):
+    """A patient named by an external identifier, unique per system."""
+
+    system = fields.Str(required=True, **SYSTEM_FIELD)
+    value = fields.Str(required=True, **VALUE_FIELD)
+    name = fields.Str(validate=validate.Length(min=1, max=120), metadata={
+        "description": "Needed (with email) only when no patient has this identifier yet", "example": "Maria Lopez"})
+    email = fields.Email(validate=validate.Length(max=254), metadata={
+        "description": "Needed (with name) only when no patient has this identifier yet: the patient account "
+                       "with this address gets the identifier, else a new one is made",
+        "example": "maria@example.org"})
+
+
 class TicketCreateIn(StrictSchema):
     subject = fields.Str(required=True, validate=validate.Length(min=1, max=SUBJECT_MAX), metadata=doc("Locked out"))
     body = fields.Str(required=True, validate=validate.Length(min=1, max=BODY_MAX),
                       metadata=doc("My account is locked after a new phone."))
-    requester = fields.Nested(RequesterIn, required=True, metadata={
-        "description": "The patient, by e-mail: the account is created when the address is new"})
+    requester = fields.Nested(RequesterIn, metadata={
+        "description": "The patient by e-mail address: the account is created when the address is new "
+                       "(send this or patient, not both)"})
+    patient = fields.Nested(PatientIdentityIn, metadata={
+        "description": "The patient by external identifier (send this or requester, not both)"})
     priority = fields.Str(validate=validate.OneOf(PRIORITIES), metadata=doc("normal"))
+
+    @validates_schema
+    def _one_patient(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if ("requester" in data) == ("patient" in data):
+            raise ValidationError("Send either requester or patient.", "patient")
 
 
 class TicketPatchIn(StrictSchema):
@@ -88,6 +118,16 @@ class TicketListArgs(StrictSchema):
         "description": "Default: relevance with q (best match first), newest without", "example": "newest"})
     cursor = cursor_field()
     limit = limit_field()
+    patient_system = fields.Str(validate=SYSTEM_FIELD["validate"], metadata={
+        "description": "With patient_value: only the requests of the patient with this external identifier "
+                       "(within what the token may see; an unknown identifier lists nothing)", "example": "portal"})
+    patient_value = fields.Str(validate=VALUE_FIELD["validate"], metadata={
+        "description": "With patient_system: the patient's identifier in that system", "example": "12345"})
+
+    @validates_schema
+    def _both_or_neither(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if ("patient_system" in data) != ("patient_value" in data):
+            raise ValidationError("Send patient_system and patient_value together.", "patient_value")
 
 
 class PersonOut(Schema):
@@ -263,6 +303,20 @@ def document_errors(blp: Any, *codes: int, descriptions: dict[int, str] | None =
         return fn
 
     return deco
+
+
+class PatientLinkIn(StrictSchema):
+    system = fields.Str(required=True, **SYSTEM_FIELD)
+    value = fields.Str(required=True, **VALUE_FIELD)
+
+
+class PatientLinkOut(Schema):
+    url = fields.Str(required=True, metadata={
+        "description": "Open it in the patient's browser: it signs them in and shows their requests. One use",
+        "example": "https://help.example.org/patient-link/eyJsIjoi..."})
+    expires_at = fields.DateTime(required=True)
+    expires_in = fields.Int(required=True, metadata={"description": "Seconds the link works (PATIENT_LINK_TTL_SECONDS)",
+                                                      "example": 120})
 
 
 class AttachmentOut(Schema):

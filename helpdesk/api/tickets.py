@@ -22,6 +22,7 @@ from helpdesk.api.schemas import (
     TicketPatchIn,
     document_errors,
 )
+from helpdesk.auth import portal
 from helpdesk.auth.models import Scope, User
 from helpdesk.errors import Forbidden, ValidationFailed
 from helpdesk.extensions import db
@@ -50,11 +51,18 @@ class Tickets(MethodView):
     @blp.response(200, TicketPageOut)
     @document_errors(blp, 401, 422)
     def get(self, args: dict[str, Any]):
-        """List the requests this token may see (keyset pagination with `cursor`)."""
+        """List the requests this token may see (keyset pagination with `cursor`); with
+        `patient_system` and `patient_value`, those of the patient with that external identifier."""
+        requester_id = None
+        if "patient_system" in args:
+            patient = portal.lookup(system=args["patient_system"], value=args["patient_value"], actor=_user())
+            if patient is None:
+                return {"items": [], "next_cursor": None, "ranked_newest": None}
+            requester_id = patient.id
         filters = queries.TicketFilters(
             queue=args.get("queue"), status=args.get("status"), priority=args.get("priority"),
             assignee=args.get("assignee"), q=args.get("q"), sort=args.get("sort") or queries.default_sort(args.get("q")),
-            cursor=read_cursor(args), limit=args["limit"],
+            cursor=read_cursor(args), limit=args["limit"], requester_id=requester_id,
         )
         filters.validate()
         items, next_cursor = queries.ticket_list(_user(), filters)
@@ -67,18 +75,28 @@ class Tickets(MethodView):
     @idempotent(blp)
     @blp.arguments(TicketCreateIn)
     @blp.response(201, TicketDetailOut)
-    @document_errors(blp, 400, 401, 403, 413, 422)
+    @document_errors(blp, 400, 401, 403, 409, 413, 422, descriptions={409: (
+        "patient: the e-mail address is a staff account's, an unconfirmed account's, or a patient's with another "
+        "identifier of this system; or the patient account is deactivated")})
     def post(self, data: dict[str, Any]):
-        """Create a request for a patient (integration tokens). The patient account is
-        created when the e-mail address is new."""
+        """Create a request for a patient (integration tokens). With `requester` the patient
+        is named by e-mail address (the account is created when the address is new); with
+        `patient`, by external identifier (see docs/portal-integration.md): a known identifier
+        is its account, an unknown one needs `name` and `email`."""
         user = _user()
         if not can_create_for_patients(user):
             raise Forbidden("Only integration tokens create requests.")
-        ticket = services.create_ticket_for_requester(
-            requester_email=data["requester"]["email"], requester_name=data["requester"]["name"],
-            subject=data["subject"], body=data["body"], channel=Channel.API, created_by=user,
-            priority=data.get("priority"),
-        )
+        if "patient" in data:
+            ticket = services.create_ticket_for_patient(
+                patient=data["patient"], subject=data["subject"], body=data["body"], channel=Channel.API,
+                created_by=user, priority=data.get("priority"),
+            )
+        else:
+            ticket = services.create_ticket_for_requester(
+                requester_email=data["requester"]["email"], requester_name=data["requester"]["name"],
+                subject=data["subject"], body=data["body"], channel=Channel.API, created_by=user,
+                priority=data.get("priority"),
+            )
         location = url_for("api_tickets.TicketItem", reference=ticket.reference)
         # the same fields as TicketDetailOut, from the objects in hand (see NewTicketOut)
         response = jsonify(NewTicketOut().dump(ticket))

@@ -35,6 +35,7 @@ from flask import Flask
 
 from helpdesk.auth import services as accounts
 from helpdesk.auth.models import ApiToken, Role
+from helpdesk.auth.portal_models import PatientIdentifier
 from helpdesk.clinical.models import ClinicalAlert
 from helpdesk.extensions import db
 from helpdesk.sla import calendars as sla_calendars
@@ -89,6 +90,7 @@ MATRIX: dict[str, Row] = {
     "auth.verify_email_page":           T("GET /account/verify-email",                         302, 302, 302, 302, 302, 302, 302),  # confirmed already: home
     "auth.verify_email_resend":         T("POST /account/verify-email/resend",                 302, 302, 302, 302, 302, 302, 302),  # confirmed already: home
     "auth.verify_email_link":           T("GET /account/verify-email/{verify_token}",          410, 410, 410, 410, 410, 410, 410),
+    "portal_link.open_link":            T("GET /patient-link/{link_token}",                    410, 410, 410, 410, 410, 410, 410),  # good links: tests/auth/test_patient_links.py
     "i18n.switch":                      T("POST /language",                                    302, 302, 302, 302, 302, 302, 302, data={"language": "es", "next": "/"}),
     # patient pages
     "patient.get_help":                 T("GET /help",                                         302, 200, 200, 403, 403, 403, 403),
@@ -231,6 +233,7 @@ MATRIX: dict[str, Row] = {
     "api_sla_admin.PolicyItem":         T("GET /api/v1/admin/sla-policies/{policy_id}",        401, 403, 403, 403, 403, 403, 200, 403),
     "api_sla_admin.Preview":            T("POST /api/v1/admin/sla-policies/preview",           401, 403, 403, 403, 403, 403, 200, 403, json={"name": "Draft", "targets": {"*": {"first_reply": {"seconds": 3600}}}}),
     "api_sla_admin.QueueSettings":      T("GET /api/v1/admin/queues/{queue_id}/settings",      401, 403, 403, 403, 403, 403, 200, 403),
+    "api_patient_links.PatientLinks":   T("POST /api/v1/patient-links",                        401, 403, 403, 403, 403, 403, 403, 201, json={"system": "portal", "value": "M-1"}),  # unknown identifier: 404 (tests/auth/test_patient_links.py)
     "api_oncall.Roster":                T("GET /api/v1/oncall",                                401, 403, 403, 403, 403, 200, 200, 403),
     "api_oncall.Members":               T("POST /api/v1/oncall/members",                       401, 403, 403, 403, 403, 201, 409, 403, json={"user_id": "{candidate2_id}", "mode": "on"}),
     "api_oncall.MemberDuty":            T("PUT /api/v1/oncall/members/{clinician_id}/duty",    401, 403, 403, 403, 403, 200, 200, 403, json={"mode": "shifts"}),
@@ -306,6 +309,8 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
                           queue=None)
     alert = db.session.scalar(sa.select(ClinicalAlert).where(ClinicalAlert.ticket_id == flagged.id))
     token_row = db.session.scalars(sa.select(ApiToken).where(ApiToken.user_id == portal_user.id)).one()
+    db.session.add(PatientIdentifier(user_id=patient.id, system="portal", value="M-1"))  # the portal's id of the owner
+    db.session.commit()
     users = {"owner": patient, "other": other_patient, "agent": agent, "outsider": outsider_agent,
              "sup": supervisor, "admin": admin}
     secrets = {"token": portal_secret}
@@ -320,6 +325,7 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
         "grant_id": grant.id, "message_id": agent_note.id, "alert_id": alert.id, "clinician_id": clinician.id,
         "candidate_id": candidate.id, "candidate2_id": candidate2.id, "shift_id": shift.id, "shift2_id": shift2.id,
         "reset_secret": "no-such-link-" + "0" * 30, "verify_token": "no-such-link-" + "0" * 30,
+        "link_token": "no-such-link-" + "0" * 30,
         "owner_id": patient.id,
         "policy_id": sla_policy_admin.create_policy(actor_id=admin.id, data={
             "name": "Matrix policy", "targets": {"*": {"first_reply": {"seconds": 3600}}}}).id,
@@ -374,7 +380,7 @@ def test_rows_request_their_own_endpoint(app: Flask):
                             "other_queue_id", "message_id", "alert_id", "clinician_id", "candidate_id",
                             "candidate2_id", "shift_id", "shift2_id", "calendar_id", "owner_id", "policy_id")}
     dummy |= {"slug": "a-slug", "category": "a-category", "survey_token": "tok", "reset_secret": "secret",
-              "verify_token": "tok"}
+              "verify_token": "tok", "link_token": "tok"}
     for endpoint, row in MATRIX.items():
         got, _args = adapter.match(_fill(row.path, dummy), method=row.method)
         assert got == endpoint, (endpoint, row.path)
