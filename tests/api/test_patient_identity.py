@@ -232,7 +232,7 @@ def test_the_openapi_document_describes_the_patient_identity(client):
     params = {p["name"] for p in spec["paths"]["/api/v1/tickets"]["get"]["parameters"]}
     assert {"patient_system", "patient_value"} <= params
     link = spec["paths"]["/api/v1/patient-links"]["post"]
-    assert {"201", "400", "401", "403", "404", "409", "413", "422"} == set(link["responses"])
+    assert {"201", "400", "401", "403", "404", "409", "413", "422", "429"} == set(link["responses"])
 
 
 def test_a_request_racing_for_the_same_identifier_takes_the_first_ones_account(ctx, portal, patient, monkeypatch):
