@@ -10,11 +10,10 @@ Revises: 208ee6a7d023
 Create Date: 2026-12-07 05:19:58.470756
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import helpdesk.timeutil
-
 
 # revision identifiers, used by Alembic.
 revision = '8ada19042f27'
