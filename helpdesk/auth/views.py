@@ -78,15 +78,17 @@ def logout():
     services.sign_out(current_user._get_current_object(), row)
     logout_user()
     session.clear()
-    flash(_("You have signed out."), "info")
     settings = current_app.config["HELPDESK"]
     if via_sso and settings.sso_enabled:
         # RP-initiated logout: the provider's session ends too, when it offers the endpoint.
         # A page, not a redirect: the sign-out form's CSP (form-action 'self') would block one.
         provider_logout = sso.logout_url(settings, settings.external_url + url_for("auth.login"))
         if provider_logout:
-            return render_template("auth/signed_out_sso.html", provider_logout=provider_logout,
+            page = render_template("auth/signed_out_sso.html", provider_logout=provider_logout,
                                    provider=settings.oidc_provider_name)
+            flash(_("You have signed out."), "info")  # for the sign-in page the provider sends the browser back to
+            return page
+    flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
