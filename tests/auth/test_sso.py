@@ -261,3 +261,14 @@ def test_sign_out_of_a_password_session_stays_local(client, ctx, queues, sso_on,
     client.post("/login", data={"email": patient.email, "password": PASSWORD})
     resp = client.post("/logout")
     assert resp.status_code == 302 and resp.headers["Location"] == "/login"
+
+
+def test_the_users_page_says_who_signs_in_with_single_sign_on(client, ctx, queues, sso_on, admin, make_user):
+    round_trip(client)
+    client.post("/logout")
+    make_user(Role.AGENT, name="Invited Ivy")  # has a password: no invitation either way
+    from tests.factories import login
+
+    page = login(client, admin).get("/admin/users").get_data(as_text=True)
+    dana_row = next(line for line in page.split("<tr>") if "Dana Reyes" in line)
+    assert "Single sign-on" in dana_row and "Send the invitation again" not in dana_row
