@@ -146,6 +146,7 @@ class TestProvider:
         self.codes: dict[str, Code] = {}
         self.nonces: list[str] = []  # every nonce seen at /authorize, in order
         self.logouts: list[dict[str, str]] = []
+        self.end_session = True  # advertise the RP-initiated logout endpoint
         self.tokens_issued = 0
         self.app = self._build()
         self._server = None
@@ -224,7 +225,7 @@ class TestProvider:
                 "authorization_endpoint": f"{provider.issuer}/authorize",
                 "token_endpoint": f"{provider.issuer}/token",
                 "jwks_uri": f"{provider.issuer}/jwks",
-                "end_session_endpoint": f"{provider.issuer}/logout",
+                **({"end_session_endpoint": f"{provider.issuer}/logout"} if provider.end_session else {}),
                 "response_types_supported": ["code"],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ["RS256"],
@@ -285,6 +286,7 @@ class TestProvider:
 
     def reset(self) -> None:
         self.user = default_user()
+        self.end_session = True
         self.misbehave.reset()
         self.codes.clear()
         self.nonces.clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user
+from sqlalchemy.exc import IntegrityError
 
 from helpdesk.auth import sessions, sso
 from helpdesk.config import Settings
@@ -74,7 +75,10 @@ def callback():
     target = safe_next(session.pop(NEXT_KEY, None))
     try:
         claims = sso.finish(settings, request.args.to_dict(), pending, redirect_uri(settings))
-        user = sso.sign_in(settings, claims)
+        try:
+            user = sso.sign_in(settings, claims)
+        except IntegrityError:  # the same person's first sign-in in another tab created the account first
+            user = sso.sign_in(settings, claims)
     except sso.SsoRefused as refused:
         return _refused(settings, refused)
     session.clear()  # a fresh session at sign-in (no fixation)

@@ -257,6 +257,14 @@ def test_sign_out_ends_the_session_here_and_at_the_provider(client, ctx, queues,
     assert_signed_out(client)
 
 
+def test_sign_out_stays_local_when_the_provider_has_no_end_session_endpoint(client, ctx, queues, sso_on):
+    sso_on.end_session = False
+    round_trip(client)
+    resp = client.post("/logout")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/login"
+    assert_signed_out(client)
+
+
 def test_sign_out_of_a_password_session_stays_local(client, ctx, queues, sso_on, patient):
     client.post("/login", data={"email": patient.email, "password": PASSWORD})
     resp = client.post("/logout")
