@@ -362,6 +362,10 @@ def sign_in(settings: Settings, claims: dict[str, Any]) -> User:
         user = db.session.scalar(sa.select(User).where(User.email == email))
         if user is not None and not can_link_sso_account(user):
             raise SsoRefused("email_in_use", user_id=user.id)
+        if user is not None and db.session.scalar(sa.select(SsoIdentity.id).where(
+                SsoIdentity.user_id == user.id, SsoIdentity.issuer == issuer)) is not None:
+            # already linked to another person at this provider: an address reused there takes nothing over
+            raise SsoRefused("email_in_use", user_id=user.id, details={"linked": True})
         if user is None:
             user = User(email=email, display_name=_display_name(claims, email), role=mapping.role, active=True,
                         email_verified_at=now)

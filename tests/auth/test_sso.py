@@ -193,6 +193,16 @@ def test_a_patient_address_is_not_taken_over(client, ctx, queues, sso_on, make_u
     assert account().role == Role.PATIENT and account().id == patient.id
 
 
+def test_an_address_reused_at_the_provider_does_not_take_over_a_linked_account(client, ctx, queues, sso_on):
+    round_trip(client)  # Dana (subject u-1001) is linked
+    client.post("/logout")
+    sso_on.user["sub"] = "u-2002"  # someone else at the provider, now with Dana's address
+    resp, _ = round_trip(client)
+    assert resp.status_code == 403
+    assert refusal_reasons() == ["email_in_use"]
+    assert len(db.session.scalars(sa.select(SsoIdentity)).all()) == 1
+
+
 def test_the_provider_saying_no_is_refused(client, ctx, queues, sso_on):
     client.get("/login/sso")
     with client.session_transaction() as session:
