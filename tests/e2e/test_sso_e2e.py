@@ -9,10 +9,12 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from axe_playwright_python.sync_playwright import Axe
 
 from helpdesk.audit import AuditEvent
 from helpdesk.auth.models import Role, User
 from helpdesk.extensions import db
+from tests.e2e.test_patient_accessibility import blocking_violations
 
 pytestmark = pytest.mark.e2e
 
@@ -52,13 +54,16 @@ def test_sign_in_with_the_provider_to_the_agent_workspace_and_out(browser, sso_l
 
 def test_an_unknown_group_is_refused_in_the_browser(browser, sso_live, sso_on, ctx, queues):
     sso_on.user["groups"] = ["Radiology"]
+    axe = Axe()
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{sso_live}/login")
+    assert blocking_violations(page, axe) == []  # the sign-in page with its button
     page.get_by_role("link", name="Sign in with Riverside ID").click()
     page.wait_for_url(re.compile(r"/login/sso/callback"))
     assert page.get_by_role("heading", name="You are not signed in").is_visible()
     assert page.get_by_role("alert").inner_text().startswith("Your account is not in a group")
+    assert blocking_violations(page, axe) == []
     db.session.expire_all()
     reasons = [e.changes["reason"] for e in db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == "auth.sso_refused"))]
