@@ -109,10 +109,13 @@ def owes_second_factor(row: AuthSession, user: User) -> bool:
 
 def restart(user: User) -> AuthSession:
     """After this browser's user changed their password (every session ended): carry on
-    in a new session with a new key; a second factor already passed here stays passed."""
+    in a new session with a new key; a second factor already passed here stays passed, and
+    a single sign-on stays one."""
     old = current()
     passed = bool(old is not None and old.user_id == user.id and old.mfa_passed)
     session.pop(KEY_FIELD, None)
+    if passed and old is not None and sso_session_skips_local_mfa(old.method):
+        signing_in_with(old.method)
     return start(user, mfa_passed=True if passed else None)
 
 
