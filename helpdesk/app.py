@@ -20,6 +20,7 @@ from helpdesk.auth.lockedout_views import bp as lockedout_bp
 from helpdesk.auth.models import use_cheap_hashing
 from helpdesk.auth.password_views import bp as passwords_bp
 from helpdesk.auth.portal_views import bp as portal_link_bp
+from helpdesk.auth.sso_views import bp as sso_bp
 from helpdesk.auth.views import bp as auth_bp
 from helpdesk.cli import register_cli
 from helpdesk.clinical.views import bp as clinical_bp
@@ -87,6 +88,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(passwords_bp)
     app.register_blueprint(lockedout_bp)
     app.register_blueprint(portal_link_bp)
+    app.register_blueprint(sso_bp)
     app.register_blueprint(patient_bp)
     app.register_blueprint(agent_bp)
     app.register_blueprint(admin_bp)

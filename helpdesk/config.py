@@ -163,6 +163,20 @@ class Settings:
     # derived from SECRET_KEY) and how long a link works
     patient_link_secret: str | None = None
     patient_link_ttl_seconds: int = 120
+    # staff single sign-on with the hospital's OpenID Connect provider (helpdesk.auth.sso,
+    # docs/single-sign-on.md); off while oidc_issuer is None
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_provider_name: str = "hospital sign-in"  # the button: "Sign in with <name>"
+    oidc_scopes: str = "openid email profile"
+    oidc_groups_claim: str = "groups"
+    # (group, role) and (group, queue slug) pairs, in the order given
+    oidc_role_map: tuple[tuple[str, str], ...] = ()
+    oidc_queue_map: tuple[tuple[str, str], ...] = ()
+    # False: staff sign in through the provider only (local passwords refused for staff)
+    oidc_staff_local_passwords: bool = True
+    oidc_timeout: float = 10.0  # seconds for each call to the provider
 
     def __post_init__(self) -> None:
         """Production is served over TLS only: checked however the settings were built."""
@@ -176,6 +190,13 @@ class Settings:
         if parsed.scheme != "https" or not parsed.hostname:
             raise ConfigError(f"EXTERNAL_URL must be an https:// address in production, got {self.external_url!r}: "
                               "the help desk is only served over TLS (HSTS, Secure cookies)")
+        if self.oidc_issuer and urlparse(self.oidc_issuer).scheme != "https":
+            raise ConfigError(f"OIDC_ISSUER must be an https:// address in production, got {self.oidc_issuer!r}")
+
+    @property
+    def sso_enabled(self) -> bool:
+        """Staff single sign-on is configured (OIDC_ISSUER and the rest, checked at start-up)."""
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret and self.oidc_role_map)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -260,6 +281,7 @@ class Settings:
             **_patient_link_settings(env),
             **_scheduler_settings(env),
             **_observability_settings(env, name),
+            **_oidc_settings(env, name),
             **_mail_settings(env),
         )
 
@@ -327,6 +349,68 @@ def _scheduler_settings(env: dict[str, str]) -> dict[str, Any]:
     if not _SCHEDULE_PATH.fullmatch(schedule):
         raise ConfigError(f"PERIODIC_SCHEDULE must be module:attribute, got {schedule!r}")
     return {"scheduler_lease_seconds": lease, "scheduler_retry_seconds": retry, "periodic_schedule": schedule}
+
+
+OIDC_ROLES = ("agent", "supervisor", "admin")  # what a group may map to: staff roles only
+_QUEUE_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")  # as helpdesk.auth.services.SLUG_RE
+_BOOLEAN = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+def _group_map(env: dict[str, str], name: str, allowed: tuple[str, ...] | None = None) -> tuple[tuple[str, str], ...]:
+    """``group=value,group=value`` (a group may appear more than once; ``;`` also separates)."""
+    raw = (env.get(name) or "").strip()
+    pairs: list[tuple[str, str]] = []
+    for item in filter(None, (part.strip() for part in re.split(r"[,;\n]", raw))):
+        group, sep, value = item.rpartition("=")
+        group, value = group.strip(), value.strip()
+        if not sep or not group or not value:
+            raise ConfigError(f"{name} must be group=value pairs separated by commas, got {item!r}")
+        if allowed is not None and value not in allowed:
+            raise ConfigError(f"{name}: {group!r} maps to {value!r}; it must be one of {', '.join(allowed)}")
+        if allowed is None and not _QUEUE_SLUG.match(value):
+            raise ConfigError(f"{name}: {group!r} maps to {value!r}, which is not a queue slug")
+        pairs.append((group, value))
+    return tuple(pairs)
+
+
+def _oidc_settings(env: dict[str, str], name: str) -> dict[str, Any]:
+    issuer = (env.get("OIDC_ISSUER") or "").strip() or None  # exactly as the provider writes it in iss
+    given = sorted(k for k in env if k.startswith("OIDC_") and env[k].strip())
+    if issuer is None:
+        if given:
+            raise ConfigError(f"OIDC_ISSUER must be set when other OIDC_ settings are ({', '.join(given)})")
+        return {}
+    parsed = urlparse(issuer)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigError(f"OIDC_ISSUER must be the provider's https:// address, got {issuer!r}")
+    if name == "production" and parsed.scheme != "https":
+        raise ConfigError(f"OIDC_ISSUER must be an https:// address in production, got {issuer!r}")
+    for required in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_ROLE_MAP"):
+        if not (env.get(required) or "").strip():
+            raise ConfigError(f"{required} must be set when OIDC_ISSUER is")
+    role_map = _group_map(env, "OIDC_ROLE_MAP", OIDC_ROLES)
+    scopes = " ".join((env.get("OIDC_SCOPES") or "openid email profile").split())
+    if "openid" not in scopes.split():
+        raise ConfigError(f"OIDC_SCOPES must include openid, got {scopes!r}")
+    local = (env.get("OIDC_STAFF_LOCAL_PASSWORDS") or "true").strip().lower()
+    if local not in _BOOLEAN:
+        raise ConfigError(f"OIDC_STAFF_LOCAL_PASSWORDS must be true or false, got {local!r}")
+    provider_name = " ".join((env.get("OIDC_PROVIDER_NAME") or "hospital sign-in").split())
+    if len(provider_name) > 60:
+        raise ConfigError("OIDC_PROVIDER_NAME must be at most 60 characters")
+    claim = (env.get("OIDC_GROUPS_CLAIM") or "groups").strip()
+    return {
+        "oidc_issuer": issuer,
+        "oidc_client_id": env["OIDC_CLIENT_ID"].strip(),
+        "oidc_client_secret": env["OIDC_CLIENT_SECRET"],
+        "oidc_provider_name": provider_name,
+        "oidc_scopes": scopes,
+        "oidc_groups_claim": claim,
+        "oidc_role_map": role_map,
+        "oidc_queue_map": _group_map(env, "OIDC_QUEUE_MAP"),
+        "oidc_staff_local_passwords": _BOOLEAN[local],
+        "oidc_timeout": _float(env, "OIDC_TIMEOUT", 10.0, 1.0, 60.0),
+    }
 
 
 STORAGE_BACKENDS = ("database", "filesystem")

@@ -2,7 +2,7 @@
 
 from helpdesk.access.models import BreakGlassGrant
 from helpdesk.audit import AuditChainHead, AuditEvent, AuditSeal
-from helpdesk.auth.models import ApiToken, AuthSession, MfaRecoveryCode, User
+from helpdesk.auth.models import ApiToken, AuthSession, MfaRecoveryCode, SsoIdentity, User
 from helpdesk.auth.password_models import AccessRequest, AuthThrottle, IdentityCheck, PasswordResetToken
 from helpdesk.auth.portal_models import PatientIdentifier, PatientLink
 from helpdesk.clinical.models import AlertRecipient, ClinicalAlert, OnCallMember, OnCallShift
@@ -45,7 +45,7 @@ from helpdesk.tickets.workspace_models import Macro, SavedView, TicketMerge, Tic
 __all__ = [
     "ApiToken", "AuditChainHead", "IdempotencyKey", "AuditEvent", "AuditSeal", "AuthSession", "BreakGlassGrant", "Message",
     "MessageVersion", "MfaRecoveryCode", "ModelVersion", "OutboxJob", "Queue", "QueueMembership", "RequestRead",
-    "RoutingDecision", "RoutingLabel", "Ticket", "User",
+    "RoutingDecision", "RoutingLabel", "SsoIdentity", "Ticket", "User",
     # knowledge base
     "Article", "ArticleFeedback", "ArticleQueue", "ArticleVersion", "ArticleViewDay", "Deflection", "KbIndexState",
     "TicketArticleLink",

@@ -103,6 +103,22 @@ def can_sign_in(user: User) -> bool:
 def can_manage_accounts(user: User | None) -> bool:
     """Staff and integration accounts (the Users page and /api/v1/admin/users): active admins."""
     return is_admin(user) and user.active  # type: ignore[union-attr]
+def can_use_local_password(user: User, settings: Any) -> bool:
+    """With OIDC_STAFF_LOCAL_PASSWORDS=false staff sign in through the hospital's
+    provider only (helpdesk.auth.sso); patients always use their password."""
+    return not (user.is_staff and getattr(settings, "sso_enabled", False) and not settings.oidc_staff_local_passwords)
+
+
+def can_link_sso_account(user: User) -> bool:
+    """An existing account the provider's e-mail address names may be taken over by
+    single sign-on only when it is a staff account (never a patient's or an integration's)."""
+    return user.is_staff
+
+
+def sso_session_skips_local_mfa(method: str) -> bool:
+    """A session opened through the hospital's provider: the provider authenticated the
+    person (its own second factor), so no help desk code is asked for on top."""
+    return method == "sso"
 
 
 def can_change_roles(user: User | None) -> bool:

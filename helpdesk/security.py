@@ -85,7 +85,7 @@ def init_security(app: Flask) -> None:
         user = current_user._get_current_object()
         if row is None:
             return None
-        if row.mfa_passed and not (user.mfa_required and not user.mfa_enabled):
+        if not sessions.owes_second_factor(row, user):
             return None
         target = "auth.mfa_verify" if user.mfa_enabled else "auth.mfa_enrol"
         if request.endpoint in MFA_PENDING_ENDPOINTS or request.endpoint == target:

@@ -272,6 +272,7 @@ def client(app: Flask) -> FlaskClient:
 
 from tests.factories import *  # noqa: E402,F401,F403
 from tests.mailserver import smtp_server, use_smtp  # noqa: E402,F401  (fixtures for every area that sends mail)
+from tests.oidc_provider import oidc_provider, sso_on  # noqa: E402,F401  (a real OpenID Connect provider)
 from tests.redisserver import own_redis  # noqa: E402,F401  (a Redis the test can stop and start)
 
 

@@ -23,7 +23,7 @@ from helpdesk.admin import audit_search
 from helpdesk.admin import patients as patient_accounts
 from helpdesk.auth import activation, invites, mfa, services
 from helpdesk.auth.lockedout import placeholder_ids
-from helpdesk.auth.models import ApiToken, Role, User
+from helpdesk.auth.models import ApiToken, Role, SsoIdentity, User
 from helpdesk.errors import DomainError, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.formutil import choices
@@ -88,8 +88,9 @@ def users():
     rows = db.session.scalars(sa.select(User).where(User.role != Role.PATIENT).order_by(User.role, User.display_name))
     patients = db.session.scalar(sa.select(sa.func.count()).where(User.role == Role.PATIENT,
                                                                   User.id.not_in(placeholder_ids())))
+    sso_ids = set(db.session.scalars(sa.select(SsoIdentity.user_id)))  # they sign in through the provider
     return render_template("admin/users.html", users=list(rows), patients=patients, form=form, action=ActionForm(),
-                           roles=services.ASSIGNABLE_ROLES, me=_me()), (
+                           roles=services.ASSIGNABLE_ROLES, me=_me(), sso_ids=sso_ids), (
         422 if form.errors else 200
     )
 

@@ -239,6 +239,9 @@ class AuthSession(db.Model):
     # The second factor was given (or isn't needed: a patient without MFA).
     mfa_passed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     mfa_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    # How this browser signed in: "password" (then MFA here) or "sso" (the hospital's
+    # OpenID Connect provider authenticated the person: helpdesk.auth.sso).
+    method: Mapped[str] = mapped_column(sa.String(16), default="password", server_default="password")
 
     user: Mapped[User] = relationship()
 
@@ -256,3 +259,20 @@ class MfaRecoveryCode(db.Model):
     code_hash: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SsoIdentity(db.Model):
+    """A staff account's identity at the hospital's OpenID Connect provider: the ID
+    token's ``iss`` and ``sub`` (stable, unlike the e-mail address)."""
+
+    __tablename__ = "sso_identities"
+    __table_args__ = (sa.UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(sa.String(255))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 
 from helpdesk import audit
 from helpdesk.auth import sessions, throttle
@@ -24,6 +25,7 @@ from helpdesk.permissions import (
     can_manage_queue_members,
     can_set_availability,
     can_sign_in,
+    can_use_local_password,
     forget_memberships,
     is_admin,
     is_patient,
@@ -162,6 +164,11 @@ def change_role(*, actor: User | None, user: User, role: Role | str) -> User:
     return user
 
 
+class LocalPasswordDisabled(Exception):
+    """A staff account signing in with a password while OIDC_STAFF_LOCAL_PASSWORDS=false:
+    staff use the hospital's single sign-on (helpdesk.auth.sso)."""
+
+
 def authenticate(email: object, password: object) -> User | None:
     """The user if the credentials are right; the same work and answer otherwise.
 
@@ -181,6 +188,13 @@ def authenticate(email: object, password: object) -> User | None:
         with unit_of_work():  # kept: the refusal is raised after the commit
             audit.record("auth.sign_in_throttled", "user", user.id if user else None, actor_id=None, severity="warning")
         raise throttle.TooManyAttempts(wait)
+    if user is not None and can_sign_in(user) and not can_use_local_password(user, current_app.config["HELPDESK"]):
+        verify_dummy_password(pw)  # the same time as any other answer
+        with unit_of_work():  # kept: the refusal is raised after the commit
+            throttle.record_failure(keys)  # counted, so that addresses can't be probed freely
+            audit.record("auth.sign_in_refused", "user", user.id, actor_id=None, severity="warning",
+                         changes={"reason": "local_password_disabled"})
+        raise LocalPasswordDisabled()
     if user is None or not can_sign_in(user):
         verify_dummy_password(pw)
         ok = False

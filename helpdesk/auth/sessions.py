@@ -28,6 +28,7 @@ from helpdesk.auth.models import AuthSession, User
 from helpdesk.db import transactional, unit_of_work
 from helpdesk.extensions import db
 from helpdesk.i18n import SESSION_KEY, language_of, supported
+from helpdesk.permissions import sso_session_skips_local_mfa
 from helpdesk.proxy import client_address
 from helpdesk.timeutil import utcnow
 
@@ -63,34 +64,58 @@ def second_factor_needed(user: User) -> bool:
     return user.mfa_enabled or user.mfa_required
 
 
-def open_session(user: User, *, ip: str | None = None, mfa_passed: bool | None = None) -> tuple[AuthSession, str]:
-    """A new session row and its raw key (no commit: the caller commits)."""
+PASSWORD, SSO = "password", "sso"  # how a browser signed in (AuthSession.method)
+
+
+def open_session(user: User, *, ip: str | None = None, mfa_passed: bool | None = None,
+                 method: str = PASSWORD) -> tuple[AuthSession, str]:
+    """A new session row and its raw key (no commit: the caller commits). A session
+    opened through single sign-on owes no local second factor (the provider asked)."""
     raw = secrets.token_urlsafe(32)
     now = utcnow()
+    if mfa_passed is None:
+        mfa_passed = sso_session_skips_local_mfa(method) or not second_factor_needed(user)
     row = AuthSession(
         key_hash=hash_key(raw), user_id=user.id, created_at=now, last_seen_at=now, expires_at=now + max_lifetime(),
-        ip=(ip or "")[:45] or None, mfa_passed=not second_factor_needed(user) if mfa_passed is None else mfa_passed,
+        ip=(ip or "")[:45] or None, mfa_passed=mfa_passed, method=method,
     )
     db.session.add(row)
     db.session.flush()
     return row, raw
 
 
+def signing_in_with(method: str) -> None:
+    """The next ``login_user()`` of this request opens a session of this method
+    (flask-login's signal carries no arguments of ours)."""
+    g.sign_in_method = method
+
+
 def start(user: User, *, mfa_passed: bool | None = None) -> AuthSession:
     """Sign-in: a new session with a new key in the cookie (never a reused one)."""
+    method = g.pop("sign_in_method", PASSWORD)
     with unit_of_work():
-        row, raw = open_session(user, ip=client_address(), mfa_passed=mfa_passed)
+        row, raw = open_session(user, ip=client_address(), mfa_passed=mfa_passed, method=method)
     session[KEY_FIELD] = raw
     g.auth_session = row
     return row
 
 
+def owes_second_factor(row: AuthSession, user: User) -> bool:
+    """This session must still pass (or first set up) the help desk's own second factor."""
+    if sso_session_skips_local_mfa(row.method):
+        return False
+    return not row.mfa_passed or (user.mfa_required and not user.mfa_enabled)
+
+
 def restart(user: User) -> AuthSession:
     """After this browser's user changed their password (every session ended): carry on
-    in a new session with a new key; a second factor already passed here stays passed."""
+    in a new session with a new key; a second factor already passed here stays passed, and
+    a single sign-on stays one."""
     old = current()
     passed = bool(old is not None and old.user_id == user.id and old.mfa_passed)
     session.pop(KEY_FIELD, None)
+    if passed and old is not None and sso_session_skips_local_mfa(old.method):
+        signing_in_with(old.method)
     return start(user, mfa_passed=True if passed else None)
 
 

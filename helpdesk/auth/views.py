@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 
-from helpdesk.auth import activation, mfa, services, sessions
+from helpdesk.auth import activation, mfa, services, sessions, sso
 from helpdesk.auth.forms import LoginForm, MfaCodeForm, PasswordConfirmForm, RegisterForm
 from helpdesk.auth.throttle import TooManyAttempts
 from helpdesk.errors import DomainError
@@ -50,6 +50,10 @@ def login():
         except TooManyAttempts as err:  # the same for every address, known or not
             flash(_(err.message, minutes=err.minutes), "error")
             return render_template("auth/login.html", form=form), 429
+        except services.LocalPasswordDisabled:
+            flash(_("Staff sign in with %(provider)s, not with a help desk password. Use the button below.",
+                    provider=current_app.config["HELPDESK"].oidc_provider_name), "error")
+            return render_template("auth/login.html", form=form), 403
         if user is not None:
             session.clear()  # a fresh session at sign-in (no fixation)
             login_user(user)  # opens a server-side session with a new key (helpdesk.security)
@@ -69,9 +73,21 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    services.sign_out(current_user._get_current_object(), sessions.current())
+    row = sessions.current()
+    via_sso = row is not None and row.method == sessions.SSO
+    services.sign_out(current_user._get_current_object(), row)
     logout_user()
     session.clear()
+    settings = current_app.config["HELPDESK"]
+    if via_sso and settings.sso_enabled:
+        # RP-initiated logout: the provider's session ends too, when it offers the endpoint.
+        # A page, not a redirect: the sign-out form's CSP (form-action 'self') would block one.
+        provider_logout = sso.logout_url(settings, settings.external_url + url_for("auth.login"))
+        if provider_logout:
+            page = render_template("auth/signed_out_sso.html", provider_logout=provider_logout,
+                                   provider=settings.oidc_provider_name)
+            flash(_("You have signed out."), "info")  # for the sign-in page the provider sends the browser back to
+            return page
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 

@@ -22,6 +22,13 @@ earlier ones (e.g. an admin deactivating an account comes last).
 
 A route without a line fails ``test_every_route_has_an_entry``: add one when you add
 a route. Placeholders: see ``World.params``.
+
+Public routes (the sign-in pages, health checks, the help centre, single sign-on's start
+and callback) are in the table like any other: every role gets the same answer, or the
+signed-in are sent home (302). They have no object to hide, so no column is 404 because
+of who asks. A route that is off unless configured (inbound mail, single sign-on) answers
+404 to everyone here, with the suite's settings; ``SSO_MATRIX`` checks the single sign-on
+routes again with single sign-on configured against the test provider.
 """
 
 from __future__ import annotations
@@ -91,6 +98,9 @@ MATRIX: dict[str, Row] = {
     "auth.verify_email_resend":         T("POST /account/verify-email/resend",                 302, 302, 302, 302, 302, 302, 302),  # confirmed already: home
     "auth.verify_email_link":           T("GET /account/verify-email/{verify_token}",          410, 410, 410, 410, 410, 410, 410),
     "portal_link.open_link":            T("GET /patient-link/{link_token}",                    410, 410, 410, 410, 410, 410, 410),  # good links: tests/auth/test_patient_links.py
+    # staff single sign-on: public, off (404) unless OIDC_ISSUER is set; see SSO_MATRIX for it on
+    "sso.start":                        T("GET /login/sso",                                    404, 404, 404, 404, 404, 404, 404),
+    "sso.callback":                     T("GET /login/sso/callback",                           404, 404, 404, 404, 404, 404, 404),
     "i18n.switch":                      T("POST /language",                                    302, 302, 302, 302, 302, 302, 302, data={"language": "es", "next": "/"}),
     # patient pages
     "patient.get_help":                 T("GET /help",                                         302, 200, 200, 403, 403, 403, 403),
@@ -420,3 +430,30 @@ def test_permission_matrix(app: Flask, client, world: World):
             mismatches[endpoint] = {r: f"got {actual[r]}, expected {row.expected[r]}"
                                     for r in ROLES if actual[r] != row.expected[r]}
     assert not mismatches, "\n".join(f"{e}: {m}" for e, m in mismatches.items())
+
+
+# fmt: off
+# With single sign-on configured: "Sign in with …" sends the signed-out to the provider and the
+# signed-in home; a callback this browser did not start is refused (403, audited) whoever asks.
+SSO_MATRIX: dict[str, Row] = {
+    "sso.start":                        T("GET /login/sso",                                    302, 302, 302, 302, 302, 302, 302),
+    "sso.callback":                     T("GET /login/sso/callback?code=x&state=y",            403, 403, 403, 403, 403, 403, 403),
+}
+# fmt: on
+
+
+def test_single_sign_on_routes_when_configured(client, sso_on, patient, other_patient, agent, outsider_agent,
+                                               supervisor, admin):
+    world = World(users={"owner": patient, "other": other_patient, "agent": agent, "outsider": outsider_agent,
+                         "sup": supervisor, "admin": admin}, params={}, secrets={})
+    mismatches = {}
+    for endpoint, row in SSO_MATRIX.items():
+        actual = {role: None if row.expected[role] is None else _request(client, row, role, world, row.path).status_code
+                  for role in ROLES}
+        if actual != row.expected:
+            mismatches[endpoint] = actual
+    assert not mismatches, mismatches
+    with client.session_transaction() as session:
+        session.clear()
+    start = client.get("/login/sso")  # signed out: to the provider
+    assert start.headers["Location"].startswith(f"{sso_on.issuer}/authorize?")

@@ -33,6 +33,9 @@ DESKTOP = {"width": 1280, "height": 800}
 #: Routes of the permission matrix a patient or visitor reaches that are not pages.
 NOT_PAGES = {"core.healthz", "core.livez", "core.readyz", "core.favicon", "core.manifest", "metrics.metrics",
              "auth.session_status", "notify.download"}
+#: Staff single sign-on: off (404) with the suite's settings, and its pages are staff's; the
+#: sign-in page with its button and the refusal page are checked with axe in test_sso_e2e.py.
+STAFF_SIGN_ON = {"sso.start", "sso.callback"}
 
 
 def blocking_violations(page, axe: Axe) -> list[dict]:
@@ -46,7 +49,7 @@ def blocking_violations(page, axe: Axe) -> list[dict]:
 
 
 def patient_page_endpoints() -> set[str]:
-    return {e for e, (row, _roles) in patient_rows().items() if row.method == "GET"} - NOT_PAGES
+    return {e for e, (row, _roles) in patient_rows().items() if row.method == "GET"} - NOT_PAGES - STAFF_SIGN_ON
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
