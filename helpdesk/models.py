@@ -25,6 +25,7 @@ from helpdesk.notify.models import (
     NotifyPreference,
     OutgoingEmail,
 )
+from helpdesk.retention.models import LegalHold, PurgedTicket, RetentionPolicy, RetentionRun
 from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
 from helpdesk.sla.models import Notification, SlaCalendar, SlaMetric, SlaPolicy, TicketSla
 from helpdesk.sla.rollup import DashAgent, DashDay, DashSla, DashStaleDay, DashVolume
@@ -51,5 +52,7 @@ __all__ = [
     # notify and stored files
     # names of queues and help-centre topics in other languages
     "NameTranslation",
+    # retention
+    "LegalHold", "PurgedTicket", "RetentionPolicy", "RetentionRun",
     "StoredBlob", "Attachment", "CsatSurvey", "InboundMail", "NotifyDelivery", "NotifyPreference", "OutgoingEmail",
 ]
