@@ -87,6 +87,11 @@ def get_patient(user_id: int) -> User:
     return user
 
 
+def by_email(address: str) -> User | None:
+    """The patient account with this e-mail address (any case), or None."""
+    return db.session.scalar(_patients().where(sa.func.lower(User.email) == (address or "").strip().lower()))
+
+
 @dataclass(frozen=True)
 class Overview:
     user: User

@@ -43,12 +43,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from helpdesk import audit, storage
-from helpdesk.auth.models import Role, User
+from helpdesk.auth.models import User
 from helpdesk.auth.password_models import AccessRequest
 from helpdesk.db import transactional, unit_of_work
 from helpdesk.errors import Conflict, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.notify.models import Attachment, CsatSurvey, InboundMail
+from helpdesk.permissions import is_patient
 from helpdesk.retention.models import LegalHold, PurgedTicket, RetentionPolicy, RetentionRun
 from helpdesk.tickets import search
 from helpdesk.tickets.models import Message, MessageVersion, Status, Ticket
@@ -172,7 +173,7 @@ def place_hold(*, actor: User, reason: str, ticket: Ticket | None = None, patien
     text about a case and goes in the hold row, not the audit row)."""
     if (ticket is None) == (patient is None):
         raise ValidationFailed("A hold is on one request or on one patient.")
-    if patient is not None and patient.role != Role.PATIENT:
+    if patient is not None and not is_patient(patient):
         raise NotFound("No such patient account.")
     reason = _reason(reason)
     existing = db.session.scalar(sa.select(LegalHold).where(
@@ -408,3 +409,8 @@ def nightly_job() -> None:
     """The scheduled run (a real one; does nothing until an admin sets a period)."""
     if any(days is not None for days in policies().values()):
         run(dry_run=False, via="schedule")
+
+
+def run_job(actor_id: int) -> None:
+    """A real run an admin started from the retention page (the job takes the admin's id)."""
+    run(dry_run=False, actor_id=actor_id, via="admin")

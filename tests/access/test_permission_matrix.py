@@ -37,6 +37,7 @@ from helpdesk.auth import services as accounts
 from helpdesk.auth.models import ApiToken, Role
 from helpdesk.clinical.models import ClinicalAlert
 from helpdesk.extensions import db
+from helpdesk.retention import services as retention
 from helpdesk.sla import calendars as sla_calendars
 from tests.factories import bearer, login
 
@@ -184,6 +185,12 @@ MATRIX: dict[str, Row] = {
     "admin.patient_account":            T("GET /admin/patients/{owner_id}",                    302, 403, 403, 403, 403, 403, 200),
     "admin.patient_action":             T("POST /admin/patients/{owner_id}/reactivate",        302, 403, 403, 403, 403, 403, 302),
     "admin.patient_merge":              T("POST /admin/patients/{owner_id}/merge",             302, 403, 403, 403, 403, 403, 302),
+    "retention.page":                   T("GET /admin/retention",                              302, 403, 403, 403, 403, 403, 200),
+    "retention.periods":                T("POST /admin/retention/periods",                     302, 403, 403, 403, 403, 403, 302, data={"closed_tickets": "3650"}),
+    "retention.dry_run":                T("POST /admin/retention/dry-run",                     302, 403, 403, 403, 403, 403, 302),
+    "retention.run_now":                T("POST /admin/retention/run",                         302, 403, 403, 403, 403, 403, 302),
+    "retention.place_hold":             T("POST /admin/retention/holds",                       302, 403, 403, 403, 403, 302, 302, data={"reference": "{ref}", "reason": "Case 7"}),
+    "retention.release_hold":           T("POST /admin/retention/holds/{hold_id}/release",     302, 403, 403, 403, 403, 302, 302),
     "admin.calendar_list":              T("GET /admin/calendars",                              302, 403, 403, 403, 403, 403, 200),
     "admin.calendar_edit":              T("GET /admin/calendars/{calendar_id}",                302, 403, 403, 403, 403, 403, 200),
     "access.review":                    T("GET /admin/break-glass",                            302, 403, 403, 403, 403, 403, 200),
@@ -307,6 +314,7 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
         "candidate_id": candidate.id, "candidate2_id": candidate2.id, "shift_id": shift.id, "shift2_id": shift2.id,
         "reset_secret": "no-such-link-" + "0" * 30, "verify_token": "no-such-link-" + "0" * 30,
         "owner_id": patient.id,
+        "hold_id": retention.place_hold(actor=admin, ticket=ticket, reason="Matrix hold").id,
         "calendar_id": sla_calendars.create(actor_id=admin.id, name="Matrix calendar",
                                             spec={"timezone": "UTC", "hours": {"mon": [["08:00", "18:00"]]}}).id,
     }
@@ -356,7 +364,7 @@ def test_rows_request_their_own_endpoint(app: Flask):
     dummy = {k: 1 for k in ("ref", "queue_id", "user_id", "token_id", "article_id", "macro_id", "view_id",
                             "notification_id", "attachment_id", "held_id", "held2_id", "outbox_id", "grant_id",
                             "other_queue_id", "message_id", "alert_id", "clinician_id", "candidate_id",
-                            "candidate2_id", "shift_id", "shift2_id", "calendar_id", "owner_id")}
+                            "candidate2_id", "shift_id", "shift2_id", "calendar_id", "owner_id", "hold_id")}
     dummy |= {"slug": "a-slug", "category": "a-category", "survey_token": "tok", "reset_secret": "secret",
               "verify_token": "tok"}
     for endpoint, row in MATRIX.items():

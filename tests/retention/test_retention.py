@@ -44,7 +44,7 @@ def _attach(ticket: Ticket, data: bytes, ago: timedelta) -> Attachment:
 def _mail(sender: str, subject: str, body: str) -> InboundMail:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, "help@example.org", subject
-    msg["Message-ID"] = f"<{hashlib.sha1(body.encode()).hexdigest()}@example.org>"
+    msg["Message-ID"] = f"<{hashlib.sha256(body.encode()).hexdigest()}@example.org>"
     msg.set_content(body)
     return inbound.ingest(msg.as_bytes())
 
