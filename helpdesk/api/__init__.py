@@ -5,6 +5,7 @@ tickets       /api/v1/tickets (JSON)
 attachments   /api/v1/attachments/<id>, /api/v1/tickets/<ref>/messages/with-attachments (multipart)
 oncall        /api/v1/oncall (the clinical on-call roster)
 inbound_mail  /api/v1/inbound-mail (raw RFC 5322, the INBOUND_MAIL_TOKEN setting)
+admin         /api/v1/admin (retention, patient accounts, business calendars; admins only)
 docs          /api/v1/docs (Swagger UI); the document itself is /api/v1/openapi.json
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from flask import Flask, g, request
 from flask_smorest import Api
 
-from helpdesk.api import attachments, docs, inbound_mail, oncall, tickets
+from helpdesk.api import admin, attachments, docs, inbound_mail, oncall, tickets
 from helpdesk.api.schemas import TicketPatchIn
 from helpdesk.extensions import csrf
 
@@ -27,7 +28,7 @@ class HelpdeskApi(Api):
 
 api = HelpdeskApi()
 
-BLUEPRINTS = (tickets.blp, attachments.blp, oncall.blp, inbound_mail.blp)
+BLUEPRINTS = (tickets.blp, attachments.blp, oncall.blp, inbound_mail.blp, admin.blp)
 
 
 def init_api(app: Flask) -> None:

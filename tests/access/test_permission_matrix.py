@@ -184,7 +184,7 @@ MATRIX: dict[str, Row] = {
     "admin.patient_search":             T("GET /admin/patients",                               302, 403, 403, 403, 403, 403, 200),
     "admin.patient_account":            T("GET /admin/patients/{owner_id}",                    302, 403, 403, 403, 403, 403, 200),
     "admin.patient_action":             T("POST /admin/patients/{owner_id}/reactivate",        302, 403, 403, 403, 403, 403, 302),
-    "admin.patient_merge":              T("POST /admin/patients/{owner_id}/merge",             302, 403, 403, 403, 403, 403, 302),
+    "admin.patient_merge":              T("POST /admin/patients/{spare_id}/merge",             302, 403, 403, 403, 403, 403, 302),
     "retention.page":                   T("GET /admin/retention",                              302, 403, 403, 403, 403, 403, 200),
     "retention.periods":                T("POST /admin/retention/periods",                     302, 403, 403, 403, 403, 403, 302, data={"closed_tickets": "3650"}),
     "retention.dry_run":                T("POST /admin/retention/dry-run",                     302, 403, 403, 403, 403, 403, 302),
@@ -224,6 +224,20 @@ MATRIX: dict[str, Row] = {
     "api_attachments.TicketsWithAttachments": T("POST /api/v1/tickets/with-attachments",             401, 403, 403, 403, 403, 403, 403, 422),  # a creation: no one else's object to 404
     "api_attachments.Download":                T("GET /api/v1/attachments/{attachment_id}",           401, 200, 404, 200, 404, 200, 404, 200),
     "api_inbound_mail.InboundMail":            T("POST /api/v1/inbound-mail",                         404, 404, 404, 404, 404, 404, 404, 404),  # off unless configured
+    "api_admin.Retention":              T("GET /api/v1/admin/retention",                       401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.RetentionKind":          T("PUT /api/v1/admin/retention/closed_tickets",        401, 403, 403, 403, 403, 403, 200, 403, json={"days": 3650}),
+    "api_admin.RetentionDryRun":        T("POST /api/v1/admin/retention/dry-run",              401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.Holds":                  T("GET /api/v1/admin/retention/holds",                 401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.HoldItem":               T("DELETE /api/v1/admin/retention/holds/{hold2_id}",    401, 403, 403, 403, 403, 403, 204, 403),
+    "api_admin.Patients":               T("GET /api/v1/admin/patients",                        401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.PatientItem":            T("GET /api/v1/admin/patients/{owner_id}",             401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.PatientUnlock":          T("POST /api/v1/admin/patients/{spare_id}/unlock"  ,     401, 403, 403, 403, 403, 403, 422, 403),  # nothing to unlock
+    "api_admin.PatientReset":           T("POST /api/v1/admin/patients/{spare_id}/reset-password", 401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.PatientActive":          T("POST /api/v1/admin/patients/{spare_id}/deactivate", 401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.PatientMerge":           T("POST /api/v1/admin/patients/{spare_id}/merge",      401, 403, 403, 403, 403, 403, 200, 403, json={"into": "{spare2_id}"}),
+    "api_admin.Calendars":              T("GET /api/v1/admin/calendars",                       401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.CalendarPresets":        T("GET /api/v1/admin/calendars/presets",               401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.CalendarItem":           T("GET /api/v1/admin/calendars/{calendar_id}",         401, 403, 403, 403, 403, 403, 200, 403),
     "api_oncall.Roster":                T("GET /api/v1/oncall",                                401, 403, 403, 403, 403, 200, 200, 403),
     "api_oncall.Members":               T("POST /api/v1/oncall/members",                       401, 403, 403, 403, 403, 201, 409, 403, json={"user_id": "{candidate2_id}", "mode": "on"}),
     "api_oncall.MemberDuty":            T("PUT /api/v1/oncall/members/{clinician_id}/duty",    401, 403, 403, 403, 403, 200, 200, 403, json={"mode": "shifts"}),
@@ -304,6 +318,8 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
     secrets = {"token": portal_secret}
     for role, user in users.items():
         _t, secrets[role] = accounts.create_api_token(actor=None, name=f"{role} cli", user=user)
+    spare = make_user(Role.PATIENT, name="Sam Spare")  # the admin API's account actions change these two
+    spare2 = make_user(Role.PATIENT, name="Sue Spare")
     params = {
         "ref": ticket.reference, "queue_id": ticket.queue_id, "user_id": target.id, "token_id": token_row.id,
         "article_id": article.id, "slug": article.slug, "category": "signing-in", "macro_id": macro.id,
@@ -313,7 +329,8 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
         "grant_id": grant.id, "message_id": agent_note.id, "alert_id": alert.id, "clinician_id": clinician.id,
         "candidate_id": candidate.id, "candidate2_id": candidate2.id, "shift_id": shift.id, "shift2_id": shift2.id,
         "reset_secret": "no-such-link-" + "0" * 30, "verify_token": "no-such-link-" + "0" * 30,
-        "owner_id": patient.id,
+        "owner_id": patient.id, "spare_id": spare.id, "spare2_id": spare2.id,
+        "hold2_id": retention.place_hold(actor=admin, patient=spare2, reason="Matrix patient hold").id,
         "hold_id": retention.place_hold(actor=admin, ticket=ticket, reason="Matrix hold").id,
         "calendar_id": sla_calendars.create(actor_id=admin.id, name="Matrix calendar",
                                             spec={"timezone": "UTC", "hours": {"mon": [["08:00", "18:00"]]}}).id,
@@ -364,7 +381,8 @@ def test_rows_request_their_own_endpoint(app: Flask):
     dummy = {k: 1 for k in ("ref", "queue_id", "user_id", "token_id", "article_id", "macro_id", "view_id",
                             "notification_id", "attachment_id", "held_id", "held2_id", "outbox_id", "grant_id",
                             "other_queue_id", "message_id", "alert_id", "clinician_id", "candidate_id",
-                            "candidate2_id", "shift_id", "shift2_id", "calendar_id", "owner_id", "hold_id")}
+                            "candidate2_id", "shift_id", "shift2_id", "calendar_id", "owner_id", "hold_id", "spare_id",
+                            "spare2_id", "hold2_id")}
     dummy |= {"slug": "a-slug", "category": "a-category", "survey_token": "tok", "reset_secret": "secret",
               "verify_token": "tok"}
     for endpoint, row in MATRIX.items():
