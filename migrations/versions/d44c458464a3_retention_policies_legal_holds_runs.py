@@ -8,11 +8,10 @@ Revises: 208ee6a7d023
 Create Date: 2026-12-07 05:19:45.554532
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import helpdesk.timeutil
-
 
 # revision identifiers, used by Alembic.
 revision = 'd44c458464a3'
