@@ -68,3 +68,30 @@ def test_holds_from_the_ticket_page_and_the_patient_page(client, ctx, admin, sup
     client.post(f"/admin/retention/holds/{hold.id}/release")
     assert client.post("/admin/retention/holds", data={"reference": "HD-NOPE00", "reason": "abc"}).status_code == 404
     assert [a for a in _actions()] == ["retention.hold_placed", "retention.hold_placed", "retention.hold_released"]
+
+
+def test_a_purged_request_still_opens_for_staff_and_its_patient(client, ctx, supervisor, patient, make_ticket):
+    from datetime import timedelta
+
+    t = make_ticket(subject="Colonoscopy bill")
+    t.status, t.closed_at = Status.CLOSED, utcnow() - timedelta(days=40)
+    commit()
+    retention.set_policy(actor_id=None, kind="closed_tickets", days=30, via="cli")
+    assert retention.run(dry_run=False).counts["closed_tickets"] == 1
+    login(client, supervisor)
+    page = client.get(f"/agent/tickets/{t.reference}").get_data(as_text=True)
+    assert "De-identified under the retention policy" in page and "Colonoscopy" not in page
+    listing = client.get("/agent/tickets", query_string={"q": "colonoscopy", "status": "closed"})
+    assert listing.status_code == 200 and t.reference not in listing.get_data(as_text=True)
+    login(client, patient)
+    resp = client.get(f"/requests/{t.reference}")
+    assert resp.status_code == 200 and "Colonoscopy" not in resp.get_data(as_text=True)
+
+
+def test_the_nightly_job_is_on_the_schedule_once(ctx):
+    from helpdesk import periodic
+
+    (entry,) = [e for e in periodic.SCHEDULE if e.func is periodic.retention_job]
+    assert entry.cron == "30 2 * * *"
+    periodic.retention_job()  # no period set: nothing runs, nothing is recorded
+    assert retention.last_runs() == {"dry_run": None, "real": None}
