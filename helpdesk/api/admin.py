@@ -138,7 +138,7 @@ class Retention(MethodView):
 class RetentionKind(MethodView):
     @blp.arguments(PeriodIn)
     @blp.response(200, KindOut)
-    @_errors(400, 401, 403, 413, 422)
+    @_errors(400, 401, 403, 404, 413, 422)
     def put(self, data: dict[str, Any], kind: str):
         """Set (or with null remove) the period of one kind (audited)."""
         actor = _admin()
