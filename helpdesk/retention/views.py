@@ -27,6 +27,12 @@ bp = Blueprint("retention", __name__, url_prefix="/admin/retention")
 RUN_JOB = "helpdesk.retention.services.run_job"
 
 
+@bp.app_template_global("removed_by_retention")
+def removed_by_retention(subject: str | None) -> bool:
+    """A subject the retention job replaced (patient pages show it in the patient's language)."""
+    return subject == services.REMOVED_SUBJECT
+
+
 def _me() -> User:
     return current_user._get_current_object()
 

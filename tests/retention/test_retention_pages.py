@@ -88,6 +88,8 @@ def test_a_purged_request_still_opens_for_staff_and_its_patient(client, ctx, sup
     login(client, patient)
     resp = client.get(f"/requests/{t.reference}")
     assert resp.status_code == 200 and "Colonoscopy" not in resp.get_data(as_text=True)
+    assert "Removed under the data retention policy" in resp.get_data(as_text=True)
+    assert "Removed under the data retention policy" in client.get("/requests").get_data(as_text=True)
 
 
 def test_the_nightly_job_is_on_the_schedule_once(ctx):
