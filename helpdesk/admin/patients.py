@@ -154,6 +154,8 @@ MERGE_MOVES: tuple[str, ...] = (
     "attachments.uploaded_by_id", "notifications.user_id", "outgoing_emails.user_id",
     "identity_checks.patient_id", "access_requests.verified_user_id", "kb_article_feedback.user_id",
     "kb_deflections.user_id",
+    # a legal hold on the duplicate keeps covering its requests where they now are
+    "legal_holds.patient_id",
 )
 #: Columns left on the merged account, with why: its sign-in state ends with it, the audit
 #: log is append-only (its rows keep their ids; the tombstone points to the survivor), and
@@ -169,7 +171,8 @@ MERGE_STAYS: tuple[str, ...] = (
     "clinical_alerts.acknowledged_by_id", "identity_checks.agent_id", "kb_articles.author_id",
     "kb_articles.updated_by_id", "routing_labels.actor_id", "ticket_merges.actor_id", "ticket_presence.user_id",
     "clinical_alert_recipients.user_id", "kb_article_versions.author_id", "kb_ticket_links.linked_by_id",
-    "users.merged_into_id",
+    "users.merged_into_id", "legal_holds.created_by_id", "legal_holds.released_by_id",
+    "retention_policies.updated_by_id", "retention_runs.actor_id",
     # read markers: the survivor has none on the moved requests, so their replies show as new once
     "request_reads.user_id",
 )

@@ -185,3 +185,17 @@ def test_cli_sets_periods_and_prints_the_same_counts_for_dry_and_real_runs(app, 
     shown = app.test_cli_runner().invoke(retention_cli, ["show"])
     assert "closed_tickets: 365 days" in shown.output and "attachments: kept: no period set" in shown.output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RetentionRun)) == 2
+
+
+def test_a_hold_on_a_merged_away_patient_follows_the_requests(ctx, admin, make_ticket, patient, make_user):
+    from helpdesk.admin import patients as accounts
+
+    duplicate = make_user(name="Maria Dup")
+    t = make_ticket(requester=duplicate)
+    _close(t, OLD)
+    commit()
+    retention.place_hold(actor=admin, patient=duplicate, reason="Counsel letter")
+    retention.set_policy(actor_id=admin.id, kind="closed_tickets", days=30, via="cli")
+    accounts.merge(actor=admin, duplicate=duplicate, survivor=patient)
+    assert retention.run(dry_run=True).counts["closed_tickets"] == 0
+    assert [h.patient_id for h in retention.holds_for_patient(patient)] == [patient.id]
