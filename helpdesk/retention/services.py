@@ -42,7 +42,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from helpdesk import audit, storage
+from helpdesk import audit, jobs, storage
 from helpdesk.auth.models import User
 from helpdesk.auth.password_models import AccessRequest
 from helpdesk.db import transactional, unit_of_work
@@ -409,6 +409,13 @@ def nightly_job() -> None:
     """The scheduled run (a real one; does nothing until an admin sets a period)."""
     if any(days is not None for days in policies().values()):
         run(dry_run=False, via="schedule")
+
+
+@transactional
+def request_run(*, actor_id: int) -> None:
+    """A real run now, as a background job (``run_job``); audited when asked for."""
+    audit.record("retention.run_requested", "retention", None, actor_id=actor_id)
+    jobs.enqueue("helpdesk.retention.services.run_job", actor_id)
 
 
 def run_job(actor_id: int) -> None:

@@ -6,10 +6,8 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from helpdesk import jobs
 from helpdesk.admin import patients as patient_accounts
 from helpdesk.auth.models import Role, User
-from helpdesk.db import unit_of_work
 from helpdesk.errors import DomainError, Forbidden, NotFound
 from helpdesk.extensions import db
 from helpdesk.permissions import (
@@ -23,9 +21,6 @@ from helpdesk.retention.models import LegalHold
 from helpdesk.tickets.models import Ticket
 
 bp = Blueprint("retention", __name__, url_prefix="/admin/retention")
-
-RUN_JOB = "helpdesk.retention.services.run_job"
-
 
 @bp.app_template_global("removed_by_retention")
 def removed_by_retention(subject: str | None) -> bool:
@@ -76,8 +71,7 @@ def dry_run():
 @bp.post("/run")
 @role_required(Role.ADMIN)
 def run_now():
-    with unit_of_work():
-        jobs.enqueue(RUN_JOB, _me().id)
+    services.request_run(actor_id=_me().id)
     flash("Retention run started as a background job; its counts appear under 'Last run' when it finishes.",
           "success")
     return redirect(url_for("retention.page"))
