@@ -38,6 +38,7 @@ from helpdesk.logging_setup import configure_logging, init_request_ids
 from helpdesk.metrics import init_metrics
 from helpdesk.notify.views import bp as notify_bp
 from helpdesk.proxy import trust_proxies
+from helpdesk.retention.views import bp as retention_bp
 from helpdesk.routing.views import bp as routing_bp
 from helpdesk.routing.views import triage_bp
 from helpdesk.security import init_security
@@ -101,6 +102,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(workspace_bp)
     app.register_blueprint(notify_bp)
     app.register_blueprint(clinical_bp)
+    app.register_blueprint(retention_bp)
     init_api(app)
 
     register_error_handlers(app)

@@ -20,6 +20,7 @@ from helpdesk.extensions import db
 from helpdesk.i18n.cli import i18n_cli
 from helpdesk.kb.cli import kb_cli
 from helpdesk.notify.cli import mail_cli, storage_cli
+from helpdesk.retention.cli import retention_cli
 from helpdesk.routing.cli import routing_cli
 from helpdesk.sla.cli import sla_cli
 from helpdesk.tickets.macro_seed import seed_macros
@@ -267,3 +268,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(storage_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(oncall_cli)
+    app.cli.add_command(retention_cli)

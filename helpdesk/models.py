@@ -27,6 +27,7 @@ from helpdesk.notify.models import (
     NotifyPreference,
     OutgoingEmail,
 )
+from helpdesk.retention.models import LegalHold, PurgedTicket, RetentionPolicy, RetentionRun
 from helpdesk.routing.models import ModelVersion, RoutingDecision, RoutingLabel
 from helpdesk.sla.models import (
     Notification,
@@ -63,5 +64,7 @@ __all__ = [
     # notify and stored files
     # names of queues and help-centre topics in other languages
     "NameTranslation",
+    # retention
+    "LegalHold", "PurgedTicket", "RetentionPolicy", "RetentionRun",
     "StoredBlob", "Attachment", "CsatSurvey", "InboundMail", "NotifyDelivery", "NotifyPreference", "OutgoingEmail",
 ]

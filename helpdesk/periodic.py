@@ -50,6 +50,7 @@ from helpdesk.clinical.tasks import sweep_alerts
 from helpdesk.extensions import db
 from helpdesk.notify.attachments import sweep_orphans
 from helpdesk.notify.tasks import poll_imap_job, sweep_mail_job
+from helpdesk.retention import services as retention
 from helpdesk.sla.rollup import rollup_job
 from helpdesk.sla.tasks import sweep_job
 
@@ -132,6 +133,11 @@ def audit_prune_job() -> None:
     audit.prune(retention_days=current_app.config["HELPDESK"].audit_retention_days)
 
 
+def retention_job() -> None:
+    """Purge or de-identify what is past its retention period (nothing until an admin sets one)."""
+    retention.nightly_job()
+
+
 @dataclass(frozen=True)
 class Periodic:
     """One line of the schedule: run ``func`` every ``interval`` seconds, or at the
@@ -167,6 +173,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(prune_patient_links_job, interval=3600),
     Periodic(weekly_retrain_job, cron="0 3 * * 0", timeout=1800),
     Periodic(audit_prune_job, cron="0 4 * * 0", timeout=1800),
+    Periodic(retention_job, cron="30 2 * * *", timeout=3600),
 )
 
 

@@ -323,6 +323,16 @@ def can_manage_queue_members(user: User, queue_id: int) -> bool:
     return user.role == Role.SUPERVISOR and queue_id in member_queue_ids(user)
 
 
+def can_manage_legal_holds(user: User | None) -> bool:
+    """Legal holds (retention): admins and supervisors place and release them."""
+    return is_manager(user)
+
+
+def can_hold_ticket(user: User, ticket: Ticket) -> bool:
+    """A legal hold on this ticket: admins (any ticket, by reference), and supervisors who can see it."""
+    return is_admin(user) or (can_manage_legal_holds(user) and can_view_ticket(user, ticket))
+
+
 def can_be_assigned(user: User, ticket: Ticket) -> bool:
     return user.active and user.is_staff and ticket.queue_id in member_queue_ids(user)
 

@@ -100,6 +100,11 @@ def get_patient(user_id: int) -> User:
     return user
 
 
+def by_email(address: str) -> User | None:
+    """The patient account with this e-mail address (any case), or None."""
+    return db.session.scalar(_patients().where(sa.func.lower(User.email) == (address or "").strip().lower()))
+
+
 @dataclass(frozen=True)
 class Overview:
     user: User
@@ -166,6 +171,8 @@ MERGE_MOVES: tuple[str, ...] = (
     "kb_deflections.user_id",
     # the portal's identifiers of the patient: the survivor is found by every one of them
     "patient_identifiers.user_id",
+    # a legal hold on the duplicate keeps covering its requests where they now are
+    "legal_holds.patient_id",
 )
 #: Columns left on the merged account, with why: its sign-in state ends with it, the audit
 #: log is append-only (its rows keep their ids; the tombstone points to the survivor), and
@@ -188,6 +195,8 @@ MERGE_STAYS: tuple[str, ...] = (
     "users.merged_into_id", "sla_policy_versions.created_by_id", "sso_identities.user_id",
     # the integration account that asked for a sign-in link
     "patient_links.created_by_id",
+    "legal_holds.created_by_id", "legal_holds.released_by_id",
+    "retention_policies.updated_by_id", "retention_runs.actor_id",
     # read markers: the survivor has none on the moved requests, so their replies show as new once
     "request_reads.user_id",
 )

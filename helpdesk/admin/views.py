@@ -34,6 +34,7 @@ from helpdesk.permissions import (
     is_admin,
     role_required,
 )
+from helpdesk.retention import services as retention
 from helpdesk.sla import calendars
 from helpdesk.sla.clock import WEEKDAYS
 from helpdesk.tickets.models import Assignment, Queue, QueueMembership, Status, Ticket
@@ -459,7 +460,8 @@ def patient_search():
 def patient_account(user_id: int):
     user = patient_accounts.get_patient(user_id)
     return render_template("admin/patient.html", info=patient_accounts.overview(user, actor_id=_me().id),
-                           action=ActionForm(), now=utcnow())
+                           action=ActionForm(), now=utcnow(), legal_holds=retention.holds_for_patient(user),
+                           hold_target="patient", can_hold=True, purged=False)
 
 
 @bp.post("/patients/<int:user_id>/<any(unlock, reset, deactivate, reactivate):what>")

@@ -8,6 +8,7 @@ admin_users   /api/v1/admin/users (staff and integration accounts, administrator
 sla_admin     /api/v1/admin (SLA policies and queue settings, admins)
 patient_links /api/v1/patient-links (the portal's one-use patient sign-in links)
 inbound_mail  /api/v1/inbound-mail (raw RFC 5322, the INBOUND_MAIL_TOKEN setting)
+admin         /api/v1/admin (retention, patient accounts, business calendars; admins only)
 docs          /api/v1/docs (Swagger UI); the document itself is /api/v1/openapi.json
 
 What every operation shares, each a decorator or helper to put on a new endpoint:
@@ -23,6 +24,7 @@ from flask import Flask, current_app, g, request
 from flask_smorest import Api
 
 from helpdesk.api import (
+    admin,
     admin_users,
     attachments,
     docs,
@@ -48,7 +50,7 @@ class HelpdeskApi(Api):
 api = HelpdeskApi()
 
 BLUEPRINTS = (tickets.blp, attachments.blp, oncall.blp, inbound_mail.blp, admin_users.blp, sla_admin.blp,
-              patient_links.blp)
+              patient_links.blp, admin.blp)
 
 
 def _api_rate_limit() -> str:

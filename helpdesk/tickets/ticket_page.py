@@ -8,7 +8,8 @@ from flask_login import current_user
 
 from helpdesk.formutil import choices
 from helpdesk.kb.panels import reply_prefill, ticket_panel
-from helpdesk.permissions import break_glass_grant, member_queue_ids
+from helpdesk.permissions import break_glass_grant, can_hold_ticket, member_queue_ids
+from helpdesk.retention import services as retention
 from helpdesk.routing.services import routing_info
 from helpdesk.sla.services import open_timers, policy_detail
 from helpdesk.tickets import queries
@@ -62,6 +63,10 @@ def render_ticket_page(ticket, reply_form=None, move_form=None, status: int = 20
     return render_template(
         "agent/ticket.html",
         ticket=ticket,
+        legal_holds=retention.holds_for_ticket(ticket),
+        hold_target="ticket",
+        can_hold=can_hold_ticket(me, ticket),
+        purged=retention.is_purged(ticket),
         kb=ticket_panel(ticket, me),
         reply_form=reply_form,
         page_errors=errors,

@@ -45,6 +45,7 @@ from helpdesk.auth.models import ApiToken, Role
 from helpdesk.auth.portal_models import PatientIdentifier
 from helpdesk.clinical.models import ClinicalAlert
 from helpdesk.extensions import db
+from helpdesk.retention import services as retention
 from helpdesk.sla import calendars as sla_calendars
 from helpdesk.sla import policy_admin as sla_policy_admin
 from tests.factories import bearer, login
@@ -198,7 +199,13 @@ MATRIX: dict[str, Row] = {
     "admin.patient_search":             T("GET /admin/patients",                               302, 403, 403, 403, 403, 403, 200),
     "admin.patient_account":            T("GET /admin/patients/{owner_id}",                    302, 403, 403, 403, 403, 403, 200),
     "admin.patient_action":             T("POST /admin/patients/{owner_id}/reactivate",        302, 403, 403, 403, 403, 403, 302),
-    "admin.patient_merge":              T("POST /admin/patients/{owner_id}/merge",             302, 403, 403, 403, 403, 403, 302),
+    "admin.patient_merge":              T("POST /admin/patients/{spare_id}/merge",             302, 403, 403, 403, 403, 403, 302),
+    "retention.page":                   T("GET /admin/retention",                              302, 403, 403, 403, 403, 403, 200),
+    "retention.periods":                T("POST /admin/retention/periods",                     302, 403, 403, 403, 403, 403, 302, data={"closed_tickets": "3650"}),
+    "retention.dry_run":                T("POST /admin/retention/dry-run",                     302, 403, 403, 403, 403, 403, 302),
+    "retention.run_now":                T("POST /admin/retention/run",                         302, 403, 403, 403, 403, 403, 302),
+    "retention.place_hold":             T("POST /admin/retention/holds",                       302, 403, 403, 403, 403, 302, 302, data={"reference": "{ref}", "reason": "Case 7"}),
+    "retention.release_hold":           T("POST /admin/retention/holds/{hold_id}/release",     302, 403, 403, 403, 403, 302, 302),
     "admin.calendar_list":              T("GET /admin/calendars",                              302, 403, 403, 403, 403, 403, 200),
     "admin.calendar_edit":              T("GET /admin/calendars/{calendar_id}",                302, 403, 403, 403, 403, 403, 200),
     "sla_admin.policy_list":            T("GET /admin/sla-policies",                           302, 403, 403, 403, 403, 403, 200),
@@ -244,6 +251,20 @@ MATRIX: dict[str, Row] = {
     "api_sla_admin.Preview":            T("POST /api/v1/admin/sla-policies/preview",           401, 403, 403, 403, 403, 403, 200, 403, json={"name": "Draft", "targets": {"*": {"first_reply": {"seconds": 3600}}}}),
     "api_sla_admin.QueueSettings":      T("GET /api/v1/admin/queues/{queue_id}/settings",      401, 403, 403, 403, 403, 403, 200, 403),
     "api_patient_links.PatientLinks":   T("POST /api/v1/patient-links",                        401, 403, 403, 403, 403, 403, 403, 201, json={"system": "portal", "value": "M-1"}),  # unknown identifier: 404 (tests/auth/test_patient_links.py)
+    "api_admin.Retention":              T("GET /api/v1/admin/retention",                       401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.RetentionKind":          T("PUT /api/v1/admin/retention/closed_tickets",        401, 403, 403, 403, 403, 403, 200, 403, json={"days": 3650}),
+    "api_admin.RetentionDryRun":        T("POST /api/v1/admin/retention/dry-run",              401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.Holds":                  T("GET /api/v1/admin/retention/holds",                 401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.HoldItem":               T("DELETE /api/v1/admin/retention/holds/{hold2_id}",    401, 403, 403, 403, 403, 403, 204, 403),
+    "api_admin.Patients":               T("GET /api/v1/admin/patients",                        401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.PatientItem":            T("GET /api/v1/admin/patients/{owner_id}",             401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.PatientUnlock":          T("POST /api/v1/admin/patients/{spare_id}/unlock"  ,     401, 403, 403, 403, 403, 403, 422, 403),  # nothing to unlock
+    "api_admin.PatientReset":           T("POST /api/v1/admin/patients/{spare_id}/reset-password", 401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.PatientActive":          T("POST /api/v1/admin/patients/{spare_id}/deactivate", 401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.PatientMerge":           T("POST /api/v1/admin/patients/{spare_id}/merge",      401, 403, 403, 403, 403, 403, 200, 403, json={"into": "{spare2_id}"}),
+    "api_admin.Calendars":              T("GET /api/v1/admin/calendars",                       401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.CalendarPresets":        T("GET /api/v1/admin/calendars/presets",               401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin.CalendarItem":           T("GET /api/v1/admin/calendars/{calendar_id}",         401, 403, 403, 403, 403, 403, 200, 403),
     "api_oncall.Roster":                T("GET /api/v1/oncall",                                401, 403, 403, 403, 403, 200, 200, 403),
     "api_oncall.Members":               T("POST /api/v1/oncall/members",                       401, 403, 403, 403, 403, 201, 409, 403, json={"user_id": "{candidate2_id}", "mode": "on"}),
     "api_oncall.MemberDuty":            T("PUT /api/v1/oncall/members/{clinician_id}/duty",    401, 403, 403, 403, 403, 200, 200, 403, json={"mode": "shifts"}),
@@ -326,6 +347,8 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
     secrets = {"token": portal_secret}
     for role, user in users.items():
         _t, secrets[role] = accounts.create_api_token(actor=None, name=f"{role} cli", user=user)
+    spare = make_user(Role.PATIENT, name="Sam Spare")  # the admin API's account actions change these two
+    spare2 = make_user(Role.PATIENT, name="Sue Spare")
     params = {
         "ref": ticket.reference, "queue_id": ticket.queue_id, "user_id": target.id, "token_id": token_row.id,
         "article_id": article.id, "slug": article.slug, "category": "signing-in", "macro_id": macro.id,
@@ -339,6 +362,9 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
         "owner_id": patient.id,
         "policy_id": sla_policy_admin.create_policy(actor_id=admin.id, data={
             "name": "Matrix policy", "targets": {"*": {"first_reply": {"seconds": 3600}}}}).id,
+        "spare_id": spare.id, "spare2_id": spare2.id,
+        "hold2_id": retention.place_hold(actor=admin, patient=spare2, reason="Matrix patient hold").id,
+        "hold_id": retention.place_hold(actor=admin, ticket=ticket, reason="Matrix hold").id,
         "calendar_id": sla_calendars.create(actor_id=admin.id, name="Matrix calendar",
                                             spec={"timezone": "UTC", "hours": {"mon": [["08:00", "18:00"]]}}).id,
     }
@@ -388,7 +414,8 @@ def test_rows_request_their_own_endpoint(app: Flask):
     dummy = {k: 1 for k in ("ref", "queue_id", "user_id", "token_id", "article_id", "macro_id", "view_id",
                             "notification_id", "attachment_id", "held_id", "held2_id", "outbox_id", "grant_id",
                             "other_queue_id", "message_id", "alert_id", "clinician_id", "candidate_id",
-                            "candidate2_id", "shift_id", "shift2_id", "calendar_id", "owner_id", "policy_id")}
+                            "candidate2_id", "shift_id", "shift2_id", "calendar_id", "owner_id", "policy_id", "hold_id",
+                            "spare_id", "spare2_id", "hold2_id")}
     dummy |= {"slug": "a-slug", "category": "a-category", "survey_token": "tok", "reset_secret": "secret",
               "verify_token": "tok", "link_token": "tok"}
     for endpoint, row in MATRIX.items():

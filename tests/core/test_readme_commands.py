@@ -31,6 +31,10 @@ KNOWN: dict[str, tuple[str, str]] = {
         ('users create --email a@example.org --name "A Agent" --role agent --queue billing',
          "copper lantern meadow 42\ncopper lantern meadow 42\n"),
     "flask users list": ("users list", ""),
+    "flask retention show": ("retention show", ""),
+    "flask retention set closed_tickets 2555": ("retention set closed_tickets 2555", ""),
+    "flask retention run --dry-run": ("retention run --dry-run", ""),
+    "flask retention run": ("retention run", ""),
     "flask api-token create --name patient-portal": ("api-token create --name patient-portal", ""),
     "flask api-token create --name reports --scope read --expires-days 90":
         ("api-token create --name reports --scope read --expires-days 90", ""),
