@@ -31,6 +31,7 @@ from helpdesk.sla.rollup import DashAgent, DashDay, DashSla, DashStaleDay, DashV
 from helpdesk.storage import StoredBlob
 from helpdesk.tickets.models import Message, MessageVersion, Queue, QueueMembership, RequestRead, Ticket
 from helpdesk.tickets.workspace_models import Macro, SavedView, TicketMerge, TicketPresence
+from helpdesk.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiToken", "AuditChainHead", "AuditEvent", "AuditSeal", "AuthSession", "BreakGlassGrant", "Message",
@@ -52,4 +53,6 @@ __all__ = [
     # names of queues and help-centre topics in other languages
     "NameTranslation",
     "StoredBlob", "Attachment", "CsatSurvey", "InboundMail", "NotifyDelivery", "NotifyPreference", "OutgoingEmail",
+    # webhooks
+    "WebhookDelivery", "WebhookEndpoint",
 ]
