@@ -14,6 +14,7 @@ from flask import Flask
 from helpdesk import models  # noqa: F401  (registers every table on the metadata)
 from helpdesk.access.views import bp as access_bp
 from helpdesk.admin.views import bp as admin_bp
+from helpdesk.admin.webhooks import bp as admin_webhooks_bp
 from helpdesk.api import init_api
 from helpdesk.auth.lockedout_views import bp as lockedout_bp
 from helpdesk.auth.models import use_cheap_hashing
@@ -86,6 +87,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(patient_bp)
     app.register_blueprint(agent_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(admin_webhooks_bp)
     app.register_blueprint(access_bp)
     app.register_blueprint(routing_bp)
     app.register_blueprint(kb_bp)

@@ -47,3 +47,11 @@ class CalendarForm(FlaskForm):
     hours_sun = StringField("Sunday", validators=[Length(max=200)])
     us_federal = BooleanField("United States federal holidays (observed dates)", default=True)
     holidays = TextAreaField("Local holidays", validators=[Length(max=5000)])
+
+
+class WebhookForm(FlaskForm):
+    """A webhook endpoint; its events are checkboxes named ``events`` (read from the form)."""
+    url = StringField("URL", validators=[DataRequired(), Length(max=500)])
+    description = StringField("Description", validators=[Optional(), Length(max=200)])
+    allow_phi = BooleanField("May receive PHI: the request's subject and message, survey comments", default=False)
+    active = BooleanField("Active", default=True)
