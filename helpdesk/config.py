@@ -314,7 +314,8 @@ def _scheduler_settings(env: dict[str, str]) -> dict[str, Any]:
 
 
 def _webhook_settings(env: dict[str, str], name: str) -> dict[str, Any]:
-    raw = (env.get("WEBHOOK_RETRY_SCHEDULE") or "10,60,300,1800,7200,21600").strip()
+    raw = env.get("WEBHOOK_RETRY_SCHEDULE")  # set but empty: no retries
+    raw = ("10,60,300,1800,7200,21600" if raw is None else raw).strip()
     try:
         waits = tuple(int(part) for part in raw.split(",") if part.strip())
     except ValueError:

@@ -163,6 +163,8 @@ def test_settings():
     s = Settings.from_env({"HELPDESK_ENV": "development", "WEBHOOK_RETRY_SCHEDULE": "5, 30,600"})
     assert s.webhook_retry_seconds == (5, 30, 600) and not s.webhook_require_https
     assert s.webhook_timeout_seconds == 10.0
+    assert Settings.from_env({"HELPDESK_ENV": "development", "WEBHOOK_RETRY_SCHEDULE": ""}).webhook_retry_seconds == ()
+    assert Settings.from_env({"HELPDESK_ENV": "development"}).webhook_retry_seconds == (10, 60, 300, 1800, 7200, 21600)
     prod = Settings.from_env({"HELPDESK_ENV": "production", "SECRET_KEY": "x" * 32, "EXTERNAL_URL": "https://hd.example",
                               "HELPDESK_PHONE": "(555) 123-4567"})
     assert prod.webhook_require_https
