@@ -164,7 +164,7 @@ MERGE_STAYS: tuple[str, ...] = (
     "clinical_alerts.acknowledged_by_id", "identity_checks.agent_id", "kb_articles.author_id",
     "kb_articles.updated_by_id", "routing_labels.actor_id", "ticket_merges.actor_id", "ticket_presence.user_id",
     "clinical_alert_recipients.user_id", "kb_article_versions.author_id", "kb_ticket_links.linked_by_id",
-    "users.merged_into_id",
+    "users.merged_into_id", "webhook_endpoints.created_by_id",
     # read markers: the survivor has none on the moved requests, so their replies show as new once
     "request_reads.user_id",
 )

@@ -214,6 +214,8 @@ def replay(delivery: WebhookDelivery, *, actor: User | None) -> WebhookDelivery:
     require_admin(actor, "Only admins manage webhooks.")
     if delivery.status not in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):
         raise Conflict("This delivery is still being attempted; it can be replayed once it is delivered or failed.")
+    if not delivery.endpoint.active:
+        raise Conflict("This endpoint is inactive: make it active, then replay the delivery.")
     audit.record("webhook.delivery_replayed", "webhook_endpoint", delivery.endpoint_id,
                  actor_id=actor.id if actor else None,
                  changes={"delivery_id": delivery.id, "event": delivery.event,
@@ -294,7 +296,7 @@ def deliver(uid: str) -> str | None:
                                   event=row.event)
         try:
             code = post(endpoint.url, body=body, headers=headers, timeout=settings.webhook_timeout_seconds)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ValueError, OSError) as exc:
             error = type(exc).__name__  # the class only: no text from the other side
         else:
             if not 200 <= code < 300:

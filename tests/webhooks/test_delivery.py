@@ -163,3 +163,16 @@ def test_a_delivery_job_run_twice_sends_once(ctx, receiver, configure, make_tick
     [d] = _deliveries(endpoint)
     assert services.deliver(d.uid) is None and services.deliver("0" * 32) is None
     assert len(receiver.requests) == 1
+
+
+def test_a_replay_waits_for_the_endpoint_to_be_active(ctx, receiver, make_ticket, admin):
+    endpoint = _endpoint(receiver, "/hook", ["ticket.created"])
+    make_ticket()
+    [d] = _deliveries(endpoint)
+    services.update_endpoint(endpoint, actor=admin, active=False)
+    with pytest.raises(Exception, match="inactive"):
+        services.replay(d, actor=admin)
+    services.update_endpoint(endpoint, actor=admin, active=True)
+    services.replay(d, actor=admin)
+    run_jobs()
+    assert len(receiver.at("/hook")) == 2
