@@ -273,48 +273,52 @@ def deliver(uid: str) -> str | None:
         ).rowcount
     if not claimed:
         return None
-    row = db.session.scalar(sa.select(WebhookDelivery).where(WebhookDelivery.uid == uid))
-    db.session.refresh(row)
-    endpoint = row.endpoint
-    db.session.refresh(endpoint)
     code: int | None = None
     error: str | None = None
     permanent = False
-    phi_ticket: Ticket | None = None
-    if not endpoint.active:
-        error, permanent = "endpoint inactive", True
-    elif problem := url_problem(endpoint.url, settings):
-        error, permanent = f"address refused: {problem}"[:200], True
-    else:
-        if endpoint.allow_phi:
-            payload, phi_ticket = _with_phi(row)
+    phi_reference: str | None = None
+    request: tuple[str, bytes, dict[str, str]] | None = None
+    with unit_of_work():  # read what to send; the transaction ends before the request goes out
+        row = db.session.scalar(sa.select(WebhookDelivery).where(WebhookDelivery.uid == uid))
+        db.session.refresh(row)
+        endpoint = row.endpoint
+        db.session.refresh(endpoint)
+        if not endpoint.active:
+            error, permanent = "endpoint inactive", True
+        elif problem := url_problem(endpoint.url, settings):
+            error, permanent = f"address refused: {problem}"[:200], True
         else:
             payload = row.payload
-        body = signing.encode(payload)
-        stamp = int(time.time())
-        headers = signing.headers(secret=endpoint.secret, timestamp=stamp, body=body, delivery_id=row.uid,
-                                  event=row.event)
+            if endpoint.allow_phi:
+                payload, phi_ticket = _with_phi(row)
+                phi_reference = phi_ticket.reference if phi_ticket is not None else None
+            body = signing.encode(payload)
+            headers = signing.headers(secret=endpoint.secret, timestamp=int(time.time()), body=body,
+                                      delivery_id=row.uid, event=row.event)
+            request = (endpoint.url, body, headers)
+    if request is not None:
+        url, body, headers = request
         try:
-            code = post(endpoint.url, body=body, headers=headers, timeout=settings.webhook_timeout_seconds)
+            code = post(url, body=body, headers=headers, timeout=settings.webhook_timeout_seconds)
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ValueError, OSError) as exc:
             error = type(exc).__name__  # the class only: no text from the other side
         else:
             if not 200 <= code < 300:
                 error = f"HTTP {code}" + (" (redirects are not followed)" if 300 <= code < 400 else "")
-    return _record_attempt(row, code=code, error=error, permanent=permanent, phi_ticket=phi_ticket,
+    return _record_attempt(row, code=code, error=error, permanent=permanent, phi_reference=phi_reference,
                            settings=settings)
 
 
 def _record_attempt(row: WebhookDelivery, *, code: int | None, error: str | None, permanent: bool,
-                    phi_ticket: Ticket | None, settings: Settings) -> str:
+                    phi_reference: str | None, settings: Settings) -> str:
     with unit_of_work():
         now = utcnow()
         row.claimed_at = None
         row.attempts += 1
         row.last_attempt_at, row.response_code = now, code
-        if phi_ticket is not None:
+        if phi_reference is not None:
             # patient text left the help desk: a disclosure, audited like any read of it
-            audit.record("webhook.phi_sent", "ticket", phi_ticket.reference, actor_id=None, severity="warning",
+            audit.record("webhook.phi_sent", "ticket", phi_reference, actor_id=None, severity="warning",
                          changes={"endpoint_id": row.endpoint_id, "delivery_id": row.id, "event": row.event,
                                   "response_code": code})
         if error is None:
