@@ -13,12 +13,14 @@ from flask import Flask
 
 from helpdesk import models  # noqa: F401  (registers every table on the metadata)
 from helpdesk.access.views import bp as access_bp
+from helpdesk.admin.sla_views import bp as sla_admin_bp
 from helpdesk.admin.views import bp as admin_bp
 from helpdesk.admin.webhooks import bp as admin_webhooks_bp
 from helpdesk.api import init_api
 from helpdesk.auth.lockedout_views import bp as lockedout_bp
 from helpdesk.auth.models import use_cheap_hashing
 from helpdesk.auth.password_views import bp as passwords_bp
+from helpdesk.auth.portal_views import bp as portal_link_bp
 from helpdesk.auth.views import bp as auth_bp
 from helpdesk.cli import register_cli
 from helpdesk.clinical.views import bp as clinical_bp
@@ -37,6 +39,7 @@ from helpdesk.metrics import init_metrics
 from helpdesk.notify.views import bp as notify_bp
 from helpdesk.proxy import trust_proxies
 from helpdesk.routing.views import bp as routing_bp
+from helpdesk.routing.views import triage_bp
 from helpdesk.security import init_security
 from helpdesk.sla.views import bp as sla_bp
 from helpdesk.templating import init_templating
@@ -84,12 +87,15 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(passwords_bp)
     app.register_blueprint(lockedout_bp)
+    app.register_blueprint(portal_link_bp)
     app.register_blueprint(patient_bp)
     app.register_blueprint(agent_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(admin_webhooks_bp)
+    app.register_blueprint(sla_admin_bp)
     app.register_blueprint(access_bp)
     app.register_blueprint(routing_bp)
+    app.register_blueprint(triage_bp)
     app.register_blueprint(kb_bp)
     app.register_blueprint(sla_bp)
     app.register_blueprint(workspace_bp)

@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from helpdesk import demo, jobs, periodic
 from helpdesk.audit_cli import audit_cli
 from helpdesk.auth import mfa, services
-from helpdesk.auth.models import ApiToken, Role, User
+from helpdesk.auth.models import ApiToken, Role, Scope, User
 from helpdesk.clinical.cli import oncall_cli
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
@@ -110,7 +110,12 @@ def mfa_reset_cmd(email: str) -> None:
 @token_cli.command("create")
 @click.option("--name", required=True, help="What the token is for, e.g. 'patient-portal'.")
 @click.option("--user", "user_email", default=None, help="Issue for an existing account instead.")
-def create_token_cmd(name: str, user_email: str | None) -> None:
+@click.option("--scope", "scopes", multiple=True, type=click.Choice([s.value for s in Scope]),
+              help="read, create or manage (repeat for several; default: all three).")
+@click.option("--expires-days", type=int, default=365, show_default=True, help="Lifetime in days (1-730).")
+@click.option("--no-expiry", is_flag=True, help="The token does not expire.")
+def create_token_cmd(name: str, user_email: str | None, scopes: tuple[str, ...], expires_days: int,
+                     no_expiry: bool) -> None:
     """Create a bearer token; it is printed once and only its hash is stored."""
     user = None
     if user_email:
@@ -118,18 +123,40 @@ def create_token_cmd(name: str, user_email: str | None) -> None:
         if user is None:
             raise click.ClickException("No such account.")
     try:
-        token, secret = services.create_api_token(actor=None, name=name, user=user)
+        token, secret = services.create_api_token(actor=None, name=name, user=user, scopes=scopes or None,
+                                                  expires_in_days=None if no_expiry else expires_days)
     except DomainError as err:
         _fail(err)
-    click.echo(f"Token {token.id} for {token.user.email} ({token.user.role.value}). Store it now; it is not shown again:")
+    expires = f"expires {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else "does not expire"
+    click.echo(f"Token {token.id} for {token.user.email} ({token.user.role.value}), scopes {token.scopes}, "
+               f"{expires}. Store it now; it is not shown again:")
     click.echo(secret)
 
 
 @token_cli.command("list")
 def list_tokens_cmd() -> None:
     for t in db.session.scalars(sa.select(ApiToken).order_by(ApiToken.id)):
-        state = "revoked" if t.revoked_at else "active"
-        click.echo(f"{t.id:>4}  {t.prefix}…  {state:<8} {t.name}  ({t.user.email})")
+        expires = f"until {t.expires_at:%Y-%m-%d %H:%M}" if t.expires_at and t.state == "active" else ""
+        click.echo(f"{t.id:>4}  {t.prefix}…  {t.state:<8} [{t.scopes}] {expires} {t.name}  ({t.user.email})")
+
+
+@token_cli.command("rotate")
+@click.argument("token_id", type=int)
+@click.option("--overlap-minutes", type=int, default=0, show_default=True,
+              help="How long the old secret keeps working (0: revoked now; at most 1440).")
+def rotate_token_cmd(token_id: int, overlap_minutes: int) -> None:
+    """A new secret for a token (same name, account, scopes, lifetime); printed once."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise click.ClickException("No such token.")
+    try:
+        new, secret = services.rotate_api_token(actor=None, token=token, overlap_minutes=overlap_minutes)
+    except DomainError as err:
+        _fail(err)
+    old = "revoked now" if overlap_minutes == 0 else f"works until {token.expires_at:%Y-%m-%d %H:%M} UTC"
+    click.echo(f"Token {token_id} rotated: the old secret {old}. New token {new.id}; store it now, "
+               "it is not shown again:")
+    click.echo(secret)
 
 
 @token_cli.command("revoke")

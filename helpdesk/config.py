@@ -14,6 +14,8 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from limits import parse_many
+
 Environment = Literal["development", "testing", "production"]
 ENVIRONMENTS: tuple[str, ...] = ("development", "testing", "production")
 
@@ -85,6 +87,8 @@ class Settings:
     max_subject_chars: int = 200
     max_request_bytes: int = 1_048_576
     login_rate_limit: str = "10 per minute;50 per hour"
+    # every /api request, per bearer token (per address without one): flask-limiter notation
+    api_rate_limit: str = "600 per minute"
     page_size: int = 25
     jobs_inline: bool = True
     # outgoing mail (helpdesk.notify.mail): no SMTP_HOST = mails are stored, not sent
@@ -161,6 +165,10 @@ class Settings:
     prometheus_multiproc_dir: Path | None = None
     log_format: str = "json"  # json | text; from_env: json in production, text otherwise
     log_level: str = "INFO"
+    # the patient portal's sign-in links (helpdesk.auth.portal): HMAC-SHA256 key (None: one
+    # derived from SECRET_KEY) and how long a link works
+    patient_link_secret: str | None = None
+    patient_link_ttl_seconds: int = 120
 
     def __post_init__(self) -> None:
         """Production is served over TLS only: checked however the settings were built."""
@@ -223,6 +231,11 @@ class Settings:
             if not pager_secret or len(pager_secret) < 16:
                 raise ConfigError("PAGER_WEBHOOK_SECRET must be set (at least 16 characters) when "
                                   "PAGER_WEBHOOK_URL is: every page is signed with it")
+        api_rate_limit = (env.get("API_RATE_LIMIT") or "600 per minute").strip()
+        try:
+            parse_many(api_rate_limit)
+        except ValueError:
+            raise ConfigError(f"API_RATE_LIMIT must be a rate such as '600 per minute', got {api_rate_limit!r}") from None
         return cls(
             env=name,  # type: ignore[arg-type]
             secret_key=secret,
@@ -235,6 +248,7 @@ class Settings:
             routing_margin=_float(env, "ROUTING_MARGIN", 0.70, 0.0, 1.0),
             routing_model_recheck_seconds=_float(env, "ROUTING_MODEL_RECHECK_SECONDS", 30.0, 0.0, 60.0),
             page_size=_int(env, "PAGE_SIZE", 25, 5, 200),
+            api_rate_limit=api_rate_limit,
             jobs_inline=redis_url is None,
             session_idle_minutes_staff=_int(env, "SESSION_IDLE_MINUTES_STAFF", MAX_IDLE_MINUTES_STAFF, 1,
                                             MAX_IDLE_MINUTES_STAFF),
@@ -249,6 +263,7 @@ class Settings:
             emergency_ack_minutes=_int(env, "EMERGENCY_ACK_MINUTES", 5, 1, 120),
             pager_webhook_url=pager_url,
             pager_webhook_secret=pager_secret if pager_url else None,
+            **_patient_link_settings(env),
             **_scheduler_settings(env),
             **_webhook_settings(env, name),
             **_observability_settings(env, name),
@@ -295,6 +310,14 @@ class Settings:
             "OPENAPI_URL_PREFIX": "/api/v1",
             "OPENAPI_JSON_PATH": "openapi.json",
         }
+
+
+def _patient_link_settings(env: dict[str, str]) -> dict[str, Any]:
+    secret = env.get("PATIENT_LINK_SECRET") or None
+    if secret is not None and len(secret) < 32:
+        raise ConfigError("PATIENT_LINK_SECRET must be at least 32 characters")
+    return {"patient_link_secret": secret,
+            "patient_link_ttl_seconds": _int(env, "PATIENT_LINK_TTL_SECONDS", 120, 10, 900)}
 
 
 SMTP_SECURITY = ("starttls", "tls", "none")

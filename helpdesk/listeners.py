@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from helpdesk import audit
 from helpdesk.audit import AuditEvent
 from helpdesk.sla import policies
-from helpdesk.sla.models import SlaCalendar, SlaPolicy
+from helpdesk.sla.models import SlaCalendar, SlaPolicy, SlaPolicyVersion, SlaQueueSettings
 from helpdesk.tickets import models as tickets
 from helpdesk.tickets.models import Message, MessageVersion
 from helpdesk.tickets.search import prepare_connection
@@ -54,7 +54,7 @@ LISTENERS: list[tuple[Any, str, Callable[..., Any]]] = [
     # the audit log's event hashes
     (Session, "before_flush", audit.hash_new_events),
     # the SLA policy cache
-    *[(model, name, policies.invalidate) for model in (SlaPolicy, SlaCalendar)
+    *[(model, name, policies.invalidate) for model in (SlaPolicy, SlaCalendar, SlaPolicyVersion, SlaQueueSettings)
       for name in ("after_insert", "after_update", "after_delete")],
     (Session, "after_soft_rollback", policies.invalidate),
     # ticket search: SQL functions on SQLite, the trigram threshold on PostgreSQL

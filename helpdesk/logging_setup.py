@@ -39,6 +39,8 @@ _PATTERNS = [
     (re.compile(r"/password/reset/[^\s\"'?#/]+"), "/password/reset/[token]"),
     # so do e-mail activation links (helpdesk.auth.activation)
     (re.compile(r"/account/verify-email/(?!resend\b)[^\s\"'?#/]+"), "/account/verify-email/[token]"),
+    # and the portal's one-use sign-in links (helpdesk.auth.portal)
+    (re.compile(r"/patient-link/[^\s\"'?#/]+"), "/patient-link/[token]"),
     (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "[email]"),
     (re.compile(r"\+?\d[\d\s().-]{7,}\d"), "[number]"),
     (re.compile(r"\b\d{1,4}[/-]\d{1,2}[/-]\d{1,4}\b"), "[date]"),

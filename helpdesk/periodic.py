@@ -44,8 +44,8 @@ from rq.cron import CronJob
 from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 from rq.utils import now
 
-from helpdesk import audit, jobs
-from helpdesk.auth import sessions, throttle
+from helpdesk import audit, idempotency, jobs
+from helpdesk.auth import portal, sessions, throttle
 from helpdesk.clinical.tasks import sweep_alerts
 from helpdesk.extensions import db
 from helpdesk.notify.attachments import sweep_orphans
@@ -118,6 +118,16 @@ def prune_sessions_job() -> None:
     sessions.prune_job()
 
 
+def idempotency_purge_job() -> None:
+    """Forget API idempotency keys (and the answers kept with them) older than 24 hours."""
+    idempotency.purge()
+
+
+def prune_patient_links_job() -> None:
+    """Forget the portal's sign-in links that expired more than a day ago."""
+    portal.prune_links()
+
+
 def audit_seal_job() -> None:
     """Chain the audit events written since the last run into one sealed batch."""
     audit.seal()
@@ -160,6 +170,8 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(attachment_sweep_job, cron="17 * * * *"),
     Periodic(auth_throttle_prune_job, interval=3600),
     Periodic(prune_sessions_job, interval=3600),
+    Periodic(idempotency_purge_job, interval=3600),
+    Periodic(prune_patient_links_job, interval=3600),
     Periodic(weekly_retrain_job, cron="0 3 * * 0", timeout=1800),
     Periodic(audit_prune_job, cron="0 4 * * 0", timeout=1800),
 )

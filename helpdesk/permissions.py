@@ -17,7 +17,7 @@ from flask import g, has_app_context, redirect, url_for
 from flask_login import current_user
 
 from helpdesk.access.models import BreakGlassGrant
-from helpdesk.auth.models import Role, User
+from helpdesk.auth.models import ApiToken, Role, Scope, User
 from helpdesk.clinical.queries import clinical_queue, is_recipient
 from helpdesk.errors import Forbidden, NotFound
 from helpdesk.extensions import db, login_manager
@@ -83,6 +83,11 @@ def is_admin(user: Any) -> bool:
     return getattr(user, "role", None) == Role.ADMIN
 
 
+def can_manage_sla(user: Any) -> bool:
+    """SLA policies and queue settings (pages, API, and the CLI as the system): admins."""
+    return is_admin(user) and bool(getattr(user, "active", False))
+
+
 def require_admin(actor: User | None, message: str) -> None:
     """Admin-only service actions. ``actor`` None is the system (CLI, seeds, jobs)."""
     if actor is not None and not is_admin(actor):
@@ -93,6 +98,11 @@ def can_sign_in(user: User) -> bool:
     """Integration accounts authenticate with API tokens only: no password, no
     interactive sign-in, no two-step setup, no password reset."""
     return user.role != Role.INTEGRATION
+
+
+def can_manage_accounts(user: User | None) -> bool:
+    """Staff and integration accounts (the Users page and /api/v1/admin/users): active admins."""
+    return is_admin(user) and user.active  # type: ignore[union-attr]
 
 
 def can_change_roles(user: User | None) -> bool:
@@ -112,6 +122,15 @@ def dashboard_queue_ids(user: User) -> set[int] | None:
 def can_create_for_patients(user: User) -> bool:
     """Integration tokens (the portal) create requests on a patient's behalf."""
     return user.role == Role.INTEGRATION
+
+
+def token_has_scope(token: ApiToken, scope: Scope) -> bool:
+    """May this API token do what ``scope`` covers (docs/api.md, "Tokens and scopes")?
+    Scopes only narrow what the token's account may do: every other rule still applies."""
+    return scope.value in token.scope_set
+def can_issue_patient_links(user: User) -> bool:
+    """The portal (an active integration account) asks for a patient's one-use sign-in link."""
+    return user.role == Role.INTEGRATION and user.active
 
 
 def acting_user() -> User | None:

@@ -1,6 +1,7 @@
 """Patient accounts for admins: find one, see its state, and the everyday fixes.
 
-Find by name (any part, case-insensitive), e-mail address, medical record number (exact)
+Find by name (any part, case-insensitive), e-mail address, medical record number (exact),
+external patient identifier (the value exactly, or ``system:value``: ``helpdesk.auth.portal``)
 or date of birth (exact). Results list name, e-mail and state only — never the
 identifiers on file — and every search and every account page is an audited read
 (``patient.accounts_searched`` with the ids shown, ``patient.account_viewed``), because
@@ -24,6 +25,8 @@ from helpdesk.auth import throttle
 from helpdesk.auth.models import ApiToken, AuthSession, Role, User
 from helpdesk.auth.password_models import AuthThrottle, placeholder_ids
 from helpdesk.auth.passwords import _void_open_tokens, issue_reset_link
+from helpdesk.auth.portal import identifiers_of
+from helpdesk.auth.portal_models import PatientIdentifier
 from helpdesk.auth.sessions import end_all_sessions
 from helpdesk.db import transactional
 from helpdesk.errors import Conflict, NotFound, ValidationFailed
@@ -65,7 +68,7 @@ def search(q: Query, *, actor_id: int, after: int | None = None) -> tuple[list[U
         like = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(sa.or_(sa.func.lower(User.display_name).like(like, escape="\\"),
                                  sa.func.lower(User.email).like(like, escape="\\"),
-                                 User.mrn == text))
+                                 User.mrn == text, User.id.in_(_by_external_id(text))))
         by.append("text")
     if q.birth_date is not None:
         stmt = stmt.where(User.date_of_birth == q.birth_date)
@@ -78,6 +81,16 @@ def search(q: Query, *, actor_id: int, after: int | None = None) -> tuple[list[U
     audit.record("patient.accounts_searched", "user", None, actor_id=actor_id,
                  changes={"by": by, "shown": [u.id for u in rows]})
     return rows, (rows[-1].id if more and rows else None)
+
+
+def _by_external_id(text: str) -> sa.Select:
+    """The accounts with an external identifier of value ``text`` (any system), or with
+    ``system:value`` when ``text`` reads so."""
+    match = PatientIdentifier.value == text
+    system, sep, value = text.partition(":")
+    if sep and system and value:
+        match = sa.or_(match, sa.and_(PatientIdentifier.system == system.lower(), PatientIdentifier.value == value))
+    return sa.select(PatientIdentifier.user_id).where(match)
 
 
 def get_patient(user_id: int) -> User:
@@ -96,6 +109,7 @@ class Overview:
     recent_failures: int
     events: list[AuditEvent]
     merged_from: list[User]
+    identifiers: list[PatientIdentifier]
 
 
 @transactional
@@ -113,8 +127,9 @@ def overview(user: User, *, actor_id: int) -> Overview:
         .order_by(AuditEvent.id.desc()).limit(30)))
     audit.record("patient.account_viewed", "user", user.id, actor_id=actor_id)
     merged_from = list(db.session.scalars(sa.select(User).where(User.merged_into_id == user.id).order_by(User.id)))
+    identifiers = identifiers_of(user)
     return Overview(user, requests, sessions, locked_until, lock.failures if lock is not None else 0, events,
-                    merged_from)
+                    merged_from, identifiers)
 
 
 @transactional
@@ -149,6 +164,8 @@ MERGE_MOVES: tuple[str, ...] = (
     "attachments.uploaded_by_id", "notifications.user_id", "outgoing_emails.user_id",
     "identity_checks.patient_id", "access_requests.verified_user_id", "kb_article_feedback.user_id",
     "kb_deflections.user_id",
+    # the portal's identifiers of the patient: the survivor is found by every one of them
+    "patient_identifiers.user_id",
 )
 #: Columns left on the merged account, with why: its sign-in state ends with it, the audit
 #: log is append-only (its rows keep their ids; the tombstone points to the survivor), and
@@ -156,6 +173,10 @@ MERGE_MOVES: tuple[str, ...] = (
 MERGE_STAYS: tuple[str, ...] = (
     "api_tokens.user_id", "auth_sessions.user_id", "mfa_recovery_codes.user_id", "password_reset_tokens.user_id",
     "notify_preferences.user_id", "audit_events.actor_id",
+    # the API idempotency keys of its (revoked) tokens: forgotten within 24 hours
+    "idempotency_keys.user_id",
+    # the portal's sign-in links (two minutes long) sign in the account they name, or nobody
+    "patient_links.user_id",
     # staff-only
     "dash_daily_agents.agent_id", "macros.owner_id", "macros.created_by_id", "oncall_members.user_id",
     "password_reset_tokens.sent_by_id", "queue_memberships.user_id", "saved_views.owner_id",
@@ -164,7 +185,9 @@ MERGE_STAYS: tuple[str, ...] = (
     "clinical_alerts.acknowledged_by_id", "identity_checks.agent_id", "kb_articles.author_id",
     "kb_articles.updated_by_id", "routing_labels.actor_id", "ticket_merges.actor_id", "ticket_presence.user_id",
     "clinical_alert_recipients.user_id", "kb_article_versions.author_id", "kb_ticket_links.linked_by_id",
-    "users.merged_into_id", "webhook_endpoints.created_by_id",
+    "users.merged_into_id", "sla_policy_versions.created_by_id", "webhook_endpoints.created_by_id",
+    # the integration account that asked for a sign-in link
+    "patient_links.created_by_id",
     # read markers: the survivor has none on the moved requests, so their replies show as new once
     "request_reads.user_id",
 )

@@ -39,7 +39,16 @@ from helpdesk.sla.clock import WEEKDAYS
 from helpdesk.tickets.models import Assignment, Queue, QueueMembership, Status, Ticket
 from helpdesk.timeutil import utcnow
 
-from .forms import ActionForm, CalendarForm, MemberForm, QueueForm, TokenForm, UserForm
+from .forms import (
+    OVERLAP_CHOICES,
+    ActionForm,
+    CalendarForm,
+    MemberForm,
+    QueueForm,
+    RotateTokenForm,
+    TokenForm,
+    UserForm,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -266,13 +275,38 @@ def tokens():
     secret = None
     if form.validate_on_submit():
         try:
-            _token, secret = services.create_api_token(actor=_me(), name=form.name.data)
+            _token, secret = services.create_api_token(actor=_me(), name=form.name.data, scopes=form.scopes(),
+                                                       expires_in_days=form.expires_in_days())
         except DomainError as err:
             _flash_error(err)
         else:
             flash("Token created. Copy it now: it won't be shown again.", "success")
     rows = list(db.session.scalars(sa.select(ApiToken).order_by(ApiToken.created_at.desc())))
-    return render_template("admin/tokens.html", tokens=rows, form=TokenForm(formdata=None), secret=secret, action=ActionForm())
+    return render_template("admin/tokens.html", tokens=rows, form=TokenForm(formdata=None), secret=secret,
+                           action=ActionForm(), rotate=RotateTokenForm(formdata=None),
+                           overlap_choices=OVERLAP_CHOICES)
+
+
+@bp.post("/tokens/<int:token_id>/rotate")
+@role_required(Role.ADMIN)
+def rotate_token(token_id: int):
+    """A new secret for the token (shown once); the old one is revoked now or kept for the overlap."""
+    token = _get(ApiToken, token_id)
+    form = RotateTokenForm()
+    secret = None
+    if form.validate_on_submit():
+        try:
+            _new, secret = services.rotate_api_token(actor=_me(), token=token, overlap_minutes=form.overlap.data)
+        except DomainError as err:
+            _flash_error(err)
+        else:
+            flash("Token rotated. Copy the new secret now: it won't be shown again.", "success")
+    if secret is None:
+        return redirect(url_for("admin.tokens"))
+    rows = list(db.session.scalars(sa.select(ApiToken).order_by(ApiToken.created_at.desc())))
+    return render_template("admin/tokens.html", tokens=rows, form=TokenForm(formdata=None), secret=secret,
+                           action=ActionForm(), rotate=RotateTokenForm(formdata=None),
+                           overlap_choices=OVERLAP_CHOICES)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
@@ -356,6 +390,8 @@ def _form_errors(form: CalendarForm, err: DomainError) -> None:
 @role_required(Role.ADMIN)
 def calendar_list():
     form = CalendarForm()
+    if request.method == "GET":
+        form.timezone.data = current_app.config["HELPDESK"].site_timezone
     if form.validate_on_submit():
         try:
             cal = calendars.create(actor_id=_me().id, name=form.name.data, spec=_calendar_spec(form))
@@ -364,7 +400,8 @@ def calendar_list():
         else:
             flash(f"Calendar {cal.name} created.", "success")
             return redirect(url_for("admin.calendar_edit", calendar_id=cal.id))
-    return render_template("admin/calendars.html", rows=calendars.all_with_usage(), form=form, cal=None)
+    return render_template("admin/calendars.html", rows=calendars.all_with_usage(), form=form, cal=None,
+                           site_timezone=current_app.config["HELPDESK"].site_timezone)
 
 
 @bp.route("/calendars/<int:calendar_id>", methods=["GET", "POST"])

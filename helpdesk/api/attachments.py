@@ -10,7 +10,8 @@ from flask import current_app, g, request, url_for
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from helpdesk.api.auth import authenticate_request
+from helpdesk.api.auth import authenticate_request, requires_scope
+from helpdesk.api.idempotency import idempotent
 from helpdesk.api.multipart import Blueprint, UploadField
 from helpdesk.api.schemas import (
     BINARY,
@@ -20,9 +21,10 @@ from helpdesk.api.schemas import (
     StrictSchema,
     TicketDetailOut,
     attachment_out,
+    doc,
     document_errors,
 )
-from helpdesk.auth.models import User
+from helpdesk.auth.models import Scope, User
 from helpdesk.errors import Forbidden, ValidationFailed
 from helpdesk.notify import attachments as files
 from helpdesk.notify.views import audit_download, send_attachment
@@ -62,10 +64,13 @@ class MessageWithAttachmentsIn(StrictSchema):
     ``MessageIn`` (an unknown status was a 500 before)."""
 
     body = fields.Str(required=True, error_messages={"required": "Must be text.", "invalid": "Must be text."},
-                      metadata={"minLength": 1, "maxLength": BODY_MAX})
-    public = fields.Str(load_default="true", validate=validate.OneOf(["true", "false"], error="Must be true or false."))
-    next_status = fields.Str(validate=validate.OneOf([s.value for s in Status if s != Status.NEW]))
-    attachments = fields.List(UploadField(), load_default=list)
+                      metadata={"minLength": 1, "maxLength": BODY_MAX, "example": "Here is the photo of my card."})
+    public = fields.Str(load_default="true", validate=validate.OneOf(["true", "false"], error="Must be true or false."),
+                        metadata=doc("true", description="Staff: false for an internal note"))
+    next_status = fields.Str(validate=validate.OneOf([s.value for s in Status if s != Status.NEW]),
+                             metadata=doc("pending_patient", description="Staff: the status after this message"))
+    attachments = fields.List(UploadField(), load_default=list, metadata={
+        "description": "Images (PNG, JPEG, GIF, WebP, HEIC) or PDF; repeat the part for several files"})
 
     def handle_error(self, error: Any, data: Any, **kwargs: Any) -> None:
         """The same answers as before the schema: unknown (or misplaced) parts first, then
@@ -88,12 +93,15 @@ class TicketWithAttachmentsIn(StrictSchema):
     """A new request with files (multipart): the fields of POST /tickets, the requester
     as two flat parts, and the files, checked as a reply's are."""
 
-    subject = fields.Str(required=True, validate=validate.Length(min=1, max=SUBJECT_MAX))
-    body = fields.Str(required=True, validate=validate.Length(min=1, max=BODY_MAX))
-    requester_email = fields.Email(required=True, validate=validate.Length(max=254))
-    requester_name = fields.Str(required=True, validate=validate.Length(min=1, max=120))
-    priority = fields.Str(validate=validate.OneOf([p.value for p in Priority]))
-    attachments = fields.List(UploadField(), load_default=list)
+    subject = fields.Str(required=True, validate=validate.Length(min=1, max=SUBJECT_MAX),
+                         metadata=doc("Insurance card update"))
+    body = fields.Str(required=True, validate=validate.Length(min=1, max=BODY_MAX),
+                      metadata=doc("My new insurance card is attached."))
+    requester_email = fields.Email(required=True, validate=validate.Length(max=254), metadata=doc("rosa@example.net"))
+    requester_name = fields.Str(required=True, validate=validate.Length(min=1, max=120), metadata=doc("Rosa Diaz"))
+    priority = fields.Str(validate=validate.OneOf([p.value for p in Priority]), metadata=doc("normal"))
+    attachments = fields.List(UploadField(), load_default=list, metadata={
+        "description": "Images (PNG, JPEG, GIF, WebP, HEIC) or PDF; repeat the part for several files"})
 
     def handle_error(self, error: Any, data: Any, **kwargs: Any) -> None:
         unknown = set(request.form) - NEW_TICKET_TEXT_PARTS
@@ -117,7 +125,9 @@ def integration_only(view: Any) -> Any:
 
 @blp.route("/tickets/with-attachments", tags=["attachments"])
 class TicketsWithAttachments(MethodView):
+    @requires_scope(blp, Scope.CREATE)
     @integration_only
+    @idempotent(blp)
     @blp.doc(description="Like POST /tickets, as multipart/form-data: the requester as `requester_email` and "
                          "`requester_name`; repeat `attachments` for several files (images and PDF, checked by "
                          "content, size and the virus scanner as for replies). Integration tokens only.")
@@ -149,6 +159,7 @@ def visible_ticket_first(view: Any) -> Any:
 
 @blp.route("/attachments/<int:attachment_id>", tags=["attachments"])
 class Download(MethodView):
+    @requires_scope(blp, Scope.READ)
     @blp.doc(responses={200: {"description": "The file, as an attachment",
                               "content": {t: {"schema": BINARY} for t in DOWNLOAD_TYPES}}})
     @document_errors(blp, 401, 404, descriptions={404: "No such request or file"})
@@ -165,7 +176,9 @@ class Download(MethodView):
 
 @blp.route("/tickets/<reference>/messages/with-attachments", tags=["attachments"])
 class MessagesWithAttachments(MethodView):
+    @requires_scope(blp, Scope.CREATE)
     @visible_ticket_first
+    @idempotent(blp)
     @blp.doc(description="Like POST /messages. `public` and `next_status` are for staff; repeat `attachments` for "
                          "several files (images and PDF, checked by content).")
     @blp.arguments(MessageWithAttachmentsIn, location="form_and_files")

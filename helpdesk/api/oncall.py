@@ -10,9 +10,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from helpdesk.api.auth import authenticate_request
-from helpdesk.api.schemas import StrictSchema, document_errors
-from helpdesk.auth.models import User
+from helpdesk.api.auth import authenticate_request, requires_scope
+from helpdesk.api.idempotency import idempotent
+from helpdesk.api.schemas import WHEN, StrictSchema, doc, document_errors
+from helpdesk.auth.models import Scope, User
 from helpdesk.clinical import roster as pure
 from helpdesk.clinical import services
 from helpdesk.errors import Forbidden, NotFound
@@ -36,48 +37,51 @@ def _document_errors(*codes: int):
 
 
 class MemberIn(StrictSchema):
-    user_id = fields.Int(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
-    mode = fields.Str(load_default="shifts", validate=validate.OneOf(pure.MODES))
+    user_id = fields.Int(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID), metadata=doc(
+        14, description="A staff member of the clinical-escalation queue"))
+    mode = fields.Str(load_default="shifts", validate=validate.OneOf(pure.MODES), metadata=doc("shifts"))
 
 
 class DutyIn(StrictSchema):
-    mode = fields.Str(required=True, validate=validate.OneOf(pure.MODES))
+    mode = fields.Str(required=True, validate=validate.OneOf(pure.MODES), metadata=doc(
+        "on", description="on / off whatever the time, or shifts"))
 
 
 class ShiftIn(StrictSchema):
     weekday = fields.Int(required=True, strict=True, validate=validate.Range(min=0, max=6),
-                         metadata={"description": "0 = Monday … 6 = Sunday"})
-    start = fields.Str(required=True, validate=HHMM, metadata={"description": "Local time in SITE_TIMEZONE"})
-    end = fields.Str(required=True, validate=HHMM,
-                     metadata={"description": "At or before start: the shift runs past midnight (equal: 24 hours)"})
+                         metadata=doc(4, description="0 = Monday … 6 = Sunday"))
+    start = fields.Str(required=True, validate=HHMM, metadata=doc("22:00", description="Local time in SITE_TIMEZONE"))
+    end = fields.Str(required=True, validate=HHMM, metadata=doc(
+        "06:00", description="At or before start: the shift runs past midnight (equal: 24 hours)"))
 
 
 class ShiftOut(Schema):
-    id = fields.Int()
-    weekday = fields.Int()
-    start = fields.Str()
-    end = fields.Str()
-    label = fields.Str()
+    id = fields.Int(metadata=doc(3))
+    weekday = fields.Int(metadata=doc(4, minimum=0, maximum=6, description="0 = Monday … 6 = Sunday"))
+    start = fields.Str(metadata=doc("22:00"))
+    end = fields.Str(metadata=doc("06:00"))
+    label = fields.Str(metadata=doc("Friday 22:00 to Saturday 06:00"))
 
 
 class PersonOnDutyOut(Schema):
-    user_id = fields.Int()
-    name = fields.Str()
+    user_id = fields.Int(metadata=doc(14))
+    name = fields.Str(metadata=doc("Nia Nurse"))
 
 
 class MemberOut(Schema):
-    user_id = fields.Int()
-    name = fields.Str()
-    role = fields.Str()
-    mode = fields.Str(metadata={"description": "shifts, on (on duty whatever the time) or off"})
-    eligible = fields.Bool(metadata={"description": "Active and a member of the clinical-escalation queue"})
-    on_duty = fields.Bool()
+    user_id = fields.Int(metadata=doc(14))
+    name = fields.Str(metadata=doc("Nia Nurse"))
+    role = fields.Str(metadata=doc("agent"))
+    mode = fields.Str(metadata=doc("shifts", enum=list(pure.MODES),
+                                   description="shifts, on (on duty whatever the time) or off"))
+    eligible = fields.Bool(metadata=doc(True, description="Active and a member of the clinical-escalation queue"))
+    on_duty = fields.Bool(metadata=doc(False))
     shifts = fields.List(fields.Nested(ShiftOut))
 
 
 class RosterOut(Schema):
-    timezone = fields.Str()
-    now = fields.DateTime()
+    timezone = fields.Str(metadata=doc("America/New_York"))
+    now = fields.DateTime(metadata=doc(WHEN))
     on_duty = fields.List(fields.Nested(PersonOnDutyOut))
     members = fields.List(fields.Nested(MemberOut))
 
@@ -117,6 +121,7 @@ def _row(user: User) -> dict[str, Any]:
 
 @blp.route("")
 class Roster(MethodView):
+    @requires_scope(blp, Scope.READ)
     @blp.response(200, RosterOut)
     @_document_errors(401, 403)
     def get(self):
@@ -131,6 +136,8 @@ class Roster(MethodView):
 
 @blp.route("/members")
 class Members(MethodView):
+    @requires_scope(blp, Scope.MANAGE)
+    @idempotent(blp)
     @blp.arguments(MemberIn)
     @blp.response(201, MemberOut)
     @_document_errors(400, 401, 403, 404, 409, 413, 422)
@@ -144,6 +151,7 @@ class Members(MethodView):
 
 @blp.route("/members/<int:user_id>")
 class MemberItem(MethodView):
+    @requires_scope(blp, Scope.MANAGE)
     @blp.response(204)
     @_document_errors(401, 403, 404)
     def delete(self, user_id: int):
@@ -155,6 +163,7 @@ class MemberItem(MethodView):
 
 @blp.route("/members/<int:user_id>/duty")
 class MemberDuty(MethodView):
+    @requires_scope(blp, Scope.MANAGE)
     @blp.arguments(DutyIn)
     @blp.response(200, MemberOut)
     @_document_errors(400, 401, 403, 404, 413, 422)
@@ -168,6 +177,8 @@ class MemberDuty(MethodView):
 
 @blp.route("/members/<int:user_id>/shifts")
 class MemberShifts(MethodView):
+    @requires_scope(blp, Scope.MANAGE)
+    @idempotent(blp)
     @blp.arguments(ShiftIn)
     @blp.response(201, ShiftOut)
     @_document_errors(400, 401, 403, 404, 409, 413, 422)
@@ -181,6 +192,7 @@ class MemberShifts(MethodView):
 
 @blp.route("/shifts/<int:shift_id>")
 class ShiftItem(MethodView):
+    @requires_scope(blp, Scope.MANAGE)
     @blp.response(204)
     @_document_errors(401, 403, 404)
     def delete(self, shift_id: int):

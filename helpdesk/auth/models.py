@@ -155,6 +155,22 @@ def verify_dummy_password(password: str) -> None:
     _verify_dummy(password)
 
 
+class Scope(enum.StrEnum):
+    """What an API token may do (docs/api.md, "Tokens and scopes").
+
+    read    GET: lists, requests, files, the roster
+    create  POST that creates: requests, messages, files, roster entries
+    manage  change or remove: PATCH a request, the roster's duty toggle and deletions
+    """
+
+    READ = "read"
+    CREATE = "create"
+    MANAGE = "manage"
+
+
+ALL_SCOPES: tuple[Scope, ...] = tuple(Scope)
+
+
 class ApiToken(db.Model):
     __tablename__ = "api_tokens"
 
@@ -163,15 +179,35 @@ class ApiToken(db.Model):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     prefix: Mapped[str] = mapped_column(sa.String(12))
+    # Space-separated Scope values, in Scope order ("read create").
+    scopes: Mapped[str] = mapped_column(sa.String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # None: does not expire. Rotation with an overlap sets it on the old token.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The token that replaced this one when it was rotated.
+    replaced_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("api_tokens.id", ondelete="SET NULL"))
 
     user: Mapped[User] = relationship()
 
     @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())
+
+    def expired(self, at: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (at or utcnow())
+
+    @property
     def active(self) -> bool:
-        return self.revoked_at is None and self.user.active
+        return self.revoked_at is None and not self.expired() and self.user.active
+
+    @property
+    def state(self) -> str:
+        """revoked, expired or active (for lists)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expired() else "active"
 
     @staticmethod
     def generate() -> tuple[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
@@ -11,7 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from helpdesk import audit
 from helpdesk.auth import sessions, throttle
 from helpdesk.auth.activation import send_link
-from helpdesk.auth.models import ApiToken, AuthSession, Role, User, verify_dummy_password
+from helpdesk.auth.models import ApiToken, AuthSession, Role, Scope, User, verify_dummy_password
 from helpdesk.auth.password_rules import check_password
 from helpdesk.auth.sessions import end_all_sessions
 from helpdesk.db import transactional, unit_of_work
@@ -330,17 +330,55 @@ def remove_member(*, actor: User, queue: Queue, user: User) -> None:
 # ---------------------------------------------------------------- API tokens
 
 
+#: Longest lifetime an admin may give a token, and the longest overlap of a rotation.
+TOKEN_MAX_DAYS = 730
+ROTATION_MAX_OVERLAP_MINUTES = 24 * 60
+
+
+def _scope_string(scopes: object) -> str:
+    """``scopes`` (names, or None for all three) as stored: in Scope order."""
+    if scopes is None:
+        wanted = set(Scope)
+    else:
+        names = scopes.split() if isinstance(scopes, str) else list(scopes)  # type: ignore[call-overload]
+        try:
+            wanted = {Scope(str(n).strip().lower()) for n in names}
+        except ValueError:
+            raise ValidationFailed("Unknown scope: use read, create or manage.",
+                                   fields={"scopes": ["Unknown scope."]}) from None
+        if not wanted:
+            raise ValidationFailed("Give the token at least one scope.", fields={"scopes": ["Required."]})
+    return " ".join(s.value for s in Scope if s in wanted)
+
+
+def _expiry(expires_in_days: object) -> timedelta | None:
+    if expires_in_days is None:
+        return None
+    try:
+        days = int(expires_in_days)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        days = 0
+    if not 1 <= days <= TOKEN_MAX_DAYS:
+        raise ValidationFailed(f"A token lasts 1 to {TOKEN_MAX_DAYS} days (or does not expire).",
+                               fields={"expires_in_days": ["Out of range."]})
+    return timedelta(days=days)
+
+
 @transactional
-def create_api_token(*, actor: User | None, name: object, user: User | None = None) -> tuple[ApiToken, str]:
+def create_api_token(*, actor: User | None, name: object, user: User | None = None, scopes: object = None,
+                     expires_in_days: object = None) -> tuple[ApiToken, str]:
     """A new bearer token; the secret is returned once and only its hash is stored.
 
     Without ``user`` the token belongs to an integration account of the same name
-    (created on first use): the patient portal, say.
+    (created on first use): the patient portal, say. ``scopes`` (read, create, manage;
+    all three by default) narrow what the account may do through the API;
+    ``expires_in_days`` None means the token does not expire.
     """
     require_admin(actor, "Only admins create API tokens.")
     label = " ".join(str(name or "").split())
     if not label or len(label) > 80:
         raise ValidationFailed("Give the token a name (at most 80 characters).", fields={"name": ["Required."]})
+    lifetime = _expiry(expires_in_days)
     if user is None:
         slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "integration"
         email = f"{slug}@integrations.invalid"
@@ -351,13 +389,64 @@ def create_api_token(*, actor: User | None, name: object, user: User | None = No
             db.session.flush()
             audit.record("user.created", "user", user.id, actor_id=actor.id if actor else None,
                          changes={"role": {"before": None, "after": "integration"}})
+    scope_string = _scope_string(scopes)
+    token, secret = _new_token(name=label, user=user, scopes=scope_string,
+                       expires_at=utcnow() + lifetime if lifetime else None)
+    audit.record("api_token.created", "api_token", token.id, actor_id=actor.id if actor else None,
+                 changes={"user_id": {"before": None, "after": user.id},
+                          "scopes": {"before": None, "after": scope_string},
+                          "expires_at": {"before": None, "after": token.expires_at.isoformat()
+                                         if token.expires_at else None}})
+    return token, secret
+
+
+def _new_token(*, name: str, user: User, scopes: str, expires_at) -> tuple[ApiToken, str]:
     secret, digest = ApiToken.generate()
-    token = ApiToken(name=label, user=user, token_hash=digest, prefix=secret[:10])
+    token = ApiToken(name=name, user=user, token_hash=digest, prefix=secret[:10], scopes=scopes,
+                     expires_at=expires_at)
     db.session.add(token)
     db.session.flush()
-    audit.record("api_token.created", "api_token", token.id, actor_id=actor.id if actor else None,
-                 changes={"user_id": {"before": None, "after": user.id}})
     return token, secret
+
+
+@transactional
+def rotate_api_token(*, actor: User | None, token: ApiToken, overlap_minutes: object = 0) -> tuple[ApiToken, str]:
+    """A new secret for the same account, name and scopes (and the same lifetime from
+    now, when the old one had one). The old secret is revoked at once
+    (``overlap_minutes`` 0) or keeps working for at most ``overlap_minutes`` (up to a
+    day) while the integration switches over; it then expires."""
+    require_admin(actor, "Only admins rotate API tokens.")
+    try:
+        overlap = int(overlap_minutes)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        overlap = -1
+    if not 0 <= overlap <= ROTATION_MAX_OVERLAP_MINUTES:
+        raise ValidationFailed(f"The overlap is 0 to {ROTATION_MAX_OVERLAP_MINUTES} minutes.",
+                               fields={"overlap_minutes": ["Out of range."]})
+    if not token.active:
+        raise Conflict("Only an active token can be rotated.")
+    now = utcnow()
+    lifetime = token.expires_at - token.created_at if token.expires_at else None
+    new, secret = _new_token(name=token.name, user=token.user, scopes=token.scopes,
+                     expires_at=now + lifetime if lifetime else None)
+    token.replaced_by_id = new.id
+    before = {"revoked_at": None, "expires_at": token.expires_at.isoformat() if token.expires_at else None}
+    if overlap == 0:
+        token.revoked_at = now
+    else:
+        ends = now + timedelta(minutes=overlap)
+        token.expires_at = min(token.expires_at, ends) if token.expires_at else ends
+    audit.record("api_token.rotated", "api_token", token.id, actor_id=actor.id if actor else None,
+                 changes={"replaced_by": {"before": None, "after": new.id},
+                          "revoked_at": {"before": before["revoked_at"],
+                                         "after": token.revoked_at.isoformat() if token.revoked_at else None},
+                          "expires_at": {"before": before["expires_at"],
+                                         "after": token.expires_at.isoformat() if token.expires_at else None}})
+    audit.record("api_token.created", "api_token", new.id, actor_id=actor.id if actor else None,
+                 changes={"user_id": {"before": None, "after": new.user_id},
+                          "scopes": {"before": None, "after": new.scopes}, "rotated_from": {"before": None,
+                                                                                          "after": token.id}})
+    return new, secret
 
 
 @transactional

@@ -49,21 +49,35 @@ def retrain_cmd(force: bool, seed: int) -> None:
     click.echo(f"examples: {report.n_examples} ({report.n_corpus} corpus + {report.n_tickets} labelled tickets, de-identified)")
     click.echo(f"held-out:        macro-F1 {h['macro_f1']:.3f}  accuracy {h['accuracy']:.3f}  "
                f"coverage {h['coverage']:.3f}  auto-accuracy {h['auto_accuracy']:.3f}  (n={h['n']})")
-    click.echo(f"evaluation file: macro-F1 {e['macro_f1']:.3f}  accuracy {e['accuracy']:.3f}  "
+    click.echo(f"yardstick:       macro-F1 {e['macro_f1']:.3f}  accuracy {e['accuracy']:.3f}  "
                f"coverage {e['coverage']:.3f}  auto-accuracy {e['auto_accuracy']:.3f}  (n={e['n']})")
     if report.baseline:
         b = report.baseline
-        click.echo(f"active model {b['version']} on the evaluation file: macro-F1 {b['project_eval']['macro_f1']:.3f}  "
+        click.echo(f"active model {b['version']} on the yardstick: macro-F1 {b['project_eval']['macro_f1']:.3f}  "
                    f"auto-accuracy {b['project_eval']['auto_accuracy']:.3f}")
+    if report.per_queue:
+        click.echo("per queue on the yardstick (precision / recall):  before -> after")
+        for queue, pr in sorted(report.per_queue.items()):
+            before = pr.get("before")
+            was = f"{before['precision']:.3f} / {before['recall']:.3f}" if before else "      —      "
+            now = pr["after"]
+            click.echo(f"  {queue:<16} {was}  ->  {now['precision']:.3f} / {now['recall']:.3f}")
     verdict = "PROMOTED" if report.promoted else "NOT promoted"
     click.echo(f"{report.version}: {verdict} ({report.reason})")
 
 
 @routing_cli.command("evaluate")
-@click.option("--csv", "csv_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A CSV with columns text,queue (and optionally pattern).")
+@click.option("--holdback", is_flag=True, help="The project's held-back templated slice (never trained on).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def evaluate_cmd(csv_path: Path, as_json: bool) -> None:
-    """Evaluate the active model on a CSV with columns text,queue."""
+def evaluate_cmd(csv_path: Path | None, holdback: bool, as_json: bool) -> None:
+    """Evaluate the active model on a CSV with columns text,queue; with a pattern column
+    (the held-back slice has one) also per pattern."""
+    if holdback == (csv_path is not None):
+        raise click.UsageError("Give either --csv FILE or --holdback.")
+    if csv_path is None:
+        csv_path = Path(__file__).resolve().parent / "corpus" / "holdback.csv"
     router = model_cache.get()
     if router is None:
         raise click.ClickException(f"No usable model: {model_cache.error}. Run 'flask routing retrain'.")
@@ -72,12 +86,19 @@ def evaluate_cmd(csv_path: Path, as_json: bool) -> None:
     except evaluation.CorpusFormatError as err:
         raise click.ClickException(str(err)) from None
     settings = current_app.config["HELPDESK"]
-    result = evaluation.evaluate(router, texts, labels, settings.routing_threshold, settings.routing_margin)
+    th, mg = settings.routing_threshold, settings.routing_margin
+    result = evaluation.evaluate(router, texts, labels, th, mg)
+    patterns = evaluation.read_column(csv_path, "pattern")
+    if patterns is not None and len(patterns) == len(texts):
+        result["per_pattern"] = evaluation.accuracy_by_group(router, texts, labels, patterns, th, mg)
     if as_json:
         click.echo(json.dumps(result))
     else:
         click.echo(f"model {model_cache.version} on {csv_path.name}")
         click.echo(evaluation.format_report(result))
+        if "per_pattern" in result:
+            click.echo("")
+            click.echo(evaluation.format_groups(result["per_pattern"]))
 
 
 @routing_cli.command("models")

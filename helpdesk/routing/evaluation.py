@@ -188,6 +188,64 @@ def evaluate(
     }
 
 
+# The retrain gate refuses a candidate that loses more than this much precision or recall
+# on any queue (one point) against the active model, on the project's yardstick.
+QUEUE_TOLERANCE = 0.01
+
+
+def queue_losses(before: dict[str, Any], after: dict[str, Any], tolerance: float = QUEUE_TOLERANCE) -> list[str]:
+    """Each queue whose precision or recall is more than ``tolerance`` lower ``after``
+    than ``before`` (two :func:`evaluation.evaluate` results on the same examples)."""
+    lost = []
+    for queue, old in before["per_queue"].items():
+        new = after["per_queue"].get(queue)
+        if new is None or not old.get("support"):
+            continue
+        for measure in ("precision", "recall"):
+            if new[measure] < old[measure] - tolerance:
+                lost.append(f"{queue} {measure} {old[measure]:.3f} -> {new[measure]:.3f}")
+    return lost
+
+
+def read_column(path: str | os.PathLike[str], column: str) -> list[str] | None:
+    """The values of ``column`` for the rows :func:`read_labelled_csv` returns, in the same
+    order (``None`` when the file has no such column)."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        header = [h.strip().lower() for h in next(reader, [])]
+        if column not in header or "text" not in header or "queue" not in header:
+            return None
+        i, i_text, i_queue = header.index(column), header.index("text"), header.index("queue")
+        return [row[i] if i < len(row) else "" for row in reader
+                if any(c.strip() for c in row) and len(row) > max(i_text, i_queue)]
+
+
+def accuracy_by_group(router: _Decides, texts: Sequence[str], labels: Sequence[str], groups: Sequence[str],
+                      threshold: float, margin: float) -> dict[str, dict[str, float | int]]:
+    """Per group (e.g. the held-back slice's ``pattern``): accuracy of the top choice,
+    the share auto-routed, accuracy when auto-routed, and the count."""
+    tally: dict[str, list[int]] = {}
+    for text, label, group in zip(texts, labels, groups, strict=True):
+        decision = router.decide(text, threshold=threshold, margin=margin)
+        right = bool(decision.top3) and decision.top3[0][0] == label
+        t = tally.setdefault(group, [0, 0, 0, 0])  # n, right, auto, auto right
+        t[0] += 1
+        t[1] += right
+        t[2] += bool(decision.auto_routed)
+        t[3] += bool(decision.auto_routed) and right
+    return {g: {"n": n, "accuracy": _safe_div(r, n), "coverage": _safe_div(a, n), "auto_accuracy": _safe_div(ar, a)}
+            for g, (n, r, a, ar) in sorted(tally.items())}
+
+
+def format_groups(groups: dict[str, dict[str, float | int]], title: str = "pattern") -> str:
+    width = max([len(title)] + [len(g) for g in groups])
+    lines = [f"{title:<{width}}  accuracy  coverage  auto accuracy      n",
+             f"{'-' * width}  --------  --------  -------------  -----"]
+    for g, m in groups.items():
+        lines.append(f"{g:<{width}}  {m['accuracy']:8.3f}  {m['coverage']:8.3f}  {m['auto_accuracy']:13.3f}  {m['n']:5d}")
+    return "\n".join(lines)
+
+
 def format_report(result: dict[str, Any]) -> str:
     """A plain-text report of an :func:`evaluate` result, for a terminal."""
     per_queue = result["per_queue"]

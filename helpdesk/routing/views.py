@@ -9,11 +9,13 @@ from pygal.style import CleanStyle
 
 from helpdesk.audit import record_export
 from helpdesk.auth.models import Role
-from helpdesk.permissions import dashboard_queue_ids, role_required
-from helpdesk.routing import stats
+from helpdesk.permissions import STAFF, dashboard_queue_ids, role_required
+from helpdesk.routing import stats, triage_groups
 from helpdesk.security import CSP, talisman
 
 bp = Blueprint("routing_admin", __name__, url_prefix="/supervisor/routing")
+# Agents who work triage label the router's unsure requests in bulk.
+triage_bp = Blueprint("triage_groups", __name__, url_prefix="/agent/triage")
 
 # pygal's SVG carries its own <style>; the chart is served as an image on its own URL.
 CHART_CSP = {**CSP, "style-src": "'self' 'unsafe-inline'", "default-src": "'none'"}
@@ -59,3 +61,12 @@ def coverage_chart():
     chart.add("Auto-routed", [row["auto_routed"] for row in daily])
     chart.add("Sent to triage", [row["tickets"] - row["auto_routed"] for row in daily])
     return Response(chart.render(), mimetype="image/svg+xml")
+
+
+@triage_bp.get("/groups")
+@role_required(*STAFF)
+def groups():
+    user = current_user._get_current_object()
+    return render_template("routing/triage_groups.html", groups=triage_groups.triage_groups(user),
+                           queues=triage_groups.target_queues(), days=triage_groups.DAYS,
+                           limit=triage_groups.MAX_TICKETS)

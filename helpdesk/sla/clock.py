@@ -286,9 +286,17 @@ def next_working_moment(moment: datetime, calendar: Calendar) -> datetime:
     raise AssertionError("unreachable: _spans_from never ends")  # pragma: no cover
 
 
-def default_calendar() -> Calendar:
-    """Monday to Friday, 08:00-18:00, America/New_York, no holidays."""
-    return _DEFAULT
+def default_calendar(zone: str | None = None) -> Calendar:
+    """Monday to Friday, 08:00-18:00, no holidays, in ``zone`` (an IANA name; the app
+    passes the site's time zone, ``SITE_TIMEZONE``), else America/New_York."""
+    if zone is None or zone == _DEFAULT.timezone:
+        return _DEFAULT
+    return _default_in(zone)
+
+
+@lru_cache(maxsize=8)
+def _default_in(zone: str) -> Calendar:
+    return Calendar(zone, {day: [("08:00", "18:00")] for day in WEEKDAYS[:5]})
 
 
 # -- internals ------------------------------------------------------------------------------

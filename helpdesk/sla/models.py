@@ -57,6 +57,40 @@ class SlaPolicy(db.Model):
     warn_fraction: Mapped[float] = mapped_column(default=0.75, server_default="0.75")
     targets: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # the current version (``sla_policy_versions``); calendar_id, warn_fraction and
+    # targets above are that version's, kept here for matching
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+
+class SlaPolicyVersion(db.Model):
+    """One saved state of a policy's targets, never changed: a ticket keeps the version
+    it started under (``TicketSla.policy_version_id``); an edit adds the next version."""
+
+    __tablename__ = "sla_policy_versions"
+    __table_args__ = (sa.UniqueConstraint("policy_id", "version", name="uq_sla_policy_versions_policy_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_id: Mapped[int] = mapped_column(sa.ForeignKey("sla_policies.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(sa.String(80))
+    calendar_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sla_calendars.id", ondelete="SET NULL"))
+    warn_fraction: Mapped[float] = mapped_column(default=0.75, server_default="0.75")
+    targets: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class SlaQueueSettings(db.Model):
+    """A queue's SLA settings: the business calendar of its policies that name none, and
+    the policy its tickets get when no policy written for the queue matches (instead of
+    the policies for any queue)."""
+
+    __tablename__ = "sla_queue_settings"
+
+    queue_id: Mapped[int] = mapped_column(sa.ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True)
+    calendar_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sla_calendars.id", ondelete="SET NULL"))
+    default_policy_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sla_policies.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class TicketSla(db.Model):
@@ -68,6 +102,10 @@ class TicketSla(db.Model):
     ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
     policy_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sla_policies.id", ondelete="SET NULL"))
     policy_name: Mapped[str | None] = mapped_column(sa.String(80))
+    # the policy version the ticket's clocks follow (None: the built-in default)
+    policy_version_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("sla_policy_versions.id", ondelete="SET NULL"))
+    policy_version: Mapped[int | None]
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # counters for the dashboard (reopen rate, one-touch resolution)

@@ -37,7 +37,7 @@ from helpdesk.notify.services import mark_all_read, sla_event
 from helpdesk.notify.services import unread_count as count
 from helpdesk.sla import policies, rollup
 from helpdesk.sla.clock import Calendar, add_business_time, business_seconds_between
-from helpdesk.sla.models import Metric, MetricState, SlaMetric, TicketSla
+from helpdesk.sla.models import Metric, MetricState, SlaCalendar, SlaMetric, TicketSla
 from helpdesk.sla.timesource import now
 from helpdesk.tickets.models import Status, Ticket
 from helpdesk.webhooks import events as webhooks
@@ -130,7 +130,7 @@ def _new_row(ticket: Any, applied: policies.Applied, metric: Metric, cycle: int,
     row = SlaMetric(
         ticket_id=ticket.id, metric=metric, cycle=cycle, queue_id=ticket.queue_id, priority=ticket.priority.value,
         target_seconds=target.seconds, business=target.business, calendar_id=applied.calendar_id,
-        warn_fraction=applied.warn_fraction, started_at=at, running_since=at, elapsed_seconds=0.0,
+        warn_fraction=target.warn_fraction(applied.warn_fraction), started_at=at, running_since=at, elapsed_seconds=0.0,
         state=MetricState.ACTIVE, warned=False, breached=False,
     )
     _recompute(row, cals)
@@ -142,10 +142,29 @@ def _apply(ticket: Any) -> policies.Applied:
     return policies.match(ticket.queue_id, ticket.priority.value, ticket.channel.value)
 
 
+def _pinned(ticket: Any, ts: TicketSla | None) -> policies.Applied | None:
+    """The policy version the ticket started under (or was last moved to), for its
+    current priority; None when it has none (the built-in default, or no row)."""
+    if ts is None or ts.policy_version_id is None:
+        return None
+    return policies.for_version(ts.policy_version_id, ticket.priority.value, ticket.queue_id)
+
+
+def _for_ticket(ticket: Any) -> policies.Applied:
+    """What a new clock of the ticket follows: its pinned version, else the matching policy."""
+    return _pinned(ticket, db.session.get(TicketSla, ticket.id)) or _apply(ticket)
+
+
+def _pin(ts: TicketSla, applied: policies.Applied) -> None:
+    ts.policy_id, ts.policy_name = applied.policy_id, applied.name
+    ts.policy_version_id, ts.policy_version = applied.version_id, applied.version
+
+
 def on_ticket_created(ticket: Any, at: datetime) -> None:
-    """Snapshot the policy and start first_reply and resolution (the ticket is flushed)."""
+    """Snapshot the policy version and start first_reply and resolution (the ticket is flushed)."""
     applied = _apply(ticket)
-    ts = TicketSla(ticket_id=ticket.id, policy_id=applied.policy_id, policy_name=applied.name)
+    ts = TicketSla(ticket_id=ticket.id, policy_id=applied.policy_id, policy_name=applied.name,
+                   policy_version_id=applied.version_id, policy_version=applied.version)
     db.session.add(ts)
     cals = _Cals()
     rows = [_new_row(ticket, applied, m, 1, at, cals) for m in (Metric.FIRST_REPLY, Metric.RESOLUTION)]
@@ -175,7 +194,7 @@ def on_patient_message(ticket: Any, at: datetime) -> None:
     first_done = any(r.metric == Metric.FIRST_REPLY and r.state == MetricState.FULFILLED for r in rows)
     cycles = [r for r in rows if r.metric == Metric.NEXT_REPLY]
     if first_done and not any(r.state in OPEN for r in cycles):
-        row = _new_row(ticket, _apply(ticket), Metric.NEXT_REPLY, len(cycles) + 1, at, cals)
+        row = _new_row(ticket, _for_ticket(ticket), Metric.NEXT_REPLY, len(cycles) + 1, at, cals)
         if row is not None:
             rows.append(row)
     _refresh(ticket.id, rows, before)
@@ -209,15 +228,22 @@ def on_status_change(ticket: Any, target: Any, at: datetime) -> None:
 
 
 def on_ticket_changed(ticket: Any, at: datetime) -> None:
-    """Queue or priority (or routing) changed: re-evaluate the policy; elapsed time is kept."""
+    """Queue or priority (or routing) changed: re-evaluate the policy; elapsed time is kept.
+
+    The ticket keeps its policy version while the same policy applies (a priority change
+    takes that version's target for the new priority), and while it has not moved (a
+    policy edited since does not reach it); moved to where another policy applies, it
+    takes that policy's current version."""
     ts = db.session.get(TicketSla, ticket.id)
     if ts is None:
         return
-    applied = _apply(ticket)
     rows, cals = _rows(ticket.id), _Cals()
+    fresh, pinned = _apply(ticket), _pinned(ticket, ts)
+    moved = any(r.queue_id != ticket.queue_id or r.priority != ticket.priority.value for r in rows)
+    applied = pinned if pinned is not None and (fresh.policy_id == ts.policy_id or not moved) else fresh
     before = _dash(rows)
-    changed = ts.policy_id != applied.policy_id or ts.policy_name != applied.name
-    ts.policy_id, ts.policy_name = applied.policy_id, applied.name
+    changed = (ts.policy_id, ts.policy_version_id) != (applied.policy_id, applied.version_id)
+    _pin(ts, applied)
     for row in rows:
         if row.state not in OPEN:
             continue
@@ -231,7 +257,8 @@ def on_ticket_changed(ticket: Any, at: datetime) -> None:
         row.queue_id, row.priority = ticket.queue_id, ticket.priority.value
         if target is not None:
             row.target_seconds, row.business = target.seconds, target.business
-        row.calendar_id, row.warn_fraction = applied.calendar_id, applied.warn_fraction
+        row.calendar_id = applied.calendar_id
+        row.warn_fraction = target.warn_fraction(applied.warn_fraction) if target else applied.warn_fraction
         _recompute(row, cals)
     _refresh(ticket.id, rows, before)
 
@@ -509,6 +536,42 @@ def unread_count(user_id: int) -> int:
 
 def mark_read(user_id: int) -> None:
     mark_all_read(user_id, now())
+
+
+def policy_detail(ticket_id: int) -> dict[str, Any] | None:
+    """The ticket page's SLA panel: the policy and version the ticket follows, and how each
+    clock's figures come about (target, business or calendar time, calendar and its zone,
+    started, paused, elapsed, due). Paused time is the clock's own time (business hours for
+    a business-time clock) since it started that it did not count (paused or resolved)."""
+    ts = db.session.get(TicketSla, ticket_id)
+    if ts is None:
+        return None
+    at, cals = now(), _Cals()
+    cal_names = dict(db.session.execute(sa.select(SlaCalendar.id, SlaCalendar.name)).all())
+    timers = []
+    for row in _rows(ticket_id):
+        cal = cals.of(row)
+        counted = elapsed(row, at, cals)
+        end = row.fulfilled_at if row.state == MetricState.FULFILLED and row.fulfilled_at else at
+        span = business_seconds_between(row.started_at, end, cal)
+        if not row.business:
+            cal_name = "Calendar time (24×7)"
+        elif row.calendar_id is not None and row.calendar_id in cal_names:
+            cal_name = cal_names[row.calendar_id]
+        else:
+            cal_name = "Monday–Friday 08:00–18:00 (built in)"
+        timers.append({
+            "metric": row.metric.value, "cycle": row.cycle, "state": row.state.value, "target": row.target_seconds,
+            "business": row.business, "calendar": cal_name, "zone": cal.timezone, "started_at": row.started_at,
+            "paused_seconds": max(0.0, span - counted), "elapsed_seconds": counted, "due_at": row.due_at,
+            "warn_at": row.warn_at, "fulfilled_at": row.fulfilled_at, "status": state_at(row, at),
+        })
+    return {"policy_name": ts.policy_name or policies.BUILTIN_NAME, "policy_id": ts.policy_id,
+            "version": ts.policy_version, "timers": timers}
+
+
+def fmt_duration(seconds: float) -> str:
+    return _fmt(seconds)
 
 
 def open_timers(ticket_id: int) -> list[dict[str, Any]]:

@@ -33,6 +33,12 @@ def sla_badges(tickets: Any) -> dict[int, dict[str, Any]]:
     return services.badges(t.id for t in tickets)
 
 
+@bp.app_template_filter("sla_duration")
+def sla_duration(seconds: float) -> str:
+    """A clock's duration, e.g. ``4h 00m`` or ``2d 3h``."""
+    return services.fmt_duration(seconds)
+
+
 # ----------------------------------------------------------------------------- dashboard
 
 

@@ -157,6 +157,10 @@ class Ticket(db.Model):
     # are (an AccessRequest holds what they gave). Cleared only when an agent's identity
     # check links the request to an account; until then no account change is allowed.
     identity_unverified: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The external patient identifier the portal sent the request under (helpdesk.auth.portal);
+    # None for requests made another way.
+    patient_identifier_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("patient_identifiers.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

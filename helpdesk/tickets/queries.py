@@ -52,6 +52,7 @@ class TicketFilters:
     limit: int = 25
     page: int = 1  # the page number the cursor leads to (for "26-50 of 1,234")
     extra: dict[str, Any] = field(default_factory=dict)
+    requester_id: int | None = None  # one patient's requests (the API's patient_system/patient_value)
     # set by ticket_list: the text matches were more than this, and the newest this many were ranked
     ranked_newest: int | None = field(default=None, init=False)
 
@@ -168,6 +169,9 @@ def _conditions(user: User, f: TicketFilters) -> tuple[list[sa.ColumnElement[boo
     elif f.assignee:
         conditions.append(Ticket.assignee_id == int(f.assignee))
     if f.assignee:
+        queue_ids = None
+    if f.requester_id is not None:
+        conditions.append(Ticket.requester_id == f.requester_id)
         queue_ids = None
     return conditions, queue_ids, statuses
 

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 
 from helpdesk import audit, jobs
+from helpdesk.auth import portal
 from helpdesk.auth.models import Role, User
 from helpdesk.auth.services import find_or_create_patient
 from helpdesk.clinical.queries import CLINICAL_QUEUE as EMERGENCY_QUEUE
@@ -578,6 +579,31 @@ def create_ticket_for_requester(
             requester=requester, subject=subject, body=body, channel=channel,
             created_by=created_by, priority=priority, follow_up_of=None, attachments=attachments,
         ).ticket
+    return ticket
+
+
+def create_ticket_for_patient(
+    *,
+    patient: dict[str, Any],
+    subject: Any,
+    body: Any,
+    channel: Channel,
+    created_by: User,
+    priority: Priority | str | None = None,
+) -> Ticket:
+    """The portal submits for a patient named by an external identifier (``patient``:
+    system, value, and name and email for a patient not known yet; see
+    ``helpdesk.auth.portal.resolve_patient``). The request records the identifier.
+    One transaction: nothing is kept if any part fails."""
+    with unit_of_work():
+        requester, identifier = portal.resolve_patient(
+            system=patient.get("system"), value=patient.get("value"), name=patient.get("name"),
+            email=patient.get("email"), actor=created_by)
+        ticket = _new_ticket(
+            requester=requester, subject=subject, body=body, channel=channel,
+            created_by=created_by, priority=priority, follow_up_of=None,
+        ).ticket
+        ticket.patient_identifier_id = identifier.id
     return ticket
 
 

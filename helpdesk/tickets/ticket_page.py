@@ -10,7 +10,7 @@ from helpdesk.formutil import choices
 from helpdesk.kb.panels import reply_prefill, ticket_panel
 from helpdesk.permissions import break_glass_grant, member_queue_ids
 from helpdesk.routing.services import routing_info
-from helpdesk.sla.services import open_timers
+from helpdesk.sla.services import open_timers, policy_detail
 from helpdesk.tickets import queries
 from helpdesk.tickets.forms import AgentReplyForm, AssignForm, ClaimForm, CorrectionForm, MoveForm, UpdateForm
 from helpdesk.tickets.macros import insert_text, render, usable_macro
@@ -70,6 +70,7 @@ def render_ticket_page(ticket, reply_form=None, move_form=None, status: int = 20
         inserted=[i for i in dict.fromkeys(inserted) if i.isdigit()][:10],
         applying_macro=macro,
         sla_timers=open_timers(ticket.id),
+        sla_detail=policy_detail(ticket.id),
         update_form=update_form,
         move_form=move_form,
         assign_form=assign_form,

@@ -5,7 +5,7 @@ signing secret, active, may receive PHI) and one row per event owed to an endpoi
 with where its attempts stand. Nothing existing changes.
 
 Revision ID: 79a09f06b38c
-Revises: 208ee6a7d023
+Revises: 4314341278a4
 Create Date: 2026-12-07 05:21:13.659266
 
 """
@@ -17,7 +17,7 @@ import helpdesk.timeutil
 
 # revision identifiers, used by Alembic.
 revision = '79a09f06b38c'
-down_revision = '208ee6a7d023'
+down_revision = '4314341278a4'
 branch_labels = None
 depends_on = None
 

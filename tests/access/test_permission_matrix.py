@@ -35,9 +35,11 @@ from flask import Flask
 
 from helpdesk.auth import services as accounts
 from helpdesk.auth.models import ApiToken, Role
+from helpdesk.auth.portal_models import PatientIdentifier
 from helpdesk.clinical.models import ClinicalAlert
 from helpdesk.extensions import db
 from helpdesk.sla import calendars as sla_calendars
+from helpdesk.sla import policy_admin as sla_policy_admin
 from tests.factories import bearer, login
 
 ROLES = ("anon", "owner", "other", "agent", "outsider", "sup", "admin", "token")
@@ -88,6 +90,7 @@ MATRIX: dict[str, Row] = {
     "auth.verify_email_page":           T("GET /account/verify-email",                         302, 302, 302, 302, 302, 302, 302),  # confirmed already: home
     "auth.verify_email_resend":         T("POST /account/verify-email/resend",                 302, 302, 302, 302, 302, 302, 302),  # confirmed already: home
     "auth.verify_email_link":           T("GET /account/verify-email/{verify_token}",          410, 410, 410, 410, 410, 410, 410),
+    "portal_link.open_link":            T("GET /patient-link/{link_token}",                    410, 410, 410, 410, 410, 410, 410),  # good links: tests/auth/test_patient_links.py
     "i18n.switch":                      T("POST /language",                                    302, 302, 302, 302, 302, 302, 302, data={"language": "es", "next": "/"}),
     # patient pages
     "patient.get_help":                 T("GET /help",                                         302, 200, 200, 403, 403, 403, 403),
@@ -163,6 +166,7 @@ MATRIX: dict[str, Row] = {
     "routing_admin.overview":           T("GET /supervisor/routing",                           302, 403, 403, 403, 403, 200, 200),
     "routing_admin.data":               T("GET /supervisor/routing/data.json",                 302, 403, 403, 403, 403, 200, 200),
     "routing_admin.coverage_chart":     T("GET /supervisor/routing/coverage.svg",              302, 403, 403, 403, 403, 200, 200),
+    "triage_groups.groups":             T("GET /agent/triage/groups",                          302, 403, 403, 200, 200, 200, 200),
     # admin pages
     "admin.users":                      T("GET /admin/users",                                  302, 403, 403, 403, 403, 403, 200),
     "admin.unverified_accounts":        T("GET /admin/unverified-accounts",                    302, 403, 403, 403, 403, 403, 200),
@@ -175,6 +179,7 @@ MATRIX: dict[str, Row] = {
     "admin.remove_member":              T("POST /admin/queues/{queue_id}/members/{user_id}/remove", 302, 403, 403, 403, 403, 200, 200),  # the confirmation page
     "admin.tokens":                     T("GET /admin/tokens",                                 302, 403, 403, 403, 403, 403, 200),
     "admin.revoke_token":               T("POST /admin/tokens/{token_id}/revoke",              302, 403, 403, 403, 403, 403, 302),
+    "admin.rotate_token":               T("POST /admin/tokens/{token_id}/rotate",              302, 403, 403, 403, 403, 403, 200, data={"overlap": "60"}),  # shows the new secret
     "admin_webhooks.endpoints":         T("GET /admin/webhooks",                               302, 403, 403, 403, 403, 403, 200),
     "admin_webhooks.endpoint":          T("GET /admin/webhooks/{webhook_id}",                  302, 403, 403, 403, 403, 403, 200),
     "admin_webhooks.rotate_secret":     T("POST /admin/webhooks/{webhook_id}/rotate-secret",   302, 403, 403, 403, 403, 403, 200),  # the page with the new secret
@@ -190,6 +195,10 @@ MATRIX: dict[str, Row] = {
     "admin.patient_merge":              T("POST /admin/patients/{owner_id}/merge",             302, 403, 403, 403, 403, 403, 302),
     "admin.calendar_list":              T("GET /admin/calendars",                              302, 403, 403, 403, 403, 403, 200),
     "admin.calendar_edit":              T("GET /admin/calendars/{calendar_id}",                302, 403, 403, 403, 403, 403, 200),
+    "sla_admin.policy_list":            T("GET /admin/sla-policies",                           302, 403, 403, 403, 403, 403, 200),
+    "sla_admin.policy_new":             T("GET /admin/sla-policies/new",                       302, 403, 403, 403, 403, 403, 200),
+    "sla_admin.policy_edit":            T("GET /admin/sla-policies/{policy_id}",               302, 403, 403, 403, 403, 403, 200),
+    "sla_admin.queue_settings":         T("GET /admin/queues/{queue_id}/settings",             302, 403, 403, 403, 403, 403, 200),
     "access.review":                    T("GET /admin/break-glass",                            302, 403, 403, 403, 403, 403, 200),
     "access.reviewed":                  T("POST /admin/break-glass/{grant_id}/reviewed",       302, 403, 403, 403, 403, 403, 302),
     "notify.outbox":                    T("GET /admin/outbox",                                 302, 403, 403, 403, 403, 403, 200),
@@ -221,6 +230,14 @@ MATRIX: dict[str, Row] = {
     "api_attachments.TicketsWithAttachments": T("POST /api/v1/tickets/with-attachments",             401, 403, 403, 403, 403, 403, 403, 422),  # a creation: no one else's object to 404
     "api_attachments.Download":                T("GET /api/v1/attachments/{attachment_id}",           401, 200, 404, 200, 404, 200, 404, 200),
     "api_inbound_mail.InboundMail":            T("POST /api/v1/inbound-mail",                         404, 404, 404, 404, 404, 404, 404, 404),  # off unless configured
+    "api_admin_users.Accounts":         T("GET /api/v1/admin/users",                           401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin_users.Account":          T("GET /api/v1/admin/users/{user_id}",                 401, 403, 403, 403, 403, 403, 200, 403),
+    "api_admin_users.Invitation":       T("POST /api/v1/admin/users/{user_id}/invitation",     401, 403, 403, 403, 403, 403, 409, 403),
+    "api_sla_admin.Policies":           T("GET /api/v1/admin/sla-policies",                    401, 403, 403, 403, 403, 403, 200, 403),
+    "api_sla_admin.PolicyItem":         T("GET /api/v1/admin/sla-policies/{policy_id}",        401, 403, 403, 403, 403, 403, 200, 403),
+    "api_sla_admin.Preview":            T("POST /api/v1/admin/sla-policies/preview",           401, 403, 403, 403, 403, 403, 200, 403, json={"name": "Draft", "targets": {"*": {"first_reply": {"seconds": 3600}}}}),
+    "api_sla_admin.QueueSettings":      T("GET /api/v1/admin/queues/{queue_id}/settings",      401, 403, 403, 403, 403, 403, 200, 403),
+    "api_patient_links.PatientLinks":   T("POST /api/v1/patient-links",                        401, 403, 403, 403, 403, 403, 403, 201, json={"system": "portal", "value": "M-1"}),  # unknown identifier: 404 (tests/auth/test_patient_links.py)
     "api_oncall.Roster":                T("GET /api/v1/oncall",                                401, 403, 403, 403, 403, 200, 200, 403),
     "api_oncall.Members":               T("POST /api/v1/oncall/members",                       401, 403, 403, 403, 403, 201, 409, 403, json={"user_id": "{candidate2_id}", "mode": "on"}),
     "api_oncall.MemberDuty":            T("PUT /api/v1/oncall/members/{clinician_id}/duty",    401, 403, 403, 403, 403, 200, 200, 403, json={"mode": "shifts"}),
@@ -296,6 +313,8 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
                           queue=None)
     alert = db.session.scalar(sa.select(ClinicalAlert).where(ClinicalAlert.ticket_id == flagged.id))
     token_row = db.session.scalars(sa.select(ApiToken).where(ApiToken.user_id == portal_user.id)).one()
+    db.session.add(PatientIdentifier(user_id=patient.id, system="portal", value="M-1"))  # the portal's id of the owner
+    db.session.commit()
     from helpdesk.webhooks import services as webhooks
     from helpdesk.webhooks.models import WebhookDelivery
 
@@ -317,7 +336,10 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
         "grant_id": grant.id, "message_id": agent_note.id, "alert_id": alert.id, "clinician_id": clinician.id,
         "candidate_id": candidate.id, "candidate2_id": candidate2.id, "shift_id": shift.id, "shift2_id": shift2.id,
         "reset_secret": "no-such-link-" + "0" * 30, "verify_token": "no-such-link-" + "0" * 30,
+        "link_token": "no-such-link-" + "0" * 30,
         "owner_id": patient.id, "webhook_id": webhook.id, "webhook_delivery_id": webhook_delivery.id,
+        "policy_id": sla_policy_admin.create_policy(actor_id=admin.id, data={
+            "name": "Matrix policy", "targets": {"*": {"first_reply": {"seconds": 3600}}}}).id,
         "calendar_id": sla_calendars.create(actor_id=admin.id, name="Matrix calendar",
                                             spec={"timezone": "UTC", "hours": {"mon": [["08:00", "18:00"]]}}).id,
     }
@@ -367,10 +389,10 @@ def test_rows_request_their_own_endpoint(app: Flask):
     dummy = {k: 1 for k in ("ref", "queue_id", "user_id", "token_id", "article_id", "macro_id", "view_id",
                             "notification_id", "attachment_id", "held_id", "held2_id", "outbox_id", "grant_id",
                             "other_queue_id", "message_id", "alert_id", "clinician_id", "candidate_id",
-                            "candidate2_id", "shift_id", "shift2_id", "calendar_id", "owner_id", "webhook_id",
-                            "webhook_delivery_id")}
+                            "candidate2_id", "shift_id", "shift2_id", "calendar_id", "owner_id", "policy_id",
+                            "webhook_id", "webhook_delivery_id")}
     dummy |= {"slug": "a-slug", "category": "a-category", "survey_token": "tok", "reset_secret": "secret",
-              "verify_token": "tok"}
+              "verify_token": "tok", "link_token": "tok"}
     for endpoint, row in MATRIX.items():
         got, _args = adapter.match(_fill(row.path, dummy), method=row.method)
         assert got == endpoint, (endpoint, row.path)
@@ -382,7 +404,7 @@ def test_rows_request_their_own_endpoint(app: Flask):
 
 
 # Lines that change what later lines rely on run last, in this order.
-LAST = ("workspace.macro_delete", "workspace.view_delete", "admin.revoke_token", "admin.queue_active",
+LAST = ("workspace.macro_delete", "workspace.view_delete", "admin.rotate_token", "admin.revoke_token", "admin.queue_active",
         "admin.remove_member", "admin.set_role", "admin.set_active", "patient.close", "auth.logout")
 
 

@@ -28,6 +28,8 @@ PREDICATE_PREFIXES = ("can_", "may_", "is_allowed")
 ALLOWED: dict[tuple[str, str], str] = {
     ("admin/views.py", "users"): "the users page lists staff and counts patients (a query's filter)",
     ("cli.py", "list_users_cmd"): "the CLI lists staff and counts patients (a query's filter)",
+    ("api/admin_users.py", "get"): "the admin users API lists staff and integration accounts (a query's filter)",
+    ("api/admin_users.py", "_account"): "patients are not accounts of the admin users API (404: which table of accounts)",
     ("auth/identity.py", "_claimed_account"): "finds the patient account an address belongs to (a lookup)",
     ("notify/services.py", "queue_supervisors"): "whom to notify: a queue's supervisors (a recipient list)",
     ("clinical/services.py", "_managers"): "why a person was alerted (supervisor or admin), stored on the alert",
@@ -40,6 +42,7 @@ ALLOWED: dict[tuple[str, str], str] = {
 
 # (module relative to helpdesk/, enclosing function) -> why this `.is_staff` decides no access
 STAFF_ALLOWED: dict[tuple[str, str], str] = {
+    ("api/admin_users.py", "_out"): "whether an account shows an invitation pending (what the API says)",
     ("auth/sessions.py", "idle_limit"): "how long an idle session lasts (staff and patients differ), not who may sign in",
     ("auth/sessions.py", "_say_why"): "which language the sign-out notice speaks",
     ("auth/services.py", "change_role"): "a role change to a non-staff role drops queue memberships (data kept consistent)",

@@ -129,9 +129,11 @@ def test_supervisor_cannot_manage_a_queue_they_are_not_in(client, ctx, make_user
 
 def test_admin_tokens_shown_once_and_stored_hashed(client, ctx, admin, patient, agent):
     login(client, admin)
-    resp = client.post("/admin/tokens", data={"name": "patient-portal"})
+    resp = client.post("/admin/tokens", data={"name": "patient-portal", "scope_read": "y", "scope_create": "y",
+                                              "scope_manage": "y"})
     page = resp.get_data(as_text=True)
     token = db.session.scalar(sa.select(ApiToken))
+    assert token.scopes == "read create manage" and token.expires_at is not None  # 1 year by default
     secret = page.split('<code class="secret">')[1].split("</code>")[0]
     assert token.token_hash == hash_token(secret) and secret not in token.token_hash
     assert secret not in client.get("/admin/tokens").get_data(as_text=True)
@@ -142,6 +144,26 @@ def test_admin_tokens_shown_once_and_stored_hashed(client, ctx, admin, patient, 
         login(client, user)
         assert client.get("/admin/tokens").status_code == 403
         assert client.post(f"/admin/tokens/{token.id}/revoke").status_code == 403
+
+
+def test_admin_issues_a_read_only_token_and_rotates_it(client, ctx, admin):
+    login(client, admin)
+    page = client.post("/admin/tokens", data={"name": "reports", "scope_read": "y", "expires": "30"}).get_data(
+        as_text=True)
+    token = db.session.scalar(sa.select(ApiToken))
+    old = page.split('<code class="secret">')[1].split("</code>")[0]
+    assert token.scopes == "read" and token.expires_at is not None
+    assert "Give the token at least one scope" in client.post(
+        "/admin/tokens", data={"name": "nothing"}, follow_redirects=True).get_data(as_text=True)
+    page = client.post(f"/admin/tokens/{token.id}/rotate", data={"overlap": "0"}).get_data(as_text=True)
+    new = page.split('<code class="secret">')[1].split("</code>")[0]
+    db.session.expire_all()
+    rotated = db.session.get(ApiToken, token.id)
+    replacement = db.session.get(ApiToken, rotated.replaced_by_id)
+    assert rotated.revoked_at is not None and replacement.token_hash == hash_token(new) and new != old
+    assert replacement.scopes == "read" and replacement.name == "reports"
+    assert client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+    assert client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {new}"}).status_code == 200
 
 
 def test_queue_assignment_method_is_set_by_admins_and_its_supervisors(client, ctx, admin, supervisor, agent, queues):

@@ -53,11 +53,13 @@ INBOUND_TOKEN = "inbound-" + "t" * 24  # noqa: S105 (a test value)
 
 
 @pytest.fixture
-def world(app, ctx, queues, patient, other_patient, agent, portal):
+def world(app, ctx, queues, patient, other_patient, agent, admin, portal):
     """Real accounts with real tokens, and a few requests and files for them to reach."""
     portal_user, portal_secret = portal
     _t, patient_secret = accounts.create_api_token(actor=None, name="patient app", user=patient)
     _t, agent_secret = accounts.create_api_token(actor=None, name="agent cli", user=agent)
+    _t, reader_secret = accounts.create_api_token(actor=None, name="agent reader", user=agent, scopes=["read"])
+    _t, admin_secret = accounts.create_api_token(actor=None, name="admin cli", user=admin)  # reaches the roster
     via_portal = tickets.create_ticket(requester=patient, subject="Question about my bill", channel=Channel.API,
                                        body="I was charged twice for my visit on the statement.",
                                        created_by=portal_user)
@@ -72,7 +74,8 @@ def world(app, ctx, queues, patient, other_patient, agent, portal):
                                       attachments=[files.Upload("scan.bin", data)])
         attachment_ids += [a.id for a in files.for_ticket(posted.ticket, include_internal=False)[posted.message.id]]
     return {
-        "tokens": {"portal": portal_secret, "patient": patient_secret, "agent": agent_secret, "anonymous": None},
+        "tokens": {"portal": portal_secret, "patient": patient_secret, "agent": agent_secret,
+                   "reader": reader_secret, "admin": admin_secret, "anonymous": None},
         "references": [via_portal.reference, on_web.reference, others.reference],
         "attachment_ids": attachment_ids,
         "queues": sorted(queues),
@@ -83,7 +86,8 @@ def world(app, ctx, queues, patient, other_patient, agent, portal):
 def fuzz_app(app, configure):
     """The test app with inbound mail over HTTP switched on, and unexpected exceptions
     answered as the 500 a client would get (so not_a_server_error sees them)."""
-    configure(inbound_token=INBOUND_TOKEN, PROPAGATE_TEST_ERRORS=False)
+    # a rate limit the fuzzer does not reach (tests/api/test_api_contract.py checks the 429)
+    configure(inbound_token=INBOUND_TOKEN, api_rate_limit="100000 per minute", PROPAGATE_TEST_ERRORS=False)
     return app
 
 

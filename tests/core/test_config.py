@@ -54,6 +54,8 @@ def test_site_settings_come_from_the_environment(tmp_path):
         ({"HELPDESK_ENV": "development", "PROMETHEUS_MULTIPROC_DIR": "/nonexistent/prom"}, "PROMETHEUS_MULTIPROC_DIR"),
         ({"HELPDESK_ENV": "development", "LOG_FORMAT": "xml"}, "LOG_FORMAT"),
         ({"HELPDESK_ENV": "development", "LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
+        ({"HELPDESK_ENV": "development", "PATIENT_LINK_SECRET": "short"}, "PATIENT_LINK_SECRET"),
+        ({"HELPDESK_ENV": "development", "PATIENT_LINK_TTL_SECONDS": "5"}, "PATIENT_LINK_TTL_SECONDS"),
     ],
 )
 def test_bad_values_fail_fast(env, message):

@@ -35,6 +35,7 @@ SUPERVISOR_PAGES = [
 ADMIN_PAGES = [
     "/admin/users", "/admin/unverified-accounts", "/admin/tokens", "/admin/audit", "/admin/system",
     "/admin/break-glass", "/admin/outbox", "/admin/mail", "/kb/editors",
+    "/admin/sla-policies", "/admin/sla-policies/new", "/admin/queues/{queue_id}/settings",
 ]
 
 

@@ -20,7 +20,8 @@ import jinja2.meta
 import pytest
 import sqlalchemy as sa
 
-from helpdesk.auth import activation
+from helpdesk.auth import activation, portal
+from helpdesk.auth.portal_models import PatientLink
 from helpdesk.demo import seed_queue_names
 from helpdesk.extensions import db
 from helpdesk.i18n import services as i18n_services
@@ -34,6 +35,7 @@ from helpdesk.notify.attachments import Upload
 from helpdesk.notify.models import Attachment
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import Channel, Queue, Status
+from helpdesk.timeutil import utcnow
 from tests.access.test_permission_matrix import MATRIX
 from tests.e2e.patient_pages import _reset_path
 from tests.factories import login
@@ -72,6 +74,10 @@ def spanish_world(ctx, queues, patient, agent, supervisor):
     surveyed = ask("Recibo de pago", "Necesito un recibo del pago que hice.")
     tickets.update_ticket(surveyed, actor=agent, status=Status.RESOLVED)
     token = csat.open_survey(surveyed)
+    # a sign-in link from the portal that has expired (a good one signs in: no page)
+    link = PatientLink(link_id="spanish-world-" + "0" * 29, user_id=patient.id, created_at=utcnow(),
+                       expires_at=utcnow())
+    db.session.add(link)
     db.session.commit()
     articles = list(db.session.scalars(sa.select(Article).order_by(Article.id)))
     spanish = next(a for a in articles if a.language == Language.ES and a.category == "Signing in")
@@ -81,6 +87,7 @@ def spanish_world(ctx, queues, patient, agent, supervisor):
         "ref": answered.reference, "slug": spanish.slug, "category": slugify("Signing in"),
         "survey_token": token, "reset_secret": _reset_path(patient).rsplit("/", 1)[1],
         "verify_token": activation.make_token(patient), "attachment_id": attachment.id,
+        "link_token": portal.token_for(link),
     }
     return {"params": params, "answered": answered, "emergency": emergency, "closed": closed, "resolved": resolved,
             "english_article": english, "spanish_article": spanish, "patient": patient}

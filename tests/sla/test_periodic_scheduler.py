@@ -59,6 +59,8 @@ def test_the_schedule_table():
         "mail_sweep_job": (60, None, None), "webhook_sweep_job": (60, None, None),
         "imap_poll_job": (60, None, None), "attachment_sweep_job": (None, "17 * * * *", None),
         "auth_throttle_prune_job": (3600, None, None), "prune_sessions_job": (3600, None, None),
+        "idempotency_purge_job": (3600, None, None),
+        "prune_patient_links_job": (3600, None, None),
         "weekly_retrain_job": (None, "0 3 * * 0", 1800), "audit_prune_job": (None, "0 4 * * 0", 1800),
     }
 
