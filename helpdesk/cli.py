@@ -25,6 +25,7 @@ from helpdesk.routing.cli import routing_cli
 from helpdesk.sla.cli import sla_cli
 from helpdesk.tickets.macro_seed import seed_macros
 from helpdesk.tickets.models import Queue
+from helpdesk.webhooks.cli import webhooks_cli
 
 users_cli = AppGroup("users", help="Manage accounts.")
 token_cli = AppGroup("api-token", help="Manage API tokens.")
@@ -269,3 +270,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(oncall_cli)
     app.cli.add_command(retention_cli)
+    app.cli.add_command(webhooks_cli)
