@@ -195,7 +195,9 @@ def test_staff_have_no_way_to_set_a_patients_password_or_address(app):
     staff_write_rules = [r.rule for r in app.url_map.iter_rules()
                          if r.methods and {"POST", "PUT", "PATCH"} & r.methods
                          and any(w in r.rule for w in ("password", "email"))]
-    # the owner's own pages only (change, reset by link, confirm the address by link, ask for a new link)
+    # the owner's own pages only (change, reset by link, confirm the address by link, ask for a new link),
+    # and an admin's forced reset, which takes no password: it ends the old one and mails the patient a link
     assert sorted(staff_write_rules) == ["/account/password", "/account/verify-email/<token>",
-                                         "/account/verify-email/resend", "/password/forgot",
+                                         "/account/verify-email/resend",
+                                         "/api/v1/admin/patients/<int:user_id>/reset-password", "/password/forgot",
                                          "/password/reset/<secret>"]

@@ -216,6 +216,8 @@ STEPS = [
                                                _cant_sign_in_sent)),
     Step("verify-email-link", False, _goto("{site.verify_path}")),
     Step("reset-link-expired", False, _goto("/password/reset/expired-link-0000000000000000000000000000")),
+    # the portal's one-use sign-in link, refused (expired, used or altered: one page)
+    Step("portal-link-refused", False, _goto("/patient-link/no-such-link-0000000000000000000000000000")),
     Step("my-requests", True, _goto("/requests")),
     Step("request", True, _goto("/requests/{site.reference}")),
     Step("request-reply-errors", True, _then(_goto("/requests/{site.reference}"), lambda p: _submit(p))),

@@ -72,7 +72,7 @@ def test_admin_finds_unlocks_and_merges_patient_accounts(browser, live_server, a
         p = bctx.new_page()
         sign_in(p, live_server, admin)
         p.goto(f"{live_server}/admin/patients")
-        p.get_by_label("Name, e-mail address or medical record number").fill("lopez")
+        p.get_by_label("Name, e-mail address, medical record number or external id").fill("lopez")
         p.get_by_role("button", name="Find").click()
         p.get_by_role("link", name=patient.display_name, exact=True).click()
         p.wait_for_selector("text=Locked until")

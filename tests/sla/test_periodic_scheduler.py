@@ -62,6 +62,7 @@ def test_the_schedule_table():
         "idempotency_purge_job": (3600, None, None),
         "prune_patient_links_job": (3600, None, None),
         "weekly_retrain_job": (None, "0 3 * * 0", 1800), "audit_prune_job": (None, "0 4 * * 0", 1800),
+        "retention_job": (None, "30 2 * * *", 3600),
     }
 
 
