@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from helpdesk.admin.forms import QueueSettingsForm, SlaPolicyForm
@@ -46,7 +46,7 @@ def _policy_form(policy: SlaPolicy | None) -> SlaPolicyForm:
     form.priority.choices = choices([("", "Every priority")] + [(p, p.capitalize()) for p in
                                                                 policy_admin.PRIORITY_KEYS if p != "*"])
     form.channel.choices = choices([("", "Every channel")] + [(c.value, c.value) for c in Channel])
-    form.calendar_id.choices = choices([("", "The queue's calendar (else Monday–Friday 08:00–18:00 New York)")]
+    form.calendar_id.choices = choices([("", f"The queue's calendar (else Monday–Friday 08:00–18:00, {_site_zone()})")]
                                        + [(str(c.id), c.name) for c, _ in calendars.all_with_usage()])
     if request.method == "GET" and policy is not None:
         form.name.data, form.queue_id.data = policy.name, str(policy.queue_id or "")
@@ -119,6 +119,11 @@ def _editor(policy: SlaPolicy | None):
                            versions=policy_admin.versions_of(policy) if policy else []), status
 
 
+def _site_zone() -> str:
+    """The zone of business hours where no calendar is chosen (``SITE_TIMEZONE``)."""
+    return current_app.config["HELPDESK"].site_timezone
+
+
 @bp.get("/sla-policies")
 @role_required(Role.ADMIN)
 def policy_list():
@@ -146,7 +151,7 @@ def queue_settings(queue_id: int):
     if queue is None:
         raise NotFound("No such queue.")
     form = QueueSettingsForm()
-    form.calendar_id.choices = choices([("", "None: each policy's own (else Monday–Friday 08:00–18:00 New York)")]
+    form.calendar_id.choices = choices([("", f"None: each policy's own (else Monday–Friday 08:00–18:00, {_site_zone()})")]
                                        + [(str(c.id), c.name) for c, _ in calendars.all_with_usage()])
     form.default_policy_id.choices = choices(
         [("", "None: the policies for every queue apply")]

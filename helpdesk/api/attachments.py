@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import current_app, g, request, url_for
 from flask.views import MethodView
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from helpdesk.api.auth import authenticate_request, requires_scope
 from helpdesk.api.idempotency import idempotent
@@ -17,6 +17,8 @@ from helpdesk.api.schemas import (
     BINARY,
     BODY_MAX,
     SUBJECT_MAX,
+    SYSTEM_FIELD,
+    VALUE_FIELD,
     PostedWithAttachmentsOut,
     StrictSchema,
     TicketDetailOut,
@@ -86,7 +88,8 @@ class MessageWithAttachmentsIn(StrictSchema):
         raise ValidationFailed("Some fields are missing or not valid.", fields=error.messages)
 
 
-NEW_TICKET_TEXT_PARTS = {"subject", "body", "requester_email", "requester_name", "priority"}
+NEW_TICKET_TEXT_PARTS = {"subject", "body", "requester_email", "requester_name", "patient_system", "patient_value",
+                         "priority"}
 
 
 class TicketWithAttachmentsIn(StrictSchema):
@@ -97,11 +100,25 @@ class TicketWithAttachmentsIn(StrictSchema):
                          metadata=doc("Insurance card update"))
     body = fields.Str(required=True, validate=validate.Length(min=1, max=BODY_MAX),
                       metadata=doc("My new insurance card is attached."))
-    requester_email = fields.Email(required=True, validate=validate.Length(max=254), metadata=doc("rosa@example.net"))
-    requester_name = fields.Str(required=True, validate=validate.Length(min=1, max=120), metadata=doc("Rosa Diaz"))
+    requester_email = fields.Email(validate=validate.Length(max=254), metadata={
+        "description": "The patient by e-mail address (with requester_name), or, with patient_system and "
+                       "patient_value, the e-mail of a patient the identifier doesn't name yet",
+        "example": "rosa@example.net"})
+    requester_name = fields.Str(validate=validate.Length(min=1, max=120), metadata=doc("Rosa Diaz"))
+    patient_system = fields.Str(**SYSTEM_FIELD)
+    patient_value = fields.Str(**VALUE_FIELD)
     priority = fields.Str(validate=validate.OneOf([p.value for p in Priority]), metadata=doc("normal"))
     attachments = fields.List(UploadField(), load_default=list, metadata={
         "description": "Images (PNG, JPEG, GIF, WebP, HEIC) or PDF; repeat the part for several files"})
+
+    @validates_schema
+    def _one_patient(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        by_identifier = "patient_system" in data or "patient_value" in data
+        if by_identifier and not ("patient_system" in data and "patient_value" in data):
+            raise ValidationError("Send patient_system and patient_value together.", "patient_value")
+        if not by_identifier and not ("requester_email" in data and "requester_name" in data):
+            raise ValidationError("Send requester_email and requester_name, or patient_system and patient_value.",
+                                  "requester_email")
 
     def handle_error(self, error: Any, data: Any, **kwargs: Any) -> None:
         unknown = set(request.form) - NEW_TICKET_TEXT_PARTS
@@ -128,20 +145,33 @@ class TicketsWithAttachments(MethodView):
     @requires_scope(blp, Scope.CREATE)
     @integration_only
     @idempotent(blp)
-    @blp.doc(description="Like POST /tickets, as multipart/form-data: the requester as `requester_email` and "
-                         "`requester_name`; repeat `attachments` for several files (images and PDF, checked by "
+    @blp.doc(description="Like POST /tickets, as multipart/form-data: the patient as `requester_email` and "
+                         "`requester_name`, or by external identifier as `patient_system` and `patient_value` "
+                         "(with `requester_email` and `requester_name` for a patient the identifier doesn't "
+                         "name yet); repeat `attachments` for several files (images and PDF, checked by "
                          "content, size and the virus scanner as for replies). Integration tokens only.")
     @blp.arguments(TicketWithAttachmentsIn, location="form_and_files")
     @blp.response(201, TicketDetailOut, description="Created")
-    @document_errors(blp, 401, 403, 413, 422)
+    @document_errors(blp, 401, 403, 409, 413, 422, descriptions={409: (
+        "patient: the e-mail address is a staff account's, an unconfirmed account's, or a patient's with another "
+        "identifier of this system; or the patient account is deactivated")})
     def post(self, data: dict[str, Any]):
         """Create a request with files for a patient (multipart/form-data)."""
         user = _user()
-        ticket = tickets.create_ticket_for_requester(
-            requester_email=data["requester_email"], requester_name=data["requester_name"],
-            subject=data["subject"], body=data["body"], channel=Channel.API, created_by=user,
-            priority=data.get("priority"), attachments=[u for u in data["attachments"] if u is not None],
-        )
+        uploads = [u for u in data["attachments"] if u is not None]
+        if "patient_system" in data:
+            ticket = tickets.create_ticket_for_patient(
+                patient={"system": data["patient_system"], "value": data["patient_value"],
+                         "name": data.get("requester_name"), "email": data.get("requester_email")},
+                subject=data["subject"], body=data["body"], channel=Channel.API, created_by=user,
+                priority=data.get("priority"), attachments=uploads,
+            )
+        else:
+            ticket = tickets.create_ticket_for_requester(
+                requester_email=data["requester_email"], requester_name=data["requester_name"],
+                subject=data["subject"], body=data["body"], channel=Channel.API, created_by=user,
+                priority=data.get("priority"), attachments=uploads,
+            )
         return ticket, 201, {"Location": url_for("api_tickets.TicketItem", reference=ticket.reference)}
 
 

@@ -4,7 +4,7 @@ audit rows, the preview of a draft on sample tickets, and a queue's settings pag
 A policy's targets are per priority (``urgent`` … ``low``, and ``*`` for any priority
 without its own row) and metric: ``{"seconds": 3600, "business": true, "warn_before":
 900}`` — the target, whether it counts business time (the policy's calendar, else the
-queue's, else Monday-Friday 08:00-18:00 New York) or calendar time (24×7), and how long
+queue's, else Monday-Friday 08:00-18:00 in the site's time zone) or calendar time (24×7), and how long
 before the due time the warning comes (left out: at 75 % of the target).
 
 Saving a change to the name, calendar, warning or targets adds the policy's next version;

@@ -590,6 +590,7 @@ def create_ticket_for_patient(
     channel: Channel,
     created_by: User,
     priority: Priority | str | None = None,
+    attachments: list[files.Upload] | None = None,
 ) -> Ticket:
     """The portal submits for a patient named by an external identifier (``patient``:
     system, value, and name and email for a patient not known yet; see
@@ -601,7 +602,7 @@ def create_ticket_for_patient(
             email=patient.get("email"), actor=created_by)
         ticket = _new_ticket(
             requester=requester, subject=subject, body=body, channel=channel,
-            created_by=created_by, priority=priority, follow_up_of=None,
+            created_by=created_by, priority=priority, follow_up_of=None, attachments=attachments,
         ).ticket
         ticket.patient_identifier_id = identifier.id
     return ticket

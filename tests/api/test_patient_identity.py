@@ -256,3 +256,32 @@ def test_a_request_racing_for_the_same_identifier_takes_the_first_ones_account(c
                                                     email="late.comer@example.net", actor=integration)
     assert user.id == patient.id and identifier.user_id == patient.id and len(calls) == 2
     assert _patients() == 1 and count(PatientIdentifier) == 1
+
+
+def test_a_request_with_files_is_created_by_identifier_too(client, portal, queues):
+    import io
+
+    from helpdesk.notify.models import Attachment
+    from tests.notify.samples import png
+
+    _user, secret = portal
+
+    def send(**parts):
+        return client.post("/api/v1/tickets/with-attachments", headers=bearer(secret),
+                           content_type="multipart/form-data",
+                           data={"subject": "Scan", "body": "My new insurance card",
+                                 "attachments": [(io.BytesIO(png()), "card.png")], **parts})
+
+    first = send(patient_system="portal", patient_value="F-77", requester_email="fay@example.net",
+                 requester_name="Fay Ortiz")
+    assert first.status_code == 201, first.get_json()
+    again = send(patient_system="portal", patient_value="F-77")  # known now: no name or e-mail needed
+    assert again.status_code == 201
+    tickets = db.session.scalars(sa.select(Ticket).order_by(Ticket.id)).all()
+    assert len({t.requester_id for t in tickets}) == 1 and all(t.patient_identifier_id for t in tickets)
+    assert count(Attachment) == 2
+    n = count(Ticket)
+    assert send(patient_system="portal").status_code == 422  # the value is missing
+    assert send().status_code == 422  # neither an e-mail nor an identifier
+    assert send(patient_system="portal", patient_value="F-78").status_code == 422  # unknown: name and e-mail needed
+    assert count(Ticket) == n
