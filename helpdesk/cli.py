@@ -67,25 +67,25 @@ def list_users_cmd() -> None:
     click.echo(f"{n} patient account(s)")
 
 
-@users_cli.command("deactivate")
-@click.argument("email")
-def deactivate_cmd(email: str) -> None:
-    """Deactivate an account and end its sessions."""
-    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
-    if user is None:
-        raise click.ClickException("No such account.")
-    try:
-        services.set_active(actor=None, user=user, active=False)
-    except DomainError as err:
-        _fail(err)
-    click.echo(f"Deactivated {user.email}.")
-
-
 def _account(email: str) -> User:
     user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise click.ClickException("No such account.")
     return user
+
+
+@users_cli.command("deactivate")
+@click.argument("email")
+@as_option
+def deactivate_cmd(email: str, as_email: str | None) -> None:
+    """Deactivate an account and end its sessions."""
+    actor = acting_admin(as_email)
+    user = _account(email)
+    try:
+        services.set_active(actor=actor, user=user, active=False)
+    except DomainError as err:
+        _fail(err)
+    click.echo(f"Deactivated {user.email}.")
 
 
 @users_cli.command("invite")
