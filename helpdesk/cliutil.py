@@ -18,6 +18,10 @@ from helpdesk.auth.models import User
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
 from helpdesk.permissions import can_manage_accounts
+from helpdesk.urls import MAX_ID
+
+#: A row id as the commands take it: what the database's integer ids hold (as the API's routes).
+ROW_ID = click.IntRange(1, MAX_ID)
 
 as_option = click.option("--as", "as_email", default=None, metavar="EMAIL",
                          help="Act as this admin (the audit rows name them); the system by default.")

@@ -17,13 +17,14 @@ from flask.cli import AppGroup
 from helpdesk.admin import patients as accounts
 from helpdesk.auth import services
 from helpdesk.auth.models import User
-from helpdesk.cliutil import acting_admin, as_option, fail
+from helpdesk.cliutil import ROW_ID, acting_admin, as_option, fail
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
 from helpdesk.retention import services as retention
 from helpdesk.sla import policy_admin
 from helpdesk.sla.models import SlaCalendar, SlaPolicy
 from helpdesk.tickets.models import Assignment, Queue, QueueMembership
+from helpdesk.urls import MAX_ID
 
 patients_cli = AppGroup("patients", help="Patient accounts: find, view, unlock, reset, (de)activate, merge.")
 queues_cli = AppGroup("queues", help="Queue settings: name, calendar, default SLA policy, assignment, active.")
@@ -52,7 +53,7 @@ def _patient(user_id: int) -> User:
 @patients_cli.command("search")
 @click.argument("text", default="")
 @click.option("--birth-date", default=None, metavar="YYYY-MM-DD", help="Date of birth (exact).")
-@click.option("--after", type=click.IntRange(0), default=None, help="The next page: the id printed after 'more:'.")
+@click.option("--after", type=click.IntRange(0, MAX_ID), default=None, help="The next page: the id printed after 'more:'.")
 @as_option
 def search_cmd(text: str, birth_date: str | None, after: int | None, as_email: str | None) -> None:
     """Find patient accounts by TEXT (any part of the name or e-mail address, a medical record
@@ -77,7 +78,7 @@ def search_cmd(text: str, birth_date: str | None, after: int | None, as_email: s
 
 
 @patients_cli.command("show")
-@click.argument("user_id", type=int)
+@click.argument("user_id", type=ROW_ID)
 @as_option
 def show_cmd(user_id: int, as_email: str | None) -> None:
     """One account: state, verification, lock-out, sessions, identifiers, requests and
@@ -125,7 +126,7 @@ def _fix(user_id: int, as_email: str | None, action) -> User:
 
 
 @patients_cli.command("unlock")
-@click.argument("user_id", type=int)
+@click.argument("user_id", type=ROW_ID)
 @as_option
 def unlock_cmd(user_id: int, as_email: str | None) -> None:
     """Forget the failed sign-ins that locked the account."""
@@ -134,7 +135,7 @@ def unlock_cmd(user_id: int, as_email: str | None) -> None:
 
 
 @patients_cli.command("reset-password")
-@click.argument("user_id", type=int)
+@click.argument("user_id", type=ROW_ID)
 @as_option
 def reset_password_cmd(user_id: int, as_email: str | None) -> None:
     """The password stops working now, every session ends, and a reset link is e-mailed."""
@@ -143,7 +144,7 @@ def reset_password_cmd(user_id: int, as_email: str | None) -> None:
 
 
 @patients_cli.command("deactivate")
-@click.argument("user_id", type=int)
+@click.argument("user_id", type=ROW_ID)
 @as_option
 def deactivate_cmd(user_id: int, as_email: str | None) -> None:
     """The account can't sign in; its sessions end."""
@@ -152,7 +153,7 @@ def deactivate_cmd(user_id: int, as_email: str | None) -> None:
 
 
 @patients_cli.command("reactivate")
-@click.argument("user_id", type=int)
+@click.argument("user_id", type=ROW_ID)
 @as_option
 def reactivate_cmd(user_id: int, as_email: str | None) -> None:
     """The account can sign in again."""
@@ -161,8 +162,8 @@ def reactivate_cmd(user_id: int, as_email: str | None) -> None:
 
 
 @patients_cli.command("merge")
-@click.argument("duplicate_id", type=int)
-@click.argument("survivor_id", type=int)
+@click.argument("duplicate_id", type=ROW_ID)
+@click.argument("survivor_id", type=ROW_ID)
 @click.option("--yes", is_flag=True, help="Don't ask for confirmation.")
 @as_option
 def merge_cmd(duplicate_id: int, survivor_id: int, yes: bool, as_email: str | None) -> None:
@@ -206,7 +207,7 @@ def _id_or_none(value: str | None, what: str) -> Any:
     """--calendar / --policy: an id, or 'none'; the service checks that it exists."""
     if value.strip().lower() == "none":
         return None
-    if not value.strip().isdigit():
+    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_ID:
         raise click.ClickException(f"--{what}: an id as listed, or none.")
     return int(value)
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 from tqdm import tqdm
 
-from helpdesk.cliutil import acting_admin, as_option, fail
+from helpdesk.cliutil import ROW_ID, acting_admin, as_option, fail
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
 from helpdesk.sla import calendars, policy_admin
@@ -104,7 +104,7 @@ CALENDAR_KEYS = ("name", "timezone", "hours", "presets", "holidays")
 
 
 @sla_cli.command("calendar-show")
-@click.argument("calendar_id", type=int)
+@click.argument("calendar_id", type=ROW_ID)
 def calendar_show_cmd(calendar_id: int) -> None:
     """Print CALENDAR_ID as JSON (the form `flask sla calendar-save` reads)."""
     try:
@@ -119,7 +119,7 @@ def calendar_show_cmd(calendar_id: int) -> None:
 
 @sla_cli.command("calendar-save")
 @click.argument("file", type=click.File("r"))
-@click.option("--id", "calendar_id", type=int, default=None, help="Edit this calendar; else create one.")
+@click.option("--id", "calendar_id", type=ROW_ID, default=None, help="Edit this calendar; else create one.")
 @as_option
 def calendar_save_cmd(file, calendar_id: int | None, as_email: str | None) -> None:
     """Create or edit a business calendar from a JSON FILE (`-` for standard input): name,

@@ -93,6 +93,7 @@ def test_patients_show_lists_requests_lockout_verification_and_identifiers_as_an
 
     result = cli("patients", "show", str(admin.id))  # not a patient account
     assert result.exit_code == 1 and "No such patient account." in result.output
+    assert cli("patients", "show", str(2**31)).exit_code == 2  # beyond any id: click's usage error
     assert len(_events("patient.account_viewed")) == 1
 
 
@@ -264,6 +265,7 @@ def test_queues_list_and_set(cli, admin, agent, queues):
 
     for args, message in ((["billing", "--calendar", "99999"], "existing calendar"),
                           (["billing", "--policy", "abc"], "--policy"),
+                          (["billing", "--calendar", str(2**40)], "--calendar"),
                           (["triage", "--inactive"], "triage queue"),
                           (["billing"], "Nothing changed."),
                           (["billing", "--name", ""], "name"),
