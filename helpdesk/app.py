@@ -15,6 +15,7 @@ from helpdesk import models  # noqa: F401  (registers every table on the metadat
 from helpdesk.access.views import bp as access_bp
 from helpdesk.admin.sla_views import bp as sla_admin_bp
 from helpdesk.admin.views import bp as admin_bp
+from helpdesk.admin.webhooks import bp as admin_webhooks_bp
 from helpdesk.api import init_api
 from helpdesk.auth.lockedout_views import bp as lockedout_bp
 from helpdesk.auth.models import use_cheap_hashing
@@ -93,6 +94,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(patient_bp)
     app.register_blueprint(agent_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(admin_webhooks_bp)
     app.register_blueprint(sla_admin_bp)
     app.register_blueprint(access_bp)
     app.register_blueprint(routing_bp)

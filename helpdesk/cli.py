@@ -27,6 +27,7 @@ from helpdesk.routing.cli import routing_cli
 from helpdesk.sla.cli import sla_cli
 from helpdesk.tickets.macro_seed import seed_macros
 from helpdesk.tickets.models import Queue
+from helpdesk.webhooks.cli import webhooks_cli
 
 users_cli = AppGroup("users", help="Manage accounts.")
 token_cli = AppGroup("api-token", help="Manage API tokens.")
@@ -326,3 +327,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(retention_cli)
     app.cli.add_command(patients_cli)
     app.cli.add_command(queues_cli)
+    app.cli.add_command(webhooks_cli)

@@ -144,6 +144,12 @@ class Settings:
     # optional pager/SMS hook (helpdesk.clinical.pager): a signed POST per person alerted
     pager_webhook_url: str | None = None
     pager_webhook_secret: str | None = None
+    # webhooks (helpdesk.webhooks): the waits before each retry of a failed delivery (one
+    # retry per entry, then it is failed), the time one attempt may take, and whether
+    # endpoints must be https:// (always so in production unless WEBHOOK_REQUIRE_HTTPS=0)
+    webhook_retry_seconds: tuple[int, ...] = (10, 60, 300, 1800, 7200, 21600)
+    webhook_timeout_seconds: float = 10.0
+    webhook_require_https: bool = False
     # the periodic scheduler (helpdesk.periodic, `flask scheduler`): with Redis, one process
     # per deployment holds a lease of this many seconds (renewed every third of it); a
     # standby tries to take it every SCHEDULER_RETRY_SECONDS. PERIODIC_SCHEDULE names the
@@ -280,6 +286,7 @@ class Settings:
             pager_webhook_secret=pager_secret if pager_url else None,
             **_patient_link_settings(env),
             **_scheduler_settings(env),
+            **_webhook_settings(env, name),
             **_observability_settings(env, name),
             **_oidc_settings(env, name),
             **_mail_settings(env),
@@ -410,6 +417,25 @@ def _oidc_settings(env: dict[str, str], name: str) -> dict[str, Any]:
         "oidc_queue_map": _group_map(env, "OIDC_QUEUE_MAP"),
         "oidc_staff_local_passwords": _BOOLEAN[local],
         "oidc_timeout": _float(env, "OIDC_TIMEOUT", 10.0, 1.0, 60.0),
+    }
+
+
+def _webhook_settings(env: dict[str, str], name: str) -> dict[str, Any]:
+    raw = env.get("WEBHOOK_RETRY_SCHEDULE")  # set but empty: no retries
+    raw = ("10,60,300,1800,7200,21600" if raw is None else raw).strip()
+    try:
+        waits = tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"WEBHOOK_RETRY_SCHEDULE must be seconds separated by commas, got {raw!r}") from None
+    if len(waits) > 20 or any(not 0 <= w <= 7 * 86_400 for w in waits):
+        raise ConfigError("WEBHOOK_RETRY_SCHEDULE: at most 20 waits, each between 0 and 604800 seconds")
+    https = (env.get("WEBHOOK_REQUIRE_HTTPS") or ("1" if name == "production" else "0")).strip().lower()
+    if https not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(f"WEBHOOK_REQUIRE_HTTPS must be 1 or 0, got {https!r}")
+    return {
+        "webhook_retry_seconds": waits,
+        "webhook_timeout_seconds": _float(env, "WEBHOOK_TIMEOUT_SECONDS", 10.0, 0.5, 60.0),
+        "webhook_require_https": https in ("1", "true", "yes"),
     }
 
 

@@ -42,6 +42,7 @@ from helpdesk.sla.rollup import DashAgent, DashDay, DashSla, DashStaleDay, DashV
 from helpdesk.storage import StoredBlob
 from helpdesk.tickets.models import Message, MessageVersion, Queue, QueueMembership, RequestRead, Ticket
 from helpdesk.tickets.workspace_models import Macro, SavedView, TicketMerge, TicketPresence
+from helpdesk.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiToken", "AuditChainHead", "IdempotencyKey", "AuditEvent", "AuditSeal", "AuthSession", "BreakGlassGrant", "Message",
@@ -67,4 +68,6 @@ __all__ = [
     # retention
     "LegalHold", "PurgedTicket", "RetentionPolicy", "RetentionRun",
     "StoredBlob", "Attachment", "CsatSurvey", "InboundMail", "NotifyDelivery", "NotifyPreference", "OutgoingEmail",
+    # webhooks
+    "WebhookDelivery", "WebhookEndpoint",
 ]

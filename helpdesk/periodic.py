@@ -53,6 +53,7 @@ from helpdesk.notify.tasks import poll_imap_job, sweep_mail_job
 from helpdesk.retention import services as retention
 from helpdesk.sla.rollup import rollup_job
 from helpdesk.sla.tasks import sweep_job
+from helpdesk.webhooks.tasks import sweep_job as webhook_sweep
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,11 @@ def clinical_alert_sweep_job() -> None:
 def mail_sweep_job() -> None:
     """Outgoing mails whose retry is due (the timer in inline mode, safety net with Redis)."""
     sweep_mail_job()
+
+
+def webhook_sweep_job() -> None:
+    """Webhook deliveries whose retry is due (the timer in inline mode, safety net with Redis)."""
+    webhook_sweep()
 
 
 def imap_poll_job() -> None:
@@ -165,6 +171,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(dashboard_rollup_job, interval=60, timeout=600),
     Periodic(clinical_alert_sweep_job, interval=60),
     Periodic(mail_sweep_job, interval=60),
+    Periodic(webhook_sweep_job, interval=60),
     Periodic(imap_poll_job, interval=60),
     Periodic(attachment_sweep_job, cron="17 * * * *"),
     Periodic(auth_throttle_prune_job, interval=3600),

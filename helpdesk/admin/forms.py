@@ -89,3 +89,11 @@ class QueueSettingsForm(FlaskForm):
     default_policy_id = SelectField("Default SLA policy", choices=[], validate_choice=False)  # the service checks it, with its message
     assignment = SelectField("Automatic assignment", choices=[], validate_choice=False)  # the service checks it, with its message
     active = BooleanField("Active")
+
+
+class WebhookForm(FlaskForm):
+    """A webhook endpoint; its events are checkboxes named ``events`` (read from the form)."""
+    url = StringField("URL", validators=[DataRequired(), Length(max=500)])
+    description = StringField("Description", validators=[Optional(), Length(max=200)])
+    allow_phi = BooleanField("May receive PHI: the request's subject and message, survey comments", default=False)
+    active = BooleanField("Active", default=True)

@@ -199,6 +199,7 @@ MERGE_STAYS: tuple[str, ...] = (
     "kb_articles.updated_by_id", "routing_labels.actor_id", "ticket_merges.actor_id", "ticket_presence.user_id",
     "clinical_alert_recipients.user_id", "kb_article_versions.author_id", "kb_ticket_links.linked_by_id",
     "users.merged_into_id", "sla_policy_versions.created_by_id", "sso_identities.user_id",
+    "webhook_endpoints.created_by_id",
     # the integration account that asked for a sign-in link
     "patient_links.created_by_id",
     "legal_holds.created_by_id", "legal_holds.released_by_id",

@@ -47,6 +47,7 @@ from helpdesk.permissions import STAFF, can_acknowledge_alert, can_be_on_call, c
 from helpdesk.templating import tel_uri
 from helpdesk.tickets.models import ACTIVE_STATUSES, QueueMembership, Ticket
 from helpdesk.timeutil import utcnow
+from helpdesk.webhooks import events as webhooks
 
 ESCALATE_JOB = "helpdesk.clinical.tasks.escalate_alert"
 PAGE_JOB = "helpdesk.clinical.tasks.page_recipient"
@@ -298,6 +299,7 @@ def raise_alert(ticket: Ticket, now: datetime | None = None) -> ClinicalAlert:
         "assignee_id": {"before": None, "after": clinician.id if clinician else None},
         "due_at": alert.due_at.isoformat(),
     })
+    webhooks.emergency_raised(alert, ticket)
     _notify(alert, ticket, targets, 0, now)
     jobs.enqueue(ESCALATE_JOB, alert.id, run_at=alert.due_at)
     return alert
@@ -418,6 +420,7 @@ def acknowledge(alert: ClinicalAlert, *, user: User, now: datetime | None = None
                 "ticket": alert.ticket.reference, "round": alert.round,
                 "seconds_after_raised": int((now - alert.raised_at).total_seconds()),
             })
+            webhooks.emergency_acknowledged(alert, alert.ticket, user_id=user.id, at=now)
     db.session.refresh(alert)
     return done
 

@@ -25,6 +25,7 @@ from helpdesk.i18n import N_
 from helpdesk.notify.models import CsatRating, CsatSurvey
 from helpdesk.tickets.models import Ticket
 from helpdesk.timeutil import utcnow
+from helpdesk.webhooks import events as webhooks
 
 MAX_COMMENT = 2000
 CHOOSE_RATING = N_("Choose Good or Bad.")
@@ -80,6 +81,9 @@ def _record(survey: CsatSurvey, rating: CsatRating, comment: str | None, via: st
     ticket = db.session.get(Ticket, survey.ticket_id)
     audit.record("csat.answered", "ticket", ticket.reference if ticket else survey.ticket_id, actor_id=actor_id,
                  changes={"rating": rating.value, "via": via, "comment": comment is not None})
+    if ticket is not None:
+        webhooks.csat_received(ticket, rating=rating.value, via=via, has_comment=comment is not None,
+                               at=survey.answered_at)
 
 
 def check_token(token: str) -> CsatSurvey:

@@ -40,6 +40,7 @@ from helpdesk.sla.clock import Calendar, add_business_time, business_seconds_bet
 from helpdesk.sla.models import Metric, MetricState, SlaCalendar, SlaMetric, TicketSla
 from helpdesk.sla.timesource import now
 from helpdesk.tickets.models import Status, Ticket
+from helpdesk.webhooks import events as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +312,8 @@ def _fire(ticket: Any, row: SlaMetric, kind: str, at: datetime) -> None:
         "due_at": row.due_at.isoformat() if row.due_at else None,
     }, severity="warning" if kind == "breached" else "info")
     sla_event(ticket, kind, row.metric.value, at)  # in-app notices (and opted-in staff mails)
+    webhooks.sla_fired(ticket, kind, metric=row.metric.value, cycle=row.cycle, target_seconds=row.target_seconds,
+                       due_at=row.due_at, at=at)
 
 
 def process_ticket(ticket_id: int, at: datetime, preloaded: list[SlaMetric] | None = None) -> int:

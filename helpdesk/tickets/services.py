@@ -62,6 +62,7 @@ from helpdesk.tickets.models import (
     new_reference,
 )
 from helpdesk.timeutil import utcnow
+from helpdesk.webhooks import events as webhooks
 
 TRIAGE_QUEUE = "triage"
 AFTER_CREATE = "helpdesk.tickets.tasks.after_create"  # a new request's one follow-up job
@@ -218,11 +219,13 @@ def _new_ticket(
             "follow_up_of": {"before": None, "after": follow_up_of.reference if follow_up_of else None},
         },
     )
+    webhooks.ticket_created(ticket, message)
     # (the router moves a ticket only out of triage: one sent straight to its queue stays)
     if emergency:
         # in this transaction: assigned to the on-duty clinician and an alert raised
         # (or, with nobody on duty, supervisors and admins alerted)
         raise_alert(ticket, now)
+        webhooks.ticket_changed(ticket, {"status": ticket.status.value, "assignee_id": None}, at=now)
     rollup.ticket_created(ticket)  # a back-dated ticket changes a finished day of the dashboard
     # one job for all the follow-up work: routing, then the "request received" notice
     jobs.enqueue(AFTER_CREATE, ticket.id, notify_hooks.new_key())
@@ -338,7 +341,7 @@ def post_message(
             actor_id=actor.id,
             changes={"message_id": message.id, **audit.diff(before, _snapshot(ticket))},
         )
-        notify_hooks.after_change(ticket, before, actor_id=actor.id, message=message)
+        _after_change(ticket, before, actor_id=actor.id, message=message)
         return Posted(ticket, message)
 
     if not can_work_ticket(author, ticket):
@@ -371,7 +374,7 @@ def post_message(
         changes={"message_id": message.id, **audit.diff(before, _snapshot(ticket))},
     )
     _moved_on_dashboard(ticket, before)
-    notify_hooks.after_change(ticket, before, actor_id=author.id, message=message)
+    _after_change(ticket, before, actor_id=author.id, message=message)
     return Posted(ticket, message)
 
 
@@ -485,8 +488,16 @@ def update_ticket(
     action = "ticket.moved" if "move" in details else "ticket.updated"
     audit.record(action, "ticket", ticket.reference, actor_id=actor.id, changes=changes)
     _moved_on_dashboard(ticket, before)
-    notify_hooks.after_change(ticket, before, actor_id=actor.id)
+    _after_change(ticket, before, actor_id=actor.id)
     return ticket
+
+
+def _after_change(ticket: Ticket, before: dict[str, Any], *, actor_id: int | None = None,
+                  message: Message | None = None) -> None:
+    """What every change of a ticket owes, derived from the service's snapshot in its
+    transaction: the notifications' jobs and the webhooks' deliveries."""
+    notify_hooks.after_change(ticket, before, actor_id=actor_id, message=message)
+    webhooks.ticket_changed(ticket, before, actor_id=actor_id, message=message, at=ticket.updated_at)
 
 
 def _moved_on_dashboard(ticket: Ticket, before: dict[str, Any]) -> None:
@@ -636,7 +647,7 @@ def apply_routing(ticket: Ticket, decision: dict[str, Any]) -> Ticket:
         sla.on_ticket_changed(ticket, ticket.updated_at)
         audit.record("ticket.routed", "ticket", ticket.reference, actor_id=None, changes=changes)
         _moved_on_dashboard(ticket, before)
-        notify_hooks.after_change(ticket, before)
+        _after_change(ticket, before)
     return ticket
 
 

@@ -191,6 +191,10 @@ MATRIX: dict[str, Row] = {
     "admin.tokens":                     T("GET /admin/tokens",                                 302, 403, 403, 403, 403, 403, 200),
     "admin.revoke_token":               T("POST /admin/tokens/{token_id}/revoke",              302, 403, 403, 403, 403, 403, 302),
     "admin.rotate_token":               T("POST /admin/tokens/{token_id}/rotate",              302, 403, 403, 403, 403, 403, 200, data={"overlap": "60"}),  # shows the new secret
+    "admin_webhooks.endpoints":         T("GET /admin/webhooks",                               302, 403, 403, 403, 403, 403, 200),
+    "admin_webhooks.endpoint":          T("GET /admin/webhooks/{webhook_id}",                  302, 403, 403, 403, 403, 403, 200),
+    "admin_webhooks.rotate_secret":     T("POST /admin/webhooks/{webhook_id}/rotate-secret",   302, 403, 403, 403, 403, 403, 200),  # the page with the new secret
+    "admin_webhooks.replay":            T("POST /admin/webhooks/{webhook_id}/deliveries/{webhook_delivery_id}/replay", 302, 403, 403, 403, 403, 403, 302),
     "admin.mfa_reset":                  T("POST /admin/users/{user_id}/mfa-reset",             302, 403, 403, 403, 403, 403, 302),
     "admin.audit_log":                  T("GET /admin/audit",                                  302, 403, 403, 403, 403, 403, 200),
     "admin.audit_export":               T("GET /admin/audit.csv",                              302, 403, 403, 403, 403, 403, 200),
@@ -342,6 +346,13 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
     token_row = db.session.scalars(sa.select(ApiToken).where(ApiToken.user_id == portal_user.id)).one()
     db.session.add(PatientIdentifier(user_id=patient.id, system="portal", value="M-1"))  # the portal's id of the owner
     db.session.commit()
+    from helpdesk.webhooks import services as webhooks
+    from helpdesk.webhooks.models import WebhookDelivery
+
+    webhook, _secret = webhooks.create_endpoint(actor=None, url="http://127.0.0.1:9/nothing-listens",
+                                                events=["ticket.status_changed"])
+    tickets.update_ticket(ticket, actor=agent, status="pending_patient")  # one delivery (connection refused)
+    webhook_delivery = db.session.scalars(sa.select(WebhookDelivery)).one()
     users = {"owner": patient, "other": other_patient, "agent": agent, "outsider": outsider_agent,
              "sup": supervisor, "admin": admin}
     secrets = {"token": portal_secret}
@@ -359,7 +370,7 @@ def world(ctx, queues, patient, other_patient, agent, outsider_agent, supervisor
         "candidate_id": candidate.id, "candidate2_id": candidate2.id, "shift_id": shift.id, "shift2_id": shift2.id,
         "reset_secret": "no-such-link-" + "0" * 30, "verify_token": "no-such-link-" + "0" * 30,
         "link_token": "no-such-link-" + "0" * 30,
-        "owner_id": patient.id,
+        "owner_id": patient.id, "webhook_id": webhook.id, "webhook_delivery_id": webhook_delivery.id,
         "policy_id": sla_policy_admin.create_policy(actor_id=admin.id, data={
             "name": "Matrix policy", "targets": {"*": {"first_reply": {"seconds": 3600}}}}).id,
         "spare_id": spare.id, "spare2_id": spare2.id,
@@ -415,7 +426,8 @@ def test_rows_request_their_own_endpoint(app: Flask):
                             "notification_id", "attachment_id", "held_id", "held2_id", "outbox_id", "grant_id",
                             "other_queue_id", "message_id", "alert_id", "clinician_id", "candidate_id",
                             "candidate2_id", "shift_id", "shift2_id", "calendar_id", "owner_id", "policy_id", "hold_id",
-                            "spare_id", "spare2_id", "hold2_id")}
+                            "spare_id", "spare2_id", "hold2_id",
+                            "webhook_id", "webhook_delivery_id")}
     dummy |= {"slug": "a-slug", "category": "a-category", "survey_token": "tok", "reset_secret": "secret",
               "verify_token": "tok", "link_token": "tok"}
     for endpoint, row in MATRIX.items():

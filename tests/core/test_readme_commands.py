@@ -99,6 +99,15 @@ KNOWN: dict[str, tuple[str, str]] = {
     "flask oncall sweep": ("oncall sweep", ""),
     "flask storage import-files DIR": ("storage import-files .", ""),
     "flask storage check": ("storage check", ""),
+    "flask webhooks events": ("webhooks events", ""),
+    'flask webhooks create --url https://integrations.example.org/helpdesk --event ticket.created --event sla.breach --description "Bed management"':
+        ('webhooks create --url https://integrations.example.org/helpdesk --event ticket.created --event sla.breach '
+         '--description "Bed management"', ""),
+    "flask webhooks list": ("webhooks list", ""),
+    "flask webhooks rotate-secret 1": ("webhooks rotate-secret 1", ""),
+    "flask webhooks deliveries 1": ("webhooks deliveries 1", ""),
+    "flask webhooks disable 1": ("webhooks disable 1", ""),
+    "flask webhooks sweep": ("webhooks sweep", ""),
 }
 
 # Runs inside the throw-away checkout: the flask CLI group (which loads .env like the

@@ -15,6 +15,7 @@ from helpdesk.kb import services as kb
 from helpdesk.kb.models import ArticleStatus
 from helpdesk.tickets import macros, services
 from helpdesk.tickets.models import Status
+from helpdesk.webhooks import services as webhooks
 from tests.e2e.test_patient_accessibility import blocking_violations, focused, tab_to
 from tests.factories import browser_sign_in
 
@@ -36,10 +37,13 @@ ADMIN_PAGES = [
     "/admin/users", "/admin/unverified-accounts", "/admin/tokens", "/admin/audit", "/admin/system",
     "/admin/break-glass", "/admin/outbox", "/admin/mail", "/kb/editors",
     "/admin/sla-policies", "/admin/sla-policies/new", "/admin/queues/{queue_id}/settings",
+    "/admin/webhooks", "/admin/webhooks/{webhook_id}",
 ]
 
 
 def test_every_staff_page_passes_axe(browser, live_server, ctx, queues, agent, supervisor, admin, make_ticket, artifacts):
+    webhook, _secret = webhooks.create_endpoint(actor=admin, url="http://127.0.0.1:9/nothing-listens",
+                                                events=["ticket.created"])  # its log: a delivery being retried
     ticket = make_ticket()
     services.post_message(ticket, author=agent, body="We are checking the charge.")
     closed = make_ticket()
@@ -53,7 +57,7 @@ def test_every_staff_page_passes_axe(browser, live_server, ctx, queues, agent, s
     for step in (ArticleStatus.IN_REVIEW, ArticleStatus.PUBLISHED):
         kb.change_status(article, actor=supervisor, status=step)
     values = {"ref": ticket.reference, "article_id": article.id, "macro_id": macro.id,
-              "queue_id": queues["billing"].id}
+              "queue_id": queues["billing"].id, "webhook_id": webhook.id}
     axe = Axe()
     found: dict[str, list[dict]] = {}
     checked: list[str] = []

@@ -47,7 +47,7 @@ ALLOWED_LITERALS = {
     "Si es una emergencia, llame al 911 o vaya a la sala de emergencias más cercana.",
     "Queues", "Tickets", "Knowledge base", "Notifications", "unread", "Queue members", "Dashboard", "Routing",
     "Users", "API tokens", "Macros", "Outbox", "Inbound mail", "Break-glass review", "Audit log", "On call", "System",
-    "Patients", "Calendars", "SLA policies", "Retention",
+    "Patients", "Calendars", "SLA policies", "Retention", "Webhooks",
 }
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]")
 TEXT_ATTRIBUTES = re.compile(r'\b(?:aria-label|title|alt|placeholder)="([^"{]*[A-Za-z][^"{]*)"')

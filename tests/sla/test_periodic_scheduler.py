@@ -56,7 +56,7 @@ def test_the_schedule_table():
         "audit_seal_job": (1, None, None),  # the audit log's batches, every second
         "sweep_outbox_job": (60, None, None), "sla_sweep_job": (60, None, None),
         "dashboard_rollup_job": (60, None, 600), "clinical_alert_sweep_job": (60, None, None),
-        "mail_sweep_job": (60, None, None),
+        "mail_sweep_job": (60, None, None), "webhook_sweep_job": (60, None, None),
         "imap_poll_job": (60, None, None), "attachment_sweep_job": (None, "17 * * * *", None),
         "auth_throttle_prune_job": (3600, None, None), "prune_sessions_job": (3600, None, None),
         "idempotency_purge_job": (3600, None, None),
