@@ -11,10 +11,12 @@ from flask.cli import AppGroup
 from redis.exceptions import RedisError
 
 from helpdesk import demo, jobs, periodic
+from helpdesk.admin.cli import patients_cli, queues_cli
 from helpdesk.audit_cli import audit_cli
-from helpdesk.auth import mfa, services
+from helpdesk.auth import invites, mfa, services
 from helpdesk.auth.models import ApiToken, Role, Scope, User
 from helpdesk.clinical.cli import oncall_cli
+from helpdesk.cliutil import acting_admin, as_option, fail
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
 from helpdesk.i18n.cli import i18n_cli
@@ -66,18 +68,71 @@ def list_users_cmd() -> None:
     click.echo(f"{n} patient account(s)")
 
 
-@users_cli.command("deactivate")
-@click.argument("email")
-def deactivate_cmd(email: str) -> None:
-    """Deactivate an account and end its sessions."""
+def _account(email: str) -> User:
     user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise click.ClickException("No such account.")
+    return user
+
+
+@users_cli.command("deactivate")
+@click.argument("email")
+@as_option
+def deactivate_cmd(email: str, as_email: str | None) -> None:
+    """Deactivate an account and end its sessions."""
+    actor = acting_admin(as_email)
+    user = _account(email)
     try:
-        services.set_active(actor=None, user=user, active=False)
+        services.set_active(actor=actor, user=user, active=False)
     except DomainError as err:
         _fail(err)
     click.echo(f"Deactivated {user.email}.")
+
+
+@users_cli.command("invite")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice([r.value for r in invites.STAFF_ROLES]), required=True)
+@as_option
+def invite_cmd(email: str, name: str, role: str, as_email: str | None) -> None:
+    """Invite a staff member: a link to choose a password is e-mailed (as the Users page)."""
+    actor = acting_admin(as_email)
+    try:
+        user = invites.invite_staff(actor=actor, email=email, name=name, role=role)
+    except DomainError as err:
+        fail(err)
+    click.echo(f"Invited {user.role.value} {user.email} (id {user.id}): the link to choose a password works for "
+               f"{int(invites.INVITE_TTL.total_seconds() // 3600)} hours.")
+
+
+@users_cli.command("reactivate")
+@click.argument("email")
+@as_option
+def reactivate_cmd(email: str, as_email: str | None) -> None:
+    """Let a deactivated account sign in again."""
+    actor = acting_admin(as_email)
+    user = _account(email)
+    try:
+        services.set_active(actor=actor, user=user, active=True)
+    except DomainError as err:
+        fail(err)
+    click.echo(f"Reactivated {user.email}.")
+
+
+@users_cli.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice([r.value for r in services.ASSIGNABLE_ROLES]))
+@as_option
+def set_role_cmd(email: str, role: str, as_email: str | None) -> None:
+    """Change an account's role; every session of the person ends (leaving staff also ends
+    the queue memberships)."""
+    actor = acting_admin(as_email)
+    user = _account(email)
+    try:
+        services.change_role(actor=actor, user=user, role=role)
+    except DomainError as err:
+        fail(err)
+    click.echo(f"{user.email} is now {user.role.value}.")
 
 
 @users_cli.command("mfa-code")
@@ -270,4 +325,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(oncall_cli)
     app.cli.add_command(retention_cli)
+    app.cli.add_command(patients_cli)
+    app.cli.add_command(queues_cli)
     app.cli.add_command(webhooks_cli)

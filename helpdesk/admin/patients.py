@@ -55,7 +55,7 @@ def _patients() -> sa.Select:
 
 
 @transactional
-def search(q: Query, *, actor_id: int, after: int | None = None) -> tuple[list[User], int | None]:
+def search(q: Query, *, actor_id: int | None, after: int | None = None) -> tuple[list[User], int | None]:
     """One page of matching patient accounts (by name, then id) and the cursor of the next."""
     if q.empty:
         return [], None
@@ -93,6 +93,12 @@ def _by_external_id(text: str) -> sa.Select:
     return sa.select(PatientIdentifier.user_id).where(match)
 
 
+def not_merged(user: User) -> None:
+    """The fixes (unlock, reset, deactivate, reactivate) are for a live account, not a tombstone."""
+    if user.merged_into_id is not None:
+        raise Conflict("This account was merged into another and stays deactivated: use that account.")
+
+
 def get_patient(user_id: int) -> User:
     user = db.session.scalar(_patients().where(User.id == user_id))
     if user is None:
@@ -118,7 +124,7 @@ class Overview:
 
 
 @transactional
-def overview(user: User, *, actor_id: int) -> Overview:
+def overview(user: User, *, actor_id: int | None) -> Overview:
     """What an admin needs to help: requests, sign-in history, lock-out, sessions. Audited."""
     now = utcnow()
     requests = list(db.session.scalars(sa.select(Ticket).where(Ticket.requester_id == user.id)
@@ -138,7 +144,7 @@ def overview(user: User, *, actor_id: int) -> Overview:
 
 
 @transactional
-def unlock(*, actor: User, user: User) -> None:
+def unlock(*, actor: User | None, user: User) -> None:
     """Forget the failed sign-ins on the account's address (the lock, if one runs, ends)."""
     key = throttle.account_key(user.email)
     row = db.session.get(AuthThrottle, key)
@@ -147,18 +153,18 @@ def unlock(*, actor: User, user: User) -> None:
     before: dict[str, Any] = {"failures": row.failures,
                               "locked_until": row.locked_until.isoformat() if row.locked_until else None}
     throttle.clear(key)
-    audit.record("auth.unlocked", "user", user.id, actor_id=actor.id, changes={"before": before})
+    audit.record("auth.unlocked", "user", user.id, actor_id=actor.id if actor else None, changes={"before": before})
 
 
 @transactional
-def force_password_reset(*, actor: User, user: User) -> None:
+def force_password_reset(*, actor: User | None, user: User) -> None:
     """The password stops working now, every session ends, and a reset link is mailed."""
     if not user.active:
         raise Conflict("This account is deactivated: reactivate it first, then send a reset.")
     user.password_hash = None
     end_all_sessions(user, reason="password_reset_forced")
     issue_reset_link(user, sent_by=actor)
-    audit.record("password.reset_forced", "user", user.id, actor_id=actor.id, severity="warning")
+    audit.record("password.reset_forced", "user", user.id, actor_id=actor.id if actor else None, severity="warning")
 
 
 # ---------------------------------------------------------------- merging duplicate accounts
@@ -204,7 +210,7 @@ MERGE_STAYS: tuple[str, ...] = (
 
 
 @transactional
-def merge(*, actor: User, duplicate: User, survivor: User) -> dict[str, int]:
+def merge(*, actor: User | None, duplicate: User, survivor: User) -> dict[str, int]:
     """Fold ``duplicate`` into ``survivor``: requests, messages and the rest of MERGE_MOVES
     now belong to the survivor; the duplicate is kept as a deactivated tombstone that points
     to it (``merged_into_id``), its sessions, tokens and reset links ended. Returns the rows
@@ -230,8 +236,8 @@ def merge(*, actor: User, duplicate: User, survivor: User) -> dict[str, int]:
     duplicate.merged_into_id = survivor.id
     db.session.flush()
     db.session.expire_all()  # the moves above went past the ORM: reload what was in hand
-    audit.record("patient.merged_away", "user", duplicate.id, actor_id=actor.id, severity="warning",
+    audit.record("patient.merged_away", "user", duplicate.id, actor_id=actor.id if actor else None, severity="warning",
                  changes={"into": survivor.id, "moved": moved})
-    audit.record("patient.merged_into", "user", survivor.id, actor_id=actor.id, severity="warning",
+    audit.record("patient.merged_into", "user", survivor.id, actor_id=actor.id if actor else None, severity="warning",
                  changes={"from": duplicate.id, "moved": moved})
     return moved

@@ -23,7 +23,7 @@ STAFF_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 
 
 @transactional
-def invite_staff(*, actor: User, email: object, name: object, role: Role | str) -> User:
+def invite_staff(*, actor: User | None, email: object, name: object, role: Role | str) -> User:
     try:
         role = Role(role)
     except ValueError:
@@ -32,7 +32,7 @@ def invite_staff(*, actor: User, email: object, name: object, role: Role | str) 
         raise ValidationFailed("Choose a staff role.", fields={"role": ["One of: agent, supervisor, admin."]})
     user = services.create_user(actor=actor, email=email, name=name, role=role, password=None)
     issue_reset_link(user, sent_by=actor, ttl=INVITE_TTL, kind="staff_invite")
-    audit.record("user.invited", "user", user.id, actor_id=actor.id, changes={"role": role.value})
+    audit.record("user.invited", "user", user.id, actor_id=actor.id if actor else None, changes={"role": role.value})
     return user
 
 

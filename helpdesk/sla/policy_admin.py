@@ -342,7 +342,7 @@ def default_policy_choices(queue: Queue) -> list[SlaPolicy]:
 
 
 @transactional
-def update_queue_settings(*, actor: User, queue: Queue, data: Mapping[str, Any]) -> dict[str, Any]:
+def update_queue_settings(*, actor: User | None, queue: Queue, data: Mapping[str, Any]) -> dict[str, Any]:
     """Name, Spanish name, calendar, default policy, assignment method, active: one audit
     row for the queue (and the translation's own row)."""
     errors: dict[str, list[str]] = {}
@@ -385,6 +385,6 @@ def update_queue_settings(*, actor: User, queue: Queue, data: Mapping[str, Any])
         raise ValidationFailed("Nothing changed.")
     if "name_es" in changes:
         names.set_name(actor=actor, kind=NameKind.QUEUE.value, key=queue.slug, language="es", name=name_es)
-    audit.record("queue.updated", "queue", queue.slug, actor_id=actor.id, changes=changes)
+    audit.record("queue.updated", "queue", queue.slug, actor_id=actor.id if actor else None, changes=changes)
     db.session.flush()
     return after

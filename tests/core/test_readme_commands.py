@@ -31,6 +31,28 @@ KNOWN: dict[str, tuple[str, str]] = {
         ('users create --email a@example.org --name "A Agent" --role agent --queue billing',
          "copper lantern meadow 42\ncopper lantern meadow 42\n"),
     "flask users list": ("users list", ""),
+    'flask users invite --email new@example.org --name "N Agent" --role agent':
+        ('users invite --email new@example.org --name "N Agent" --role agent', ""),
+    "flask users set-role EMAIL ROLE": ("users set-role new@example.org supervisor", ""),
+    "flask users deactivate EMAIL": ("users deactivate new@example.org", ""),
+    "flask users reactivate EMAIL": ("users reactivate new@example.org", ""),
+    "flask sla calendar-show ID": ("sla calendar-show 1", ""),
+    "flask sla calendar-save FILE": ("sla calendar-save -", json.dumps(
+        {"name": "Billing office", "timezone": "America/Chicago", "hours": {"mon": [["08:00", "12:00"]]},
+         "presets": ["us-federal"], "holidays": ["2027-12-24"]})),
+    "flask queues list": ("queues list", ""),
+    "flask queues set SLUG --assignment round_robin --calendar ID":
+        ("queues set billing --assignment round_robin --calendar 1", ""),
+    # PATIENT and DUPLICATE: the first two accounts the first search lists; the runner fails
+    # a sign-in on PATIENT before `unlock`, as a patient who forgot the password does
+    "flask patients search TEXT": ("patients search example.net", ""),
+    "flask patients search --birth-date YYYY-MM-DD": ("patients search --birth-date 1984-03-14", ""),
+    "flask patients show ID": ("patients show {PATIENT}", ""),
+    "flask patients unlock ID": ("patients unlock {PATIENT}", ""),
+    "flask patients reset-password ID": ("patients reset-password {PATIENT}", ""),
+    "flask patients deactivate ID": ("patients deactivate {PATIENT}", ""),
+    "flask patients reactivate ID": ("patients reactivate {PATIENT}", ""),
+    "flask patients merge DUPLICATE_ID SURVIVOR_ID": ("patients merge {DUPLICATE} {PATIENT}", "y\n"),
     "flask retention show": ("retention show", ""),
     "flask retention set closed_tickets 2555": ("retention set closed_tickets 2555", ""),
     "flask retention run --dry-run": ("retention run --dry-run", ""),
@@ -103,6 +125,13 @@ for line, args, typed in plan:
         values["ID"] = re.search(r"^Token (\d+) for", last_token_output, re.M).group(1)
     if "{VERSION}" in args:
         values["VERSION"] = re.findall(r"^\S*\s*(\S+)", models_output, re.M)[-1].lstrip("*")
+    if args.startswith("patients unlock"):
+        # a patient mistypes the password once: there is a failed sign-in to forget
+        from flask.cli import ScriptInfo
+        from helpdesk.auth import services
+        app = ScriptInfo().load_app()
+        with app.test_request_context():
+            services.authenticate(patient_email, "not the password")
     argv = shlex.split(args.format(**values))
     cli = FlaskGroup(name="flask")  # as the flask executable builds it (load_dotenv=True)
     result = CliRunner().invoke(cli, argv, input=typed, prog_name="flask", catch_exceptions=True)
@@ -113,6 +142,9 @@ for line, args, typed in plan:
         last_token_output = out
     if args == "routing models":
         models_output = out
+    if args.startswith("patients search") and "PATIENT" not in values:
+        found = re.findall(r"^(\d+)\t\S+\t(\S+)\t", out, re.M)
+        (values["PATIENT"], patient_email), values["DUPLICATE"] = found[0], found[1][0]
     results.append({"line": line, "argv": argv, "exit": result.exit_code, "output": out[-1500:]})
 print("RESULTS=" + json.dumps(results))
 '''
