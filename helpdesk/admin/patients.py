@@ -55,8 +55,9 @@ def _patients() -> sa.Select:
 
 
 @transactional
-def search(q: Query, *, actor_id: int | None, after: int | None = None) -> tuple[list[User], int | None]:
-    """One page of matching patient accounts (by name, then id) and the cursor of the next."""
+def search(q: Query, *, actor_id: int | None, after: int | None = None, limit: int = PAGE) -> tuple[list[User], int | None]:
+    """One page (``limit`` accounts) of matching patient accounts by id, after the id ``after``,
+    and the ``after`` of the next page (None: the last)."""
     if q.empty:
         return [], None
     stmt = _patients()
@@ -75,9 +76,9 @@ def search(q: Query, *, actor_id: int | None, after: int | None = None) -> tuple
         by.append("date_of_birth")
     if after is not None:
         stmt = stmt.where(User.id > after)
-    rows = list(db.session.scalars(stmt.order_by(User.id).limit(PAGE + 1)))
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
+    rows = list(db.session.scalars(stmt.order_by(User.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
     audit.record("patient.accounts_searched", "user", None, actor_id=actor_id,
                  changes={"by": by, "shown": [u.id for u in rows]})
     return rows, (rows[-1].id if more and rows else None)

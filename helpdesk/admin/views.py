@@ -86,7 +86,7 @@ def users():
             flash(f"Invitation e-mailed to {user.email}: the link to choose a password works for "
                   f"{int(invites.INVITE_TTL.total_seconds() // 3600)} hours.", "success")
             return redirect(url_for("admin.users"))
-    rows = db.session.scalars(sa.select(User).where(User.role != Role.PATIENT).order_by(User.role, User.display_name))
+    rows = services.staff_accounts()
     patients = db.session.scalar(sa.select(sa.func.count()).where(User.role == Role.PATIENT,
                                                                   User.id.not_in(placeholder_ids())))
     sso_ids = set(db.session.scalars(sa.select(SsoIdentity.user_id)))  # they sign in through the provider

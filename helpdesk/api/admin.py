@@ -22,6 +22,7 @@ from marshmallow import Schema, fields, validate
 from helpdesk.admin import patients as accounts
 from helpdesk.api.auth import authenticate_request, requires_scope
 from helpdesk.api.idempotency import idempotent
+from helpdesk.api.paging import PageArgs, cursor_field, keys_of, limit_field, page, paginated, read_keys
 from helpdesk.api.schemas import StrictSchema, document_errors
 from helpdesk.auth import services as auth_services
 from helpdesk.auth.models import Scope, User
@@ -103,6 +104,11 @@ class HoldOut(Schema):
     created_at = fields.DateTime(required=True)
 
 
+class HoldPageOut(Schema):
+    items = fields.List(fields.Nested(HoldOut), required=True)
+    next_cursor = fields.Str(allow_none=True, required=True, metadata={"description": "null on the last page"})
+
+
 def _kinds() -> list[dict[str, Any]]:
     periods = retention.policies()
     return [{"kind": k.name, "label": k.label, "rule": k.rule, "days": periods[k.name]}
@@ -164,12 +170,19 @@ class RetentionDryRun(MethodView):
 @blp.route("/retention/holds")
 class Holds(MethodView):
     @requires_scope(blp, Scope.READ)
-    @blp.response(200, HoldOut(many=True))
-    @_errors(401, 403)
-    def get(self):
-        """Legal holds in force, newest first."""
+    @paginated(blp)
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, HoldPageOut)
+    @_errors(401, 403, 422)
+    def get(self, args: dict[str, Any]):
+        """Legal holds in force, newest first (by id; paged by `cursor`)."""
         _admin()
-        return [_hold_out(h) for h, _ref, _email in retention.active_holds()]
+        before = read_keys(args, (int,))
+        limit = args["limit"]
+        rows = [h for h, _ref, _email in retention.active_holds(limit + 1, before=before[0] if before else None)]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return page({"items": [_hold_out(h) for h in rows]}, keys_of(rows[-1].id) if more else None)
 
     @requires_scope(blp, Scope.MANAGE)
     @idempotent(blp)
@@ -209,8 +222,8 @@ class PatientSearchArgs(StrictSchema):
     q = fields.Str(validate=validate.Length(max=254),
                    metadata={"description": "Name (any part), e-mail address, or medical record number (exact)"})
     born = fields.Date(metadata={"description": "Date of birth (exact), YYYY-MM-DD"})
-    after = fields.Int(strict=False, validate=validate.Range(min=0, max=MAX_ID),
-                       metadata={"description": "The next_after of the previous page"})
+    cursor = cursor_field()
+    limit = limit_field()
 
 
 class PatientOut(Schema):
@@ -225,7 +238,7 @@ class PatientOut(Schema):
 
 class PatientPageOut(Schema):
     items = fields.List(fields.Nested(PatientOut), required=True)
-    next_after = fields.Int(allow_none=True, required=True)
+    next_cursor = fields.Str(allow_none=True, required=True, metadata={"description": "null on the last page"})
 
 
 class PatientRequestOut(Schema):
@@ -273,16 +286,19 @@ def _not_merged(user: User) -> None:
 @blp.route("/patients")
 class Patients(MethodView):
     @requires_scope(blp, Scope.READ)
+    @paginated(blp)
     @blp.arguments(PatientSearchArgs, location="query")
     @blp.response(200, PatientPageOut)
     @_errors(401, 403, 422)
     def get(self, args: dict[str, Any]):
-        """Find patient accounts (50 a page, by id); audited with the ids shown. No identifiers on file."""
+        """Find patient accounts (by id; paged by `cursor`); each page is audited with the ids
+        shown. Without `q` or `born` the list is empty. No identifiers on file."""
         actor = _admin()
         born: date | None = args.get("born")
+        after = read_keys(args, (int,))
         rows, next_after = accounts.search(accounts.Query(args.get("q", ""), born), actor_id=actor.id,
-                                           after=args.get("after"))
-        return {"items": [_patient_out(u) for u in rows], "next_after": next_after}
+                                           after=after[0] if after else None, limit=args["limit"])
+        return page({"items": [_patient_out(u) for u in rows]}, keys_of(next_after) if next_after else None)
 
 
 @blp.route("/patients/<int:user_id>")
@@ -392,6 +408,11 @@ class CalendarOut(Schema):
     policies = fields.Int(metadata={"description": "SLA policies using it (in the list)"})
 
 
+class CalendarPageOut(Schema):
+    items = fields.List(fields.Nested(CalendarOut), required=True)
+    next_cursor = fields.Str(allow_none=True, required=True, metadata={"description": "null on the last page"})
+
+
 class CalendarDetailOut(CalendarOut):
     holidays_this_year = fields.List(fields.Nested(HolidayOut), required=True,
                                      metadata={"description": "Every holiday of the current year, presets expanded"})
@@ -425,12 +446,21 @@ def _detail(cal: Any) -> dict[str, Any]:
 @blp.route("/calendars")
 class Calendars(MethodView):
     @requires_scope(blp, Scope.READ)
-    @blp.response(200, CalendarOut(many=True))
-    @_errors(401, 403)
-    def get(self):
-        """Every business calendar, by name, with how many SLA policies use it."""
+    @paginated(blp)
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, CalendarPageOut)
+    @_errors(401, 403, 422)
+    def get(self, args: dict[str, Any]):
+        """The business calendars by name (paged by `cursor`), with how many SLA policies use each."""
         _admin()
-        return [_calendar_out(cal, used) for cal, used in calendars.all_with_usage()]
+        after = read_keys(args, (str, int))
+        limit = args["limit"]
+        rows = calendars.all_with_usage(after=(after[0], after[1]) if after else None, limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        last = rows[-1][0] if more else None
+        return page({"items": [_calendar_out(cal, used) for cal, used in rows]},
+                    keys_of(last.name, last.id) if last else None)
 
     @requires_scope(blp, Scope.MANAGE)
     @idempotent(blp)

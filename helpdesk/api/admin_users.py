@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -19,6 +18,7 @@ from marshmallow import Schema, fields, validate
 
 from helpdesk.api.auth import authenticate_request, requires_scope
 from helpdesk.api.idempotency import idempotent
+from helpdesk.api.paging import PageArgs, keys_of, page, paginated, read_keys
 from helpdesk.api.schemas import StrictSchema, document_errors
 from helpdesk.auth import invites, services
 from helpdesk.auth.models import Role, Scope, User
@@ -70,8 +70,9 @@ class AccountOut(Schema):
     queues = fields.List(fields.Str(), required=True, metadata={"description": "Slugs of the queues they work in"})
 
 
-class AccountListOut(Schema):
-    accounts = fields.List(fields.Nested(AccountOut), required=True)
+class AccountPageOut(Schema):
+    items = fields.List(fields.Nested(AccountOut), required=True)
+    next_cursor = fields.Str(allow_none=True, required=True, metadata={"description": "null on the last page"})
 
 
 def _out(user: User) -> dict[str, Any]:
@@ -91,13 +92,22 @@ def _account(user_id: int) -> User:
 @blp.route("")
 class Accounts(MethodView):
     @requires_scope(blp, Scope.READ)
-    @blp.response(200, AccountListOut)
-    @_document_errors(401, 403)
-    def get(self):
-        """Every staff and integration account, by role then name."""
-        rows = db.session.scalars(sa.select(User).where(User.role != Role.PATIENT)
-                                  .order_by(User.role, User.display_name, User.id))
-        return {"accounts": [_out(u) for u in rows]}
+    @paginated(blp)
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, AccountPageOut)
+    @_document_errors(401, 403, 422)
+    def get(self, args: dict[str, Any]):
+        """The staff and integration accounts by role, then name (paged by `cursor`)."""
+        after = read_keys(args, (str, str, int))
+        if after is not None and after[0] not in {r.value for r in Role}:
+            raise ValidationFailed("That cursor is not valid for this list.", fields={"cursor": ["Invalid cursor."]})
+        limit = args["limit"]
+        rows = services.staff_accounts(after=(after[0], after[1], after[2]) if after else None, limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        last = rows[-1] if more else None
+        return page({"items": [_out(u) for u in rows]},
+                    keys_of(last.role.value, last.display_name, last.id) if last else None)
 
     @requires_scope(blp, Scope.MANAGE)
     @idempotent(blp)

@@ -15,7 +15,8 @@ another (422 on ``cursor``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -75,6 +76,27 @@ def read_cursor(args: dict[str, Any]) -> str | None:
     if not isinstance(position, str):
         raise ValidationFailed("That cursor is not valid for this list.", fields={"cursor": ["Invalid cursor."]})
     return position
+
+
+def keys_of(*values: str | int) -> str:
+    """The keyset position of a list's last row (its sort keys, id last) as a cursor's position."""
+    return json.dumps(list(values))
+
+
+def read_keys(args: dict[str, Any], kinds: Sequence[type]) -> list[Any] | None:
+    """The keyset position ``keys_of`` made, from ``args["cursor"]`` (None: the first page):
+    one value of each of ``kinds`` (str or int). 422 on ``cursor`` otherwise."""
+    position = read_cursor(args)
+    if position is None:
+        return None
+    try:
+        values = json.loads(position)
+    except ValueError:
+        values = None
+    if (not isinstance(values, list) or len(values) != len(kinds)
+            or not all(type(v) is k for v, k in zip(values, kinds, strict=False))):
+        raise ValidationFailed("That cursor is not valid for this list.", fields={"cursor": ["Invalid cursor."]})
+    return values
 
 
 def next_link(cursor: str) -> str:

@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from helpdesk.api.auth import authenticate_request, requires_scope
 from helpdesk.api.idempotency import idempotent
+from helpdesk.api.paging import PageArgs, keys_of, page, paginated, read_keys
 from helpdesk.api.schemas import StrictSchema, document_errors
 from helpdesk.auth.models import Scope, User
 from helpdesk.errors import Forbidden, NotFound
@@ -72,8 +73,9 @@ class PolicyOut(Schema):
     targets = fields.Dict()
 
 
-class PolicyListOut(Schema):
-    policies = fields.List(fields.Nested(PolicyOut))
+class PolicyPageOut(Schema):
+    items = fields.List(fields.Nested(PolicyOut), required=True)
+    next_cursor = fields.Str(allow_none=True, required=True, metadata={"description": "null on the last page"})
 
 
 class PreviewRowOut(Schema):
@@ -114,12 +116,22 @@ class QueueSettingsOut(Schema):
 @blp.route("/sla-policies")
 class Policies(MethodView):
     @requires_scope(blp, Scope.READ)
-    @blp.response(200, PolicyListOut)
-    @_errors(401, 403)
-    def get(self):
-        """Every SLA policy, by position (the first that matches a new ticket applies)."""
+    @paginated(blp)
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, PolicyPageOut)
+    @_errors(401, 403, 422)
+    def get(self, args: dict[str, Any]):
+        """The SLA policies by position, then id (the first that matches a new ticket applies;
+        paged by `cursor`)."""
         _admin()
-        return {"policies": [policy_admin.policy_out(p) for p in policy_admin.all_policies()]}
+        after = read_keys(args, (int, int))
+        limit = args["limit"]
+        rows = policy_admin.all_policies(after=(after[0], after[1]) if after else None, limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        last = rows[-1] if more else None
+        return page({"items": [policy_admin.policy_out(p) for p in rows]},
+                    keys_of(last.position, last.id) if last else None)
 
     @requires_scope(blp, Scope.MANAGE)
     @idempotent(blp)

@@ -108,6 +108,19 @@ def create_user(*, actor: User | None, email: object, name: object, role: Role |
     return user
 
 
+def staff_accounts(*, after: tuple[str, str, int] | None = None, limit: int | None = None) -> list[User]:
+    """Staff and integration accounts by role, name, then id: every one, or the ``limit``
+    after the (role value, name, id) ``after`` (keyset, for the API's pages)."""
+    stmt = sa.select(User).where(User.role != Role.PATIENT).order_by(User.role, User.display_name, User.id)
+    if after is not None:
+        role, name, ident = after
+        bound = (sa.literal(Role(role), type_=User.role.type), sa.literal(name), sa.literal(ident))
+        stmt = stmt.where(sa.tuple_(User.role, User.display_name, User.id) > sa.tuple_(*bound))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(db.session.scalars(stmt))
+
+
 @transactional
 def set_active(*, actor: User | None, user: User, active: bool) -> User:
     require_admin(actor, "Only admins change accounts.")

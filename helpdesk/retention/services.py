@@ -145,13 +145,16 @@ def holds_for_patient(user: User) -> list[LegalHold]:
         LegalHold.released_at.is_(None), LegalHold.patient_id == user.id).order_by(LegalHold.id)))
 
 
-def active_holds(limit: int = 200) -> list[tuple[LegalHold, str | None, str | None]]:
-    """Holds in force, newest first, with the ticket reference or patient e-mail they cover."""
+def active_holds(limit: int = 200, *, before: int | None = None) -> list[tuple[LegalHold, str | None, str | None]]:
+    """Holds in force, newest first (the ``limit`` older than the hold id ``before``, when
+    given), with the ticket reference or patient e-mail they cover."""
     patient = sa.orm.aliased(User)
     stmt = (sa.select(LegalHold, Ticket.reference, patient.email)
             .outerjoin(Ticket, Ticket.id == LegalHold.ticket_id)
             .outerjoin(patient, patient.id == LegalHold.patient_id)
             .where(LegalHold.released_at.is_(None)).order_by(LegalHold.id.desc()).limit(limit))
+    if before is not None:
+        stmt = stmt.where(LegalHold.id < before)  # keyset: the page after the one ending at ``before``
     return [(h, ref, email) for h, ref, email in db.session.execute(stmt)]
 
 

@@ -200,7 +200,14 @@ def get(calendar_id: int) -> SlaCalendar:
     return cal
 
 
-def all_with_usage() -> list[tuple[SlaCalendar, int]]:
-    """Every calendar with the number of policies that use it, by name."""
+def all_with_usage(*, after: tuple[str, int] | None = None,
+                   limit: int | None = None) -> list[tuple[SlaCalendar, int]]:
+    """The calendars with the number of policies that use it, by name (then id): every one,
+    or the ``limit`` after the (name, id) ``after`` (keyset, for the API's pages)."""
     used = sa.select(sa.func.count(SlaPolicy.id)).where(SlaPolicy.calendar_id == SlaCalendar.id).scalar_subquery()
-    return [(c, n) for c, n in db.session.execute(sa.select(SlaCalendar, used).order_by(SlaCalendar.name))]
+    stmt = sa.select(SlaCalendar, used).order_by(SlaCalendar.name, SlaCalendar.id)
+    if after is not None:
+        stmt = stmt.where(sa.tuple_(SlaCalendar.name, SlaCalendar.id) > sa.tuple_(*map(sa.literal, after)))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [(c, n) for c, n in db.session.execute(stmt)]

@@ -251,8 +251,15 @@ def get_policy(policy_id: int) -> SlaPolicy:
     return policy
 
 
-def all_policies() -> list[SlaPolicy]:
-    return list(db.session.scalars(sa.select(SlaPolicy).order_by(SlaPolicy.position, SlaPolicy.id)))
+def all_policies(*, after: tuple[int, int] | None = None, limit: int | None = None) -> list[SlaPolicy]:
+    """The policies by position (then id): every one, or the ``limit`` after the (position, id)
+    ``after`` (keyset, for the API's pages)."""
+    stmt = sa.select(SlaPolicy).order_by(SlaPolicy.position, SlaPolicy.id)
+    if after is not None:
+        stmt = stmt.where(sa.tuple_(SlaPolicy.position, SlaPolicy.id) > sa.tuple_(*map(sa.literal, after)))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(db.session.scalars(stmt))
 
 
 def versions_of(policy: SlaPolicy) -> list[SlaPolicyVersion]:

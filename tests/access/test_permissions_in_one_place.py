@@ -26,9 +26,10 @@ PREDICATE_PREFIXES = ("can_", "may_", "is_allowed")
 
 # (module relative to helpdesk/, enclosing function) -> why this role comparison is not an access rule
 ALLOWED: dict[tuple[str, str], str] = {
-    ("admin/views.py", "users"): "the users page lists staff and counts patients (a query's filter)",
+    ("admin/views.py", "users"): "the users page counts patients (a query's filter)",
     ("cli.py", "list_users_cmd"): "the CLI lists staff and counts patients (a query's filter)",
-    ("api/admin_users.py", "get"): "the admin users API lists staff and integration accounts (a query's filter)",
+    ("auth/services.py", "staff_accounts"): "the users page and the admin users API list staff and integration "
+                                            "accounts (a query's filter)",
     ("api/admin_users.py", "_account"): "patients are not accounts of the admin users API (404: which table of accounts)",
     ("auth/identity.py", "_claimed_account"): "finds the patient account an address belongs to (a lookup)",
     ("notify/services.py", "queue_supervisors"): "whom to notify: a queue's supervisors (a recipient list)",

@@ -57,8 +57,8 @@ def test_retention_over_the_api(client, admin_h, sup_h, make_ticket):
     assert client.post("/api/v1/admin/retention/holds", json={"reason": "Case 4"}, headers=admin_h).status_code == 422
     assert client.post("/api/v1/admin/retention/holds", json={"ticket": "HD-NOPE00", "reason": "Case 4"},
                        headers=admin_h).status_code == 404
-    assert [h["id"] for h in client.get("/api/v1/admin/retention/holds", headers=admin_h).get_json()] == [
-        hold.get_json()["id"]]
+    listed = client.get("/api/v1/admin/retention/holds", headers=admin_h).get_json()
+    assert [h["id"] for h in listed["items"]] == [hold.get_json()["id"]] and listed["next_cursor"] is None
     assert client.delete(f"/api/v1/admin/retention/holds/{hold.get_json()['id']}", headers=admin_h).status_code == 204
     assert client.delete(f"/api/v1/admin/retention/holds/{hold.get_json()['id']}", headers=admin_h).status_code == 409
     assert client.delete("/api/v1/admin/retention/holds/999999", headers=admin_h).status_code == 404
@@ -70,7 +70,7 @@ def test_retention_over_the_api(client, admin_h, sup_h, make_ticket):
 def test_patient_accounts_over_the_api(app, client, admin_h, sup_h, patient, other_patient, make_ticket):
     t = make_ticket(requester=other_patient)
     found = client.get("/api/v1/admin/patients", query_string={"q": "lopez"}, headers=admin_h).get_json()
-    assert [p["id"] for p in found["items"]] == [patient.id] and found["next_after"] is None
+    assert [p["id"] for p in found["items"]] == [patient.id] and found["next_cursor"] is None
     assert "mrn" not in found["items"][0]
     assert client.get("/api/v1/admin/patients", query_string={"born": "17/05/1980"},
                       headers=admin_h).status_code == 422
@@ -123,7 +123,7 @@ def test_business_calendars_over_the_api(client, admin_h, sup_h):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SlaCalendar)) == 1
     assert client.post("/api/v1/admin/calendars", json=spec, headers=sup_h).status_code == 403
     listed = client.get("/api/v1/admin/calendars", headers=admin_h).get_json()
-    assert [(c["name"], c["policies"]) for c in listed] == [("Clinic", 0)]
+    assert [(c["name"], c["policies"]) for c in listed["items"]] == [("Clinic", 0)] and listed["next_cursor"] is None
     edited = {**spec, "hours": {"mon": [["09:00", "17:00"]]}, "holidays": [], "presets": []}
     resp = client.put(f"/api/v1/admin/calendars/{cal['id']}", json=edited, headers=admin_h)
     assert resp.status_code == 200 and resp.get_json()["hours"] == {"mon": [["09:00", "17:00"]]}

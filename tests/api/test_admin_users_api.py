@@ -32,7 +32,7 @@ def test_an_admin_invites_lists_changes_and_deactivates_staff(client, ctx, admin
     assert nina["role"] == "agent" and nina["invitation_pending"] and nina["active"] and not nina["mfa_enabled"]
     assert db.session.scalar(sa.select(OutgoingEmail.kind).where(OutgoingEmail.to_addr == "nina@example.org")) \
         == "staff_invite"
-    listed = client.get("/api/v1/admin/users", headers=h).json["accounts"]
+    listed = client.get("/api/v1/admin/users", headers=h).json["items"]
     assert "nina@example.org" in {a["email"] for a in listed} and all(a["role"] != "patient" for a in listed)
     assert client.post(f"/api/v1/admin/users/{nina['id']}/invitation", headers=h).status_code == 202
 

@@ -305,6 +305,13 @@ def test_the_document_is_valid_openapi_and_documents_the_contract(app, client):
                 assert "409" in op["responses"] and "Idempotent-Replayed" in ok["headers"]
             if path != "/api/v1/inbound-mail":
                 assert op["x-required-scope"] in ("read", "create", "manage") and "403" in op["responses"]
-    assert "Link" in spec["paths"]["/api/v1/tickets"]["get"]["responses"]["200"]["headers"]
+    for listed in ("/api/v1/tickets", "/api/v1/admin/patients", "/api/v1/admin/calendars", "/api/v1/admin/users",
+                   "/api/v1/admin/retention/holds", "/api/v1/admin/sla-policies"):  # every list: cursor paging
+        op = spec["paths"][listed]["get"]
+        assert "Link" in op["responses"]["200"]["headers"], listed
+        assert {"cursor", "limit"} <= {p["name"] for p in op["parameters"] if p["in"] == "query"}, listed
+        body = op["responses"]["200"]["content"]["application/json"]["schema"]
+        body = spec["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]] if "$ref" in body else body
+        assert {"items", "next_cursor"} <= set(body["properties"]), listed
     codes = spec["components"]["schemas"]["ErrorDetailOut"]["properties"]["code"]
     assert {"insufficient_scope", "idempotency_key_reused", "too_many_requests"} <= set(codes["enum"])

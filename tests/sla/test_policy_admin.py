@@ -267,7 +267,7 @@ def test_api_create_list_edit_preview_and_queue_settings(clock, client, queues, 
     assert resp.status_code == 201, resp.get_json()
     pid = resp.get_json()["id"]
     assert resp.get_json()["version"] == 1
-    assert client.get("/api/v1/admin/sla-policies", headers=bearer(secret)).get_json()["policies"][0]["id"] == pid
+    assert client.get("/api/v1/admin/sla-policies", headers=bearer(secret)).get_json()["items"][0]["id"] == pid
     edited = _data(queues, first=2 * HOUR)
     resp = client.put(f"/api/v1/admin/sla-policies/{pid}", json=edited, headers=bearer(secret))
     assert resp.status_code == 200 and resp.get_json()["version"] == 2
