@@ -321,12 +321,12 @@ def oidc_provider(settings) -> Iterator[TestProvider]:
 def sso_on(oidc_provider: TestProvider, configure) -> Iterator[TestProvider]:
     """Single sign-on configured against the test provider (which behaves, and approves
     ``oidc_provider.user``, until the test says otherwise)."""
-    from helpdesk.auth import sso
+    from helpdesk.auth import sso_protocol
 
     oidc_provider.reset()
-    sso.forget_provider()
+    sso_protocol.forget_provider()
     configure(oidc_issuer=oidc_provider.issuer, oidc_client_id=CLIENT_ID, oidc_client_secret=_SECRET,
               oidc_provider_name=PROVIDER_NAME, oidc_role_map=ROLE_MAP, oidc_queue_map=QUEUE_MAP)
     yield oidc_provider
     oidc_provider.reset()
-    sso.forget_provider()
+    sso_protocol.forget_provider()

@@ -52,8 +52,10 @@ def start():
     settings = _settings()
     if current_user.is_authenticated:
         return redirect(url_for("core.index"))
+    from helpdesk.auth import sso_protocol  # lazy: Authlib, requests and joserfc load only for single sign-on
+
     try:
-        url, pending = sso.begin(settings, redirect_uri(settings))
+        url, pending = sso_protocol.begin(settings, redirect_uri(settings))
     except sso.SsoRefused as refused:
         return _refused(settings, refused)
     session[PENDING_KEY] = pending.as_dict()
@@ -70,11 +72,13 @@ def start():
 def callback():
     """Back from the provider: check everything, then open the same kind of server-side
     session a password sign-in opens (helpdesk.auth.sessions), marked as single sign-on."""
+    from helpdesk.auth import sso_protocol  # lazy: Authlib, requests and joserfc load only for single sign-on
+
     settings = _settings()
     pending = sso.Pending.from_dict(session.pop(PENDING_KEY, None))  # one use: a replay finds nothing
     target = safe_next(session.pop(NEXT_KEY, None))
     try:
-        claims = sso.finish(settings, request.args.to_dict(), pending, redirect_uri(settings))
+        claims = sso_protocol.finish(settings, request.args.to_dict(), pending, redirect_uri(settings))
         try:
             user = sso.sign_in(settings, claims)
         except IntegrityError:  # the same person's first sign-in in another tab created the account first

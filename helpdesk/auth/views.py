@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 
-from helpdesk.auth import activation, mfa, services, sessions, sso
+from helpdesk.auth import activation, mfa, services, sessions
 from helpdesk.auth.forms import LoginForm, MfaCodeForm, PasswordConfirmForm, RegisterForm
 from helpdesk.auth.throttle import TooManyAttempts
 from helpdesk.errors import DomainError
@@ -82,7 +82,9 @@ def logout():
     if via_sso and settings.sso_enabled:
         # RP-initiated logout: the provider's session ends too, when it offers the endpoint.
         # A page, not a redirect: the sign-out form's CSP (form-action 'self') would block one.
-        provider_logout = sso.logout_url(settings, settings.external_url + url_for("auth.login"))
+        from helpdesk.auth import sso_protocol  # lazy: Authlib, requests and joserfc load only for single sign-on
+
+        provider_logout = sso_protocol.logout_url(settings, settings.external_url + url_for("auth.login"))
         if provider_logout:
             page = render_template("auth/signed_out_sso.html", provider_logout=provider_logout,
                                    provider=settings.oidc_provider_name)
