@@ -19,9 +19,10 @@ messages (B) and the internal notes (D), each through the ``english`` and ``span
 configurations after ``unaccent``, with a GIN index; users who may not read notes query
 with the weights ``AB`` only; the table also holds a copy of the ticket's queue and
 status (kept in step by a trigger), so that the text search applies the agent's queues
-and the status filter without reading ``tickets``, and walks the newest matches by
-``ticket_id`` when the words are common (the planner picks the GIN index when they are
-rare). Names, e-mails: pg_trgm GIN indexes on ``users``.
+and the status filter without reading ``tickets``; sorted by relevance, it finds the
+newest matches in bounded steps (``_pg_newest_matches``: a short walk of the newest
+documents, then the GIN index within a window of ticket numbers). Names: a pg_trgm GIN
+index on ``users.name_folded`` (the folded name, stored); e-mails: one on ``lower(email)``.
 SQLite: ``ticket_search`` is an FTS5 table (columns subject, public, notes) holding the
 Snowball stems computed in Python (``search_text.index_text``), and the name match is a
 Python function registered on each connection (``prepare_connection``) that scans
@@ -336,29 +337,37 @@ def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
         params = {f"nw{i}": word for i, word in enumerate(query.name_words)}
         names = range(len(query.name_words))
         patient = f"u.role = '{Role.PATIENT.value}'"
+        sql: str | None
         if pg:
-            # the distinct folded names that are trigram candidates (%>, GIN index on the
-            # stored folded name, ``users.name_folded``: the index's recheck folds nothing; its
-            # threshold is set on the connection, ``prepare_connection``), the typo test and
-            # the score once per name (patients share names), then the patients with a
-            # matching name (B-tree on the same column)
+            # first, on its own: the distinct folded names that are trigram candidates (%>,
+            # GIN index on the stored folded name, ``users.name_folded``, so that the index's
+            # recheck folds nothing; its threshold is set on the connection,
+            # ``prepare_connection``), with the typo test and the score once per name
+            # (patients share names). Then the patients with those names (B-tree on the same
+            # column), the planner knowing how many names there are.
             candidates = " AND ".join(f"c.name_folded %> :nw{i}" for i in names)
             match = " AND ".join(f"helpdesk_name_match(:nw{i}, d.name)" for i in names)
             similarity = " + ".join(f"word_similarity(:nw{i}, d.name)" for i in names)
-            sql = (f"WITH distinct_name AS MATERIALIZED (SELECT DISTINCT c.name_folded AS name FROM users c "
-                   f"WHERE {candidates}), "
-                   f"matched AS MATERIALIZED (SELECT d.name, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) "
-                   f"/ {len(names)} AS INTEGER) AS score FROM distinct_name AS d WHERE {match}) "
-                   f"SELECT u.id AS id, m.score AS score FROM matched m JOIN users u ON u.name_folded = m.name "
-                   f"WHERE {patient}")
+            matched = db.session.execute(sa.text(  # MATERIALIZED: the typo test once per name, not per user
+                f"WITH d AS MATERIALIZED (SELECT DISTINCT c.name_folded AS name FROM users c WHERE {candidates}) "
+                f"SELECT d.name, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} AS INTEGER) "
+                f"FROM d WHERE {match}"
+            ), params).all()
+            params = {"names": [name for name, _ in matched], "scores": [score for _, score in matched]}
+            sql = (f"SELECT u.id AS id, m.score AS score "
+                   f"FROM unnest(CAST(:names AS text[]), CAST(:scores AS integer[])) AS m(name, score) "
+                   f"JOIN users u ON u.name_folded = m.name WHERE {patient}") if matched else None
         else:
             match = " AND ".join(f"helpdesk_name_match(:nw{i}, helpdesk_fold(u.display_name))" for i in names)
             similarity = " + ".join(f"word_similarity(:nw{i}, helpdesk_fold(u.display_name))" for i in names)
             sql = (f"SELECT u.id AS id, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} AS INTEGER) "
                    f"AS score FROM users u WHERE {patient} AND {match}")
-        # the patients first (scored once each), then their tickets
-        patients = sa.text(sql).bindparams(**params).columns(id=sa.Integer, score=sa.Integer).subquery("name_match")
-        branches.append(tickets_of(patients.c.score).join(patients, patients.c.id == Ticket.requester_id).where(*where))
+        if sql is not None:
+            # the patients first (scored once each), then their tickets
+            patients = (sa.text(sql).bindparams(**params).columns(id=sa.Integer, score=sa.Integer)
+                        .subquery("name_match"))
+            branches.append(tickets_of(patients.c.score).join(patients, patients.c.id == Ticket.requester_id)
+                            .where(*where))
 
     if query.words:
         notes = can_read_internal_notes(user)
