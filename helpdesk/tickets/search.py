@@ -230,7 +230,8 @@ def _in_scope(stmt: sa.Select, scope: Scope) -> sa.Select:
     return stmt.join(Ticket, Ticket.id == SEARCH_TABLE.c.ticket_id).where(*scope.conditions)
 
 
-def _pg_newest_matches(tsq: sa.ColumnElement[Any], scope: Scope) -> tuple[list[int], bool]:
+def _pg_newest_matches(tsq: sa.ColumnElement[Any], each_word: list[sa.ColumnElement[Any]],
+                       scope: Scope) -> tuple[list[int], bool]:
     """The newest ``RANKED_NEWEST`` text matches within ``scope`` (ticket ids, newest
     first), and whether more match. Bounded steps, whatever the words:
 
@@ -239,9 +240,10 @@ def _pg_newest_matches(tsq: sa.ColumnElement[Any], scope: Scope) -> tuple[list[i
        number found tells how common the words are;
     2. if fewer than ``RANKED_NEWEST`` were found: the window of ticket numbers that
        rate says holds the rest (``WINDOW_MARGIN`` times over), read the cheaper way —
-       walked on the same way when it is short next to the index's list of every match
-       of the words (``WALK_COST``), else the GIN index's bitmap ANDed with the primary
-       key's bitmap of the window, so that only the matches inside it are read;
+       walked on the same way when it is short next to what the GIN index reads for the
+       words (the matches of each word, ``each_word``: their rates in the walk tell;
+       ``WALK_COST``), else the GIN index's bitmap ANDed with the primary key's bitmap
+       of the window, so that only the matches inside it are read;
     3. only if that window still held too few: the GIN index below it.
 
     No step reads every match of a common word, nor walks the table in search of a
@@ -249,19 +251,21 @@ def _pg_newest_matches(tsq: sa.ColumnElement[Any], scope: Scope) -> tuple[list[i
     s = SEARCH_TABLE
     limit = RANKED_NEWEST + 1
 
-    def walk(below: int | None, documents: int) -> tuple[int, int, int, list[int]]:
+    def walk(below: int | None, documents: int, counts: bool = False) -> tuple[int, int, int, list[int], list[int]]:
         """(documents read, lowest and highest ticket number read, the matches, newest
-        first) of the newest ``documents`` in scope below ticket ``below``."""
+        first, and with ``counts`` the matches of each word) of the newest ``documents``
+        in scope below ticket ``below``."""
         stmt = _in_scope(sa.select(s.c.ticket_id, s.c.doc), scope)
         if below is not None:
             stmt = stmt.where(s.c.ticket_id < below)
         recent = stmt.order_by(s.c.ticket_id.desc()).limit(documents).subquery("recent")
         hit_ids = sa.func.array_agg(aggregate_order_by(recent.c.ticket_id, recent.c.ticket_id.desc()))
+        words = [sa.func.count().filter(recent.c.doc.op("@@")(w)) for w in each_word] if counts else []
         row = db.session.execute(sa.select(
             sa.func.count(), sa.func.min(recent.c.ticket_id), sa.func.max(recent.c.ticket_id),
-            hit_ids.filter(recent.c.doc.op("@@")(tsq)),
+            hit_ids.filter(recent.c.doc.op("@@")(tsq)), *words,
         ).select_from(recent)).one()
-        return row[0], row[1], row[2], list(row[3] or [])
+        return row[0], row[1], row[2], list(row[3] or []), list(row[4:])
 
     def indexed(below: int, at_least: int | None) -> list[int]:
         # "+ 0": the order is not the primary key's, which the planner could walk for a word
@@ -281,7 +285,7 @@ def _pg_newest_matches(tsq: sa.ColumnElement[Any], scope: Scope) -> tuple[list[i
         finally:
             db.session.execute(sa.text("SELECT set_config('enable_indexscan', :v, true)"), {"v": previous})
 
-    examined, lowest, highest, found = walk(None, WALK)
+    examined, lowest, highest, found, per_word = walk(None, WALK, counts=len(each_word) > 1)
     if len(found) >= limit or examined < WALK:  # enough, or the scope holds no more documents
         return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
     if not found:  # none among the newest: rare words, the GIN index finds every match
@@ -289,9 +293,10 @@ def _pg_newest_matches(tsq: sa.ColumnElement[Any], scope: Scope) -> tuple[list[i
         return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
     span = highest - lowest + 1  # the ticket numbers that held WALK documents in scope
     window = WINDOW_MARGIN * (limit - len(found)) * span // len(found)  # ... and those that hold the rest
-    every_match = len(found) * highest // WALK  # about how many documents the words match in all
+    # about how many entries the GIN index reads for the words (each word's matches in all)
+    every_match = (sum(per_word) if per_word else len(found)) * highest // WALK
     if window * WALK_COST <= every_match:
-        read, lowest, _, more = walk(lowest, max(1, window * WALK // span))
+        read, lowest, _, more, _ = walk(lowest, max(1, window * WALK // span))
         found += more[:limit - len(found)]
         if len(found) < limit and read:
             found += indexed(lowest, None)
@@ -313,7 +318,9 @@ def _pg_text(query: search_text.Query, notes: bool, scope: Scope) -> sa.Select:
     if not scope.ranked:
         return _in_scope(sa.select(s.c.ticket_id, sa.literal(0, sa.Integer).label("score"),
                                    sa.false().label("capped")).where(s.c.doc.op("@@")(tsq)), scope)
-    ids, capped = _pg_newest_matches(tsq, scope)
+    label = "" if notes else ":AB"
+    each_word = [_tsquery([w], label) for w in query.words] if len(query.words) > 1 else []
+    ids, capped = _pg_newest_matches(tsq, each_word, scope)
     return sa.select(
         s.c.ticket_id,
         sa.cast(RANK_SCALE * sa.func.ts_rank(s.c.doc, tsq, 32), sa.Integer).label("score"),
