@@ -182,6 +182,8 @@ SMALL_MATCHES = 5_000
 # spends on one match in its bitmap (measured at 1,000,000 tickets: ~0.5 µs a ticket
 # number walked, ~0.1 µs a match in the bitmap)
 WALK_COST = 5
+# ... windows read at most (each sized by the rate found so far), then the GIN index below
+STEPS = 4
 
 SEARCH_TABLE = sa.table("ticket_search", sa.column("ticket_id", sa.Integer), sa.column("doc"),
                         sa.column("queue_id", sa.Integer), sa.column("status", sa.String))
@@ -244,7 +246,8 @@ def _pg_newest_matches(tsq: sa.ColumnElement[Any], each_word: list[sa.ColumnElem
        words (the matches of each word, ``each_word``: their rates in the walk tell;
        ``WALK_COST``), else the GIN index's bitmap ANDed with the primary key's bitmap
        of the window, so that only the matches inside it are read;
-    3. only if that window still held too few: the GIN index below it.
+    3. if that window still held too few, the next one, sized by the rate found so far
+       (``STEPS`` windows at most); then the GIN index below them.
 
     No step reads every match of a common word, nor walks the table in search of a
     rare one."""
@@ -288,24 +291,28 @@ def _pg_newest_matches(tsq: sa.ColumnElement[Any], each_word: list[sa.ColumnElem
     examined, lowest, highest, found, per_word = walk(None, WALK, counts=len(each_word) > 1)
     if len(found) >= limit or examined < WALK:  # enough, or the scope holds no more documents
         return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
-    if not found:  # none among the newest: rare words, the GIN index finds every match
-        found += indexed(lowest, None)
-        return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
-    span = highest - lowest + 1  # the ticket numbers that held WALK documents in scope
-    window = WINDOW_MARGIN * (limit - len(found)) * span // len(found)  # ... and those that hold the rest
+    density = WALK / (highest - lowest + 1)  # documents in scope per ticket number
     # about how many entries the GIN index reads for the words (each word's matches in all)
     every_match = (sum(per_word) if per_word else len(found)) * highest // WALK
-    if window * WALK_COST <= every_match:
-        read, lowest, _, more, _ = walk(lowest, max(1, window * WALK // span))
-        found += more[:limit - len(found)]
-        if len(found) < limit and read:
-            found += indexed(lowest, None)
-    elif highest - window > 0 and every_match > SMALL_MATCHES:
-        start = highest - window
-        found += indexed(lowest, start)
-        if len(found) < limit:
-            found += indexed(start, None)
-    else:  # few matches in all (or the window holds every ticket): the GIN index alone
+    for _ in range(STEPS):
+        if len(found) >= limit:
+            break
+        if not found:  # none among the newest: rare words, the GIN index finds every match
+            break
+        # the window below what was read that holds the rest at the rate found so far
+        window = WINDOW_MARGIN * (limit - len(found)) * (highest - lowest + 1) // len(found)
+        if window * WALK_COST <= every_match:
+            read, lowest_read, _, more, _ = walk(lowest, max(1, int(window * density)))
+            found += more[:limit - len(found)]
+            if not read:  # no older documents in scope
+                return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
+            lowest = lowest_read
+        elif lowest - window > 0 and every_match > SMALL_MATCHES:
+            found += indexed(lowest, lowest - window)
+            lowest -= window
+        else:  # few matches in all, or the window reaches the oldest ticket
+            break
+    if len(found) < limit:  # the GIN index below what was read
         found += indexed(lowest, None)
     return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
 
