@@ -280,13 +280,13 @@ def _pg_newest_matches(tsq: sa.ColumnElement[Any], each_word: list[sa.ColumnElem
         # within a window: the GIN bitmap ANDed with the primary key's bitmap of the window.
         # Not a walk of the window (chosen above when it is the cheaper; the planner prices
         # testing a document far below what it costs): plain index scans are off for this
-        # statement only (transaction-local, restored at once)
+        # statement only (transaction-local, restored at once; a failed statement rolls the
+        # transaction back, and the setting with it)
         previous = db.session.execute(sa.text(
             "SELECT current_setting('enable_indexscan'), set_config('enable_indexscan', 'off', true)")).scalar()
-        try:
-            return list(db.session.scalars(stmt.where(s.c.ticket_id >= at_least)))
-        finally:
-            db.session.execute(sa.text("SELECT set_config('enable_indexscan', :v, true)"), {"v": previous})
+        ids = list(db.session.scalars(stmt.where(s.c.ticket_id >= at_least)))
+        db.session.execute(sa.text("SELECT set_config('enable_indexscan', :v, true)"), {"v": previous})
+        return ids
 
     examined, lowest, highest, found, per_word = walk(None, WALK, counts=len(each_word) > 1)
     if len(found) >= limit or examined < WALK:  # enough, or the scope holds no more documents
@@ -302,9 +302,10 @@ def _pg_newest_matches(tsq: sa.ColumnElement[Any], each_word: list[sa.ColumnElem
         # the window below what was read that holds the rest at the rate found so far
         window = WINDOW_MARGIN * (limit - len(found)) * (highest - lowest + 1) // len(found)
         if window * WALK_COST <= every_match:
-            read, lowest_read, _, more, _ = walk(lowest, max(1, int(window * density)))
+            wanted = max(1, int(window * density))
+            read, lowest_read, _, more, _ = walk(lowest, wanted)
             found += more[:limit - len(found)]
-            if not read:  # no older documents in scope
+            if read < wanted:  # every older document in scope was read
                 return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
             lowest = lowest_read
         elif lowest - window > 0 and every_match > SMALL_MATCHES:
