@@ -30,10 +30,14 @@ class Base(DeclarativeBase):
 # session, so nothing stale outlives the request.
 # Search objects the models cannot describe, made by the migration f6a7b8c9d0e1 (see
 # helpdesk.tickets.search): the table ``ticket_search`` (a tsvector table on PostgreSQL,
-# an FTS5 virtual table with its shadow tables ``ticket_search_*`` on SQLite) and three
-# expression indexes on ``users``. ``flask db check`` / autogenerate leave these out.
+# an FTS5 virtual table with its shadow tables ``ticket_search_*`` on SQLite) and the
+# indexes on ``users`` below. ``flask db check`` / autogenerate leave these out.
 SEARCH_TABLE = "ticket_search"
-SEARCH_INDEXES = frozenset({"ix_users_name_trgm", "ix_users_email_trgm", "ix_users_mrn_upper"})
+SEARCH_INDEXES = frozenset({"ix_users_name_trgm", "ix_users_email_trgm", "ix_users_mrn_upper",
+                            "ix_users_name_folded_trgm", "ix_users_name_folded"})
+# ... and a column the migration c3d9e7a1f5b2 adds on PostgreSQL: the folded name the name
+# search's indexes hold (a stored generated column; nothing in the application writes it)
+SEARCH_COLUMNS = frozenset({("users", "name_folded")})
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
@@ -42,6 +46,8 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
     if not reflected:
         return True
     if type_ == "table" and name is not None and (name == SEARCH_TABLE or name.startswith(SEARCH_TABLE + "_")):
+        return False
+    if type_ == "column" and (getattr(getattr(obj, "table", None), "name", None), name) in SEARCH_COLUMNS:
         return False
     return not (type_ == "index" and name in SEARCH_INDEXES)
 

@@ -19,9 +19,10 @@ messages (B) and the internal notes (D), each through the ``english`` and ``span
 configurations after ``unaccent``, with a GIN index; users who may not read notes query
 with the weights ``AB`` only; the table also holds a copy of the ticket's queue and
 status (kept in step by a trigger), so that the text search applies the agent's queues
-and the status filter without reading ``tickets``, and walks the newest matches by
-``ticket_id`` when the words are common (the planner picks the GIN index when they are
-rare). Names, e-mails: pg_trgm GIN indexes on ``users``.
+and the status filter without reading ``tickets``; sorted by relevance, it finds the
+newest matches in bounded steps (``_pg_newest_matches``: a short walk of the newest
+documents, then the GIN index within a window of ticket numbers). Names: a pg_trgm GIN
+index on ``users.name_folded`` (the folded name, stored); e-mails: one on ``lower(email)``.
 SQLite: ``ticket_search`` is an FTS5 table (columns subject, public, notes) holding the
 Snowball stems computed in Python (``search_text.index_text``), and the name match is a
 Python function registered on each connection (``prepare_connection``) that scans
@@ -41,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from helpdesk.auth.models import Role, User
 from helpdesk.extensions import db
@@ -145,15 +147,17 @@ def prepare_connection(dbapi_connection: Any, _record: Any = None) -> None:
     """On each new connection. SQLite: the functions PostgreSQL gets from the migration
     (``helpdesk_fold``, ``helpdesk_name_match``) and pg_trgm (``word_similarity``).
     PostgreSQL: the candidate threshold of pg_trgm's ``%>`` the name search uses, for
-    the whole session (so that no search spends a round trip setting it)."""
+    the whole session (so that no search spends a round trip setting it), and no JIT
+    compilation: the desk's statements read few rows, and compiling one costs more than
+    running it (tens of milliseconds, where the planner's estimate for a search is high)."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.create_function("helpdesk_fold", 1, _fold, deterministic=True)
         dbapi_connection.create_function("helpdesk_name_match", 2, _name_match, deterministic=True)
         dbapi_connection.create_function("word_similarity", 2, _word_similarity, deterministic=True)
     elif type(dbapi_connection).__module__.startswith("psycopg"):
         with dbapi_connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)",
-                           (str(search_text.NAME_CANDIDATE_SIMILARITY),))
+            cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, false), "
+                           "set_config('jit', 'off', false)", (str(search_text.NAME_CANDIDATE_SIMILARITY),))
         dbapi_connection.commit()
 
 
@@ -164,8 +168,22 @@ def prepare_connection(dbapi_connection: Any, _record: Any = None) -> None:
 # (``capped``, shown as ``TicketFilters.ranked_newest``) and sorting by newest pages
 # through all of them.
 RANKED_NEWEST = 500
-# ... looked for first among the newest this many documents in the scope (see _pg_text)
-RECENT_WINDOW = 10_000
+# ... looked for first among the newest this many documents in the scope (a walk of the
+# search table's primary key: a small fixed cost), which also tells how common the words
+# are, and so how far back the index must look for the rest (see _pg_newest_matches)
+WALK = 2_000
+# ... the window the index looks in is this many times what that rate predicts
+WINDOW_MARGIN = 2
+# ... no window when the words match at most about this many documents in all (the
+# index reads them all, each cheaply, rather than ANDing the window's bitmap)
+SMALL_MATCHES = 5_000
+# ... the window is walked when it spans fewer ticket numbers than the words' matches in
+# all divided by this: testing a document costs about this many times what the GIN index
+# spends on one match in its bitmap (measured at 1,000,000 tickets: ~0.5 µs a ticket
+# number walked, ~0.1 µs a match in the bitmap)
+WALK_COST = 5
+# ... windows read at most (each sized by the rate found so far), then the GIN index below
+STEPS = 4
 
 SEARCH_TABLE = sa.table("ticket_search", sa.column("ticket_id", sa.Integer), sa.column("doc"),
                         sa.column("queue_id", sa.Integer), sa.column("status", sa.String))
@@ -206,45 +224,116 @@ def _scope_on_search(scope: Scope) -> list[sa.ColumnElement[bool]]:
     return where
 
 
+def _in_scope(stmt: sa.Select, scope: Scope) -> sa.Select:
+    """``stmt`` (on the search table) limited to ``scope``: on the table's own copy of the
+    queue and status when they say it all, else joined to ``tickets``."""
+    if scope.queue_ids is not None:
+        return stmt.where(*_scope_on_search(scope))
+    return stmt.join(Ticket, Ticket.id == SEARCH_TABLE.c.ticket_id).where(*scope.conditions)
+
+
+def _pg_newest_matches(tsq: sa.ColumnElement[Any], each_word: list[sa.ColumnElement[Any]],
+                       scope: Scope) -> tuple[list[int], bool]:
+    """The newest ``RANKED_NEWEST`` text matches within ``scope`` (ticket ids, newest
+    first), and whether more match. Bounded steps, whatever the words:
+
+    1. the newest ``WALK`` documents in scope, read in ticket order (the primary key
+       backwards) and tested one by one: very common words are found here, and the
+       number found tells how common the words are;
+    2. if fewer than ``RANKED_NEWEST`` were found: the window of ticket numbers that
+       rate says holds the rest (``WINDOW_MARGIN`` times over), read the cheaper way —
+       walked on the same way when it is short next to what the GIN index reads for the
+       words (the matches of each word, ``each_word``: their rates in the walk tell;
+       ``WALK_COST``), else the GIN index's bitmap ANDed with the primary key's bitmap
+       of the window, so that only the matches inside it are read;
+    3. if that window still held too few, the next one, sized by the rate found so far
+       (``STEPS`` windows at most); then the GIN index below them.
+
+    No step reads every match of a common word, nor walks the table in search of a
+    rare one."""
+    s = SEARCH_TABLE
+    limit = RANKED_NEWEST + 1
+
+    def walk(below: int | None, documents: int, counts: bool = False) -> tuple[int, int, int, list[int], list[int]]:
+        """(documents read, lowest and highest ticket number read, the matches, newest
+        first, and with ``counts`` the matches of each word) of the newest ``documents``
+        in scope below ticket ``below``."""
+        stmt = _in_scope(sa.select(s.c.ticket_id, s.c.doc), scope)
+        if below is not None:
+            stmt = stmt.where(s.c.ticket_id < below)
+        recent = stmt.order_by(s.c.ticket_id.desc()).limit(documents).subquery("recent")
+        hit_ids = sa.func.array_agg(aggregate_order_by(recent.c.ticket_id, recent.c.ticket_id.desc()))
+        words = [sa.func.count().filter(recent.c.doc.op("@@")(w)) for w in each_word] if counts else []
+        row = db.session.execute(sa.select(
+            sa.func.count(), sa.func.min(recent.c.ticket_id), sa.func.max(recent.c.ticket_id),
+            hit_ids.filter(recent.c.doc.op("@@")(tsq)), *words,
+        ).select_from(recent)).one()
+        return row[0], row[1], row[2], list(row[3] or []), list(row[4:])
+
+    def indexed(below: int, at_least: int | None) -> list[int]:
+        # "+ 0": the order is not the primary key's, which the planner could walk for a word
+        # it has no statistics of; the GIN index finds the matches
+        stmt = _in_scope(sa.select(s.c.ticket_id).where(s.c.doc.op("@@")(tsq), s.c.ticket_id < below), scope)
+        stmt = stmt.order_by((s.c.ticket_id + 0).desc()).limit(limit - len(found))
+        if at_least is None:
+            return list(db.session.scalars(stmt))
+        # within a window: the GIN bitmap ANDed with the primary key's bitmap of the window.
+        # Not a walk of the window (chosen above when it is the cheaper; the planner prices
+        # testing a document far below what it costs): plain index scans are off for this
+        # statement only (transaction-local, restored at once; a failed statement rolls the
+        # transaction back, and the setting with it)
+        previous = db.session.execute(sa.text(
+            "SELECT current_setting('enable_indexscan'), set_config('enable_indexscan', 'off', true)")).scalar()
+        ids = list(db.session.scalars(stmt.where(s.c.ticket_id >= at_least)))
+        db.session.execute(sa.text("SELECT set_config('enable_indexscan', :v, true)"), {"v": previous})
+        return ids
+
+    examined, lowest, highest, found, per_word = walk(None, WALK, counts=len(each_word) > 1)
+    if len(found) >= limit or examined < WALK:  # enough, or the scope holds no more documents
+        return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
+    density = WALK / (highest - lowest + 1)  # documents in scope per ticket number
+    # about how many entries the GIN index reads for the words (each word's matches in all)
+    every_match = (sum(per_word) if per_word else len(found)) * highest // WALK
+    for _ in range(STEPS):
+        if len(found) >= limit:
+            break
+        if not found:  # none among the newest: rare words, the GIN index finds every match
+            break
+        # the window below what was read that holds the rest at the rate found so far
+        window = WINDOW_MARGIN * (limit - len(found)) * (highest - lowest + 1) // len(found)
+        if window * WALK_COST <= every_match:
+            wanted = max(1, int(window * density))
+            read, lowest_read, _, more, _ = walk(lowest, wanted)
+            found += more[:limit - len(found)]
+            if read < wanted:  # every older document in scope was read
+                return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
+            lowest = lowest_read
+        elif lowest - window > 0 and every_match > SMALL_MATCHES:
+            found += indexed(lowest, lowest - window)
+            lowest -= window
+        else:  # few matches in all, or the window reaches the oldest ticket
+            break
+    if len(found) < limit:  # the GIN index below what was read
+        found += indexed(lowest, None)
+    return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
+
+
 def _pg_text(query: search_text.Query, notes: bool, scope: Scope) -> sa.Select:
     """(ticket_id, score, capped): the text matches within ``scope``; ranked, the newest
-    ``RANKED_NEWEST`` of them only (found by the GIN index or by walking the search
-    table's primary key backwards, whichever the planner expects to be cheaper)."""
+    ``RANKED_NEWEST`` of them only (``_pg_newest_matches``), scored by the text engine."""
     s = SEARCH_TABLE
     tsq = _tsquery(query.words, "" if notes else ":AB")  # ":AB": the subject and public messages only
-    base = sa.select(s.c.ticket_id, s.c.doc).where(s.c.doc.op("@@")(tsq))
-    if scope.queue_ids is not None:
-        base = base.where(*_scope_on_search(scope))
-    else:
-        base = base.join(Ticket, Ticket.id == s.c.ticket_id).where(*scope.conditions)
     if not scope.ranked:
-        return base.with_only_columns(s.c.ticket_id, sa.literal(0, sa.Integer).label("score"),
-                                      sa.false().label("capped"))
-    if scope.queue_ids is None:
-        newest = base.order_by(s.c.ticket_id.desc()).limit(RANKED_NEWEST + 1).subquery("newest")
-    else:
-        # Common words: the newest RECENT_WINDOW documents in scope (a walk of the primary
-        # key, a fixed cost) hold more than RANKED_NEWEST matches, and those are the newest.
-        # Otherwise the GIN index finds every match ("+ 0": never a walk of the whole table,
-        # which the planner may expect to stop early for a word it has no statistics of).
-        # Only the branch the count selects runs (a one-time filter).
-        recent = (sa.select(s.c.ticket_id, s.c.doc).where(*_scope_on_search(scope))
-                  .order_by(s.c.ticket_id.desc()).limit(RECENT_WINDOW).subquery("recent"))
-        in_recent = (sa.select(recent.c.ticket_id, recent.c.doc).where(recent.c.doc.op("@@")(tsq))
-                     .order_by(recent.c.ticket_id.desc()).limit(RANKED_NEWEST + 1).cte("in_recent"))
-        enough = sa.select(sa.func.count()).select_from(in_recent).scalar_subquery() > RANKED_NEWEST
-        everywhere = base.where(~enough).order_by((s.c.ticket_id + 0).desc()).limit(RANKED_NEWEST + 1)
-        newest = sa.union_all(
-            sa.select(in_recent.c.ticket_id, in_recent.c.doc).where(enough),
-            sa.select(everywhere.subquery("everywhere")),
-        ).subquery("newest")
-    ranked = sa.select(
-        newest.c.ticket_id,
-        sa.cast(RANK_SCALE * sa.func.ts_rank(newest.c.doc, tsq, 32), sa.Integer).label("score"),
-        (sa.func.count().over() > RANKED_NEWEST).label("capped"),
-        sa.func.row_number().over(order_by=newest.c.ticket_id.desc()).label("n"),
-    ).subquery("ranked")
-    return sa.select(ranked.c.ticket_id, ranked.c.score, ranked.c.capped).where(ranked.c.n <= RANKED_NEWEST)
+        return _in_scope(sa.select(s.c.ticket_id, sa.literal(0, sa.Integer).label("score"),
+                                   sa.false().label("capped")).where(s.c.doc.op("@@")(tsq)), scope)
+    label = "" if notes else ":AB"
+    each_word = [_tsquery([w], label) for w in query.words] if len(query.words) > 1 else []
+    ids, capped = _pg_newest_matches(tsq, each_word, scope)
+    return sa.select(
+        s.c.ticket_id,
+        sa.cast(RANK_SCALE * sa.func.ts_rank(s.c.doc, tsq, 32), sa.Integer).label("score"),
+        sa.literal(capped, sa.Boolean).label("capped"),
+    ).where(s.c.ticket_id == sa.any_(sa.literal(ids, ARRAY(sa.Integer))))
 
 
 def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
@@ -282,27 +371,37 @@ def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
         params = {f"nw{i}": word for i, word in enumerate(query.name_words)}
         names = range(len(query.name_words))
         patient = f"u.role = '{Role.PATIENT.value}'"
+        sql: str | None
         if pg:
-            # the trigram candidates first (%>, GIN index; its threshold is set on the
-            # connection, ``prepare_connection``), then the typo test and the score once per
-            # distinct name (patients share names), then the patients with a matching name
-            candidates = " AND ".join(f"helpdesk_fold(u.display_name) %> :nw{i}" for i in names)
+            # first, on its own: the distinct folded names that are trigram candidates (%>,
+            # GIN index on the stored folded name, ``users.name_folded``, so that the index's
+            # recheck folds nothing; its threshold is set on the connection,
+            # ``prepare_connection``), with the typo test and the score once per name
+            # (patients share names). Then the patients with those names (B-tree on the same
+            # column), the planner knowing how many names there are.
+            candidates = " AND ".join(f"c.name_folded %> :nw{i}" for i in names)
             match = " AND ".join(f"helpdesk_name_match(:nw{i}, d.name)" for i in names)
             similarity = " + ".join(f"word_similarity(:nw{i}, d.name)" for i in names)
-            sql = (f"WITH candidate AS MATERIALIZED (SELECT u.id, helpdesk_fold(u.display_name) AS name FROM users u "
-                   f"WHERE {patient} AND {candidates}), "
-                   f"distinct_name AS MATERIALIZED (SELECT DISTINCT name FROM candidate), "
-                   f"matched AS (SELECT d.name, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} "
-                   f"AS INTEGER) AS score FROM distinct_name AS d WHERE {match}) "
-                   f"SELECT c.id AS id, m.score AS score FROM candidate c JOIN matched m ON m.name = c.name")
+            matched = db.session.execute(sa.text(  # MATERIALIZED: the typo test once per name, not per user
+                f"WITH d AS MATERIALIZED (SELECT DISTINCT c.name_folded AS name FROM users c WHERE {candidates}) "
+                f"SELECT d.name, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} AS INTEGER) "
+                f"FROM d WHERE {match}"
+            ), params).all()
+            params = {"names": [name for name, _ in matched], "scores": [score for _, score in matched]}
+            sql = (f"SELECT u.id AS id, m.score AS score "
+                   f"FROM unnest(CAST(:names AS text[]), CAST(:scores AS integer[])) AS m(name, score) "
+                   f"JOIN users u ON u.name_folded = m.name WHERE {patient}") if matched else None
         else:
             match = " AND ".join(f"helpdesk_name_match(:nw{i}, helpdesk_fold(u.display_name))" for i in names)
             similarity = " + ".join(f"word_similarity(:nw{i}, helpdesk_fold(u.display_name))" for i in names)
             sql = (f"SELECT u.id AS id, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} AS INTEGER) "
                    f"AS score FROM users u WHERE {patient} AND {match}")
-        # the patients first (scored once each), then their tickets
-        patients = sa.text(sql).bindparams(**params).columns(id=sa.Integer, score=sa.Integer).subquery("name_match")
-        branches.append(tickets_of(patients.c.score).join(patients, patients.c.id == Ticket.requester_id).where(*where))
+        if sql is not None:
+            # the patients first (scored once each), then their tickets
+            patients = (sa.text(sql).bindparams(**params).columns(id=sa.Integer, score=sa.Integer)
+                        .subquery("name_match"))
+            branches.append(tickets_of(patients.c.score).join(patients, patients.c.id == Ticket.requester_id)
+                            .where(*where))
 
     if query.words:
         notes = can_read_internal_notes(user)

@@ -208,6 +208,39 @@ def test_many_text_matches_rank_the_newest_and_sort_by_newest_pages_through_all(
     assert _search(agent, made[0].reference)[0] == made[0].reference
 
 
+def test_the_newest_matches_are_found_in_steps_whatever_the_walk_finds(ctx, agent, make_ticket, monkeypatch):
+    """PostgreSQL finds the newest text matches in steps (a walk of the newest documents,
+    then a window the walk's rate predicts, walked on or read through the index, then the
+    index below it): whichever
+    steps run, the ranked matches are the newest, and the flag says when more match.
+    SQLite ranks every match (no steps)."""
+    from helpdesk.tickets import search
+
+    monkeypatch.setattr(search, "RANKED_NEWEST", 2)
+    monkeypatch.setattr(search, "WALK", 2)
+    monkeypatch.setattr(search, "WINDOW_MARGIN", 1)
+    monkeypatch.setattr(search, "SMALL_MATCHES", 0)  # a window even for these few matches
+    # words by ticket (oldest first): "voucher" in 0, 1, 2 and 8 (the window of the walk's
+    # rate holds none of the older ones: the last step finds them); "receipt" in 3, 5 and 8
+    # (the window holds them); "invoice" in none of the newest two (the index alone)
+    words = {0: "voucher", 1: "voucher invoice", 2: "voucher", 3: "receipt", 5: "receipt invoice",
+             8: "voucher receipt"}
+    made = [make_ticket(subject=f"Question {words.get(i, 'about a charge')}", body=BILL) for i in range(10)]
+    pg = db.session.get_bind().dialect.name == "postgresql"
+    cases = (("voucher", [8, 2], True), ("receipt", [8, 5], True), ("invoice", [5, 1], False))
+    for walk_cost in (0, 10**9):  # the window walked on, or read through the index
+        monkeypatch.setattr(search, "WALK_COST", walk_cost)
+        for q, expected, more in cases:
+            f = TicketFilters(q=q, sort="relevance")
+            rows, _ = ticket_list(agent, f)
+            if pg:
+                assert {t.reference for t in rows} == {made[i].reference for i in expected}, (q, walk_cost)
+                assert f.ranked_newest == (2 if more else None), (q, walk_cost)
+            else:
+                assert {t.reference for t in rows} == {made[i].reference for i, w in words.items() if q in w}, q
+    assert _search(agent, "voucher", sort="newest") == [made[i].reference for i in (8, 2, 1, 0)]
+
+
 def test_the_search_follows_a_ticket_moved_to_another_queue_or_closed(ctx, agent, outsider_agent, supervisor,
                                                                      make_ticket, queues):
     t = make_ticket(subject="Statement question", body=BILL)
