@@ -26,7 +26,7 @@ from helpdesk.api.paging import PageArgs, cursor_field, keys_of, limit_field, pa
 from helpdesk.api.schemas import StrictSchema, document_errors
 from helpdesk.auth import services as auth_services
 from helpdesk.auth.models import Scope, User
-from helpdesk.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from helpdesk.errors import Forbidden, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.permissions import is_admin
 from helpdesk.retention import services as retention
@@ -278,11 +278,6 @@ def _patient(user_id: int) -> User:
     return accounts.get_patient(user_id)
 
 
-def _not_merged(user: User) -> None:
-    if user.merged_into_id is not None:
-        raise Conflict("This account was merged into another and stays deactivated: use that account.")
-
-
 @blp.route("/patients")
 class Patients(MethodView):
     @requires_scope(blp, Scope.READ)
@@ -326,7 +321,7 @@ class PatientUnlock(MethodView):
     def post(self, user_id: int):
         """Forget the failed sign-ins that locked the account (422 when there are none)."""
         user = _patient(user_id)
-        _not_merged(user)
+        accounts.not_merged(user)
         accounts.unlock(actor=g.api_user, user=user)
         return _patient_out(user)
 
@@ -339,7 +334,7 @@ class PatientReset(MethodView):
     def post(self, user_id: int):
         """The password stops working now, every session ends, and a reset link is e-mailed."""
         user = _patient(user_id)
-        _not_merged(user)
+        accounts.not_merged(user)
         accounts.force_password_reset(actor=g.api_user, user=user)
         return _patient_out(user)
 
@@ -352,7 +347,7 @@ class PatientActive(MethodView):
     def post(self, user_id: int, what: str):
         """Deactivate (sessions end, no sign-in) or reactivate the account."""
         user = _patient(user_id)
-        _not_merged(user)
+        accounts.not_merged(user)
         auth_services.set_active(actor=g.api_user, user=user, active=what == "reactivate")
         return _patient_out(user)
 

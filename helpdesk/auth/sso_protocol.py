@@ -165,9 +165,8 @@ def _decode(settings: Settings, id_token: str, algorithms: list[str] | None) -> 
     registry = JWSRegistry(algorithms=algorithms or ["RS256"], strict_check_header=False)
     try:
         return jwt.decode(id_token, key=_key_set(settings), registry=registry)
-    except (InvalidKeyIdError, BadSignatureError):
-        pass  # the provider may have rotated its keys: read them once more
-    return jwt.decode(id_token, key=_key_set(settings, force=True), registry=registry)
+    except (InvalidKeyIdError, BadSignatureError):  # the provider may have rotated its keys: read them once more
+        return jwt.decode(id_token, key=_key_set(settings, force=True), registry=registry)
 
 
 def validate_id_token(settings: Settings, id_token: str, *, nonce: str, access_token: str | None) -> dict[str, Any]:
