@@ -129,6 +129,7 @@ class Settings:
     audit_retention_days: int = 2192
     # seconds a process keeps the SLA policies and calendars (0: read them for every ticket)
     sla_policy_cache_seconds: int = 5
+    lookup_cache_seconds: int = 5
     # sign-in sessions (helpdesk.auth.sessions): idle timeouts and absolute lifetime.
     # The environment may only shorten them (HIPAA-minded defaults are the maxima).
     session_idle_minutes_staff: float = 15
@@ -279,6 +280,8 @@ class Settings:
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 2192, MIN_AUDIT_RETENTION_DAYS, 36_500),
             # tests roll their rows back under the ORM's feet: they read the policies each time
             sla_policy_cache_seconds=_int(env, "SLA_POLICY_CACHE_SECONDS", 0 if name == "testing" else 5, 0, 300),
+            # queues by slug, webhook subscriptions, API tokens (helpdesk.cache); likewise
+            lookup_cache_seconds=_int(env, "LOOKUP_CACHE_SECONDS", 0 if name == "testing" else 5, 0, 300),
             site_timezone=site_timezone,
             helpdesk_phone=phone,
             emergency_ack_minutes=_int(env, "EMERGENCY_ACK_MINUTES", 5, 1, 120),

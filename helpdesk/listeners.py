@@ -18,8 +18,10 @@ makes it, inside its unit of work (``helpdesk.db.unit_of_work``).
   it is written (``before_flush``; no lock: the periodic ``audit.seal`` chains them in
   batches). Integrity bookkeeping of the rows themselves, like a computed column, so it
   cannot be left to each caller of ``audit.record``.
-* The SLA policy cache (``helpdesk.sla.policies``) is emptied when a policy or calendar
-  is written through the ORM, and on any rollback (it may hold rows the rollback undid).
+* The short-lived caches (``helpdesk.cache``: SLA policies and calendars, queues, webhook
+  subscriptions, API tokens) are emptied when one of those rows is written through the
+  ORM, and on any rollback (they may hold rows the rollback undid); API tokens are
+  retired on every host after a commit that changed one (``helpdesk.api.token_cache``).
 * Each new SQLite connection gets the SQL functions ticket search uses, which
   PostgreSQL gets from a migration; each PostgreSQL connection the name search's trigram
   threshold (``helpdesk.tickets.search.prepare_connection``).
@@ -34,13 +36,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from helpdesk import audit
+from helpdesk import audit, cache
+from helpdesk.api import token_cache
 from helpdesk.audit import AuditEvent
-from helpdesk.sla import policies
 from helpdesk.sla.models import SlaCalendar, SlaPolicy, SlaPolicyVersion, SlaQueueSettings
 from helpdesk.tickets import models as tickets
 from helpdesk.tickets.models import Message, MessageVersion
 from helpdesk.tickets.search import prepare_connection
+from helpdesk.webhooks.models import WebhookEndpoint
 
 LISTENERS: list[tuple[Any, str, Callable[..., Any]]] = [
     # messages are never edited in place
@@ -53,10 +56,16 @@ LISTENERS: list[tuple[Any, str, Callable[..., Any]]] = [
     (Session, "do_orm_execute", audit.refuse_bulk_changes),
     # the audit log's event hashes
     (Session, "before_flush", audit.hash_new_events),
-    # the SLA policy cache
-    *[(model, name, policies.invalidate) for model in (SlaPolicy, SlaCalendar, SlaPolicyVersion, SlaQueueSettings)
+    # the short-lived caches
+    *[(model, name, cache.invalidate)
+      for model in (SlaPolicy, SlaCalendar, SlaPolicyVersion, SlaQueueSettings, tickets.Queue, WebhookEndpoint)
       for name in ("after_insert", "after_update", "after_delete")],
-    (Session, "after_soft_rollback", policies.invalidate),
+    (Session, "after_soft_rollback", cache.invalidate),
+    # API tokens cached on every host: a committed change retires them all
+    (Session, "after_flush", token_cache.note_flush),
+    (Session, "do_orm_execute", token_cache.note_bulk),
+    (Session, "after_commit", token_cache.publish),
+    (Session, "after_soft_rollback", token_cache.forget),
     # ticket search: SQL functions on SQLite, the trigram threshold on PostgreSQL
     (Engine, "connect", prepare_connection),
 ]

@@ -140,12 +140,16 @@ def make_app(settings: Settings) -> Iterator[Any]:
     """A second app on the same database with other settings (as after a redeploy):
     ``make_app(env="production", ..., WTF_CSRF_ENABLED=False)``. Its pool is closed after."""
     built: list[Flask] = []
+    # flask-limiter is one object per process: each app's init_app points it at that
+    # app's storage (another Redis); the suite's is put back after the test
+    suite_limiter = (limiter._storage, limiter._limiter)
 
     def make(**changes: Any) -> Flask:
         built.append(build_app(settings, **changes))
         return built[-1]
 
     yield make
+    limiter._storage, limiter._limiter = suite_limiter
     for other in built:
         with other.app_context():
             db.engine.dispose()

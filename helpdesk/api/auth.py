@@ -11,15 +11,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
 from flask import current_app, g, request
-from sqlalchemy.orm import joinedload
 
+from helpdesk.api import token_cache
 from helpdesk.api.schemas import ErrorOut
-from helpdesk.auth.models import ApiToken, Scope, User, hash_token
+from helpdesk.auth.models import Scope, User, hash_token
 from helpdesk.auth.services import record_token_use
 from helpdesk.errors import DomainError, Forbidden, NotFound
-from helpdesk.extensions import db
 from helpdesk.permissions import token_has_scope
 from helpdesk.proxy import rate_limit_key as client_rate_key
 
@@ -54,14 +52,14 @@ def authenticate_request() -> User:
     secret = bearer_secret()
     if secret is None:
         raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.")
-    # the token and its user in one statement
-    token = db.session.scalar(sa.select(ApiToken).options(joinedload(ApiToken.user))
-                              .where(ApiToken.token_hash == hash_token(secret)))
+    # the token and its user: one statement, or none while the cached copy is current
+    token = token_cache.lookup(hash_token(secret))
     if token is not None and token.revoked_at is None and token.user.active and token.expired():
         raise Unauthorized("That API token has expired: ask an admin for a new one.")
     if token is None or not token.active:
         raise Unauthorized("That API token is not valid or was revoked.")
     record_token_use(token)
+    token_cache.remember_use(token)
     g.api_user = token.user
     g.api_token = token
     return token.user

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from sqlalchemy.orm.attributes import set_committed_value
 
 from helpdesk import audit
 from helpdesk.auth import sessions, throttle
@@ -483,7 +484,9 @@ def record_token_use(token: ApiToken) -> None:
     now = utcnow()
     if token.last_used_at is not None and (now - token.last_used_at).total_seconds() <= 60:
         return
-    db.session.execute(sa.update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+    db.session.execute(sa.update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
+                       .execution_options(helpdesk_token_last_use=True))  # not a change (api.token_cache)
+    set_committed_value(token, "last_used_at", now)
 
 
 @transactional

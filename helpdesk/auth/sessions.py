@@ -154,11 +154,20 @@ def load(raw_key: str) -> User | None:
     if now - row.last_seen_at >= idle_limit(user):
         _timed_out(row, user, "idle", now)
         return None
-    if not is_background():
+    if not is_background() and now - row.last_seen_at >= touch_interval(user):
         with unit_of_work():
             row.last_seen_at = now
     g.auth_session = row
     return user
+
+
+def touch_interval(user: User) -> timedelta:
+    """How stale the recorded activity may get before a request writes it again: a
+    tenth of the idle limit, at most 30 seconds (so a burst of requests writes once, not
+    once each). The idle limit is counted from the recorded activity, so a session ends
+    at most this much *earlier* than a limit counted from the very last request — never
+    later."""
+    return min(timedelta(seconds=30), idle_limit(user) / 10)
 
 
 def _end(row: AuthSession, reason: str, now: datetime) -> None:

@@ -8,19 +8,19 @@ none. A ticket keeps the policy version it started under (:func:`for_version`).
 The active policies and the calendars are read once and kept for
 ``SLA_POLICY_CACHE_SECONDS`` (5 by default; 0 reads them for every ticket), so that a
 new ticket's targets cost no query. A change to a policy or calendar made through this
-process (the ORM) empties the cache at once, and so does any rollback; a change made on
+process (the ORM) empties the cache at once, and so does any rollback (``helpdesk.cache``); a change made on
 another host (or with raw SQL) applies here within those seconds.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 
+from helpdesk import cache
 from helpdesk.extensions import db
 from helpdesk.sla import calendars
 from helpdesk.sla.clock import CALENDAR_24X7, Calendar, default_calendar
@@ -102,26 +102,8 @@ class _Policy:
     active: bool = True
 
 
-# (what, database) -> (monotonic time read, value); see the module docstring
-_cache: dict[tuple[str, str], tuple[float, Any]] = {}
-
-
-def invalidate(*_args: Any) -> None:
-    """Forget the cached policies and calendars (mapper and rollback events call it)."""
-    _cache.clear()
-
-
 def _cached(what: str, load: Any) -> Any:
-    ttl = current_app.config["HELPDESK"].sla_policy_cache_seconds
-    if ttl <= 0:
-        return load()
-    key = (what, str(db.engine.url))
-    hit = _cache.get(key)
-    if hit is not None and time.monotonic() - hit[0] < ttl:
-        return hit[1]
-    value = load()
-    _cache[key] = (time.monotonic(), value)
-    return value
+    return cache.cached(f"sla:{what}", load, current_app.config["HELPDESK"].sla_policy_cache_seconds)
 
 
 def _all_policies() -> list[_Policy]:

@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from helpdesk import audit, jobs
+from helpdesk import audit, cache, jobs
 from helpdesk.auth import portal
 from helpdesk.auth.models import Role, User
 from helpdesk.auth.services import find_or_create_patient
 from helpdesk.clinical.queries import CLINICAL_QUEUE as EMERGENCY_QUEUE
 from helpdesk.clinical.services import raise_alert
-from helpdesk.db import transactional, unit_of_work
+from helpdesk.db import in_unit_of_work, transactional, unit_of_work
 from helpdesk.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
@@ -95,11 +97,18 @@ def _limits() -> tuple[int, int]:
     return s.max_subject_chars, s.max_body_chars
 
 
+def _queues_by_slug() -> dict[str, dict[str, Any]]:
+    return {q.slug: cache.row_values(q) for q in db.session.scalars(sa.select(Queue))}
+
+
 def _queue_by_slug(slug: str) -> Queue:
-    queue = db.session.scalar(sa.select(Queue).where(Queue.slug == slug))
-    if queue is None:
+    """The queue a new request starts in: read once per ``LOOKUP_CACHE_SECONDS`` (see
+    ``helpdesk.cache``), then put into this session without a statement."""
+    ttl = current_app.config["HELPDESK"].lookup_cache_seconds
+    values = cache.cached("queues:by-slug", _queues_by_slug, ttl).get(slug)
+    if values is None:
         raise Conflict(f"The '{slug}' queue does not exist; run the seed or create it.")
-    return queue
+    return cache.in_session(Queue, values)
 
 
 def _snapshot(t: Ticket) -> dict[str, Any]:
@@ -133,18 +142,46 @@ def create_ticket(
     attachments: list[files.Upload] | None = None,
 ) -> Ticket:
     """A patient's new request: the ticket and its first message, then routing."""
-    with unit_of_work():
-        ticket = _new_ticket(
-            requester=requester,
-            subject=subject,
-            body=body,
-            channel=channel,
-            created_by=created_by,
-            priority=priority,
-            follow_up_of=follow_up_of,
-            attachments=attachments,
-        ).ticket
-    return ticket
+
+    def create(check_reference: bool) -> Ticket:
+        with unit_of_work():
+            return _new_ticket(
+                requester=requester,
+                subject=subject,
+                body=body,
+                channel=channel,
+                created_by=created_by,
+                priority=priority,
+                follow_up_of=follow_up_of,
+                attachments=attachments,
+                check_reference=check_reference,
+            ).ticket
+
+    return _with_free_reference(create)
+
+
+def _with_free_reference(create: Callable[[bool], Ticket]) -> Ticket:
+    """Run ``create`` — one whole unit of work making one new request — so that the
+    request gets a reference no other has, at the cost of no statement in the common case.
+
+    References are random (30^6 of them), so one can be taken already (about 1 in 700 at
+    a million requests). Inside another unit of work the reference is looked up before
+    the insert. Otherwise it is not: if it is taken, the insert fails on the unique
+    constraint, the unit rolls back, and ``create`` runs again with a reference looked up
+    first; nothing of the first try is kept."""
+    if in_unit_of_work():
+        return create(True)
+    try:
+        return create(False)
+    except IntegrityError as exc:
+        if not _reference_taken(exc):
+            raise
+    return create(True)
+
+
+def _reference_taken(exc: IntegrityError) -> bool:
+    constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)  # PostgreSQL
+    return constraint == "uq_tickets_reference" or "tickets.reference" in str(exc.orig)  # SQLite
 
 
 def _new_ticket(
@@ -159,6 +196,7 @@ def _new_ticket(
     attachments: list[files.Upload] | None = None,
     start_queue: str = TRIAGE_QUEUE,
     identity_unverified: bool = False,
+    check_reference: bool = True,
 ) -> NewTicket:
     max_subject, max_body = _limits()
     subject_text = clean_text(subject, "subject", max_len=max_subject, multiline=False)
@@ -183,7 +221,7 @@ def _new_ticket(
     if emergency:
         prio = Priority.URGENT
     ticket = Ticket(
-        reference=_unused_reference(),
+        reference=_unused_reference() if check_reference else new_reference(),
         subject=subject_text,
         requester=requester,
         created_by=created_by,
@@ -573,13 +611,16 @@ def create_ticket_for_requester(
 ) -> Ticket:
     """The portal (or e-mail) submits for a patient named by address; the patient's
     account is created when new. One transaction: nothing is kept if any part fails."""
-    with unit_of_work():
-        requester = find_or_create_patient(email=requester_email, name=requester_name, actor=created_by)
-        ticket = _new_ticket(
-            requester=requester, subject=subject, body=body, channel=channel,
-            created_by=created_by, priority=priority, follow_up_of=None, attachments=attachments,
-        ).ticket
-    return ticket
+
+    def create(check_reference: bool) -> Ticket:
+        with unit_of_work():
+            requester = find_or_create_patient(email=requester_email, name=requester_name, actor=created_by)
+            return _new_ticket(
+                requester=requester, subject=subject, body=body, channel=channel, created_by=created_by,
+                priority=priority, follow_up_of=None, attachments=attachments, check_reference=check_reference,
+            ).ticket
+
+    return _with_free_reference(create)
 
 
 def create_ticket_for_patient(
@@ -596,16 +637,20 @@ def create_ticket_for_patient(
     system, value, and name and email for a patient not known yet; see
     ``helpdesk.auth.portal.resolve_patient``). The request records the identifier.
     One transaction: nothing is kept if any part fails."""
-    with unit_of_work():
-        requester, identifier = portal.resolve_patient(
-            system=patient.get("system"), value=patient.get("value"), name=patient.get("name"),
-            email=patient.get("email"), actor=created_by)
-        ticket = _new_ticket(
-            requester=requester, subject=subject, body=body, channel=channel,
-            created_by=created_by, priority=priority, follow_up_of=None, attachments=attachments,
-        ).ticket
-        ticket.patient_identifier_id = identifier.id
-    return ticket
+
+    def create(check_reference: bool) -> Ticket:
+        with unit_of_work():
+            requester, identifier = portal.resolve_patient(
+                system=patient.get("system"), value=patient.get("value"), name=patient.get("name"),
+                email=patient.get("email"), actor=created_by)
+            ticket = _new_ticket(
+                requester=requester, subject=subject, body=body, channel=channel, created_by=created_by,
+                priority=priority, follow_up_of=None, attachments=attachments, check_reference=check_reference,
+            ).ticket
+            ticket.patient_identifier_id = identifier.id
+            return ticket
+
+    return _with_free_reference(create)
 
 
 # ---------------------------------------------------------------- routing (system changes)

@@ -15,12 +15,14 @@ a survey comment when it sends (``helpdesk.webhooks.services``), read from their
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
-from helpdesk import jobs
+from helpdesk import cache, jobs
 from helpdesk.extensions import db
 from helpdesk.timeutil import utcnow
 from helpdesk.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -71,26 +73,38 @@ def ticket_data(ticket: Any) -> dict[str, Any]:
     }
 
 
-def _subscribers(event: str) -> list[WebhookEndpoint]:
-    rows = db.session.scalars(
-        sa.select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True)).order_by(WebhookEndpoint.id))
-    return [e for e in rows if event in (e.events or [])]
+def _subscriptions() -> tuple[tuple[int, frozenset[str]], ...]:
+    """(endpoint id, its events) of every active endpoint, in id order."""
+    return tuple((eid, frozenset(events or ())) for eid, events in db.session.execute(
+        sa.select(WebhookEndpoint.id, WebhookEndpoint.events).where(WebhookEndpoint.active.is_(True))
+        .order_by(WebhookEndpoint.id)))
 
 
-def emit(event: str, data: dict[str, Any], *, at: datetime | None = None) -> list[WebhookDelivery]:
-    """One delivery per subscribed active endpoint, in the current transaction (no commit)."""
+def _subscribers(event: str) -> list[int]:
+    """The ids of the active endpoints subscribed to ``event`` (kept for
+    ``LOOKUP_CACHE_SECONDS``, see ``helpdesk.cache``: a new ticket costs no query here)."""
+    ttl = current_app.config["HELPDESK"].lookup_cache_seconds
+    return [eid for eid, events in cache.cached("webhooks:subscriptions", _subscriptions, ttl) if event in events]
+
+
+def emit(event: str, data: dict[str, Any] | Callable[[], dict[str, Any]], *,
+         at: datetime | None = None) -> list[WebhookDelivery]:
+    """One delivery per subscribed active endpoint, in the current transaction (no commit).
+    ``data`` may be a function: it is called only when an endpoint subscribes."""
     if event not in EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
     endpoints = _subscribers(event)
     if not endpoints:
         return []
+    if callable(data):
+        data = data()
     now = utcnow()
     occurred = at or now
     out = []
-    for endpoint in endpoints:
+    for endpoint_id in endpoints:
         uid = uuid.uuid4().hex
         payload = {"id": uid, "event": event, "occurred_at": occurred.isoformat(), "data": data}
-        row = WebhookDelivery(uid=uid, endpoint_id=endpoint.id, event=event, payload=payload, created_at=now,
+        row = WebhookDelivery(uid=uid, endpoint_id=endpoint_id, event=event, payload=payload, created_at=now,
                               status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now)
         db.session.add(row)
         jobs.enqueue(DELIVER_JOB, uid)  # the uid, not the row id: no flush needed here
@@ -102,7 +116,7 @@ def emit(event: str, data: dict[str, Any], *, at: datetime | None = None) -> lis
 
 
 def ticket_created(ticket: Any, message: Any) -> None:
-    emit(TICKET_CREATED, {"ticket": ticket_data(ticket), "message_id": message.id}, at=ticket.created_at)
+    emit(TICKET_CREATED, lambda: {"ticket": ticket_data(ticket), "message_id": message.id}, at=ticket.created_at)
 
 
 def ticket_changed(ticket: Any, before: dict[str, Any], *, actor_id: int | None = None, message: Any = None,

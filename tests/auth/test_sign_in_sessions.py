@@ -113,6 +113,26 @@ def test_patients_are_signed_out_after_30_idle_minutes_and_told_why(client, ctx,
     assert event.object_id == str(patient.id) and event.changes == {"reason": "idle"}
 
 
+def test_a_burst_of_requests_records_the_activity_once_and_the_limit_is_never_exceeded(client, ctx, patient):
+    with at(0):
+        sign_in(client, patient)
+    with at(10):
+        assert client.get("/requests").status_code == 200  # recorded: 10 minutes since the last write
+    with at(10.25):  # 15 s later: within the 30 s the recorded activity may lag, nothing written
+        assert client.get("/requests").status_code == 200
+    assert rows(patient)[0].last_seen_at == T0 + timedelta(minutes=10)
+    with at(10.75):  # 45 s after the recorded activity: written again
+        assert client.get("/requests").status_code == 200
+    assert rows(patient)[0].last_seen_at == T0 + timedelta(minutes=10.75)
+    with at(11):
+        assert client.get("/requests").status_code == 200  # not written (15 s)
+    # the idle limit counts from the recorded activity: the session ends at 40.75 minutes,
+    # 15 s before 30 minutes after the last request — earlier, never later
+    with at(40.8):
+        resp = client.get("/requests")
+    assert resp.status_code == 302 and rows(patient)[0].end_reason == "idle"
+
+
 def test_the_timeout_message_is_in_spanish_for_a_spanish_patient(client, ctx, patient):
     patient.language = "es"
     db.session.commit()
