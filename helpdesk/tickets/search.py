@@ -175,15 +175,15 @@ WALK = 2_000
 # ... the window the index looks in is this many times what that rate predicts
 WINDOW_MARGIN = 2
 # ... no window when the words match at most about this many documents in all (the
-# index reads them all, each cheaply, rather than ANDing the window's bitmap)
+# index reads them all, each cheaply)
 SMALL_MATCHES = 5_000
-# ... the window is walked when it spans fewer ticket numbers than the words' matches in
-# all divided by this: testing a document costs about this many times what the GIN index
-# spends on one match in its bitmap (measured at 1,000,000 tickets: ~0.5 µs a ticket
-# number walked, ~0.1 µs a match in the bitmap)
-WALK_COST = 5
-# ... windows read at most (each sized by the rate found so far), then the GIN index below
+# ... windows read at most (each sized by the rate found so far), then the index below
 STEPS = 4
+# Ticket numbers per block: the GIN index is on (ticket_id / BLOCK, doc) (migration
+# 9b1f3c5d7e20, btree_gin), so that the index reads the words' entries of a few blocks
+# only (skipping the rest of each word's posting list), not every match of a common word
+# in the table. The expression must be the index's, constant included.
+BLOCK = 16_384
 
 SEARCH_TABLE = sa.table("ticket_search", sa.column("ticket_id", sa.Integer), sa.column("doc"),
                         sa.column("queue_id", sa.Integer), sa.column("status", sa.String))
@@ -232,90 +232,88 @@ def _in_scope(stmt: sa.Select, scope: Scope) -> sa.Select:
     return stmt.join(Ticket, Ticket.id == SEARCH_TABLE.c.ticket_id).where(*scope.conditions)
 
 
-def _pg_newest_matches(tsq: sa.ColumnElement[Any], each_word: list[sa.ColumnElement[Any]],
-                       scope: Scope) -> tuple[list[int], bool]:
+def _block_of_ticket() -> sa.ColumnElement[int]:
+    """``ticket_id / BLOCK``, written as the index's expression (an integer division)."""
+    return sa.literal_column(f"ticket_search.ticket_id / {int(BLOCK)}", sa.Integer)
+
+
+def _pg_newest_matches(tsq: sa.ColumnElement[Any], scope: Scope) -> tuple[list[int], list[int], bool]:
     """The newest ``RANKED_NEWEST`` text matches within ``scope`` (ticket ids, newest
-    first), and whether more match. Bounded steps, whatever the words:
+    first, and their scores: the text engine's rank), and whether more match. Bounded
+    steps, whatever the words:
 
     1. the newest ``WALK`` documents in scope, read in ticket order (the primary key
        backwards) and tested one by one: very common words are found here, and the
        number found tells how common the words are;
     2. if fewer than ``RANKED_NEWEST`` were found: the window of ticket numbers that
-       rate says holds the rest (``WINDOW_MARGIN`` times over), read the cheaper way —
-       walked on the same way when it is short next to what the GIN index reads for the
-       words (the matches of each word, ``each_word``: their rates in the walk tell;
-       ``WALK_COST``), else the GIN index's bitmap ANDed with the primary key's bitmap
-       of the window, so that only the matches inside it are read;
+       rate says holds the rest (``WINDOW_MARGIN`` times over), read through the GIN
+       index on (block of ticket numbers, words) for the blocks that window spans — the
+       index reads only those blocks' entries of each word;
     3. if that window still held too few, the next one, sized by the rate found so far
        (``STEPS`` windows at most); then the GIN index below them.
 
-    No step reads every match of a common word, nor walks the table in search of a
-    rare one."""
+    Words that match few documents in all (``SMALL_MATCHES``, at the walk's rate) go
+    to the GIN index at once. No step reads every match of a common word, nor walks the
+    table in search of a rare one. Each match is scored as it is found (the document is
+    read then), so the ranking reads no document again."""
     s = SEARCH_TABLE
     limit = RANKED_NEWEST + 1
+    score = sa.cast(RANK_SCALE * sa.func.ts_rank(s.c.doc, tsq, 32), sa.Integer)
 
-    def walk(below: int | None, documents: int, counts: bool = False) -> tuple[int, int, int, list[int], list[int]]:
+    def walk(below: int | None, documents: int) -> tuple[int, int, int, list[int], list[int]]:
         """(documents read, lowest and highest ticket number read, the matches, newest
-        first, and with ``counts`` the matches of each word) of the newest ``documents``
-        in scope below ticket ``below``."""
+        first, and their scores) of the newest ``documents`` in scope below ticket ``below``."""
         stmt = _in_scope(sa.select(s.c.ticket_id, s.c.doc), scope)
         if below is not None:
             stmt = stmt.where(s.c.ticket_id < below)
         recent = stmt.order_by(s.c.ticket_id.desc()).limit(documents).subquery("recent")
-        hit_ids = sa.func.array_agg(aggregate_order_by(recent.c.ticket_id, recent.c.ticket_id.desc()))
-        words = [sa.func.count().filter(recent.c.doc.op("@@")(w)) for w in each_word] if counts else []
+        hit = recent.c.doc.op("@@")(tsq)
+        newest_first = recent.c.ticket_id.desc()
         row = db.session.execute(sa.select(
             sa.func.count(), sa.func.min(recent.c.ticket_id), sa.func.max(recent.c.ticket_id),
-            hit_ids.filter(recent.c.doc.op("@@")(tsq)), *words,
+            sa.func.array_agg(aggregate_order_by(recent.c.ticket_id, newest_first)).filter(hit),
+            sa.func.array_agg(aggregate_order_by(
+                sa.cast(RANK_SCALE * sa.func.ts_rank(recent.c.doc, tsq, 32), sa.Integer), newest_first)).filter(hit),
         ).select_from(recent)).one()
-        return row[0], row[1], row[2], list(row[3] or []), list(row[4:])
+        return row[0], row[1], row[2], list(row[3] or []), list(row[4] or [])
 
-    def indexed(below: int, at_least: int | None) -> list[int]:
-        # "+ 0": the order is not the primary key's, which the planner could walk for a word
-        # it has no statistics of; the GIN index finds the matches
-        stmt = _in_scope(sa.select(s.c.ticket_id).where(s.c.doc.op("@@")(tsq), s.c.ticket_id < below), scope)
+    def indexed(below: int, blocks: range | None) -> list[tuple[int, int]]:
+        """(ticket id, score) of the newest matches below ticket ``below``, through the GIN
+        index: in ``blocks`` only, or in all (None). "+ 0": neither the order nor the bound
+        is the primary key's, which the planner could walk for words it has no statistics
+        of; the GIN index finds the matches."""
+        stmt = _in_scope(sa.select(s.c.ticket_id, score).where(s.c.doc.op("@@")(tsq), s.c.ticket_id + 0 < below),
+                         scope)
+        if blocks is not None:
+            stmt = stmt.where(_block_of_ticket() == sa.any_(sa.literal(list(blocks), ARRAY(sa.Integer))))
         stmt = stmt.order_by((s.c.ticket_id + 0).desc()).limit(limit - len(found))
-        if at_least is None:
-            return list(db.session.scalars(stmt))
-        # within a window: the GIN bitmap ANDed with the primary key's bitmap of the window.
-        # Not a walk of the window (chosen above when it is the cheaper; the planner prices
-        # testing a document far below what it costs): plain index scans are off for this
-        # statement only (transaction-local, restored at once; a failed statement rolls the
-        # transaction back, and the setting with it)
-        previous = db.session.execute(sa.text(
-            "SELECT current_setting('enable_indexscan'), set_config('enable_indexscan', 'off', true)")).scalar()
-        ids = list(db.session.scalars(stmt.where(s.c.ticket_id >= at_least)))
-        db.session.execute(sa.text("SELECT set_config('enable_indexscan', :v, true)"), {"v": previous})
-        return ids
+        return [(ticket_id, rank) for ticket_id, rank in db.session.execute(stmt)]
 
-    examined, lowest, highest, found, per_word = walk(None, WALK, counts=len(each_word) > 1)
+    examined, lowest, highest, found, scores = walk(None, WALK)
     if len(found) >= limit or examined < WALK:  # enough, or the scope holds no more documents
-        return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
-    density = WALK / (highest - lowest + 1)  # documents in scope per ticket number
-    # about how many entries the GIN index reads for the words (each word's matches in all)
-    every_match = (sum(per_word) if per_word else len(found)) * highest // WALK
+        return found[:RANKED_NEWEST], scores[:RANKED_NEWEST], len(found) > RANKED_NEWEST
+    # about how many documents in all the words match, at the rate of the walk
+    every_match = len(found) * highest // (highest - lowest + 1)
     for _ in range(STEPS):
         if len(found) >= limit:
             break
-        if not found:  # none among the newest: rare words, the GIN index finds every match
+        if not found or every_match <= SMALL_MATCHES:  # rare words: the GIN index finds every match
             break
-        # the window below what was read that holds the rest at the rate found so far
+        # the window below what was read that holds the rest at the rate found so far,
+        # widened to whole blocks
         window = WINDOW_MARGIN * (limit - len(found)) * (highest - lowest + 1) // len(found)
-        if window * WALK_COST <= every_match:
-            wanted = max(1, int(window * density))
-            read, lowest_read, _, more, _ = walk(lowest, wanted)
-            found += more[:limit - len(found)]
-            if read < wanted:  # every older document in scope was read
-                return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
-            lowest = lowest_read
-        elif lowest - window > 0 and every_match > SMALL_MATCHES:
-            found += indexed(lowest, lowest - window)
-            lowest -= window
-        else:  # few matches in all, or the window reaches the oldest ticket
+        if lowest - window <= 0:  # the window reaches the oldest ticket
             break
+        blocks = range((lowest - window) // BLOCK, (lowest - 1) // BLOCK + 1)
+        for ticket_id, rank in indexed(lowest, blocks):
+            found.append(ticket_id)
+            scores.append(rank)
+        lowest = blocks.start * BLOCK
     if len(found) < limit:  # the GIN index below what was read
-        found += indexed(lowest, None)
-    return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
+        for ticket_id, rank in indexed(lowest, None):
+            found.append(ticket_id)
+            scores.append(rank)
+    return found[:RANKED_NEWEST], scores[:RANKED_NEWEST], len(found) > RANKED_NEWEST
 
 
 def _pg_text(query: search_text.Query, notes: bool, scope: Scope) -> sa.Select:
@@ -326,14 +324,10 @@ def _pg_text(query: search_text.Query, notes: bool, scope: Scope) -> sa.Select:
     if not scope.ranked:
         return _in_scope(sa.select(s.c.ticket_id, sa.literal(0, sa.Integer).label("score"),
                                    sa.false().label("capped")).where(s.c.doc.op("@@")(tsq)), scope)
-    label = "" if notes else ":AB"
-    each_word = [_tsquery([w], label) for w in query.words] if len(query.words) > 1 else []
-    ids, capped = _pg_newest_matches(tsq, each_word, scope)
-    return sa.select(
-        s.c.ticket_id,
-        sa.cast(RANK_SCALE * sa.func.ts_rank(s.c.doc, tsq, 32), sa.Integer).label("score"),
-        sa.literal(capped, sa.Boolean).label("capped"),
-    ).where(s.c.ticket_id == sa.any_(sa.literal(ids, ARRAY(sa.Integer))))
+    ids, scores, capped = _pg_newest_matches(tsq, scope)
+    matched = sa.func.unnest(sa.literal(ids, ARRAY(sa.Integer)), sa.literal(scores, ARRAY(sa.Integer))) \
+        .table_valued(sa.column("ticket_id", sa.Integer), sa.column("score", sa.Integer)).render_derived("text_match")
+    return sa.select(matched.c.ticket_id, matched.c.score, sa.literal(capped, sa.Boolean).label("capped"))
 
 
 def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:

@@ -210,10 +210,10 @@ def test_many_text_matches_rank_the_newest_and_sort_by_newest_pages_through_all(
 
 def test_the_newest_matches_are_found_in_steps_whatever_the_walk_finds(ctx, agent, make_ticket, monkeypatch):
     """PostgreSQL finds the newest text matches in steps (a walk of the newest documents,
-    then a window the walk's rate predicts, walked on or read through the index, then the
-    index below it): whichever
-    steps run, the ranked matches are the newest, and the flag says when more match.
-    SQLite ranks every match (no steps)."""
+    then a window the walk's rate predicts, read through the index for the blocks of
+    ticket numbers it spans, then the index below it): whichever steps run and however
+    the blocks fall, the ranked matches are the newest, and the flag says when more
+    match. SQLite ranks every match (no steps)."""
     from helpdesk.tickets import search
 
     monkeypatch.setattr(search, "RANKED_NEWEST", 2)
@@ -228,14 +228,14 @@ def test_the_newest_matches_are_found_in_steps_whatever_the_walk_finds(ctx, agen
     made = [make_ticket(subject=f"Question {words.get(i, 'about a charge')}", body=BILL) for i in range(10)]
     pg = db.session.get_bind().dialect.name == "postgresql"
     cases = (("voucher", [8, 2], True), ("receipt", [8, 5], True), ("invoice", [5, 1], False))
-    for walk_cost in (0, 10**9):  # the window walked on, or read through the index
-        monkeypatch.setattr(search, "WALK_COST", walk_cost)
+    for block in (1, 3, 10**9):  # windows of single tickets, of a few, of every ticket
+        monkeypatch.setattr(search, "BLOCK", block)
         for q, expected, more in cases:
             f = TicketFilters(q=q, sort="relevance")
             rows, _ = ticket_list(agent, f)
             if pg:
-                assert {t.reference for t in rows} == {made[i].reference for i in expected}, (q, walk_cost)
-                assert f.ranked_newest == (2 if more else None), (q, walk_cost)
+                assert {t.reference for t in rows} == {made[i].reference for i in expected}, (q, block)
+                assert f.ranked_newest == (2 if more else None), (q, block)
             else:
                 assert {t.reference for t in rows} == {made[i].reference for i, w in words.items() if q in w}, q
     assert _search(agent, "voucher", sort="newest") == [made[i].reference for i in (8, 2, 1, 0)]
