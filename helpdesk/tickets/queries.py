@@ -177,10 +177,13 @@ def _conditions(user: User, f: TicketFilters) -> tuple[list[sa.ColumnElement[boo
 
 
 def _hits(user: User, f: TicketFilters, *, ranked: bool) -> tuple[list[sa.ColumnElement[bool]], sa.Subquery | None]:
-    """The conditions, and the search's matches (None: the search can match nothing)."""
+    """The conditions, and the search's matches (None: the search can match nothing);
+    the first page sorted by relevance needs only the best ``limit + 1`` of them."""
     conditions, queue_ids, statuses = _conditions(user, f)
+    first_page = ranked and f.sort == "relevance" and not f.cursor
     scope = search.Scope(conditions=tuple(conditions), statuses=statuses, ranked=ranked,
-                         queue_ids=frozenset(queue_ids) if queue_ids is not None else None)
+                         queue_ids=frozenset(queue_ids) if queue_ids is not None else None,
+                         best=f.limit + 1 if first_page else None)
     return conditions, search.hits(user, f.q or "", scope)
 
 

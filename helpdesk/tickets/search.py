@@ -21,8 +21,10 @@ with the weights ``AB`` only; the table also holds a copy of the ticket's queue 
 status (kept in step by a trigger), so that the text search applies the agent's queues
 and the status filter without reading ``tickets``; sorted by relevance, it finds the
 newest matches in bounded steps (``_pg_newest_matches``: a short walk of the newest
-documents, then the GIN index within a window of ticket numbers). Names: a pg_trgm GIN
-index on ``users.name_folded`` (the folded name, stored); e-mails: one on ``lower(email)``.
+documents, then the GIN index on (block of ticket numbers, doc) for the blocks of a
+window of ticket numbers). Names: a pg_trgm GIN index on ``ticket_search_names`` (each
+patient's folded name once, kept by triggers on ``users``), then a B-tree on
+``users.name_folded`` (the folded name, stored); e-mails: a pg_trgm index on ``lower(email)``.
 SQLite: ``ticket_search`` is an FTS5 table (columns subject, public, notes) holding the
 Snowball stems computed in Python (``search_text.index_text``), and the name match is a
 Python function registered on each connection (``prepare_connection``) that scans
@@ -200,6 +202,10 @@ class Scope:
     queue_ids: frozenset[int] | None = None
     statuses: tuple[str, ...] | None = None
     ranked: bool = True  # sorted by relevance (else the text score is not computed)
+    # sorted by relevance from the start (no page cursor): only the best this many are
+    # wanted, so each part of the search returns its own best this many (by score, then
+    # the newest), and the parts' results are merged without gathering every match
+    best: int | None = None
 
 
 def _tsquery(words: Iterable[str], label: str) -> sa.ColumnElement[Any]:
@@ -367,19 +373,18 @@ def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
         patient = f"u.role = '{Role.PATIENT.value}'"
         sql: str | None
         if pg:
-            # first, on its own: the distinct folded names that are trigram candidates (%>,
-            # GIN index on the stored folded name, ``users.name_folded``, so that the index's
-            # recheck folds nothing; its threshold is set on the connection,
-            # ``prepare_connection``), with the typo test and the score once per name
-            # (patients share names). Then the patients with those names (B-tree on the same
-            # column), the planner knowing how many names there are.
-            candidates = " AND ".join(f"c.name_folded %> :nw{i}" for i in names)
-            match = " AND ".join(f"helpdesk_name_match(:nw{i}, d.name)" for i in names)
-            similarity = " + ".join(f"word_similarity(:nw{i}, d.name)" for i in names)
-            matched = db.session.execute(sa.text(  # MATERIALIZED: the typo test once per name, not per user
-                f"WITH d AS MATERIALIZED (SELECT DISTINCT c.name_folded AS name FROM users c WHERE {candidates}) "
-                f"SELECT d.name, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} AS INTEGER) "
-                f"FROM d WHERE {match}"
+            # first, on its own: the patients' distinct folded names (``ticket_search_names``,
+            # kept by triggers on ``users``: narrow rows, each name once) that are trigram
+            # candidates (%>, its GIN index; the threshold is set on the connection,
+            # ``prepare_connection``), with the typo test and the score once per name.
+            # Then the patients with those names (B-tree on ``users.name_folded``), the
+            # planner knowing how many names there are.
+            candidates = " AND ".join(f"d.name_folded %> :nw{i}" for i in names)
+            match = " AND ".join(f"helpdesk_name_match(:nw{i}, d.name_folded)" for i in names)
+            similarity = " + ".join(f"word_similarity(:nw{i}, d.name_folded)" for i in names)
+            matched = db.session.execute(sa.text(
+                f"SELECT d.name_folded, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} AS INTEGER) "
+                f"FROM ticket_search_names d WHERE {candidates} AND {match}"
             ), params).all()
             params = {"names": [name for name, _ in matched], "scores": [score for _, score in matched]}
             sql = (f"SELECT u.id AS id, m.score AS score "
@@ -413,6 +418,14 @@ def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
 
     if not branches:
         return None
+    if scope.best is not None:
+        # a ticket among the best ``best`` of the union (by its best score) is among the best
+        # ``best`` of the part that gave it that score: the parts can be cut first
+        def best_of(branch: sa.Select) -> sa.Select:
+            cut = branch.order_by(sa.desc("score"), sa.desc("ticket_id")).limit(scope.best).subquery()
+            return sa.select(cut.c.ticket_id, cut.c.score, cut.c.capped)
+
+        branches = [best_of(branch) for branch in branches]
     found = sa.union_all(*branches).subquery("found")
     return (sa.select(found.c.ticket_id, sa.func.max(found.c.score).label("score"),
                       sa.func.max(sa.cast(found.c.capped, sa.Integer)).label("capped"))

@@ -252,3 +252,24 @@ def test_the_search_follows_a_ticket_moved_to_another_queue_or_closed(ctx, agent
     assert _search(outsider_agent, "statement", status="new") == []
     assert _search(outsider_agent, "statement", status="closed") == [t.reference]
     assert _search(outsider_agent, "statement", status="active") == []
+
+
+def test_the_name_search_follows_patients_renamed_and_removed(ctx, make_user, agent, make_ticket):
+    """PostgreSQL takes the name candidates from the patients' distinct names (a table
+    kept by triggers on the accounts): a rename or a removal shows at once, and no name
+    outlives the patients who bear it. SQLite reads the accounts themselves."""
+    from helpdesk.auth.models import User
+
+    rosa = make_user(Role.PATIENT, name="Rosa Quintanilla")
+    t = make_ticket(requester=rosa)
+    twin = make_user(Role.PATIENT, name="Rosa Quintanilla")  # the same name, no request
+    make_user(Role.AGENT, name="Rosa Villalobos")  # staff: never a patient match
+    assert _search(agent, "quintanila") == [t.reference]
+    rosa.display_name = "Rosa Villalobos"
+    db.session.commit()
+    assert _search(agent, "quintanila") == [] and _search(agent, "villalobos") == [t.reference]
+    db.session.delete(db.session.get(User, twin.id))
+    db.session.commit()
+    if db.session.get_bind().dialect.name == "postgresql":
+        names = dict(db.session.execute(sa.text("SELECT name_folded, patients FROM ticket_search_names")).all())
+        assert names.get("rosa villalobos") == 1 and "rosa quintanilla" not in names
