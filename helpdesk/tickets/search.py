@@ -174,11 +174,12 @@ RANKED_NEWEST = 500
 # search table's primary key: a small fixed cost), which also tells how common the words
 # are, and so how far back the index must look for the rest (see _pg_newest_matches)
 WALK = 2_000
-# ... the window the index looks in is this many times what that rate predicts
-WINDOW_MARGIN = 2
-# ... no window when the words match at most about this many documents in all (the
-# index reads them all, each cheaply)
-SMALL_MATCHES = 5_000
+# ... the window the index looks in is this many times what that rate predicts (a window
+# that falls short is followed by the next, sized by the rate found so far)
+WINDOW_MARGIN = 1.25
+# ... no window when the words match at most about this many documents in all queues
+# (the index reads them all: each one's row is read, in the scope or not)
+SMALL_MATCHES = 2_000
 # ... windows read at most (each sized by the rate found so far), then the index below
 STEPS = 4
 # Ticket numbers per block: the GIN index is on (ticket_id / BLOCK, doc) (migration
@@ -298,8 +299,9 @@ def _pg_newest_matches(tsq: sa.ColumnElement[Any], scope: Scope) -> tuple[list[i
     examined, lowest, highest, found, scores = walk(None, WALK)
     if len(found) >= limit or examined < WALK:  # enough, or the scope holds no more documents
         return found[:RANKED_NEWEST], scores[:RANKED_NEWEST], len(found) > RANKED_NEWEST
-    # about how many documents in all the words match, at the rate of the walk
-    every_match = len(found) * highest // (highest - lowest + 1)
+    # about how many documents the words match in all (every queue: what the index reads
+    # without a window), at the walk's rate of matches per document
+    every_match = len(found) * highest // examined
     for _ in range(STEPS):
         if len(found) >= limit:
             break
@@ -307,7 +309,7 @@ def _pg_newest_matches(tsq: sa.ColumnElement[Any], scope: Scope) -> tuple[list[i
             break
         # the window below what was read that holds the rest at the rate found so far,
         # widened to whole blocks
-        window = WINDOW_MARGIN * (limit - len(found)) * (highest - lowest + 1) // len(found)
+        window = int(WINDOW_MARGIN * (limit - len(found)) * (highest - lowest + 1) / len(found))
         if lowest - window <= 0:  # the window reaches the oldest ticket
             break
         blocks = range((lowest - window) // BLOCK, (lowest - 1) // BLOCK + 1)
@@ -331,6 +333,9 @@ def _pg_text(query: search_text.Query, notes: bool, scope: Scope) -> sa.Select:
         return _in_scope(sa.select(s.c.ticket_id, sa.literal(0, sa.Integer).label("score"),
                                    sa.false().label("capped")).where(s.c.doc.op("@@")(tsq)), scope)
     ids, scores, capped = _pg_newest_matches(tsq, scope)
+    if scope.best is not None:  # only the best of them are wanted (see hits): sent alone
+        best = sorted(zip(scores, ids, strict=True), reverse=True)[:scope.best]
+        scores, ids = [score for score, _ in best], [ticket_id for _, ticket_id in best]
     matched = sa.func.unnest(sa.literal(ids, ARRAY(sa.Integer)), sa.literal(scores, ARRAY(sa.Integer))) \
         .table_valued(sa.column("ticket_id", sa.Integer), sa.column("score", sa.Integer)).render_derived("text_match")
     return sa.select(matched.c.ticket_id, matched.c.score, sa.literal(capped, sa.Boolean).label("capped"))

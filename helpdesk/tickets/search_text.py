@@ -216,13 +216,20 @@ def snippet(texts: list[str], query: Query, chars: int = SNIPPET_CHARS) -> Marku
         budget -= len(pieces[start][0])
     while 0 < start < first and not pieces[start][0][0].isalnum():
         start += 1  # begin on a word
-    out: list[Markup] = [escape("… ")] if start > 0 else []
+    # escaped a run of plain tokens at a time (not token by token: most of a snippet's cost)
+    out: list[str] = [escape("… ")] if start > 0 else []
+    plain: list[str] = []
     length, end = 0, start
     while end < len(pieces) and length < chars:
         token, hit = pieces[end]
-        out.append(Markup("<mark>{}</mark>").format(token) if hit else escape(token))
+        if hit:
+            out += [escape("".join(plain)), "<mark>", escape(token), "</mark>"]
+            plain.clear()
+        else:
+            plain.append(token)
         length += len(token)
         end += 1
+    out.append(escape("".join(plain)))
     if end < len(pieces):
         out.append(escape(" …"))
-    return Markup("").join(out)
+    return Markup("".join(out))  # every piece escaped above
