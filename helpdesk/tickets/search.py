@@ -367,10 +367,22 @@ def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
                         .join(User, User.id == Ticket.requester_id)
                         .where(is_patient, sa.func.upper(User.mrn).in_(mrns), *where))
     if "@" in query.text and " " not in query.text:
-        escaped = query.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        def containing(text: str) -> str:
+            return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+        email = sa.func.lower(User.email)
+        address = query.text.lower()
+        local = address.partition("@")[0]
+        part_of_address = [email.like(containing(address), escape="\\")]
+        if len(local) >= 3:
+            # the trigram index looks up the part before the @ only (a domain's trigrams are in
+            # every address: reading them costs most of the lookup); the rows it finds are
+            # checked against the whole, written so that the index is not used for it
+            part_of_address = [email.like(containing(local), escape="\\"),
+                               email.concat("").like(containing(address), escape="\\")]
         branches.append(tickets_of(sa.literal(IDENTIFIER_SCORE, sa.Integer))
                         .join(User, User.id == Ticket.requester_id)
-                        .where(is_patient, sa.func.lower(User.email).like(f"%{escaped}%", escape="\\"), *where))
+                        .where(is_patient, *part_of_address, *where))
 
     if query.name_words:
         params = {f"nw{i}": word for i, word in enumerate(query.name_words)}

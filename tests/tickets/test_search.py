@@ -273,3 +273,13 @@ def test_the_name_search_follows_patients_renamed_and_removed(ctx, make_user, ag
     if db.session.get_bind().dialect.name == "postgresql":
         names = dict(db.session.execute(sa.text("SELECT name_folded, patients FROM ticket_search_names")).all())
         assert names.get("rosa villalobos") == 1 and "rosa quintanilla" not in names
+
+
+def test_a_patient_is_found_by_the_whole_or_a_part_of_their_address(ctx, make_user, agent, make_ticket):
+    rosa = make_ticket(requester=make_user(Role.PATIENT, name="Rosa Diaz", email="rosa.diaz@clinic.example"))
+    make_ticket(requester=make_user(Role.PATIENT, name="Rosa Diaz", email="rosa.diaz@other.example"))
+    make_ticket(requester=make_user(Role.PATIENT, name="Ross Dean", email="ross.dean@clinic.example"))
+    assert _search(agent, "Rosa.Diaz@Clinic.Example") == [rosa.reference]
+    assert _search(agent, "diaz@clinic") == [rosa.reference]
+    assert len(_search(agent, "rosa.diaz@")) == 2 and len(_search(agent, "@clinic.example")) == 2
+    assert _search(agent, "rosa.diaz@clinic.example.org") == [] and _search(agent, "rosa_diaz@clinic") == []
