@@ -336,9 +336,48 @@ def _pg_text(query: search_text.Query, notes: bool, scope: Scope) -> sa.Select:
     if scope.best is not None:  # only the best of them are wanted (see hits): sent alone
         best = sorted(zip(scores, ids, strict=True), reverse=True)[:scope.best]
         scores, ids = [score for score, _ in best], [ticket_id for _, ticket_id in best]
-    matched = sa.func.unnest(sa.literal(ids, ARRAY(sa.Integer)), sa.literal(scores, ARRAY(sa.Integer))) \
-        .table_valued(sa.column("ticket_id", sa.Integer), sa.column("score", sa.Integer)).render_derived("text_match")
-    return sa.select(matched.c.ticket_id, matched.c.score, sa.literal(capped, sa.Boolean).label("capped"))
+    return _listed(ids, scores, capped)
+
+
+def _listed(ids: list[int], scores: list[int], capped: bool) -> sa.Select:
+    """(ticket_id, score, capped) of matches found by a statement of their own."""
+    rows = sa.func.unnest(sa.literal(ids, ARRAY(sa.Integer)), sa.literal(scores, ARRAY(sa.Integer))) \
+        .table_valued(sa.column("ticket_id", sa.Integer), sa.column("score", sa.Integer)).render_derived("listed")
+    return sa.select(rows.c.ticket_id, rows.c.score, sa.literal(capped, sa.Boolean).label("capped"))
+
+
+def _pg_names(tickets_of: Any, matched: list[tuple[str, int, int]], where: tuple[sa.ColumnElement[bool], ...],
+              scope: Scope) -> sa.Select:
+    """(ticket_id, score, capped) of the tickets within ``scope`` of the patients bearing
+    the ``matched`` names ((folded name, score, patients bearing it)): the patients (B-tree
+    on ``users.name_folded``), then their tickets. On a first page (``scope.best``) with
+    names of several scores, the names of the best scores come first, on their own: when
+    their patients have ``best`` tickets in scope, those are the best of the name part
+    (every other name scores lower), and the other names' tickets are not read."""
+
+    def of_names(chosen: list[tuple[str, int, int]]) -> sa.Select:
+        patients = sa.text(
+            "SELECT u.id AS id, m.score AS score "
+            "FROM unnest(CAST(:names AS text[]), CAST(:scores AS integer[])) AS m(name, score) "
+            f"JOIN users u ON u.name_folded = m.name WHERE u.role = '{Role.PATIENT.value}'"
+        ).bindparams(names=[name for name, _, _ in chosen], scores=[score for _, score, _ in chosen]) \
+            .columns(id=sa.Integer, score=sa.Integer).subquery("name_match")
+        return tickets_of(patients.c.score).join(patients, patients.c.id == Ticket.requester_id).where(*where)
+
+    if scope.best is not None and len({score for _, score, _ in matched}) > 1:
+        best_first = sorted(matched, key=lambda m: m[1], reverse=True)
+        top: list[tuple[str, int, int]] = []
+        for name, score, bearers in best_first:  # whole groups of a score, until they hold `best` patients
+            if top and score != top[-1][1] and sum(b for _, _, b in top) >= scope.best:
+                break
+            top.append((name, score, bearers))
+        if len(top) < len(matched):
+            branch = of_names(top)
+            found = db.session.execute(branch.order_by(sa.desc("score"), sa.desc("ticket_id"))
+                                       .limit(scope.best)).all()
+            if len(found) >= scope.best:
+                return _listed([row.ticket_id for row in found], [row.score for row in found], False)
+    return of_names(matched)
 
 
 def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
@@ -387,32 +426,27 @@ def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
     if query.name_words:
         params = {f"nw{i}": word for i, word in enumerate(query.name_words)}
         names = range(len(query.name_words))
-        patient = f"u.role = '{Role.PATIENT.value}'"
-        sql: str | None
         if pg:
             # first, on its own: the patients' distinct folded names (``ticket_search_names``,
             # kept by triggers on ``users``: narrow rows, each name once) that are trigram
             # candidates (%>, its GIN index; the threshold is set on the connection,
             # ``prepare_connection``), with the typo test and the score once per name.
-            # Then the patients with those names (B-tree on ``users.name_folded``), the
-            # planner knowing how many names there are.
+            # Then their patients' tickets (``_pg_names``), the planner knowing how many
+            # names there are.
             candidates = " AND ".join(f"d.name_folded %> :nw{i}" for i in names)
             match = " AND ".join(f"helpdesk_name_match(:nw{i}, d.name_folded)" for i in names)
             similarity = " + ".join(f"word_similarity(:nw{i}, d.name_folded)" for i in names)
             matched = db.session.execute(sa.text(
-                f"SELECT d.name_folded, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} AS INTEGER) "
-                f"FROM ticket_search_names d WHERE {candidates} AND {match}"
+                f"SELECT d.name_folded, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} AS INTEGER), "
+                f"d.patients FROM ticket_search_names d WHERE {candidates} AND {match}"
             ), params).all()
-            params = {"names": [name for name, _ in matched], "scores": [score for _, score in matched]}
-            sql = (f"SELECT u.id AS id, m.score AS score "
-                   f"FROM unnest(CAST(:names AS text[]), CAST(:scores AS integer[])) AS m(name, score) "
-                   f"JOIN users u ON u.name_folded = m.name WHERE {patient}") if matched else None
+            if matched:
+                branches.append(_pg_names(tickets_of, [tuple(row) for row in matched], where, scope))
         else:
             match = " AND ".join(f"helpdesk_name_match(:nw{i}, helpdesk_fold(u.display_name))" for i in names)
             similarity = " + ".join(f"word_similarity(:nw{i}, helpdesk_fold(u.display_name))" for i in names)
             sql = (f"SELECT u.id AS id, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} AS INTEGER) "
-                   f"AS score FROM users u WHERE {patient} AND {match}")
-        if sql is not None:
+                   f"AS score FROM users u WHERE u.role = '{Role.PATIENT.value}' AND {match}")
             # the patients first (scored once each), then their tickets
             patients = (sa.text(sql).bindparams(**params).columns(id=sa.Integer, score=sa.Integer)
                         .subquery("name_match"))

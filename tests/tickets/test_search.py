@@ -283,3 +283,21 @@ def test_a_patient_is_found_by_the_whole_or_a_part_of_their_address(ctx, make_us
     assert _search(agent, "diaz@clinic") == [rosa.reference]
     assert len(_search(agent, "rosa.diaz@")) == 2 and len(_search(agent, "@clinic.example")) == 2
     assert _search(agent, "rosa.diaz@clinic.example.org") == [] and _search(agent, "rosa_diaz@clinic") == []
+
+
+def test_names_of_the_best_score_come_first_on_every_page(ctx, make_user, agent, make_ticket):
+    """The closest spelling first, then the newest: on a first page PostgreSQL reads the
+    tickets of the best-scored names alone when they fill it; pages after it, and a
+    first page they do not fill, read every matched name. Same order on SQLite."""
+    smiths = [make_ticket(requester=make_user(Role.PATIENT, name="Ann Smith")) for _ in range(3)]
+    smyths = [make_ticket(requester=make_user(Role.PATIENT, name="Bo Smyth")) for _ in range(2)]  # newer
+    expected = [t.reference for t in reversed(smiths)] + [t.reference for t in reversed(smyths)]
+    seen, cursor = [], None
+    for _ in range(5):
+        rows, cursor = ticket_list(agent, TicketFilters(q="smith", sort="relevance", limit=2, cursor=cursor))
+        seen += [t.reference for t in rows]
+        if not cursor:
+            break
+    assert seen == expected
+    # the best-scored names' tickets do not fill the page (limit 4: 5 wanted): every name is read
+    assert _search(agent, "smith", limit=4) == expected[:4]
