@@ -30,8 +30,8 @@ class Base(DeclarativeBase):
 # session, so nothing stale outlives the request.
 # Search objects the models cannot describe, made by the migration f6a7b8c9d0e1 (see
 # helpdesk.tickets.search): the table ``ticket_search`` (a tsvector table on PostgreSQL,
-# an FTS5 virtual table with its shadow tables ``ticket_search_*`` on SQLite) and the
-# indexes on ``users`` below. ``flask db check`` / autogenerate leave these out.
+# an FTS5 virtual table with its shadow tables ``ticket_search_*`` on SQLite), on
+# PostgreSQL ``ticket_search_names`` (migration a4d2e6f8b1c3) and the indexes on ``users`` below. ``flask db check`` / autogenerate leave these out.
 SEARCH_TABLE = "ticket_search"
 SEARCH_INDEXES = frozenset({"ix_users_name_trgm", "ix_users_email_trgm", "ix_users_mrn_upper",
                             "ix_users_name_folded_trgm", "ix_users_name_folded"})

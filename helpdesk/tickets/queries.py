@@ -177,10 +177,13 @@ def _conditions(user: User, f: TicketFilters) -> tuple[list[sa.ColumnElement[boo
 
 
 def _hits(user: User, f: TicketFilters, *, ranked: bool) -> tuple[list[sa.ColumnElement[bool]], sa.Subquery | None]:
-    """The conditions, and the search's matches (None: the search can match nothing)."""
+    """The conditions, and the search's matches (None: the search can match nothing);
+    the first page sorted by relevance needs only the best ``limit + 1`` of them."""
     conditions, queue_ids, statuses = _conditions(user, f)
+    first_page = ranked and f.sort == "relevance" and not f.cursor
     scope = search.Scope(conditions=tuple(conditions), statuses=statuses, ranked=ranked,
-                         queue_ids=frozenset(queue_ids) if queue_ids is not None else None)
+                         queue_ids=frozenset(queue_ids) if queue_ids is not None else None,
+                         best=f.limit + 1 if first_page else None)
     return conditions, search.hits(user, f.q or "", scope)
 
 
@@ -252,30 +255,24 @@ def ticket_list(user: User, f: TicketFilters) -> tuple[list[Ticket], str | None]
     return rows, next_cursor
 
 
-def _tickets(ids: list[int]) -> list[Ticket]:
-    """The tickets ``ids``, in that order, with what a list shows of them."""
-    if not ids:
-        return []
-    by_id = {t.id: t for t in db.session.scalars(
-        sa.select(Ticket).where(Ticket.id.in_(ids)).options(*_LIST_LOADS)).unique()}
-    return [by_id[i] for i in ids]
-
-
 def _by_relevance(hits: sa.Subquery, f: TicketFilters) -> tuple[list[Ticket], str | None]:
     """Sort "relevance": the best score first, then the newest (the highest ticket number);
     each part of ``hits`` applied the permissions and filters already."""
     keys = [hits.c.score, hits.c.ticket_id]
-    stmt = sa.select(hits.c.ticket_id, hits.c.score, hits.c.capped)
+    # the page's tickets in the same statement (the database sorts the matches on the
+    # search's own columns, then joins the page's tickets)
+    stmt = sa.select(Ticket, hits.c.score, hits.c.capped).join(hits, hits.c.ticket_id == Ticket.id)
     if f.cursor:
         score, ident = _decode_cursor(f.cursor, "relevance")
         stmt = stmt.where(sa.tuple_(*keys) < sa.tuple_(sa.literal(score), sa.literal(ident)))
-    found = db.session.execute(stmt.order_by(*[k.desc() for k in keys]).limit(f.limit + 1)).all()
+    found = db.session.execute(stmt.order_by(*[k.desc() for k in keys]).limit(f.limit + 1)
+                               .options(*_LIST_LOADS)).all()
     if any(capped for _, _, capped in found):
         f.ranked_newest = search.RANKED_NEWEST
-    rows = _tickets([ticket_id for ticket_id, _, _ in found[: f.limit]])
+    rows = [ticket for ticket, _, _ in found[: f.limit]]
     next_cursor = None
     if len(found) > f.limit:
-        next_cursor = _encode_cursor([found[f.limit - 1][1], found[f.limit - 1][0]])
+        next_cursor = _encode_cursor([found[f.limit - 1][1], found[f.limit - 1][0].id])
     return rows, next_cursor
 
 

@@ -21,8 +21,10 @@ with the weights ``AB`` only; the table also holds a copy of the ticket's queue 
 status (kept in step by a trigger), so that the text search applies the agent's queues
 and the status filter without reading ``tickets``; sorted by relevance, it finds the
 newest matches in bounded steps (``_pg_newest_matches``: a short walk of the newest
-documents, then the GIN index within a window of ticket numbers). Names: a pg_trgm GIN
-index on ``users.name_folded`` (the folded name, stored); e-mails: one on ``lower(email)``.
+documents, then the GIN index on (block of ticket numbers, doc) for the blocks of a
+window of ticket numbers). Names: a pg_trgm GIN index on ``ticket_search_names`` (each
+patient's folded name once, kept by triggers on ``users``), then a B-tree on
+``users.name_folded`` (the folded name, stored); e-mails: a pg_trgm index on ``lower(email)``.
 SQLite: ``ticket_search`` is an FTS5 table (columns subject, public, notes) holding the
 Snowball stems computed in Python (``search_text.index_text``), and the name match is a
 Python function registered on each connection (``prepare_connection``) that scans
@@ -172,18 +174,19 @@ RANKED_NEWEST = 500
 # search table's primary key: a small fixed cost), which also tells how common the words
 # are, and so how far back the index must look for the rest (see _pg_newest_matches)
 WALK = 2_000
-# ... the window the index looks in is this many times what that rate predicts
-WINDOW_MARGIN = 2
-# ... no window when the words match at most about this many documents in all (the
-# index reads them all, each cheaply, rather than ANDing the window's bitmap)
-SMALL_MATCHES = 5_000
-# ... the window is walked when it spans fewer ticket numbers than the words' matches in
-# all divided by this: testing a document costs about this many times what the GIN index
-# spends on one match in its bitmap (measured at 1,000,000 tickets: ~0.5 µs a ticket
-# number walked, ~0.1 µs a match in the bitmap)
-WALK_COST = 5
-# ... windows read at most (each sized by the rate found so far), then the GIN index below
+# ... the window the index looks in is this many times what that rate predicts (a window
+# that falls short is followed by the next, sized by the rate found so far)
+WINDOW_MARGIN = 1.25
+# ... no window when the words match at most about this many documents in all queues
+# (the index reads them all: each one's row is read, in the scope or not)
+SMALL_MATCHES = 2_000
+# ... windows read at most (each sized by the rate found so far), then the index below
 STEPS = 4
+# Ticket numbers per block: the GIN index is on (ticket_id / BLOCK, doc) (migration
+# 9b1f3c5d7e20, btree_gin), so that the index reads the words' entries of a few blocks
+# only (skipping the rest of each word's posting list), not every match of a common word
+# in the table. The expression must be the index's, constant included.
+BLOCK = 16_384
 
 SEARCH_TABLE = sa.table("ticket_search", sa.column("ticket_id", sa.Integer), sa.column("doc"),
                         sa.column("queue_id", sa.Integer), sa.column("status", sa.String))
@@ -200,6 +203,10 @@ class Scope:
     queue_ids: frozenset[int] | None = None
     statuses: tuple[str, ...] | None = None
     ranked: bool = True  # sorted by relevance (else the text score is not computed)
+    # sorted by relevance from the start (no page cursor): only the best this many are
+    # wanted, so each part of the search returns its own best this many (by score, then
+    # the newest), and the parts' results are merged without gathering every match
+    best: int | None = None
 
 
 def _tsquery(words: Iterable[str], label: str) -> sa.ColumnElement[Any]:
@@ -232,90 +239,89 @@ def _in_scope(stmt: sa.Select, scope: Scope) -> sa.Select:
     return stmt.join(Ticket, Ticket.id == SEARCH_TABLE.c.ticket_id).where(*scope.conditions)
 
 
-def _pg_newest_matches(tsq: sa.ColumnElement[Any], each_word: list[sa.ColumnElement[Any]],
-                       scope: Scope) -> tuple[list[int], bool]:
+def _block_of_ticket() -> sa.ColumnElement[int]:
+    """``ticket_id / BLOCK``, written as the index's expression (an integer division)."""
+    return sa.literal_column(f"ticket_search.ticket_id / {int(BLOCK)}", sa.Integer)
+
+
+def _pg_newest_matches(tsq: sa.ColumnElement[Any], scope: Scope) -> tuple[list[int], list[int], bool]:
     """The newest ``RANKED_NEWEST`` text matches within ``scope`` (ticket ids, newest
-    first), and whether more match. Bounded steps, whatever the words:
+    first, and their scores: the text engine's rank), and whether more match. Bounded
+    steps, whatever the words:
 
     1. the newest ``WALK`` documents in scope, read in ticket order (the primary key
        backwards) and tested one by one: very common words are found here, and the
        number found tells how common the words are;
     2. if fewer than ``RANKED_NEWEST`` were found: the window of ticket numbers that
-       rate says holds the rest (``WINDOW_MARGIN`` times over), read the cheaper way —
-       walked on the same way when it is short next to what the GIN index reads for the
-       words (the matches of each word, ``each_word``: their rates in the walk tell;
-       ``WALK_COST``), else the GIN index's bitmap ANDed with the primary key's bitmap
-       of the window, so that only the matches inside it are read;
+       rate says holds the rest (``WINDOW_MARGIN`` times over), read through the GIN
+       index on (block of ticket numbers, words) for the blocks that window spans — the
+       index reads only those blocks' entries of each word;
     3. if that window still held too few, the next one, sized by the rate found so far
        (``STEPS`` windows at most); then the GIN index below them.
 
-    No step reads every match of a common word, nor walks the table in search of a
-    rare one."""
+    Words that match few documents in all (``SMALL_MATCHES``, at the walk's rate) go
+    to the GIN index at once. No step reads every match of a common word, nor walks the
+    table in search of a rare one. Each match is scored as it is found (the document is
+    read then), so the ranking reads no document again."""
     s = SEARCH_TABLE
     limit = RANKED_NEWEST + 1
+    score = sa.cast(RANK_SCALE * sa.func.ts_rank(s.c.doc, tsq, 32), sa.Integer)
 
-    def walk(below: int | None, documents: int, counts: bool = False) -> tuple[int, int, int, list[int], list[int]]:
+    def walk(below: int | None, documents: int) -> tuple[int, int, int, list[int], list[int]]:
         """(documents read, lowest and highest ticket number read, the matches, newest
-        first, and with ``counts`` the matches of each word) of the newest ``documents``
-        in scope below ticket ``below``."""
+        first, and their scores) of the newest ``documents`` in scope below ticket ``below``."""
         stmt = _in_scope(sa.select(s.c.ticket_id, s.c.doc), scope)
         if below is not None:
             stmt = stmt.where(s.c.ticket_id < below)
         recent = stmt.order_by(s.c.ticket_id.desc()).limit(documents).subquery("recent")
-        hit_ids = sa.func.array_agg(aggregate_order_by(recent.c.ticket_id, recent.c.ticket_id.desc()))
-        words = [sa.func.count().filter(recent.c.doc.op("@@")(w)) for w in each_word] if counts else []
+        hit = recent.c.doc.op("@@")(tsq)
+        newest_first = recent.c.ticket_id.desc()
         row = db.session.execute(sa.select(
             sa.func.count(), sa.func.min(recent.c.ticket_id), sa.func.max(recent.c.ticket_id),
-            hit_ids.filter(recent.c.doc.op("@@")(tsq)), *words,
+            sa.func.array_agg(aggregate_order_by(recent.c.ticket_id, newest_first)).filter(hit),
+            sa.func.array_agg(aggregate_order_by(
+                sa.cast(RANK_SCALE * sa.func.ts_rank(recent.c.doc, tsq, 32), sa.Integer), newest_first)).filter(hit),
         ).select_from(recent)).one()
-        return row[0], row[1], row[2], list(row[3] or []), list(row[4:])
+        return row[0], row[1], row[2], list(row[3] or []), list(row[4] or [])
 
-    def indexed(below: int, at_least: int | None) -> list[int]:
-        # "+ 0": the order is not the primary key's, which the planner could walk for a word
-        # it has no statistics of; the GIN index finds the matches
-        stmt = _in_scope(sa.select(s.c.ticket_id).where(s.c.doc.op("@@")(tsq), s.c.ticket_id < below), scope)
+    def indexed(below: int, blocks: range | None) -> list[tuple[int, int]]:
+        """(ticket id, score) of the newest matches below ticket ``below``, through the GIN
+        index: in ``blocks`` only, or in all (None). "+ 0": neither the order nor the bound
+        is the primary key's, which the planner could walk for words it has no statistics
+        of; the GIN index finds the matches."""
+        stmt = _in_scope(sa.select(s.c.ticket_id, score).where(s.c.doc.op("@@")(tsq), s.c.ticket_id + 0 < below),
+                         scope)
+        if blocks is not None:
+            stmt = stmt.where(_block_of_ticket() == sa.any_(sa.literal(list(blocks), ARRAY(sa.Integer))))
         stmt = stmt.order_by((s.c.ticket_id + 0).desc()).limit(limit - len(found))
-        if at_least is None:
-            return list(db.session.scalars(stmt))
-        # within a window: the GIN bitmap ANDed with the primary key's bitmap of the window.
-        # Not a walk of the window (chosen above when it is the cheaper; the planner prices
-        # testing a document far below what it costs): plain index scans are off for this
-        # statement only (transaction-local, restored at once; a failed statement rolls the
-        # transaction back, and the setting with it)
-        previous = db.session.execute(sa.text(
-            "SELECT current_setting('enable_indexscan'), set_config('enable_indexscan', 'off', true)")).scalar()
-        ids = list(db.session.scalars(stmt.where(s.c.ticket_id >= at_least)))
-        db.session.execute(sa.text("SELECT set_config('enable_indexscan', :v, true)"), {"v": previous})
-        return ids
+        return [(ticket_id, rank) for ticket_id, rank in db.session.execute(stmt)]
 
-    examined, lowest, highest, found, per_word = walk(None, WALK, counts=len(each_word) > 1)
+    examined, lowest, highest, found, scores = walk(None, WALK)
     if len(found) >= limit or examined < WALK:  # enough, or the scope holds no more documents
-        return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
-    density = WALK / (highest - lowest + 1)  # documents in scope per ticket number
-    # about how many entries the GIN index reads for the words (each word's matches in all)
-    every_match = (sum(per_word) if per_word else len(found)) * highest // WALK
+        return found[:RANKED_NEWEST], scores[:RANKED_NEWEST], len(found) > RANKED_NEWEST
+    # about how many documents the words match in all (every queue: what the index reads
+    # without a window), at the walk's rate of matches per document
+    every_match = len(found) * highest // examined
     for _ in range(STEPS):
         if len(found) >= limit:
             break
-        if not found:  # none among the newest: rare words, the GIN index finds every match
+        if not found or every_match <= SMALL_MATCHES:  # rare words: the GIN index finds every match
             break
-        # the window below what was read that holds the rest at the rate found so far
-        window = WINDOW_MARGIN * (limit - len(found)) * (highest - lowest + 1) // len(found)
-        if window * WALK_COST <= every_match:
-            wanted = max(1, int(window * density))
-            read, lowest_read, _, more, _ = walk(lowest, wanted)
-            found += more[:limit - len(found)]
-            if read < wanted:  # every older document in scope was read
-                return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
-            lowest = lowest_read
-        elif lowest - window > 0 and every_match > SMALL_MATCHES:
-            found += indexed(lowest, lowest - window)
-            lowest -= window
-        else:  # few matches in all, or the window reaches the oldest ticket
+        # the window below what was read that holds the rest at the rate found so far,
+        # widened to whole blocks
+        window = int(WINDOW_MARGIN * (limit - len(found)) * (highest - lowest + 1) / len(found))
+        if lowest - window <= 0:  # the window reaches the oldest ticket
             break
+        blocks = range((lowest - window) // BLOCK, (lowest - 1) // BLOCK + 1)
+        for ticket_id, rank in indexed(lowest, blocks):
+            found.append(ticket_id)
+            scores.append(rank)
+        lowest = blocks.start * BLOCK
     if len(found) < limit:  # the GIN index below what was read
-        found += indexed(lowest, None)
-    return found[:RANKED_NEWEST], len(found) > RANKED_NEWEST
+        for ticket_id, rank in indexed(lowest, None):
+            found.append(ticket_id)
+            scores.append(rank)
+    return found[:RANKED_NEWEST], scores[:RANKED_NEWEST], len(found) > RANKED_NEWEST
 
 
 def _pg_text(query: search_text.Query, notes: bool, scope: Scope) -> sa.Select:
@@ -326,14 +332,52 @@ def _pg_text(query: search_text.Query, notes: bool, scope: Scope) -> sa.Select:
     if not scope.ranked:
         return _in_scope(sa.select(s.c.ticket_id, sa.literal(0, sa.Integer).label("score"),
                                    sa.false().label("capped")).where(s.c.doc.op("@@")(tsq)), scope)
-    label = "" if notes else ":AB"
-    each_word = [_tsquery([w], label) for w in query.words] if len(query.words) > 1 else []
-    ids, capped = _pg_newest_matches(tsq, each_word, scope)
-    return sa.select(
-        s.c.ticket_id,
-        sa.cast(RANK_SCALE * sa.func.ts_rank(s.c.doc, tsq, 32), sa.Integer).label("score"),
-        sa.literal(capped, sa.Boolean).label("capped"),
-    ).where(s.c.ticket_id == sa.any_(sa.literal(ids, ARRAY(sa.Integer))))
+    ids, scores, capped = _pg_newest_matches(tsq, scope)
+    if scope.best is not None:  # only the best of them are wanted (see hits): sent alone
+        best = sorted(zip(scores, ids, strict=True), reverse=True)[:scope.best]
+        scores, ids = [score for score, _ in best], [ticket_id for _, ticket_id in best]
+    return _listed(ids, scores, capped)
+
+
+def _listed(ids: list[int], scores: list[int], capped: bool) -> sa.Select:
+    """(ticket_id, score, capped) of matches found by a statement of their own."""
+    rows = sa.func.unnest(sa.literal(ids, ARRAY(sa.Integer)), sa.literal(scores, ARRAY(sa.Integer))) \
+        .table_valued(sa.column("ticket_id", sa.Integer), sa.column("score", sa.Integer)).render_derived("listed")
+    return sa.select(rows.c.ticket_id, rows.c.score, sa.literal(capped, sa.Boolean).label("capped"))
+
+
+def _pg_names(tickets_of: Any, matched: list[tuple[str, int, int]], where: tuple[sa.ColumnElement[bool], ...],
+              scope: Scope) -> sa.Select:
+    """(ticket_id, score, capped) of the tickets within ``scope`` of the patients bearing
+    the ``matched`` names ((folded name, score, patients bearing it)): the patients (B-tree
+    on ``users.name_folded``), then their tickets. On a first page (``scope.best``) with
+    names of several scores, the names of the best scores come first, on their own: when
+    their patients have ``best`` tickets in scope, those are the best of the name part
+    (every other name scores lower), and the other names' tickets are not read."""
+
+    def of_names(chosen: list[tuple[str, int, int]]) -> sa.Select:
+        patients = sa.text(
+            "SELECT u.id AS id, m.score AS score "
+            "FROM unnest(CAST(:names AS text[]), CAST(:scores AS integer[])) AS m(name, score) "
+            f"JOIN users u ON u.name_folded = m.name WHERE u.role = '{Role.PATIENT.value}'"
+        ).bindparams(names=[name for name, _, _ in chosen], scores=[score for _, score, _ in chosen]) \
+            .columns(id=sa.Integer, score=sa.Integer).subquery("name_match")
+        return tickets_of(patients.c.score).join(patients, patients.c.id == Ticket.requester_id).where(*where)
+
+    if scope.best is not None and len({score for _, score, _ in matched}) > 1:
+        best_first = sorted(matched, key=lambda m: m[1], reverse=True)
+        top: list[tuple[str, int, int]] = []
+        for name, score, bearers in best_first:  # whole groups of a score, until they hold `best` patients
+            if top and score != top[-1][1] and sum(b for _, _, b in top) >= scope.best:
+                break
+            top.append((name, score, bearers))
+        if len(top) < len(matched):
+            branch = of_names(top)
+            found = db.session.execute(branch.order_by(sa.desc("score"), sa.desc("ticket_id"))
+                                       .limit(scope.best)).all()
+            if len(found) >= scope.best:
+                return _listed([row.ticket_id for row in found], [row.score for row in found], False)
+    return of_names(matched)
 
 
 def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
@@ -362,41 +406,47 @@ def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
                         .join(User, User.id == Ticket.requester_id)
                         .where(is_patient, sa.func.upper(User.mrn).in_(mrns), *where))
     if "@" in query.text and " " not in query.text:
-        escaped = query.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        def containing(text: str) -> str:
+            return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+        email = sa.func.lower(User.email)
+        address = query.text.lower()
+        local = address.partition("@")[0]
+        part_of_address = [email.like(containing(address), escape="\\")]
+        if len(local) >= 3:
+            # the trigram index looks up the part before the @ only (a domain's trigrams are in
+            # every address: reading them costs most of the lookup); the rows it finds are
+            # checked against the whole, written so that the index is not used for it
+            part_of_address = [email.like(containing(local), escape="\\"),
+                               email.concat("").like(containing(address), escape="\\")]
         branches.append(tickets_of(sa.literal(IDENTIFIER_SCORE, sa.Integer))
                         .join(User, User.id == Ticket.requester_id)
-                        .where(is_patient, sa.func.lower(User.email).like(f"%{escaped}%", escape="\\"), *where))
+                        .where(is_patient, *part_of_address, *where))
 
     if query.name_words:
         params = {f"nw{i}": word for i, word in enumerate(query.name_words)}
         names = range(len(query.name_words))
-        patient = f"u.role = '{Role.PATIENT.value}'"
-        sql: str | None
         if pg:
-            # first, on its own: the distinct folded names that are trigram candidates (%>,
-            # GIN index on the stored folded name, ``users.name_folded``, so that the index's
-            # recheck folds nothing; its threshold is set on the connection,
-            # ``prepare_connection``), with the typo test and the score once per name
-            # (patients share names). Then the patients with those names (B-tree on the same
-            # column), the planner knowing how many names there are.
-            candidates = " AND ".join(f"c.name_folded %> :nw{i}" for i in names)
-            match = " AND ".join(f"helpdesk_name_match(:nw{i}, d.name)" for i in names)
-            similarity = " + ".join(f"word_similarity(:nw{i}, d.name)" for i in names)
-            matched = db.session.execute(sa.text(  # MATERIALIZED: the typo test once per name, not per user
-                f"WITH d AS MATERIALIZED (SELECT DISTINCT c.name_folded AS name FROM users c WHERE {candidates}) "
-                f"SELECT d.name, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} AS INTEGER) "
-                f"FROM d WHERE {match}"
+            # first, on its own: the patients' distinct folded names (``ticket_search_names``,
+            # kept by triggers on ``users``: narrow rows, each name once) that are trigram
+            # candidates (%>, its GIN index; the threshold is set on the connection,
+            # ``prepare_connection``), with the typo test and the score once per name.
+            # Then their patients' tickets (``_pg_names``), the planner knowing how many
+            # names there are.
+            candidates = " AND ".join(f"d.name_folded %> :nw{i}" for i in names)
+            match = " AND ".join(f"helpdesk_name_match(:nw{i}, d.name_folded)" for i in names)
+            similarity = " + ".join(f"word_similarity(:nw{i}, d.name_folded)" for i in names)
+            matched = db.session.execute(sa.text(
+                f"SELECT d.name_folded, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} AS INTEGER), "
+                f"d.patients FROM ticket_search_names d WHERE {candidates} AND {match}"
             ), params).all()
-            params = {"names": [name for name, _ in matched], "scores": [score for _, score in matched]}
-            sql = (f"SELECT u.id AS id, m.score AS score "
-                   f"FROM unnest(CAST(:names AS text[]), CAST(:scores AS integer[])) AS m(name, score) "
-                   f"JOIN users u ON u.name_folded = m.name WHERE {patient}") if matched else None
+            if matched:
+                branches.append(_pg_names(tickets_of, [tuple(row) for row in matched], where, scope))
         else:
             match = " AND ".join(f"helpdesk_name_match(:nw{i}, helpdesk_fold(u.display_name))" for i in names)
             similarity = " + ".join(f"word_similarity(:nw{i}, helpdesk_fold(u.display_name))" for i in names)
             sql = (f"SELECT u.id AS id, {NAME_SCORE} + CAST({RANK_SCALE} * ({similarity}) / {len(names)} AS INTEGER) "
-                   f"AS score FROM users u WHERE {patient} AND {match}")
-        if sql is not None:
+                   f"AS score FROM users u WHERE u.role = '{Role.PATIENT.value}' AND {match}")
             # the patients first (scored once each), then their tickets
             patients = (sa.text(sql).bindparams(**params).columns(id=sa.Integer, score=sa.Integer)
                         .subquery("name_match"))
@@ -419,6 +469,14 @@ def hits(user: User, q: str, scope: Scope) -> sa.Subquery | None:
 
     if not branches:
         return None
+    if scope.best is not None:
+        # a ticket among the best ``best`` of the union (by its best score) is among the best
+        # ``best`` of the part that gave it that score: the parts can be cut first
+        def best_of(branch: sa.Select) -> sa.Select:
+            cut = branch.order_by(sa.desc("score"), sa.desc("ticket_id")).limit(scope.best).subquery()
+            return sa.select(cut.c.ticket_id, cut.c.score, cut.c.capped)
+
+        branches = [best_of(branch) for branch in branches]
     found = sa.union_all(*branches).subquery("found")
     return (sa.select(found.c.ticket_id, sa.func.max(found.c.score).label("score"),
                       sa.func.max(sa.cast(found.c.capped, sa.Integer)).label("capped"))

@@ -176,6 +176,7 @@ def name_match(word: str, name: str) -> bool:
 # ------------------------------------------------------------------ snippets
 
 SNIPPET_CHARS = 180
+_MARK, _END_MARK = Markup("<mark>"), Markup("</mark>")
 _TOKEN = re.compile(r"[^\W_]+|[\W_]+")
 
 
@@ -216,13 +217,20 @@ def snippet(texts: list[str], query: Query, chars: int = SNIPPET_CHARS) -> Marku
         budget -= len(pieces[start][0])
     while 0 < start < first and not pieces[start][0][0].isalnum():
         start += 1  # begin on a word
+    # escaped a run of plain tokens at a time (not token by token: most of a snippet's cost)
     out: list[Markup] = [escape("… ")] if start > 0 else []
+    plain: list[str] = []
     length, end = 0, start
     while end < len(pieces) and length < chars:
         token, hit = pieces[end]
-        out.append(Markup("<mark>{}</mark>").format(token) if hit else escape(token))
+        if hit:
+            out += [escape("".join(plain)), _MARK, escape(token), _END_MARK]
+            plain.clear()
+        else:
+            plain.append(token)
         length += len(token)
         end += 1
+    out.append(escape("".join(plain)))
     if end < len(pieces):
         out.append(escape(" …"))
     return Markup("").join(out)

@@ -210,10 +210,10 @@ def test_many_text_matches_rank_the_newest_and_sort_by_newest_pages_through_all(
 
 def test_the_newest_matches_are_found_in_steps_whatever_the_walk_finds(ctx, agent, make_ticket, monkeypatch):
     """PostgreSQL finds the newest text matches in steps (a walk of the newest documents,
-    then a window the walk's rate predicts, walked on or read through the index, then the
-    index below it): whichever
-    steps run, the ranked matches are the newest, and the flag says when more match.
-    SQLite ranks every match (no steps)."""
+    then a window the walk's rate predicts, read through the index for the blocks of
+    ticket numbers it spans, then the index below it): whichever steps run and however
+    the blocks fall, the ranked matches are the newest, and the flag says when more
+    match. SQLite ranks every match (no steps)."""
     from helpdesk.tickets import search
 
     monkeypatch.setattr(search, "RANKED_NEWEST", 2)
@@ -228,14 +228,14 @@ def test_the_newest_matches_are_found_in_steps_whatever_the_walk_finds(ctx, agen
     made = [make_ticket(subject=f"Question {words.get(i, 'about a charge')}", body=BILL) for i in range(10)]
     pg = db.session.get_bind().dialect.name == "postgresql"
     cases = (("voucher", [8, 2], True), ("receipt", [8, 5], True), ("invoice", [5, 1], False))
-    for walk_cost in (0, 10**9):  # the window walked on, or read through the index
-        monkeypatch.setattr(search, "WALK_COST", walk_cost)
+    for block in (1, 3, 10**9):  # windows of single tickets, of a few, of every ticket
+        monkeypatch.setattr(search, "BLOCK", block)
         for q, expected, more in cases:
             f = TicketFilters(q=q, sort="relevance")
             rows, _ = ticket_list(agent, f)
             if pg:
-                assert {t.reference for t in rows} == {made[i].reference for i in expected}, (q, walk_cost)
-                assert f.ranked_newest == (2 if more else None), (q, walk_cost)
+                assert {t.reference for t in rows} == {made[i].reference for i in expected}, (q, block)
+                assert f.ranked_newest == (2 if more else None), (q, block)
             else:
                 assert {t.reference for t in rows} == {made[i].reference for i, w in words.items() if q in w}, q
     assert _search(agent, "voucher", sort="newest") == [made[i].reference for i in (8, 2, 1, 0)]
@@ -252,3 +252,52 @@ def test_the_search_follows_a_ticket_moved_to_another_queue_or_closed(ctx, agent
     assert _search(outsider_agent, "statement", status="new") == []
     assert _search(outsider_agent, "statement", status="closed") == [t.reference]
     assert _search(outsider_agent, "statement", status="active") == []
+
+
+def test_the_name_search_follows_patients_renamed_and_removed(ctx, make_user, agent, make_ticket):
+    """PostgreSQL takes the name candidates from the patients' distinct names (a table
+    kept by triggers on the accounts): a rename or a removal shows at once, and no name
+    outlives the patients who bear it. SQLite reads the accounts themselves."""
+    from helpdesk.auth.models import User
+
+    rosa = make_user(Role.PATIENT, name="Rosa Quintanilla")
+    t = make_ticket(requester=rosa)
+    twin = make_user(Role.PATIENT, name="Rosa Quintanilla")  # the same name, no request
+    make_user(Role.AGENT, name="Rosa Villalobos")  # staff: never a patient match
+    assert _search(agent, "quintanila") == [t.reference]
+    rosa.display_name = "Rosa Villalobos"
+    db.session.commit()
+    assert _search(agent, "quintanila") == [] and _search(agent, "villalobos") == [t.reference]
+    db.session.delete(db.session.get(User, twin.id))
+    db.session.commit()
+    if db.session.get_bind().dialect.name == "postgresql":
+        names = dict(db.session.execute(sa.text("SELECT name_folded, patients FROM ticket_search_names")).all())
+        assert names.get("rosa villalobos") == 1 and "rosa quintanilla" not in names
+
+
+def test_a_patient_is_found_by_the_whole_or_a_part_of_their_address(ctx, make_user, agent, make_ticket):
+    rosa = make_ticket(requester=make_user(Role.PATIENT, name="Rosa Diaz", email="rosa.diaz@clinic.example"))
+    make_ticket(requester=make_user(Role.PATIENT, name="Rosa Diaz", email="rosa.diaz@other.example"))
+    make_ticket(requester=make_user(Role.PATIENT, name="Ross Dean", email="ross.dean@clinic.example"))
+    assert _search(agent, "Rosa.Diaz@Clinic.Example") == [rosa.reference]
+    assert _search(agent, "diaz@clinic") == [rosa.reference]
+    assert len(_search(agent, "rosa.diaz@")) == 2 and len(_search(agent, "@clinic.example")) == 2
+    assert _search(agent, "rosa.diaz@clinic.example.org") == [] and _search(agent, "rosa_diaz@clinic") == []
+
+
+def test_names_of_the_best_score_come_first_on_every_page(ctx, make_user, agent, make_ticket):
+    """The closest spelling first, then the newest: on a first page PostgreSQL reads the
+    tickets of the best-scored names alone when they fill it; pages after it, and a
+    first page they do not fill, read every matched name. Same order on SQLite."""
+    smiths = [make_ticket(requester=make_user(Role.PATIENT, name="Ann Smith")) for _ in range(3)]
+    smyths = [make_ticket(requester=make_user(Role.PATIENT, name="Bo Smyth")) for _ in range(2)]  # newer
+    expected = [t.reference for t in reversed(smiths)] + [t.reference for t in reversed(smyths)]
+    seen, cursor = [], None
+    for _ in range(5):
+        rows, cursor = ticket_list(agent, TicketFilters(q="smith", sort="relevance", limit=2, cursor=cursor))
+        seen += [t.reference for t in rows]
+        if not cursor:
+            break
+    assert seen == expected
+    # the best-scored names' tickets do not fill the page (limit 4: 5 wanted): every name is read
+    assert _search(agent, "smith", limit=4) == expected[:4]
