@@ -33,7 +33,7 @@ from flask import current_app
 
 from helpdesk import audit
 from helpdesk.auth.models import Role, User
-from helpdesk.db import transactional
+from helpdesk.db import conflict_insert, transactional
 from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.notify import csat
@@ -204,10 +204,16 @@ def deliver(event: str, ticket_id: int, user_id: int = 0, key: str = "") -> int:
     if ticket is None or event not in EVENTS:
         return 0
     if key:
-        done_key = f"{key}:{event}"[:80]
-        if db.session.get(NotifyDelivery, done_key) is not None:
+        # claimed in the same transaction as the notices and mails: one statement, and a
+        # second run (or a concurrent one, which waits for this one's commit) finds it taken
+        claim = conflict_insert(NotifyDelivery.__table__, db.engine.dialect.name)
+        if claim is None:
+            if db.session.get(NotifyDelivery, f"{key}:{event}"[:80]) is not None:
+                return 0
+            db.session.add(NotifyDelivery(key=f"{key}:{event}"[:80], created_at=utcnow()))
+        elif db.session.execute(claim.values(key=f"{key}:{event}"[:80], created_at=utcnow())
+                                .on_conflict_do_nothing().returning(NotifyDelivery.key)).first() is None:
             return 0
-        db.session.add(NotifyDelivery(key=done_key))  # same transaction as the notices and mails
     made = 0
     if event in PATIENT_EVENTS:
         patient = ticket.requester

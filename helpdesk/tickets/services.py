@@ -101,14 +101,22 @@ def _queues_by_slug() -> dict[str, dict[str, Any]]:
     return {q.slug: cache.row_values(q) for q in db.session.scalars(sa.select(Queue))}
 
 
-def _queue_by_slug(slug: str) -> Queue:
-    """The queue a new request starts in: read once per ``LOOKUP_CACHE_SECONDS`` (see
-    ``helpdesk.cache``), then put into this session without a statement."""
+def _known_queue(*, slug: str | None = None, queue_id: int | None = None) -> Queue | None:
+    """A queue by slug or id, read once per ``LOOKUP_CACHE_SECONDS`` (see
+    ``helpdesk.cache``) and put into this session without a statement (None: no such queue)."""
     ttl = current_app.config["HELPDESK"].lookup_cache_seconds
-    values = cache.cached("queues:by-slug", _queues_by_slug, ttl).get(slug)
-    if values is None:
+    queues = cache.cached("queues:by-slug", _queues_by_slug, ttl)
+    by_id = (v for v in queues.values() if v["id"] == queue_id)
+    values = queues.get(slug) if slug is not None else next(by_id, None)
+    return cache.in_session(Queue, values) if values is not None else None
+
+
+def _queue_by_slug(slug: str) -> Queue:
+    """The queue a new request starts in."""
+    queue = _known_queue(slug=slug)
+    if queue is None:
         raise Conflict(f"The '{slug}' queue does not exist; run the seed or create it.")
-    return cache.in_session(Queue, values)
+    return queue
 
 
 def _snapshot(t: Ticket) -> dict[str, Any]:
@@ -664,14 +672,15 @@ def apply_routing(ticket: Ticket, decision: dict[str, Any]) -> Ticket:
             return ticket
         note = decision.get("note")
         target: Queue | None = None
+        current = _known_queue(queue_id=ticket.queue_id)
+        if current is not None and "queue" in sa.inspect(ticket).unloaded:
+            set_committed_value(ticket, "queue", current)  # the ticket's queue without a statement
         if ticket.emergency:
             note = "emergency"
         elif decision.get("auto_routed") and ticket.queue.slug == TRIAGE_QUEUE:
-            target = db.session.scalar(
-                sa.select(Queue).where(Queue.slug == decision["queue"], Queue.active.is_(True))
-            )
-            if target is None:
-                note = "unknown_queue"
+            target = _known_queue(slug=decision["queue"])
+            if target is None or not target.active:
+                target, note = None, "unknown_queue"
         db.session.add(RoutingDecision(
             ticket_id=ticket.id, predicted_queue=(decision["top3"][0][0] if decision.get("top3") else None),
             confidence=decision.get("confidence", 0.0), top3=decision.get("top3", []),
@@ -680,7 +689,7 @@ def apply_routing(ticket: Ticket, decision: dict[str, Any]) -> Ticket:
         before = _snapshot(ticket)
         if target is not None:
             ticket.queue = target
-            db.session.flush()
+            ticket.queue_id = target.id  # what the SLA clocks compare with, before any flush
         if ticket.assignee_id is None and not ticket.emergency:  # emergencies: the on-call roster decides
             agent = _pick_assignee(ticket.queue)
             if agent is not None:
@@ -707,6 +716,7 @@ def _pick_assignee(queue: Queue) -> User | None:
                User.role.in_([Role.AGENT, Role.SUPERVISOR]))
     )
     if queue.assignment == Assignment.ROUND_ROBIN:
+        db.session.refresh(queue, ["last_assigned_id"])  # the cursor as stored now (the queue may be cached)
         after = queue.last_assigned_id or 0
         nxt = db.session.scalar(candidates.where(User.id > after).order_by(User.id).limit(1))
         return nxt or db.session.scalar(candidates.order_by(User.id).limit(1))

@@ -192,3 +192,29 @@ def test_an_api_create_for_a_known_patient_costs_at_most_eight_statements(client
             cache.invalidate()
     work = [s for s in seen if s.split()[0] in ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")]
     assert len(work) <= 8, "\n".join(w[:100] for w in work)
+
+
+def test_routing_a_new_request_reads_no_queue_row_while_the_queues_are_cached(client, ctx, patient, queues, configure):
+    from helpdesk.routing.models import RoutingDecision
+
+    with configure(lookup_cache_seconds=300):
+        cache.invalidate()
+        try:
+            ticket = ticket_services.create_ticket(requester=patient, subject="Bill", body="Charged twice, please check.",
+                                                   channel=Channel.WEB, created_by=patient)
+            # as if the router had not run yet (inline jobs route at once): back in triage, undecided
+            db.session.execute(sa.delete(RoutingDecision).where(RoutingDecision.ticket_id == ticket.id))
+            ticket.queue = queues["triage"]
+            db.session.commit()
+            db.session.expunge_all()  # a worker's fresh session: no queue loaded yet
+            ticket = db.session.get(Ticket, ticket.id)
+            decision = {"queue": "billing", "auto_routed": True, "confidence": 0.97,
+                        "top3": [["billing", 0.97], ["general", 0.02], ["records", 0.01]], "model_version": "t"}
+            with statements(client.application) as seen:
+                ticket_services.apply_routing(ticket, decision)
+        finally:
+            cache.invalidate()
+    assert ticket.queue.slug == "billing"
+    assert [s for s in seen if "FROM queues" in s] == []
+    updates = [s for s in seen if s.startswith("UPDATE tickets")]
+    assert len(updates) == 1 and "queue_id" in updates[0] and "updated_at" in updates[0]
