@@ -243,7 +243,7 @@ def load_args(load, argv: list[str]):
 def app_body() -> str:
     return json.dumps({"subject": "{uniq} Can't sign in",
                        "body": "I forgot my password and the reset e-mail never arrives. Request {n}.",
-                       "requester": {"email": "patient{n}@example.net", "name": "Bench Patient"}})
+                       "requester": {"email": "patient{n}@example.net", "name": "Bench Patient {n}"}})
 
 
 def post_burst(port: int, secret: str, n: int, clients: int, tag: str) -> dict:
@@ -481,7 +481,7 @@ def main() -> None:
     print(f"{'figure':38} {'peer':>12} {'this app':>12} {'app/peer':>9}")
     print(f"{'trivial endpoint (req/s)':38} {r['peer_ok']['rate']:12.0f} {r['app_ok']['rate']:12.0f} "
           f"{ratio(r['app_ok']['rate'], r['peer_ok']['rate']):>9}")
-    print("(each API create names a new patient by e-mail: the account is made in the same transaction)")
+    print("(each API create names a new patient, by e-mail and name: the account is made in the same transaction)")
     print(f"{'API create (tickets/s)':38} {r['peer_api']['rate']:12.0f} {r['app_api']['rate']:12.0f} "
           f"{ratio(r['app_api']['rate'], r['peer_api']['rate']):>9}   target >= 3")
     print(f"{'API create p50 (ms)':38} {r['peer_api']['p50']:12.1f} {r['app_api']['p50']:12.1f} "
