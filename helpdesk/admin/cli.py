@@ -138,9 +138,10 @@ def unlock_cmd(user_id: int, as_email: str | None) -> None:
 @click.argument("user_id", type=ROW_ID)
 @as_option
 def reset_password_cmd(user_id: int, as_email: str | None) -> None:
-    """The password stops working now, every session ends, and a reset link is e-mailed."""
+    """The password stops working now, every session ends, and a reset link is e-mailed
+    (with a mail server; without one it stays unsent in the outbox)."""
     user = _fix(user_id, as_email, lambda actor, u: accounts.force_password_reset(actor=actor, user=u))
-    click.echo(f"Password reset forced for {user.id}: sessions ended, a reset link was e-mailed to the account's address.")
+    click.echo(f"Password reset forced for {user.id}: sessions ended, {accounts.reset_link_outcome()}.")
 
 
 @patients_cli.command("deactivate")

@@ -31,6 +31,7 @@ from helpdesk.auth.sessions import end_all_sessions
 from helpdesk.db import transactional
 from helpdesk.errors import Conflict, NotFound, ValidationFailed
 from helpdesk.extensions import db
+from helpdesk.notify.mail import sends_mail
 from helpdesk.tickets.models import Ticket
 from helpdesk.timeutil import utcnow
 
@@ -166,6 +167,15 @@ def force_password_reset(*, actor: User | None, user: User) -> None:
     end_all_sessions(user, reason="password_reset_forced")
     issue_reset_link(user, sent_by=actor)
     audit.record("password.reset_forced", "user", user.id, actor_id=actor.id if actor else None, severity="warning")
+
+
+def reset_link_outcome() -> str:
+    """What became of the link :func:`force_password_reset` made, for the page and the
+    command to say (only what is true: without a mail server it is not e-mailed)."""
+    if sends_mail():
+        return "a reset link was e-mailed to the account's address"
+    return ("a reset link was prepared but NOT e-mailed: no mail server is set up (SMTP_HOST), so it stays unsent "
+            "in the outbox")
 
 
 # ---------------------------------------------------------------- merging duplicate accounts

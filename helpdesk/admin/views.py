@@ -28,6 +28,7 @@ from helpdesk.errors import DomainError, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.formutil import choices
 from helpdesk.notify import attachments
+from helpdesk.notify.mail import sends_mail
 from helpdesk.permissions import (
     can_manage_queue_members,
     dashboard_queue_ids,
@@ -461,7 +462,7 @@ def patient_account(user_id: int):
     user = patient_accounts.get_patient(user_id)
     return render_template("admin/patient.html", info=patient_accounts.overview(user, actor_id=_me().id),
                            action=ActionForm(), now=utcnow(), legal_holds=retention.holds_for_patient(user),
-                           hold_target="patient", can_hold=True, purged=False)
+                           hold_target="patient", can_hold=True, purged=False, mail_is_sent=sends_mail())
 
 
 @bp.post("/patients/<int:user_id>/<any(unlock, reset, deactivate, reactivate):what>")
@@ -478,8 +479,8 @@ def patient_action(user_id: int, what: str):
                 flash("Unlocked: the failed sign-ins on this account are forgotten.", "success")
             elif what == "reset":
                 patient_accounts.force_password_reset(actor=_me(), user=user)
-                flash("The password no longer works, every session has ended, and a reset link was e-mailed "
-                      "to the account's address.", "success")
+                flash(f"The password no longer works, every session has ended, and "
+                      f"{patient_accounts.reset_link_outcome()}.", "success" if sends_mail() else "warning")
             else:
                 services.set_active(actor=_me(), user=user, active=what == "reactivate")
                 flash("Account reactivated." if what == "reactivate" else

@@ -206,13 +206,9 @@ def deliver(event: str, ticket_id: int, user_id: int = 0, key: str = "") -> int:
     if key:
         # claimed in the same transaction as the notices and mails: one statement, and a
         # second run (or a concurrent one, which waits for this one's commit) finds it taken
-        claim = conflict_insert(NotifyDelivery.__table__, db.engine.dialect.name)
-        if claim is None:
-            if db.session.get(NotifyDelivery, f"{key}:{event}"[:80]) is not None:
-                return 0
-            db.session.add(NotifyDelivery(key=f"{key}:{event}"[:80], created_at=utcnow()))
-        elif db.session.execute(claim.values(key=f"{key}:{event}"[:80], created_at=utcnow())
-                                .on_conflict_do_nothing().returning(NotifyDelivery.key)).first() is None:
+        claim = conflict_insert(NotifyDelivery.__table__, db.engine.dialect.name).values(
+            key=f"{key}:{event}"[:80], created_at=utcnow())
+        if db.session.execute(claim.on_conflict_do_nothing().returning(NotifyDelivery.key)).first() is None:
             return 0
     made = 0
     if event in PATIENT_EVENTS:

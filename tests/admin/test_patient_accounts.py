@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 import sqlalchemy as sa
 
 from helpdesk.audit import AuditEvent
@@ -175,3 +176,17 @@ def test_every_reference_to_an_account_is_either_moved_or_kept_on_purpose():
             for fk in c.foreign_keys if fk.column.table.name == "users"}
     assert not set(MERGE_MOVES) & set(MERGE_STAYS)
     assert refs == set(MERGE_MOVES) | set(MERGE_STAYS), refs ^ (set(MERGE_MOVES) | set(MERGE_STAYS))
+
+
+@pytest.mark.parametrize("smtp_host", [None, "127.0.0.1"])
+def test_the_reset_says_whether_the_link_was_e_mailed(client, ctx, admin, patient, configure, smtp_host):
+    configure(smtp_host=smtp_host)
+    login(client, admin)
+    hint = client.get(f"/admin/patients/{patient.id}").get_data(as_text=True)
+    page = client.post(f"/admin/patients/{patient.id}/reset", follow_redirects=True).get_data(as_text=True)
+    if smtp_host:
+        assert "e-mails a reset link to the address above" in hint
+        assert "a reset link was e-mailed to the account&#39;s address" in page
+    else:
+        assert "prepares a reset link, which is NOT e-mailed" in hint and "e-mails a reset link" not in hint
+        assert "a reset link was prepared but NOT e-mailed" in page and "was e-mailed" not in page
