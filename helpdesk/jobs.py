@@ -25,6 +25,17 @@ it (``request_id``), the RQ job has it in its meta, and the job's log lines carr
 which binds it for RQ's own lines too). A job that fails is counted in Redis
 (``FAILURES_KEY``, per job function), read by ``/metrics`` on every host.
 
+Batches (with Redis): the functions in ``BATCHED`` — the follow-up of a new request and
+the sending of mail, the bulk of all jobs — are not pushed one RQ job per row. After the
+commit one *drain* job per function is armed (a Redis key set with NX: one waits at a
+time, however many rows arrive); the drain claims up to ``BATCH_SIZE`` due rows of its
+function at a time (``SELECT … FOR UPDATE SKIP LOCKED``, then a short lease in
+``claimed_until``, so several workers share the work and never take the same row),
+hands them to the function's batch form in one call and deletes them. A batch that
+fails is rolled back and its rows run one by one, so one bad row fails alone (with the
+usual attempts and back-off). A worker that dies mid-batch leaves rows whose lease runs
+out; the sweep arms a drain for them. Rows for later (``run_at``) are not batched.
+
 ``enqueue_timer`` is the other, lighter kind: a best-effort RQ ``enqueue_at`` pushed
 after the commit, with no outbox row, for idempotent checks that a periodic sweep also
 covers (the SLA engine's next warning or breach). Inline, the sweep is the timer.
@@ -36,6 +47,7 @@ import contextlib
 import importlib
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,11 +74,28 @@ _SESSION_KEY = "helpdesk_outbox"
 _TIMERS_KEY = "helpdesk_timers"
 #: Redis hash: job function -> failed runs (every attempt), for /metrics.
 FAILURES_KEY = "helpdesk:metrics:job_failures"
+#: job functions run in batches with Redis: function -> its batch form, which takes the
+#: rows' argument lists and does what the function does for each of them (idempotently)
+BATCHED: dict[str, str] = {
+    "helpdesk.tickets.tasks.after_create": "helpdesk.tickets.tasks.after_create_batch",
+    "helpdesk.notify.tasks.send_email": "helpdesk.notify.tasks.send_email_batch",
+}
+BATCH_SIZE = 100
+#: a claimed batch is another worker's again after this long (a worker that died)
+LEASE = timedelta(seconds=30)
+#: a drain hands over to a fresh job after this long, so other jobs get their turn
+DRAIN_BUDGET_SECONDS = 5.0
+#: Redis key (+ function): a drain job is queued; expires in case the job is lost
+DRAIN_KEY = "helpdesk:drain:"
+DRAIN_ARMED_SECONDS = 60
 
 
 class OutboxJob(db.Model):
     __tablename__ = "job_outbox"
-    __table_args__ = (sa.Index("ix_job_outbox_state", "failed", "enqueued_at"),)
+    __table_args__ = (
+        sa.Index("ix_job_outbox_state", "failed", "enqueued_at"),
+        sa.Index("ix_job_outbox_func", "func", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     func: Mapped[str] = mapped_column(sa.String(120))
@@ -79,6 +108,8 @@ class OutboxJob(db.Model):
     last_error: Mapped[str | None] = mapped_column(sa.String(200))
     # the web request (or job) that enqueued it: its log lines carry the same id
     request_id: Mapped[str | None] = mapped_column(sa.String(64))
+    # a drain's lease on the row (batched functions, see the module docstring)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 def enqueue(func: str, *args: int | str, run_at: datetime | None = None) -> OutboxJob:
@@ -113,7 +144,15 @@ def dispatch_pending() -> None:
                 run_outbox_job(outbox_id)
             # else: kept in the outbox; the sweep runs it when it is due
     else:
-        push_to_redis(pending)
+        push_to_redis([p for p, r in zip(pending, (r for r in rows if r.id is not None), strict=True)
+                       if not batched(r.func, r.run_at)])
+        for func in sorted({r.func for r in rows if r.id is not None and batched(r.func, r.run_at)}):
+            arm_drain(func)
+
+
+def batched(func: str, run_at: datetime | None) -> bool:
+    """Does a row of ``func`` run in a drain's batch (with Redis)? Not a row for later."""
+    return run_at is None and func in BATCHED
 
 
 def discard_pending() -> None:
@@ -144,22 +183,26 @@ def resolve(func: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)
 
 
-def run_outbox_job(job_id: int) -> None:
+def run_outbox_job(job_id: int, *, retry_by_outbox: bool | None = None) -> None:
     """Execute one outbox job: the function RQ runs, and what inline mode calls.
 
     An entry point, outermost by nature: the job's own services are units of work that
     commit by themselves (a mail job commits its claim before it talks to SMTP), so the
     job does not run inside one. Its bookkeeping (delete the row on success, count the
     attempt on failure) commits here directly, since ``helpdesk.db.unit_of_work`` is
-    built on this module (using it here would make an import circle)."""
+    built on this module (using it here would make an import circle).
+
+    A failure is retried by RQ (the exception goes up to it), or, inline and for a row
+    of a failed batch (``retry_by_outbox``), by the outbox: the row waits out the
+    back-off in ``run_at`` (with Redis, a job is pushed for that time)."""
     row = db.session.get(OutboxJob, job_id)
     if row is None or row.failed:
         return  # already done (or given up): running twice is harmless
     with bound(request_id=row.request_id, job=f"outbox-{job_id}"):
-        _run(row, job_id)
+        _run(row, job_id, inline_mode() if retry_by_outbox is None else retry_by_outbox)
 
 
-def _run(row: OutboxJob, job_id: int) -> None:
+def _run(row: OutboxJob, job_id: int, retry_by_outbox: bool) -> None:
     func, args = row.func, list(row.args)
     started = time.perf_counter()
     try:
@@ -173,15 +216,19 @@ def _run(row: OutboxJob, job_id: int) -> None:
         row.attempts += 1
         row.last_error = type(exc).__name__[:200]
         row.failed = row.attempts >= MAX_ATTEMPTS
-        if inline_mode() and not row.failed:
+        if retry_by_outbox and not row.failed:
             # RQ's back-off (Retry intervals), kept by the outbox: the sweep retries it then
             row.run_at = utcnow() + timedelta(seconds=RETRY_INTERVALS[min(row.attempts, len(RETRY_INTERVALS)) - 1])
+        retry, attempts = (row.id, row.run_at, row.request_id), row.attempts
         db.session.commit()  # the job's bookkeeping (see the docstring)
         # type and job name only: the exception text could carry patient data
-        log.warning("job %s (%s) failed: %s (attempt %d)", job_id, func, type(exc).__name__, row.attempts)
+        log.warning("job %s (%s) failed: %s (attempt %d)", job_id, func, type(exc).__name__, attempts)
         if not inline_mode():
             count_failure(func)
-            raise
+            if not retry_by_outbox:
+                raise
+            if retry[1] is not None:
+                push_to_redis([retry])  # at the end of its back-off
         return
     db.session.execute(sa.delete(OutboxJob).where(OutboxJob.id == job_id))
     db.session.commit()  # the job's bookkeeping (see the docstring)
@@ -281,6 +328,87 @@ def push_to_redis(rows: list[tuple[int, datetime | None, str | None]], *, only_m
     return pushed
 
 
+def arm_drain(func: str) -> bool:
+    """Queue a drain job for ``func`` unless one is already waiting (the Redis key, set
+    with NX, says so; the drain deletes it when it starts, so rows committed after that
+    arm the next one). True when this call queued one; with Redis down the rows wait
+    for the sweep."""
+    try:
+        connection = redis_connection()
+        if not connection.set(DRAIN_KEY + func, 1, nx=True, ex=DRAIN_ARMED_SECONDS):
+            return False
+        try:
+            rq_queue(connection).enqueue(drain_outbox, func, job_id=f"drain-{uuid.uuid4().hex}", result_ttl=0,
+                                         failure_ttl=24 * 3600, meta=_meta(current_request_id()))
+        except RedisError:
+            with contextlib.suppress(RedisError):
+                connection.delete(DRAIN_KEY + func)
+            raise
+        return True
+    except RedisError as exc:
+        log.warning("redis unavailable, %s jobs kept in the outbox: %s", func.rpartition(".")[2], type(exc).__name__)
+        return False
+
+
+def claim(func: str, limit: int = BATCH_SIZE) -> list[Any]:
+    """Take up to ``limit`` due rows of ``func`` for this worker (oldest first): rows no
+    other worker holds (row locks skipped, leases still running left alone), leased for
+    ``LEASE``. Committed at once, so the lease is what keeps other workers off."""
+    now = utcnow()
+    pick = (
+        sa.select(OutboxJob.id)
+        .where(OutboxJob.func == func, OutboxJob.failed.is_(False), OutboxJob.run_at.is_(None),
+               sa.or_(OutboxJob.claimed_until.is_(None), OutboxJob.claimed_until < now))
+        .order_by(OutboxJob.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = db.session.execute(
+        sa.update(OutboxJob).where(OutboxJob.id.in_(pick.scalar_subquery()))
+        .values(claimed_until=now + LEASE)
+        .returning(OutboxJob.id, OutboxJob.args)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()  # the drain's bookkeeping: an entry point, outermost by nature
+    return sorted(rows)
+
+
+def drain_outbox(func: str, *, batch_size: int = BATCH_SIZE, budget: float = DRAIN_BUDGET_SECONDS) -> int:
+    """The RQ job behind a batched function: run its due rows in batches until none is
+    left (or the time budget is spent: then a fresh drain carries on). Returns how many
+    rows it ran."""
+    with contextlib.suppress(RedisError):
+        redis_connection().delete(DRAIN_KEY + func)  # from now on a new row arms the next drain
+    batch = resolve(BATCHED[func])
+    started, done = time.perf_counter(), 0
+    while rows := claim(func, batch_size):
+        done += _run_batch(func, batch, rows)
+        if time.perf_counter() - started > budget:
+            arm_drain(func)
+            break
+    return done
+
+
+def _run_batch(func: str, batch: Callable[[list[list[Any]]], Any], rows: list[Any]) -> int:
+    ids = [r.id for r in rows]
+    started = time.perf_counter()
+    try:
+        with bound(job=f"batch-{ids[0]}"):
+            batch([list(r.args) for r in rows])
+    except Exception as exc:
+        db.session.rollback()  # whatever the batch left outside its units
+        discard_pending()
+        # type and job name only: the exception text could carry patient data
+        log.warning("a batch of %d %s jobs failed (%s): running them one by one", len(ids), func, type(exc).__name__)
+        for outbox_id in ids:
+            run_outbox_job(outbox_id, retry_by_outbox=True)
+        return len(ids)
+    db.session.execute(sa.delete(OutboxJob).where(OutboxJob.id.in_(ids)))
+    db.session.commit()  # the drain's bookkeeping (see run_outbox_job)
+    log.info("%d %s jobs done in %.0f ms", len(ids), func, (time.perf_counter() - started) * 1000)
+    return len(ids)
+
+
 def sweep_outbox(limit: int = 500, grace: timedelta = GRACE) -> int:
     """Safety net: push outbox rows past the grace period that Redis does not hold
     (never pushed, or lost with Redis); in inline mode, run those that are due (a job
@@ -292,21 +420,22 @@ def sweep_outbox(limit: int = 500, grace: timedelta = GRACE) -> int:
         due = sa.or_(sa.and_(OutboxJob.run_at.is_(None), old_enough), OutboxJob.run_at <= now)
     else:
         due = old_enough
-    rows = [
-        (r.id, r.run_at, r.request_id)
-        for r in db.session.execute(
-            sa.select(OutboxJob.id, OutboxJob.run_at, OutboxJob.request_id)
-            .where(OutboxJob.failed.is_(False), due)
-            .order_by(OutboxJob.id)
-            .limit(limit)
-        )
-    ]
-    ids = [outbox_id for outbox_id, _, _ in rows]
+    found = db.session.execute(
+        sa.select(OutboxJob.id, OutboxJob.run_at, OutboxJob.request_id, OutboxJob.func)
+        .where(OutboxJob.failed.is_(False), due)
+        .order_by(OutboxJob.id)
+        .limit(limit)
+    ).all()
+    ids = [r.id for r in found]
     if inline_mode():
         for outbox_id in ids:
             run_outbox_job(outbox_id)
         return len(ids)
-    pushed = push_to_redis(rows, only_missing=True)
+    pushed = push_to_redis([(r.id, r.run_at, r.request_id) for r in found if not batched(r.func, r.run_at)],
+                           only_missing=True)
+    for func in sorted({r.func for r in found if batched(r.func, r.run_at)}):
+        if arm_drain(func):  # rows of a batched function: a drain runs them
+            pushed += sum(1 for r in found if r.func == func and r.run_at is None)
     if pushed:
         db.session.execute(sa.update(OutboxJob).where(OutboxJob.id.in_(ids)).values(enqueued_at=utcnow()))
         db.session.commit()  # the sweep's bookkeeping: a periodic entry point, outermost by nature

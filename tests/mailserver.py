@@ -20,9 +20,12 @@ class Recorder:
         self.refuse = 0
         self.refused = 0
         self.permanent = False
+        self.refuse_to: set[str] = set()  # these recipients' mails get 550
+        self.sessions: set[tuple] = set()  # the client ends (address, port) of the connections
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        if self.permanent:
+        self.sessions.add(tuple(session.peer))
+        if self.permanent or set(envelope.rcpt_tos) & self.refuse_to:
             return "550 5.1.1 mailbox unavailable"
         if self.refuse > 0:
             self.refuse -= 1

@@ -176,33 +176,77 @@ def build_message(mail: OutgoingEmail, settings: Settings) -> EmailMessage:
     return msg
 
 
-def smtp_send(settings: Settings, msg: EmailMessage) -> None:
-    """Hand one message to the configured SMTP server; classify failures."""
-    assert settings.smtp_host
-    context = ssl.create_default_context()
-    try:
+class SmtpSession:
+    """One SMTP connection for a batch of mails: opened at the first send, closed after
+    a failure that may have broken it (the next send opens a fresh one). Failures are
+    classified per message: a permanent one (5xx, recipient refused for good) or a
+    temporary one (everything else: 4xx, timeouts, connection errors)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.server: smtplib.SMTP | None = None
+        self.connections = 0
+
+    def __enter__(self) -> SmtpSession:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            try:
+                server.quit()
+            except (smtplib.SMTPException, OSError, ssl.SSLError):
+                server.close()
+
+    def _open(self) -> smtplib.SMTP:
+        settings = self.settings
+        assert settings.smtp_host
+        context = ssl.create_default_context()
         if settings.smtp_security == "tls":
             server: smtplib.SMTP = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port,
                                                     timeout=settings.smtp_timeout, context=context)
         else:
             server = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout)
-        with server:
+        try:
             if settings.smtp_security == "starttls":
                 server.starttls(context=context)
             if settings.smtp_username:
                 server.login(settings.smtp_username, settings.smtp_password or "")
-            server.send_message(msg)
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _ in exc.recipients.values()]
-        if codes and all(c >= 500 for c in codes):
-            raise PermanentFailure(f"recipient refused ({codes[0]})") from None
-        raise TemporaryFailure(f"recipient deferred ({codes[0] if codes else '?'})") from None
-    except smtplib.SMTPResponseException as exc:
-        if exc.smtp_code >= 500 and not isinstance(exc, smtplib.SMTPAuthenticationError):
-            raise PermanentFailure(f"{type(exc).__name__} {exc.smtp_code}") from None
-        raise TemporaryFailure(f"{type(exc).__name__} {exc.smtp_code}") from None
-    except (TimeoutError, smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-        raise TemporaryFailure(type(exc).__name__) from None
+        except BaseException:
+            server.close()
+            raise
+        self.connections += 1
+        return server
+
+    def send(self, msg: EmailMessage) -> None:
+        """Hand one message to the server; raise TemporaryFailure or PermanentFailure."""
+        try:
+            if self.server is None:
+                self.server = self._open()
+            self.server.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:  # the connection is fine (smtplib reset it)
+            codes = [code for code, _ in exc.recipients.values()]
+            if codes and all(c >= 500 for c in codes):
+                raise PermanentFailure(f"recipient refused ({codes[0]})") from None
+            raise TemporaryFailure(f"recipient deferred ({codes[0] if codes else '?'})") from None
+        except smtplib.SMTPResponseException as exc:
+            if not isinstance(exc, smtplib.SMTPDataError):  # after a refused message smtplib resets: still fine
+                self.close()
+            if exc.smtp_code >= 500 and not isinstance(exc, smtplib.SMTPAuthenticationError):
+                raise PermanentFailure(f"{type(exc).__name__} {exc.smtp_code}") from None
+            raise TemporaryFailure(f"{type(exc).__name__} {exc.smtp_code}") from None
+        except (TimeoutError, smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+            self.close()
+            raise TemporaryFailure(type(exc).__name__) from None
+
+
+def smtp_send(settings: Settings, msg: EmailMessage) -> None:
+    """Hand one message to the configured SMTP server (a connection of its own)."""
+    with SmtpSession(settings) as session:
+        session.send(msg)
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
@@ -213,53 +257,75 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
 def send_email(mail_id: int) -> str | None:
     """Send one mail (the job). Safe to run twice, early or for a row that is gone:
     only a queued mail whose attempt is due is claimed, by one worker."""
+    return send_emails([mail_id]).get(mail_id)
+
+
+def send_emails(mail_ids: list[int]) -> dict[int, str]:
+    """Send mails (the job's batch form) over one SMTP connection; returns each claimed
+    mail's new status. Only queued mails whose attempt is due are claimed, in one
+    statement committed before any mail goes out, so a mail is sent by one worker once."""
     settings = _settings()
     now = utcnow()
-    with unit_of_work():  # the claim is committed before the mail goes out
-        claimed = db.session.execute(
+    with unit_of_work():  # the claims are committed before the mails go out
+        claimed = sorted(db.session.scalars(
             sa.update(OutgoingEmail)
-            .where(OutgoingEmail.id == mail_id, OutgoingEmail.status == MailStatus.QUEUED,
+            .where(OutgoingEmail.id.in_(mail_ids), OutgoingEmail.status == MailStatus.QUEUED,
                    sa.or_(OutgoingEmail.next_attempt_at.is_(None), OutgoingEmail.next_attempt_at <= now))
             .values(status=MailStatus.SENDING, claimed_at=now)
+            .returning(OutgoingEmail.id)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
     if not claimed:
-        return None
-    mail = db.session.get(OutgoingEmail, mail_id)
-    db.session.refresh(mail)
+        return {}
     if not settings.smtp_host:
-        with unit_of_work():
-            mail.status = MailStatus.STORED
-            mail.claimed_at = None
-            return mail.status.value
-    error: Exception | None = None
-    try:
-        smtp_send(settings, build_message(mail, settings))
-    except (TemporaryFailure, PermanentFailure) as exc:
-        error = exc
-    with unit_of_work():  # what the attempt did
-        now = utcnow()
-        mail.attempts += 1
-        mail.claimed_at = None
-        if error is None:
-            mail.status, mail.sent_at, mail.last_error, mail.next_attempt_at = MailStatus.SENT, now, None, None
-            if mail.secret:
-                mail.body = ""
-            return mail.status.value
-        # the error says what failed (exception type, SMTP code), never the mail's content
-        mail.last_error = str(error)[:200]
-        if isinstance(error, PermanentFailure) or mail.attempts >= settings.mail_max_attempts:
-            mail.status, mail.next_attempt_at = MailStatus.FAILED, None
-            log.warning("mail %s failed for good after %d attempt(s): %s", mail.id, mail.attempts, mail.last_error)
-        else:
-            mail.status = MailStatus.QUEUED
-            mail.next_attempt_at = now + backoff(settings, mail.attempts)
-            log.info("mail %s attempt %d failed (%s); next at %s", mail.id, mail.attempts, mail.last_error,
-                     mail.next_attempt_at.isoformat())
-            if not jobs.inline_mode():
-                # with Redis, a job scheduled at the retry time; inline, the sweep is the timer
-                jobs.enqueue(SEND_JOB, mail.id, run_at=mail.next_attempt_at)
-        return mail.status.value
+        with unit_of_work():  # no mail server: kept, readable by admins (``flask mail``)
+            db.session.execute(
+                sa.update(OutgoingEmail).where(OutgoingEmail.id.in_(claimed))
+                .values(status=MailStatus.STORED, claimed_at=None)
+                .execution_options(synchronize_session=False))
+        return dict.fromkeys(claimed, MailStatus.STORED.value)
+    mails = db.session.scalars(
+        sa.select(OutgoingEmail).where(OutgoingEmail.id.in_(claimed)).order_by(OutgoingEmail.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    errors: dict[int, Exception | None] = {}
+    with SmtpSession(settings) as session:
+        for mail in mails:
+            try:
+                session.send(build_message(mail, settings))
+                errors[mail.id] = None
+            except (TemporaryFailure, PermanentFailure) as exc:
+                errors[mail.id] = exc
+    outcome: dict[int, str] = {}
+    with unit_of_work():  # what the attempts did
+        for mail in mails:
+            _record_attempt(mail, errors[mail.id], settings)
+            outcome[mail.id] = mail.status.value
+    return outcome
+
+
+def _record_attempt(mail: OutgoingEmail, error: Exception | None, settings: Settings) -> None:
+    now = utcnow()
+    mail.attempts += 1
+    mail.claimed_at = None
+    if error is None:
+        mail.status, mail.sent_at, mail.last_error, mail.next_attempt_at = MailStatus.SENT, now, None, None
+        if mail.secret:
+            mail.body = ""
+        return
+    # the error says what failed (exception type, SMTP code), never the mail's content
+    mail.last_error = str(error)[:200]
+    if isinstance(error, PermanentFailure) or mail.attempts >= settings.mail_max_attempts:
+        mail.status, mail.next_attempt_at = MailStatus.FAILED, None
+        log.warning("mail %s failed for good after %d attempt(s): %s", mail.id, mail.attempts, mail.last_error)
+    else:
+        mail.status = MailStatus.QUEUED
+        mail.next_attempt_at = now + backoff(settings, mail.attempts)
+        log.info("mail %s attempt %d failed (%s); next at %s", mail.id, mail.attempts, mail.last_error,
+                 mail.next_attempt_at.isoformat())
+        if not jobs.inline_mode():
+            # with Redis, a job scheduled at the retry time; inline, the sweep is the timer
+            jobs.enqueue(SEND_JOB, mail.id, run_at=mail.next_attempt_at)
 
 
 def sweep_mail(limit: int = 200) -> int:

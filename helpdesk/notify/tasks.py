@@ -12,6 +12,11 @@ def send_email(mail_id: int) -> str | None:
     return mail.send_email(mail_id)
 
 
+def send_email_batch(arg_lists: list[list[int]]) -> None:
+    """The batch form (``helpdesk.jobs.BATCHED``): many mails over one SMTP connection."""
+    mail.send_emails([args[0] for args in arg_lists])
+
+
 def sweep_mail_job() -> int:
     """Every minute (``flask scheduler``): send the mails whose retry is due."""
     return mail.sweep_mail()
