@@ -18,7 +18,8 @@ which costs no statement.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import make_transient_to_detached
@@ -70,3 +71,35 @@ def row_values(obj: Any) -> dict[str, Any]:
     """Every column attribute of a loaded ORM object (what :func:`in_session` takes)."""
     mapper = obj.__mapper__
     return {attr.key: getattr(obj, attr.key) for attr in mapper.column_attrs}
+
+
+# ----------------------------------------------------------------------- a batch's reads
+#
+# A job that works through a batch of tickets (``helpdesk.tickets.tasks.after_create_batch``)
+# reads at once, for all of them, what each ticket's code would otherwise read with a
+# statement of its own, and lends it to that code for the batch's unit of work with
+# :func:`batch_reads`. :func:`take` hands each entry out once: a second read for the same
+# key (after the code may have changed what it stands for) goes to the database as usual.
+
+_BATCH = "helpdesk_batch_reads"
+MISSING: Any = object()
+
+
+@contextmanager
+def batch_reads(reads: dict[str, dict[Any, Any]]) -> Iterator[None]:
+    """Lend ``reads`` (name -> key -> value) to the code run inside the block."""
+    info = db.session().info
+    info[_BATCH] = reads
+    try:
+        yield
+    finally:
+        info.pop(_BATCH, None)
+
+
+def take(name: str, key: Any) -> Any:
+    """The batch's value of ``name`` for ``key``, handed out once; ``MISSING`` when the
+    batch has none (outside a batch, always): then read it from the database."""
+    reads = db.session().info.get(_BATCH)
+    if not reads or name not in reads:
+        return MISSING
+    return reads[name].pop(key, MISSING)

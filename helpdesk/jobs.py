@@ -49,6 +49,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,11 +72,12 @@ RETRY_INTERVALS = [10, 30, 120, 600, 1800]
 # Rows younger than this are being dispatched by the request that made them.
 GRACE = timedelta(seconds=30)
 _SESSION_KEY = "helpdesk_outbox"
+_AFTER_FLUSH_KEY = "helpdesk_outbox_after_flush"
 _TIMERS_KEY = "helpdesk_timers"
 #: Redis hash: job function -> failed runs (every attempt), for /metrics.
 FAILURES_KEY = "helpdesk:metrics:job_failures"
 #: job functions run in batches with Redis: function -> its batch form, which takes the
-#: rows' argument lists and does what the function does for each of them (idempotently)
+#: rows (``Item``) and does what the function does for each of them (idempotently)
 BATCHED: dict[str, str] = {
     "helpdesk.tickets.tasks.after_create": "helpdesk.tickets.tasks.after_create_batch",
     "helpdesk.notify.tasks.send_email": "helpdesk.notify.tasks.send_email_batch",
@@ -88,6 +90,19 @@ DRAIN_BUDGET_SECONDS = 5.0
 #: Redis key (+ function): a drain job is queued; expires in case the job is lost
 DRAIN_KEY = "helpdesk:drain:"
 DRAIN_ARMED_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Item:
+    """One outbox row of a batch, as its batch function gets it."""
+
+    outbox_id: int
+    args: list[Any]
+    request_id: str | None
+
+    def bound(self) -> contextlib.AbstractContextManager[None]:
+        """Log lines (and jobs enqueued) inside carry this row's request id and job."""
+        return bound(request_id=self.request_id, job=job_id(self.outbox_id))
 
 
 class OutboxJob(db.Model):
@@ -121,6 +136,32 @@ def enqueue(func: str, *args: int | str, run_at: datetime | None = None) -> Outb
     db.session.add(row)
     db.session.info.setdefault(_SESSION_KEY, []).append(row)
     return row
+
+
+def enqueue_for(func: str, obj: Any) -> None:
+    """``enqueue(func, obj.id)`` for a row added to the session but not written yet: the
+    outbox row joins the transaction as soon as a flush (at the latest, the commit's) has
+    given ``obj`` its id, so the caller need not flush on its own (and a batch's rows
+    are written together)."""
+    db.session.info.setdefault(_AFTER_FLUSH_KEY, []).append((func, obj, current_request_id()))
+
+
+def enqueue_flushed(session: Any, _flush_context: Any) -> None:
+    """After a flush (``helpdesk.listeners``): the outbox rows of ``enqueue_for`` whose
+    objects now have their ids (written by the next flush: the commit flushes until
+    nothing is left)."""
+    waiting = session.info.get(_AFTER_FLUSH_KEY)
+    if not waiting:
+        return
+    left = []
+    for func, obj, request_id in waiting:
+        if obj.id is None:
+            left.append((func, obj, request_id))
+            continue
+        row = OutboxJob(func=func, args=[obj.id], request_id=request_id)
+        session.add(row)
+        session.info.setdefault(_SESSION_KEY, []).append(row)
+    session.info[_AFTER_FLUSH_KEY] = left
 
 
 def enqueue_timer(func: str, arg: int, at: datetime, *, name: str, failure_ttl: int = 24 * 3600) -> None:
@@ -157,6 +198,7 @@ def batched(func: str, run_at: datetime | None) -> bool:
 
 def discard_pending() -> None:
     db.session.info.pop(_SESSION_KEY, None)
+    db.session.info.pop(_AFTER_FLUSH_KEY, None)
     db.session.info.pop(_TIMERS_KEY, None)
 
 
@@ -338,8 +380,9 @@ def arm_drain(func: str) -> bool:
         if not connection.set(DRAIN_KEY + func, 1, nx=True, ex=DRAIN_ARMED_SECONDS):
             return False
         try:
+            # no request id: a drain serves many requests, each row's lines carry its own
             rq_queue(connection).enqueue(drain_outbox, func, job_id=f"drain-{uuid.uuid4().hex}", result_ttl=0,
-                                         failure_ttl=24 * 3600, meta=_meta(current_request_id()))
+                                         failure_ttl=24 * 3600)
         except RedisError:
             with contextlib.suppress(RedisError):
                 connection.delete(DRAIN_KEY + func)
@@ -366,7 +409,7 @@ def claim(func: str, limit: int = BATCH_SIZE) -> list[Any]:
     rows = db.session.execute(
         sa.update(OutboxJob).where(OutboxJob.id.in_(pick.scalar_subquery()))
         .values(claimed_until=now + LEASE)
-        .returning(OutboxJob.id, OutboxJob.args)
+        .returning(OutboxJob.id, OutboxJob.args, OutboxJob.request_id)
         .execution_options(synchronize_session=False)
     ).all()
     db.session.commit()  # the drain's bookkeeping: an entry point, outermost by nature
@@ -389,12 +432,13 @@ def drain_outbox(func: str, *, batch_size: int = BATCH_SIZE, budget: float = DRA
     return done
 
 
-def _run_batch(func: str, batch: Callable[[list[list[Any]]], Any], rows: list[Any]) -> int:
+def _run_batch(func: str, batch: Callable[[list[Item]], Any], rows: list[Any]) -> int:
     ids = [r.id for r in rows]
+    items = [Item(r.id, list(r.args), r.request_id) for r in rows]
     started = time.perf_counter()
     try:
         with bound(job=f"batch-{ids[0]}"):
-            batch([list(r.args) for r in rows])
+            batch(items)
     except Exception as exc:
         db.session.rollback()  # whatever the batch left outside its units
         discard_pending()
@@ -405,7 +449,10 @@ def _run_batch(func: str, batch: Callable[[list[list[Any]]], Any], rows: list[An
         return len(ids)
     db.session.execute(sa.delete(OutboxJob).where(OutboxJob.id.in_(ids)))
     db.session.commit()  # the drain's bookkeeping (see run_outbox_job)
-    log.info("%d %s jobs done in %.0f ms", len(ids), func, (time.perf_counter() - started) * 1000)
+    took = (time.perf_counter() - started) * 1000
+    for item in items:  # one line per job, with its request's id, as when jobs ran one by one
+        with item.bound():
+            log.info("job %s (%s) done in %.0f ms (a batch of %d)", item.outbox_id, func, took, len(items))
     return len(ids)
 
 

@@ -18,6 +18,8 @@ makes it, inside its unit of work (``helpdesk.db.unit_of_work``).
   it is written (``before_flush``; no lock: the periodic ``audit.seal`` chains them in
   batches). Integrity bookkeeping of the rows themselves, like a computed column, so it
   cannot be left to each caller of ``audit.record``.
+* A job for a row not written yet (``helpdesk.jobs.enqueue_for``) gets its outbox row
+  after the flush that gives the row its id (``after_flush_postexec``).
 * The short-lived caches (``helpdesk.cache``: SLA policies and calendars, queues, webhook
   subscriptions, API tokens) are emptied when one of those rows is written through the
   ORM, and on any rollback (they may hold rows the rollback undid); API tokens are
@@ -36,7 +38,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from helpdesk import audit, cache
+from helpdesk import audit, cache, jobs
 from helpdesk.api import token_cache
 from helpdesk.audit import AuditEvent
 from helpdesk.sla.models import SlaCalendar, SlaPolicy, SlaPolicyVersion, SlaQueueSettings
@@ -56,6 +58,8 @@ LISTENERS: list[tuple[Any, str, Callable[..., Any]]] = [
     (Session, "do_orm_execute", audit.refuse_bulk_changes),
     # the audit log's event hashes
     (Session, "before_flush", audit.hash_new_events),
+    # the outbox rows of jobs for rows that had no id yet (``jobs.enqueue_for``)
+    (Session, "after_flush_postexec", jobs.enqueue_flushed),
     # the short-lived caches
     *[(model, name, cache.invalidate)
       for model in (SlaPolicy, SlaCalendar, SlaPolicyVersion, SlaQueueSettings, tickets.Queue, WebhookEndpoint)

@@ -125,8 +125,11 @@ def queue_email(
     ticket_id: int | None = None,
     user_id: int | None = None,
     secret: bool = False,
+    flush: bool = True,
 ) -> OutgoingEmail:
-    """Render and store a mail in the current transaction; its send job runs after the commit."""
+    """Render and store a mail in the current transaction; its send job runs after the
+    commit. ``flush=False``: the mail is written with the transaction's next flush (its
+    ``id`` is None until then), so that a batch's mails are written together."""
     addr = _clean_address(to)
     subject, body, used = render(kind, lang, context)
     mail = OutgoingEmail(
@@ -134,8 +137,11 @@ def queue_email(
         ticket_id=ticket_id, user_id=user_id, secret=secret, status=MailStatus.QUEUED, next_attempt_at=utcnow(),
     )
     db.session.add(mail)
-    db.session.flush()
-    jobs.enqueue(SEND_JOB, mail.id)
+    if flush:
+        db.session.flush()
+        jobs.enqueue(SEND_JOB, mail.id)
+    else:
+        jobs.enqueue_for(SEND_JOB, mail)
     return mail
 
 

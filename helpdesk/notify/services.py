@@ -33,6 +33,7 @@ from flask import current_app
 
 from helpdesk import audit
 from helpdesk.auth.models import Role, User
+from helpdesk.cache import MISSING, take
 from helpdesk.db import conflict_insert, transactional
 from helpdesk.errors import NotFound, ValidationFailed
 from helpdesk.extensions import db
@@ -71,7 +72,9 @@ def kind_label(kind: str) -> str:
 
 
 def email_enabled(user: User) -> bool:
-    pref = db.session.get(NotifyPreference, user.id)
+    pref = take("notify_preferences", user.id)  # read already for a batch of tickets
+    if pref is MISSING:
+        pref = db.session.get(NotifyPreference, user.id)
     if pref is not None and pref.email_enabled is not None:
         return pref.email_enabled
     return is_patient(user)
@@ -172,10 +175,21 @@ def ticket_watchers(ticket) -> list[int]:
 # ----------------------------------------------------------------------------- delivery
 
 
-def _recently_mailed(address: str) -> int:
+def recently_mailed(addresses: Iterable[str]) -> dict[str, int]:
+    """Mails made for each address in the last hour (the per-address limit counts them)."""
     since = utcnow() - timedelta(hours=1)
-    return db.session.scalar(sa.select(sa.func.count(OutgoingEmail.id)).where(
-        OutgoingEmail.to_addr == address, OutgoingEmail.created_at >= since)) or 0
+    counts = dict.fromkeys(addresses, 0)
+    rows = db.session.execute(
+        sa.select(OutgoingEmail.to_addr, sa.func.count(OutgoingEmail.id))
+        .where(OutgoingEmail.to_addr.in_(list(counts)), OutgoingEmail.created_at >= since)
+        .group_by(OutgoingEmail.to_addr))
+    counts.update({address: n for address, n in rows})
+    return counts
+
+
+def _recently_mailed(address: str) -> int:
+    lent = take("recently_mailed", address)  # read already for a batch of tickets
+    return recently_mailed([address])[address] if lent is MISSING else lent
 
 
 def _mail(user: User, kind: str, ticket, extra: dict | None = None, *, secret: bool = False) -> OutgoingEmail | None:
@@ -192,7 +206,21 @@ def _mail(user: User, kind: str, ticket, extra: dict | None = None, *, secret: b
         **(extra or {}),
     }
     return queue_email(to=user.email, kind=kind, lang=user.language, context=context, ticket_id=ticket.id,
-                       user_id=user.id, secret=secret)
+                       user_id=user.id, secret=secret, flush=False)
+
+
+def delivery_key(key: str, event: str) -> str:
+    return f"{key}:{event}"[:80]
+
+
+def claim_deliveries(keys: list[str]) -> set[str]:
+    """Claim these delivery keys in the current transaction (one statement); returns
+    those that were free (the others were claimed by an earlier run)."""
+    if not keys:
+        return set()
+    claim = conflict_insert(NotifyDelivery.__table__, db.engine.dialect.name).values(
+        [{"key": k, "created_at": utcnow()} for k in dict.fromkeys(keys)])
+    return set(db.session.scalars(claim.on_conflict_do_nothing().returning(NotifyDelivery.key)))
 
 
 @transactional
@@ -204,11 +232,13 @@ def deliver(event: str, ticket_id: int, user_id: int = 0, key: str = "") -> int:
     if ticket is None or event not in EVENTS:
         return 0
     if key:
-        # claimed in the same transaction as the notices and mails: one statement, and a
-        # second run (or a concurrent one, which waits for this one's commit) finds it taken
-        claim = conflict_insert(NotifyDelivery.__table__, db.engine.dialect.name).values(
-            key=f"{key}:{event}"[:80], created_at=utcnow())
-        if db.session.execute(claim.on_conflict_do_nothing().returning(NotifyDelivery.key)).first() is None:
+        # claimed in the same transaction as the notices and mails: one statement (or one
+        # for a batch of tickets), and a second run (or a concurrent one, which waits for
+        # this one's commit) finds it taken
+        claimed = take("notify_claims", delivery_key(key, event))
+        if claimed is MISSING:
+            claimed = bool(claim_deliveries([delivery_key(key, event)]))
+        if not claimed:
             return 0
     made = 0
     if event in PATIENT_EVENTS:

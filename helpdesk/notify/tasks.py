@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from helpdesk.jobs import Item
 from helpdesk.notify import mail
 from helpdesk.notify.inbound import poll_imap
 from helpdesk.notify.services import deliver as run
@@ -12,9 +13,9 @@ def send_email(mail_id: int) -> str | None:
     return mail.send_email(mail_id)
 
 
-def send_email_batch(arg_lists: list[list[int]]) -> None:
+def send_email_batch(items: list[Item]) -> None:
     """The batch form (``helpdesk.jobs.BATCHED``): many mails over one SMTP connection."""
-    mail.send_emails([args[0] for args in arg_lists])
+    mail.send_emails([int(item.args[0]) for item in items])
 
 
 def sweep_mail_job() -> int:

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from flask import has_request_context, request
 
 from helpdesk import audit, jobs
+from helpdesk.cache import MISSING, take
 from helpdesk.db import transactional, unit_of_work
 from helpdesk.extensions import db
 from helpdesk.notify.services import mark_all_read, sla_event
@@ -117,6 +118,9 @@ def _fulfil(row: SlaMetric, at: datetime, cals: _Cals) -> None:
 
 
 def _rows(ticket_id: int) -> list[SlaMetric]:
+    lent = take("sla_rows", ticket_id)  # read already for a batch of tickets
+    if lent is not MISSING:
+        return lent
     return list(db.session.scalars(
         sa.select(SlaMetric).where(SlaMetric.ticket_id == ticket_id).order_by(SlaMetric.metric, SlaMetric.cycle)
     ))

@@ -550,7 +550,6 @@ def _moved_on_dashboard(ticket: Ticket, before: dict[str, Any]) -> None:
     """A new queue or assignee moves the ticket's counts on the dashboard's finished days."""
     after = _snapshot(ticket)
     if (before["queue"], before["assignee_id"]) != (after["queue"], after["assignee_id"]):
-        db.session.flush()  # the solved days are read from the clocks as they now stand
         rollup.ticket_moved(ticket)
 
 
@@ -668,7 +667,10 @@ def apply_routing(ticket: Ticket, decision: dict[str, Any]) -> Ticket:
     """Record the router's decision and, when it is sure, move the ticket out of
     triage and assign it within the queue. Idempotent: a ticket is routed once."""
     with unit_of_work():
-        if db.session.scalar(sa.select(RoutingDecision.id).where(RoutingDecision.ticket_id == ticket.id)):
+        routed = cache.take("routed", ticket.id)  # read already for a batch of tickets
+        if routed is cache.MISSING:
+            routed = db.session.scalar(sa.select(RoutingDecision.id).where(RoutingDecision.ticket_id == ticket.id))
+        if routed:
             return ticket
         note = decision.get("note")
         target: Queue | None = None

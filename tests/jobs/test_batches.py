@@ -67,6 +67,74 @@ def test_many_new_requests_make_one_drain_job_that_routes_them_all_and_sends_the
     assert not with_redis.exists(jobs.DRAIN_KEY + AFTER_CREATE)
 
 
+def test_a_batch_writes_the_same_as_one_by_one_in_a_number_of_statements_that_does_not_grow_with_it(
+        with_redis, configure, queues, patient, make_user):
+    """The follow-up of 3 and of 12 requests: the same rows per ticket (decision, move,
+    clocks, audit event, notice and its mail), and the statements of a batch do not grow
+    with its size (reads are made for the whole batch, writes are grouped per table) —
+    with the production's short-lived caches of queues and SLA policies (the suite reads
+    them every time)."""
+    from helpdesk.audit import AuditEvent
+    from helpdesk.sla.models import SlaMetric
+    from helpdesk.tickets import tasks
+
+    def run(n: int) -> tuple[list[int], list[str]]:
+        others = [make_user(name=f"Batch Patient {i}") for i in range(n - 1)]
+        ids = _new_requests(patient, 1) + [_new_requests(p, 1)[0] for p in others]
+        with_redis.flushdb()
+        items = [jobs.Item(r.id, list(r.args), r.request_id) for r in db.session.scalars(
+            sa.select(jobs.OutboxJob).where(jobs.OutboxJob.func == AFTER_CREATE).order_by(jobs.OutboxJob.id))]
+        seen: list[str] = []
+
+        def record(conn, cursor, statement, params, context, executemany):
+            seen.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            tasks.after_create_batch(items)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+        db.session.execute(sa.delete(jobs.OutboxJob))
+        db.session.commit()
+        return ids, seen
+
+    with configure(lookup_cache_seconds=5, sla_policy_cache_seconds=5):
+        small, small_statements = run(3)
+        large, large_statements = run(12)
+    db.session.expire_all()
+    billing = queues["billing"].id
+    for ids in (small, large):
+        assert {db.session.get(Ticket, i).queue_id for i in ids} == {billing}
+        assert sorted(db.session.scalars(sa.select(RoutingDecision.ticket_id).where(
+            RoutingDecision.ticket_id.in_(ids)))) == ids
+        assert {r.queue_id for r in db.session.scalars(sa.select(SlaMetric).where(SlaMetric.ticket_id.in_(ids)))} \
+            == {billing}  # the clocks moved with the tickets
+        refs = [db.session.get(Ticket, i).reference for i in ids]
+        assert sorted(db.session.scalars(sa.select(AuditEvent.object_id).where(
+            AuditEvent.action == "ticket.routed", AuditEvent.object_id.in_(refs)))) == sorted(refs)
+        mails = db.session.scalars(sa.select(OutgoingEmail).where(OutgoingEmail.ticket_id.in_(ids))).all()
+        assert sorted(m.ticket_id for m in mails) == ids
+    send_rows = db.session.scalars(sa.select(jobs.OutboxJob)).all()  # each mail's send job, written after its id
+    assert send_rows == [] or {r.func for r in send_rows} == {SEND}
+    def reads(seen: list[str]) -> int:
+        return sum(1 for s in seen if s.lstrip().upper().startswith("SELECT"))
+
+    assert reads(large_statements) <= reads(small_statements)  # (the first also filled the caches)
+    if db.engine.dialect.name == "postgresql":  # the rows of a table in one INSERT (SQLite: one each, in-process)
+        assert len(large_statements) <= len(small_statements) + 2, (len(small_statements), len(large_statements))
+
+
+def test_a_patient_with_several_requests_in_one_batch_still_gets_at_most_the_hourly_mails(
+        with_redis, configure, queues, patient):
+    with configure(mail_per_address_per_hour=2):
+        ids = _new_requests(patient, 4)
+        _work()
+    db.session.expire_all()
+    assert sorted(db.session.scalars(sa.select(RoutingDecision.ticket_id))) == ids  # every one routed
+    mails = db.session.scalars(sa.select(OutgoingEmail).where(OutgoingEmail.kind == "request_received")).all()
+    assert len(mails) == 2  # the loop guard counts the batch's own mails too
+
+
 def test_a_request_whose_follow_up_fails_fails_alone_and_is_retried_after_the_back_off(with_redis, queues, patient,
                                                                                        monkeypatch):
     import helpdesk.routing.tasks as routing_tasks

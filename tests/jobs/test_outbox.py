@@ -171,3 +171,19 @@ def test_inline_mode_retries_a_failed_job_after_the_back_off_not_at_every_sweep(
         assert jobs.sweep_outbox() == 1 and len(calls) == 2
     db.session.expire_all()
     assert db.session.get(jobs.OutboxJob, row_id) is None
+
+
+def test_a_job_for_a_row_not_written_yet_joins_the_outbox_once_a_flush_gives_the_row_its_id(ctx):
+    from helpdesk.notify.mail import SEND_JOB, queue_email
+
+    with pytest.raises(RuntimeError), unit_of_work():
+        mail = queue_email(to="p@example.org", kind="request_received", lang="en", flush=False,
+                           context={"reference": "HD-1", "request_url": "https://x.invalid/r"})
+        assert mail.id is None  # not written: nothing forced a flush
+        db.session.flush()
+        assert mail.id is not None
+        rows = db.session.scalars(sa.select(jobs.OutboxJob)).all()  # (this query's autoflush writes it)
+        assert [(r.func, r.args) for r in rows] == [(SEND_JOB, [mail.id])]
+        raise RuntimeError("roll back")
+    assert db.session.scalars(sa.select(jobs.OutboxJob)).all() == []
+    assert db.session.info.get("helpdesk_outbox_after_flush") is None  # nothing left for the next unit
