@@ -19,9 +19,14 @@ def zone_names() -> tuple[str, ...]:
                  + ["UTC"])
 
 
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(zone_names())
+
+
 def valid_zone(name: object) -> str | None:
     """``name`` when it is a known IANA zone name, else None."""
-    if not isinstance(name, str) or not name or len(name) > 64 or name not in set(zone_names()):
+    if not isinstance(name, str) or not name or len(name) > 64 or name not in _known_zones():
         return None
     try:
         ZoneInfo(name)

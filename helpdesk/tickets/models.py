@@ -128,6 +128,8 @@ class Ticket(db.Model):
         sa.Index("ix_tickets_queue_status_created", "queue_id", "status", "created_at", "id"),
         sa.Index("ix_tickets_queue_created", "queue_id", "created_at", "id"),
         sa.Index("ix_tickets_queue_priority_created", "queue_id", "priority_rank", "created_at", "id"),
+        # "sort by priority" over several queues: read in order, stopping at a page
+        sa.Index("ix_tickets_priority_created", "priority_rank", "created_at", "id"),
         sa.Index("ix_tickets_assignee_status", "assignee_id", "status"),
         sa.Index("ix_tickets_requester_created", "requester_id", "created_at"),
         # the name search: a patient's tickets in the searcher's queues, index-only on PostgreSQL
