@@ -458,8 +458,9 @@ def _run_batch(func: str, batch: Callable[[list[Item]], Any], rows: list[Any]) -
 
 def sweep_outbox(limit: int = 500, grace: timedelta = GRACE) -> int:
     """Safety net: push outbox rows past the grace period that Redis does not hold
-    (never pushed, or lost with Redis); in inline mode, run those that are due (a job
-    for later, or a retry, waits for its ``run_at``)."""
+    (never pushed, or lost with Redis), and arm a drain for rows of a batched function
+    (counted as pushed when this call armed it); in inline mode, run those that are due
+    (a job for later, or a retry, waits for its ``run_at``)."""
     now = utcnow()
     old_enough = OutboxJob.created_at <= now - grace
     if inline_mode():
