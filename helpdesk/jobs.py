@@ -177,17 +177,16 @@ def dispatch_pending() -> None:
     rows: list[OutboxJob] = db.session.info.pop(_SESSION_KEY, [])
     if not rows:
         return
-    pending = [(r.id, r.run_at, r.request_id) for r in rows if r.id is not None]
+    written = [r for r in rows if r.id is not None]
     if inline_mode():
         now = utcnow()
-        for outbox_id, run_at, _request_id in pending:
-            if run_at is None or run_at <= now:
-                run_outbox_job(outbox_id)
+        for r in written:
+            if r.run_at is None or r.run_at <= now:
+                run_outbox_job(r.id)
             # else: kept in the outbox; the sweep runs it when it is due
     else:
-        push_to_redis([p for p, r in zip(pending, (r for r in rows if r.id is not None), strict=True)
-                       if not batched(r.func, r.run_at)])
-        for func in sorted({r.func for r in rows if r.id is not None and batched(r.func, r.run_at)}):
+        push_to_redis([(r.id, r.run_at, r.request_id) for r in written if not batched(r.func, r.run_at)])
+        for func in sorted({r.func for r in written if batched(r.func, r.run_at)}):
             arm_drain(func)
 
 

@@ -191,7 +191,6 @@ class SmtpSession:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.server: smtplib.SMTP | None = None
-        self.connections = 0
 
     def __enter__(self) -> SmtpSession:
         return self
@@ -224,7 +223,6 @@ class SmtpSession:
         except BaseException:
             server.close()
             raise
-        self.connections += 1
         return server
 
     def send(self, msg: EmailMessage) -> None:
@@ -268,12 +266,42 @@ def send_email(mail_id: int) -> str | None:
 
 def send_emails(mail_ids: list[int]) -> dict[int, str]:
     """Send mails (the job's batch form) over one SMTP connection; returns each claimed
-    mail's new status. Only queued mails whose attempt is due are claimed, in one
-    statement committed before any mail goes out, so a mail is sent by one worker once."""
+    mail's new status. A mail is claimed (only when queued and due, committed) right
+    before it goes out and its attempt recorded right after, so it is sent by one worker
+    once, and a slow or interrupted batch leaves no sent mail unrecorded."""
     settings = _settings()
+    if not settings.smtp_host:
+        claimed = _claim(mail_ids)
+        if claimed:
+            with unit_of_work():  # no mail server: kept, readable by admins (``flask mail``)
+                db.session.execute(
+                    sa.update(OutgoingEmail).where(OutgoingEmail.id.in_(claimed))
+                    .values(status=MailStatus.STORED, claimed_at=None)
+                    .execution_options(synchronize_session=False))
+        return dict.fromkeys(claimed, MailStatus.STORED.value)
+    outcome: dict[int, str] = {}
+    with SmtpSession(settings) as session:
+        for mail_id in sorted(mail_ids):
+            if not _claim([mail_id]):
+                continue
+            mail = db.session.get(OutgoingEmail, mail_id, populate_existing=True)
+            error: Exception | None = None
+            try:
+                session.send(build_message(mail, settings))
+            except (TemporaryFailure, PermanentFailure) as exc:
+                error = exc
+            with unit_of_work():  # what the attempt did
+                _record_attempt(mail, error, settings)
+                outcome[mail_id] = mail.status.value
+    return outcome
+
+
+def _claim(mail_ids: list[int]) -> list[int]:
+    """Claim the queued, due mails among ``mail_ids`` for this worker (one statement,
+    committed before any of them goes out); returns their ids."""
     now = utcnow()
-    with unit_of_work():  # the claims are committed before the mails go out
-        claimed = sorted(db.session.scalars(
+    with unit_of_work():
+        return sorted(db.session.scalars(
             sa.update(OutgoingEmail)
             .where(OutgoingEmail.id.in_(mail_ids), OutgoingEmail.status == MailStatus.QUEUED,
                    sa.or_(OutgoingEmail.next_attempt_at.is_(None), OutgoingEmail.next_attempt_at <= now))
@@ -281,33 +309,6 @@ def send_emails(mail_ids: list[int]) -> dict[int, str]:
             .returning(OutgoingEmail.id)
             .execution_options(synchronize_session=False)
         ))
-    if not claimed:
-        return {}
-    if not settings.smtp_host:
-        with unit_of_work():  # no mail server: kept, readable by admins (``flask mail``)
-            db.session.execute(
-                sa.update(OutgoingEmail).where(OutgoingEmail.id.in_(claimed))
-                .values(status=MailStatus.STORED, claimed_at=None)
-                .execution_options(synchronize_session=False))
-        return dict.fromkeys(claimed, MailStatus.STORED.value)
-    mails = db.session.scalars(
-        sa.select(OutgoingEmail).where(OutgoingEmail.id.in_(claimed)).order_by(OutgoingEmail.id)
-        .execution_options(populate_existing=True)
-    ).all()
-    errors: dict[int, Exception | None] = {}
-    with SmtpSession(settings) as session:
-        for mail in mails:
-            try:
-                session.send(build_message(mail, settings))
-                errors[mail.id] = None
-            except (TemporaryFailure, PermanentFailure) as exc:
-                errors[mail.id] = exc
-    outcome: dict[int, str] = {}
-    with unit_of_work():  # what the attempts did
-        for mail in mails:
-            _record_attempt(mail, errors[mail.id], settings)
-            outcome[mail.id] = mail.status.value
-    return outcome
 
 
 def _record_attempt(mail: OutgoingEmail, error: Exception | None, settings: Settings) -> None:
