@@ -78,8 +78,8 @@ class Settings:
     external_url: str = "http://127.0.0.1:5000"  # production: https:// required (checked below)
     instance_path: Path = field(default_factory=default_instance_path)
     # routing decision (issue: routing)
-    routing_threshold: float = 0.80
-    routing_margin: float = 0.70
+    routing_threshold: float = 0.75
+    routing_margin: float = 0.50
     # how often each process re-reads which model version is active (seconds)
     routing_model_recheck_seconds: float = 30.0
     # limits
@@ -266,8 +266,8 @@ class Settings:
             port=_int(env, "PORT", 5000, 1, 65535),
             external_url=external_url.rstrip("/"),
             instance_path=instance,
-            routing_threshold=_float(env, "ROUTING_THRESHOLD", 0.80, 0.0, 1.0),
-            routing_margin=_float(env, "ROUTING_MARGIN", 0.70, 0.0, 1.0),
+            routing_threshold=_float(env, "ROUTING_THRESHOLD", 0.75, 0.0, 1.0),
+            routing_margin=_float(env, "ROUTING_MARGIN", 0.50, 0.0, 1.0),
             routing_model_recheck_seconds=_float(env, "ROUTING_MODEL_RECHECK_SECONDS", 30.0, 0.0, 60.0),
             page_size=_int(env, "PAGE_SIZE", 25, 5, 200),
             api_rate_limit=api_rate_limit,

@@ -1,7 +1,8 @@
 """The request router's model: pure scikit-learn, no Flask, no database.
 
 A request's text is normalised (lower case, accents stripped, whitespace collapsed, length
-capped), turned into word 1-2-gram and character 2-5-gram TF-IDF features, and scored by a
+capped), given the marker words of the kinds it names (:mod:`helpdesk.routing.lexicon`:
+a specialty, a medicine, a payment), turned into word 1-2-gram and character 2-5-gram TF-IDF features, and scored by a
 linear SVM whose scores are calibrated into probabilities (temperature scaling fitted on
 cross-validated scores). :meth:`Router.decide` routes a request automatically only when
 the model is both confident (top probability >= ``threshold``) and unambiguous (top minus
@@ -47,6 +48,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
+from helpdesk.routing import lexicon as _lexicon
 from helpdesk.routing.compiled import (
     DEFAULT_MARGIN,
     DEFAULT_THRESHOLD,
@@ -56,6 +58,7 @@ from helpdesk.routing.compiled import (
     atomic_write,
     decide_safely,
     normalise,
+    prepare,
     rank,
 )
 from helpdesk.routing.compiled import PROBES as _PROBES
@@ -71,6 +74,7 @@ __all__ = [
     "build_pipeline",
     "load",
     "normalise",
+    "prepare",
     "save",
     "sidecar_path",
     "train",
@@ -348,6 +352,7 @@ class Router:
     n_examples: int
     metrics: dict[str, Any] = field(default_factory=dict)
     format: int = _FORMAT
+    lexicon: int = 0  # the lexicon version trained with (0: none; models before it)
 
     def __post_init__(self) -> None:
         # The pipeline's own answers on the probes: the fast scorer must reproduce them,
@@ -394,7 +399,7 @@ class Router:
         Texts that are empty after normalisation (or share no n-gram with the training
         data) get probability 0 for every label.
         """
-        normalised = [normalise(t) for t in texts]
+        normalised = [prepare(t, self.lexicon) for t in texts]
         if not normalised:
             return []
         proba = self._proba(normalised)
@@ -418,6 +423,7 @@ class Router:
             "n_examples": self.n_examples,
             "metrics": self.metrics,
             "format": self.format,
+            "lexicon": self.lexicon,
             "sklearn_version": sklearn.__version__,
         }
 
@@ -436,12 +442,16 @@ def train(
     labels: Sequence[str],
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    *,
+    use_lexicon: bool = True,
     **pipeline_params: Any,
 ) -> Router:
     """Fit a :class:`Router` on labelled texts.
 
     ``progress``, when given, is called with a short step name ("normalise", "features",
-    "classifier", "done") as training advances. Extra keyword arguments go to
+    "classifier", "done") as training advances. With ``use_lexicon`` (the default) texts
+    carry the marker words of :mod:`helpdesk.routing.lexicon`, and the model records the
+    lexicon's version so it is always scored the same way. Extra keyword arguments go to
     :func:`build_pipeline`.
     """
 
@@ -467,7 +477,8 @@ def train(
         pipeline_params.setdefault("n_jobs", min(os.cpu_count() or 1, pipeline_params["cv"]))
 
     step("normalise")
-    normalised = [normalise(t) for t in texts]
+    lexicon_version = _lexicon.VERSION if use_lexicon else 0
+    normalised = [prepare(t, lexicon_version) for t in texts]
     pipeline = build_pipeline(seed, **pipeline_params)
     step("features")
     features = pipeline[:-1].fit_transform(normalised)
@@ -480,6 +491,7 @@ def train(
         labels=classes,
         trained_at=trained_at.isoformat(),
         n_examples=len(texts),
+        lexicon=lexicon_version,
     )
     step("done")
     return router

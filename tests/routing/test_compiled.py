@@ -31,7 +31,7 @@ from helpdesk.routing.compiled import (
     dumps,
     load,
     loads,
-    normalise,
+    prepare,
     save,
 )
 from helpdesk.routing.evaluation import read_labelled_csv
@@ -74,7 +74,7 @@ def fast(model_file: Path) -> CompiledRouter:
 
 def sklearn_proba(router: Router, texts: list[str], *, normalised: bool = True) -> np.ndarray:
     """scikit-learn's own pipeline (not the Router's numpy fast path), empty rows zeroed."""
-    docs = [normalise(t) for t in texts] if normalised else list(texts)
+    docs = [prepare(t, router.lexicon) for t in texts] if normalised else list(texts)
     features = router.pipeline[:-1].transform(docs)
     proba = np.array(router.pipeline[-1].predict_proba(features), dtype=float)
     proba[np.asarray(features.getnnz(axis=1) == 0)] = 0.0

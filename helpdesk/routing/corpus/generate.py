@@ -27,11 +27,25 @@ technical                 technical       the app or site failing, video visits,
 records                   records         copies, results, corrections, sending records
 prescriptions             prescriptions   refills, pharmacy, prior authorisation
 general                   general         hours, parking, directions, contacts, feedback
+sign_up *                 account-access  registering, activating, codes, getting back in
+money_back *              billing         refunds, reimbursement, reporting a wrong charge
+statements *              billing         seeing, downloading, paying a bill or statement
+see_a_provider *          scheduling      seeing, finding or switching a provider; visits
+talk_to_someone *         general         a person, a call back, a complaint, directions
+rx_asks *                 prescriptions   refills, renewals, pharmacies, doses
+records_asks *            records         copies, sending, corrections
+tech_asks *               technical       the app, video visits, uploads, bugs
 ========================  ==============  ==================================================
 
-The held-back slice is built from templates and slot values the training rows never use
-(every template and slot list is split in two by position: the last part of each list is
-held back), so its figures show how the model does on phrasings and words it has not
+Patterns marked * are *asks*: a verb phrase ("request a refund of {amount}") put into one
+of the frames people wrap a request in ("how do I …", "I need help to …", "no sé cómo
+…"), so the model learns the ask apart from the frame. Some templates of one queue name
+another queue's things on purpose (records sent *to a cardiologist*, a bill *from the
+dermatologist*) so that a specialty or a medicine is evidence, not a verdict.
+
+The held-back slice is built from templates, frames and slot values the training rows
+never use (every such list is split in two by position: the last part of each list is
+held back; add new entries at the start of a list to keep the held-back ones held back), so its figures show how the model does on phrasings and words it has not
 seen, per pattern (``flask routing evaluate --holdback``). No row is copied from any
 public data set; everything here was written for this product.
 
@@ -154,9 +168,14 @@ SLOTS_ES: dict[str, list[str]] = {
 
 @dataclass(frozen=True)
 class Pattern:
+    """A queue's phrasings. With ``framed``, each template is an ask in the infinitive
+    ("request a refund") that is put into a frame people wrap asks in ("how do I …",
+    "I need help to …"); frames are split for the held-back slice like everything else."""
+
     queue: str
     en: tuple[str, ...]
     es: tuple[str, ...]
+    framed: bool = False
 
 
 PATTERNS: dict[str, Pattern] = {
@@ -265,6 +284,8 @@ PATTERNS: dict[str, Pattern] = {
         "puedo hacer un pago parcial este mes",
     )),
     "dispute_refund": Pattern("billing", (
+        "I was billed twice for my visit with the {provider}",
+        "why is the {provider} charging me {amount}",
         "I was charged twice for the same {visit}",
         "there is a charge on my {card} I don't recognize",
         "I want to dispute this {thing}",
@@ -286,6 +307,7 @@ PATTERNS: dict[str, Pattern] = {
         "I'd like my money back for the {visit}",
         "the hospital took {amount} out of my {card} without asking",
     ), (
+        "el {provider} me cobró dos veces",
         "me cobraron dos veces la misma {visit}",
         "hay un cargo en mi {card} que no reconozco",
         "quiero disputar esta {thing}",
@@ -298,6 +320,7 @@ PATTERNS: dict[str, Pattern] = {
         "me mandaron a cobranza sin avisar",
     )),
     "insurance_coverage": Pattern("billing", (
+        "does {insurance} cover a visit with a {provider}",
         "does {insurance} cover my {visit}",
         "I have new insurance, how do I update it",
         "I switched to {insurance}, please update my account",
@@ -315,6 +338,7 @@ PATTERNS: dict[str, Pattern] = {
         "can you resubmit the claim to {insurance}",
         "I don't have insurance right now, what will the {visit} cost",
     ), (
+        "mi seguro cubre la consulta con el {provider}",
         "mi seguro cubre la {visit}",
         "tengo seguro nuevo, cómo lo actualizo",
         "cambié a {insurance}, por favor actualicen mi cuenta",
@@ -395,6 +419,7 @@ PATTERNS: dict[str, Pattern] = {
         "mi cuenta dice que está en revisión",
     )),
     "technical": Pattern("technical", (
+        "the video visit with my {provider} won't connect",
         "the app keeps crashing on my {device}",
         "the video visit won't connect",
         "the page is stuck loading",
@@ -410,6 +435,7 @@ PATTERNS: dict[str, Pattern] = {
         "since {day} the app won't open on my {device}",
         "the portal has been down {day}",
     ), (
+        "no conecta la videoconsulta con mi {provider}",
         "la aplicación se cierra sola en mi {device}",
         "la videoconsulta no conecta",
         "la página no carga",
@@ -418,6 +444,8 @@ PATTERNS: dict[str, Pattern] = {
         "la pantalla se queda en blanco",
     )),
     "records": Pattern("records", (
+        "please send my {record} to my {provider}",
+        "my {provider} needs my {record} before the {visit}",
         "I need a copy of my {record}",
         "please send my {record} to my new doctor",
         "my {record} aren't showing in the portal",
@@ -433,6 +461,7 @@ PATTERNS: dict[str, Pattern] = {
         "can I see {who}'s {record} online",
         "download my {record}",
     ), (
+        "manden mi {record} a mi {provider}",
         "necesito una copia de mi {record}",
         "manden mi {record} a mi nuevo doctor",
         "no aparecen mis {record} en el portal",
@@ -441,6 +470,8 @@ PATTERNS: dict[str, Pattern] = {
         "cuándo estarán mis {record}",
     )),
     "prescriptions": Pattern("prescriptions", (
+        "my {provider} was supposed to send in {med}",
+        "my {provider} changed my dose of {med} and the pharmacy doesn't have it",
         "I need a refill of {med}",
         "my pharmacy says the prescription for {med} expired",
         "can you send {med} to a different pharmacy",
@@ -452,6 +483,7 @@ PATTERNS: dict[str, Pattern] = {
         "can my doctor change the dose of {med}",
         "{med} is too expensive, is there a generic",
     ), (
+        "mi {provider} no ha mandado la receta de {med}",
         "necesito resurtir {med}",
         "la farmacia dice que la receta de {med} venció",
         "me queda poca {med}",
@@ -459,6 +491,8 @@ PATTERNS: dict[str, Pattern] = {
         "renovar la receta de {med}",
     )),
     "general": Pattern("general", (
+        "where is the {provider} office",
+        "what floor is the {provider} on",
         "what are the visiting hours",
         "where do I park",
         "how do I get to the Lakeview campus",
@@ -472,6 +506,7 @@ PATTERNS: dict[str, Pattern] = {
         "is there wifi for visitors",
         "who do I talk to about lost belongings",
     ), (
+        "dónde está el consultorio del {provider}",
         "cuál es el horario de visitas",
         "dónde me estaciono",
         "cómo llego al campus Lakeview",
@@ -480,6 +515,218 @@ PATTERNS: dict[str, Pattern] = {
         "qué debo llevar a mi primera visita",
     )),
 }
+
+
+# Asks in the infinitive, framed the ways people wrap a request (see FRAMES_EN/ES). Each
+# queue's asks are worded the way patients put them, not the way the hospital names things.
+PATTERNS.update({
+    "sign_up": Pattern("account-access", (
+        "sign up for the patient portal",
+        "create an account on the portal",
+        "register for the portal",
+        "finish setting up my portal account",
+        "activate my new account",
+        "report a problem with my registration",
+        "get the activation code for my new account",
+        "open a portal account for {who}",
+        "enroll in the online portal",
+        "fix an error I get when signing up",
+        "make an account when it says my email is already in use",
+        "get an access code to register",
+        "change the PIN for my account",
+        "recover my username",
+        "get back into my account",
+        "restore access to my profile",
+        "link {who}'s account to mine",
+        "turn off two step verification",
+        "update the phone number my codes go to",
+        "delete my portal account",
+    ), (
+        "registrarme en el portal",
+        "crear una cuenta en el portal",
+        "activar mi cuenta nueva",
+        "reportar un problema con mi registro",
+        "recuperar mi usuario",
+        "abrir una cuenta para {who}",
+        "recibir el código de activación",
+        "cambiar el número donde me llegan los códigos",
+        "volver a entrar a mi cuenta",
+    ), framed=True),
+    "money_back": Pattern("billing", (
+        "get a refund",
+        "get my money back for the {visit}",
+        "request a refund of {amount}",
+        "get reimbursed for {amount} I paid",
+        "claim back the {amount} I was overcharged",
+        "report an error with my payment",
+        "report a charge of {amount} I don't recognize",
+        "dispute a charge on my {card}",
+        "get the duplicate charge reversed",
+        "check the status of my refund",
+        "get compensated for a charge that was wrong",
+        "get credit for the {amount} I overpaid",
+        "cancel a payment I made by mistake",
+        "stop the hospital charging my {card}",
+        "find out why I was charged {amount}",
+        "get a refund put back on my {card}",
+    ), (
+        "pedir un reembolso",
+        "recuperar mi dinero de la {visit}",
+        "reportar un error con mi pago",
+        "disputar un cargo en mi {card}",
+        "saber cuándo llega mi reembolso",
+        "saber por qué me cobraron {amount}",
+        "cancelar un pago que hice por error",
+        "que me devuelvan los {amount}",
+    ), framed=True),
+    "statements": Pattern("billing", (
+        "see my {thing}",
+        "download my {thing}",
+        "get a copy of my {thing}",
+        "understand the charges on my {thing}",
+        "check how much I owe",
+        "find my {thing} number",
+        "look at my latest {thing}",
+        "get an itemized {thing}",
+        "pay my {thing} online",
+        "pay the {amount} I owe",
+        "get a receipt for my payment",
+        "change the {card} I pay with",
+        "set up automatic payments",
+        "pay {who}'s {thing}",
+        "get my {thing} sent by mail instead of email",
+        "find out what my insurance paid on the {thing}",
+    ), (
+        "ver mi {thing}",
+        "descargar mi {thing}",
+        "saber cuánto debo",
+        "pagar mi {thing} en línea",
+        "entender los cargos de mi {thing}",
+        "pedir un recibo de mi pago",
+        "cambiar la {card} con la que pago",
+        "recibir la {thing} por correo",
+    ), framed=True),
+    "see_a_provider": Pattern("scheduling", (
+        "see a {provider} {day}",
+        "book an appointment with a {provider}",
+        "make a {visit} for {who}",
+        "find a {provider} {place}",
+        "find a {provider} who takes {insurance}",
+        "get an appointment {day}",
+        "move my {visit} to {day}",
+        "cancel my {visit}",
+        "choose a new primary care doctor",
+        "switch to another {provider}",
+        "get on the waiting list for a {provider}",
+        "check when my next {visit} is",
+        "schedule a {visit}",
+        "get in to see a {provider} sooner",
+        "set up a {visit} with a {provider} {place}",
+        "find out which {provider}s are taking new patients",
+    ), (
+        "ver a un {provider} {day}",
+        "sacar una {visit} con el {provider}",
+        "hacer una {visit} para {who}",
+        "encontrar un {provider} {place}",
+        "cambiar mi {visit} para {day}",
+        "cancelar mi {visit}",
+        "cambiar de médico de cabecera",
+        "saber cuándo es mi próxima {visit}",
+    ), framed=True),
+    "talk_to_someone": Pattern("general", (
+        "talk to a real person",
+        "speak with someone in customer service",
+        "reach a human",
+        "get someone to call me back",
+        "talk to a representative",
+        "contact the front desk",
+        "leave feedback about my visit",
+        "make a complaint about the staff",
+        "send a thank you to my nurse",
+        "find the visiting hours",
+        "get directions to the hospital",
+        "find out where to park",
+        "get an interpreter for my visit",
+        "find the phone number for the main office",
+        "ask about something I left at the hospital",
+        "find out what the hospital's policies are",
+    ), (
+        "hablar con una persona",
+        "hablar con alguien de servicio al cliente",
+        "que alguien me llame",
+        "poner una queja",
+        "dejar un comentario sobre mi visita",
+        "saber el horario de visitas",
+        "conseguir un intérprete",
+        "saber dónde estacionarme",
+    ), framed=True),
+    "rx_asks": Pattern("prescriptions", (
+        "get my {provider} to send {med} to the pharmacy",
+        "refill {med}",
+        "get more {med}",
+        "renew my prescription for {med}",
+        "move my {med} prescription to another pharmacy",
+        "get the doctor to approve my {med} refill",
+        "check if my {med} is ready at the pharmacy",
+        "get a prior authorization for {med}",
+        "change my dose of {med}",
+        "get a cheaper version of {med}",
+        "get a 90 day supply of {med}",
+    ), (
+        "que mi {provider} mande {med} a la farmacia",
+        "resurtir {med}",
+        "renovar la receta de {med}",
+        "mandar mi receta de {med} a otra farmacia",
+        "saber si mi {med} ya está lista",
+        "conseguir más {med}",
+    ), framed=True),
+    "records_asks": Pattern("records", (
+        "send my {record} to my {provider}",
+        "get a copy of my {record}",
+        "send my {record} to another doctor",
+        "see my {record} online",
+        "correct a mistake in my {record}",
+        "download {who}'s {record}",
+        "get my {record} on a CD",
+        "have my {record} sent to my lawyer",
+        "find my {record} from last year",
+    ), (
+        "mandar mi {record} a mi {provider}",
+        "conseguir una copia de mi {record}",
+        "mandar mi {record} a otro doctor",
+        "ver mi {record} en línea",
+        "corregir un error en mi {record}",
+    ), framed=True),
+    "tech_asks": Pattern("technical", (
+        "get the app to work on my {device}",
+        "join my video visit",
+        "upload a document to the portal",
+        "fix the error I get on the portal",
+        "turn on notifications on my {device}",
+        "get the camera working for my video visit",
+        "report a bug in the app",
+        "open the portal on my {device}",
+    ), (
+        "hacer que la aplicación funcione en mi {device}",
+        "entrar a mi videoconsulta",
+        "subir un documento al portal",
+        "arreglar el error que me sale en el portal",
+    ), framed=True),
+})
+
+FRAMES_EN = [
+    "how do I {ask}", "I need help to {ask}", "can you help me {ask}", "I don't know how to {ask}",
+    "where can I {ask}", "I want to {ask}", "I'd like to {ask}", "is it possible to {ask}",
+    "what do I have to do to {ask}", "help me {ask}", "I'm trying to {ask}", "need to {ask}",
+    "could you tell me how to {ask}", "I have to {ask}", "how can I {ask}", "I would like to {ask}",
+    "who can help me {ask}", "I've been trying to {ask}", "what's the best way to {ask}", "please {ask}",
+    "I wanna {ask}", "can I {ask}", "trying to {ask} but don't know how", "how would I {ask}",
+]
+FRAMES_ES = [
+    "cómo puedo {ask}", "necesito ayuda para {ask}", "quiero {ask}", "me pueden ayudar a {ask}",
+    "no sé cómo {ask}", "dónde puedo {ask}", "es posible {ask}", "tengo que {ask}", "quisiera {ask}",
+    "qué hago para {ask}", "necesito {ask}", "cómo hago para {ask}",
+]
 
 OPENERS_EN = [
     "Hi,", "Hello,", "Good morning,", "Hi there.", "Hey,", "Good afternoon,", "Hello team,", "Hi, hope you're well.",
@@ -567,12 +814,16 @@ def rows(per_pattern: int, *, held: bool, seed: int) -> list[tuple[str, str, str
     out: list[tuple[str, str, str]] = []
     for name, pattern in PATTERNS.items():
         templates = {"en": _split(pattern.en, held), "es": _split(pattern.es, held)}
+        frames = {"en": _split(FRAMES_EN, held), "es": _split(FRAMES_ES, held)}
         seen: set[str] = set()
         attempts = 0
         while len(seen) < per_pattern and attempts < per_pattern * 20:
             attempts += 1
             lang = "es" if rng.random() < 0.25 else "en"
-            text = _roughen(_fill(rng.choice(templates[lang]), slots[lang], rng), lang, rng)
+            text = _fill(rng.choice(templates[lang]), slots[lang], rng)
+            if pattern.framed:
+                text = rng.choice(frames[lang]).format(ask=text)
+            text = _roughen(text, lang, rng)
             if text.lower() in seen:
                 continue
             seen.add(text.lower())
