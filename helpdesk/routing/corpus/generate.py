@@ -299,6 +299,8 @@ PATTERNS: dict[str, Pattern] = {
         "puedo hacer un pago parcial este mes",
     )),
     "dispute_refund": Pattern("billing", (
+        "I was charged {amount} for {med} at the pharmacy",
+        "the pharmacy bill for {med} is wrong",
         "I was billed twice for my visit with the {provider}",
         "why is the {provider} charging me {amount}",
         "I was charged twice for the same {visit}",
@@ -322,6 +324,7 @@ PATTERNS: dict[str, Pattern] = {
         "I'd like my money back for the {visit}",
         "the hospital took {amount} out of my {card} without asking",
     ), (
+        "me cobraron {amount} por {med} en la farmacia",
         "el {provider} me cobró dos veces",
         "me cobraron dos veces la misma {visit}",
         "hay un cargo en mi {card} que no reconozco",
@@ -568,6 +571,7 @@ PATTERNS.update({
         "volver a entrar a mi cuenta",
     ), framed=True),
     "money_back": Pattern("billing", (
+        "get a refund for {med} I never picked up",
         "get a refund",
         "get my money back for the {visit}",
         "request a refund of {amount}",
@@ -585,6 +589,7 @@ PATTERNS.update({
         "find out why I was charged {amount}",
         "get a refund put back on my {card}",
     ), (
+        "que me devuelvan lo que pagué por {med}",
         "pedir un reembolso",
         "recuperar mi dinero de la {visit}",
         "reportar un error con mi pago",
