@@ -33,7 +33,7 @@ def test_groups_follow_the_routers_two_best_guesses_largest_first(ctx, make_tick
 
 
 def test_only_requests_the_agent_may_see_are_grouped(client, ctx, make_ticket, agent, outsider_agent):
-    t = _triage_ticket(make_ticket, ["billing", "general", "records"], "Question one")
+    t = _triage_ticket(make_ticket, ["billing", "general", "records"], "one")  # no signal: triage
     assert triage_groups(outsider_agent) == []  # not a member of triage
     page = login(client, outsider_agent).get("/agent/triage/groups")
     assert page.status_code == 200 and t.reference not in page.text and "No open requests" in page.text
