@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import g, has_app_context
 from sqlalchemy.orm import joinedload
 
 from helpdesk.auth.models import Role, User
@@ -148,7 +149,7 @@ def _conditions(user: User, f: TicketFilters) -> tuple[list[sa.ColumnElement[boo
     queue_ids = scope_queue_ids(user)  # the scope as queues (staff): the search applies it on its own table
     statuses: tuple[str, ...] | None = None
     if f.queue:
-        queue_id = db.session.scalar(sa.select(Queue.id).where(Queue.slug == f.queue))
+        queue_id = _queue_id(f.queue)
         conditions.append(Ticket.queue_id == queue_id if queue_id is not None else sa.false())
         if queue_ids is not None:
             queue_ids = queue_ids & {queue_id}
@@ -174,6 +175,18 @@ def _conditions(user: User, f: TicketFilters) -> tuple[list[sa.ColumnElement[boo
         conditions.append(Ticket.requester_id == f.requester_id)
         queue_ids = None
     return conditions, queue_ids, statuses
+
+
+def _queue_id(slug: str) -> int | None:
+    """The id of the queue ``slug`` names, read once per request (the list's tab counts
+    apply the same queue filter seven times)."""
+    cache = g.setdefault("_queue_ids_by_slug", {}) if has_app_context() else {}
+    if slug not in cache:
+        queue_id = db.session.scalar(sa.select(Queue.id).where(Queue.slug == slug))
+        if queue_id is None:
+            return None  # not remembered: a queue may be made with that name later
+        cache[slug] = queue_id
+    return cache[slug]
 
 
 def _hits(user: User, f: TicketFilters, *, ranked: bool) -> tuple[list[sa.ColumnElement[bool]], sa.Subquery | None]:
