@@ -743,6 +743,7 @@ FRAMES_EN = [
     "I wanna {ask}", "can I {ask}", "trying to {ask} but don't know how", "how would I {ask}",
 ]
 FRAMES_ES = [
+    "qué debo hacer para {ask}", "debo {ask}, cómo lo hago",  # deber: "I must" as often as "I owe"
     "cómo puedo {ask}", "necesito ayuda para {ask}", "quiero {ask}", "me pueden ayudar a {ask}",
     "no sé cómo {ask}", "dónde puedo {ask}", "es posible {ask}", "tengo que {ask}", "quisiera {ask}",
     "qué hago para {ask}", "necesito {ask}", "cómo hago para {ask}",
