@@ -44,9 +44,14 @@ another queue's things on purpose (records sent *to a cardiologist*, a bill *fro
 dermatologist*) so that a specialty or a medicine is evidence, not a verdict.
 
 The held-back slice is built from templates, frames and slot values the training rows
-never use (every such list is split in two by position: the last part of each list is
-held back; add new entries at the start of a list to keep the held-back ones held back), so its figures show how the model does on phrasings and words it has not
-seen, per pattern (``flask routing evaluate --holdback``). No row is copied from any
+never use (every such list is split in two by position: the last quarter of each list is
+held back), so its figures show how the model does on phrasings and words it has not
+seen, per pattern (``flask routing evaluate --holdback``). A list that has been split is
+never edited in place: growing it would move one of its trained templates into the
+held-back slice, where the models already trained on it would look better than they are
+(the retrain gate compares against them). New templates for an existing pattern go into
+its ``more_en``/``more_es``, which are split on their own; new frames, slot values and
+patterns go into new lists. No row is copied from any
 public data set; everything here was written for this product.
 
 The output is deterministic for a seed: re-running rewrites the same files.
@@ -176,6 +181,12 @@ class Pattern:
     en: tuple[str, ...]
     es: tuple[str, ...]
     framed: bool = False
+    # Templates added to a pattern after its lists were first split: they are split on
+    # their own (fewer than HOLD: all trained on), so adding one never moves an earlier
+    # template between the trained and the held-back slice (a model trained before must
+    # not have seen the held-back rows).
+    more_en: tuple[str, ...] = ()
+    more_es: tuple[str, ...] = ()
 
 
 PATTERNS: dict[str, Pattern] = {
@@ -219,16 +230,6 @@ PATTERNS: dict[str, Pattern] = {
         "dónde puedo ver a un {provider} {day}",
     )),
     "booking": Pattern("scheduling", (
-        "when can I come in for a {visit}",
-        "do you have time {day} for a {visit}",
-        "is my {visit} still on for {day}",
-        "what time is my {visit}",
-        "I'm running late for my {visit}",
-        "I need a different time for my {visit}",
-        "any slots {day}? need a {visit}",
-        "how soon can {who} be seen",
-        "I got a text about my {visit} but the date is wrong",
-        "the doctor wants to see me again in two weeks, how do I set that up",
         "I need to book a {visit} {day}",
         "can I move my {visit} to {day}",
         "cancel my {visit} please",
@@ -246,11 +247,6 @@ PATTERNS: dict[str, Pattern] = {
         "want to set up a {visit} {day}",
         "confirm my {visit} time",
     ), (
-        "cuándo puedo ir a una {visit}",
-        "tienen espacio {day} para una {visit}",
-        "a qué hora es mi {visit}",
-        "voy a llegar tarde a mi {visit}",
-        "necesito otro horario para mi {visit}",
         "necesito hacer una {visit} {day}",
         "puedo cambiar mi {visit} para {day}",
         "quiero cancelar mi {visit}",
@@ -260,6 +256,23 @@ PATTERNS: dict[str, Pattern] = {
         "cómo hago una {visit} para {who}",
         "perdí mi {visit} y necesito otra",
         "confirmar la hora de mi {visit}",
+    ), more_en=(
+        "when can I come in for a {visit}",
+        "do you have time {day} for a {visit}",
+        "is my {visit} still on for {day}",
+        "what time is my {visit}",
+        "I'm running late for my {visit}",
+        "I need a different time for my {visit}",
+        "any slots {day}? need a {visit}",
+        "how soon can {who} be seen",
+        "I got a text about my {visit} but the date is wrong",
+        "the doctor wants to see me again in two weeks, how do I set that up",
+    ), more_es=(
+        "cuándo puedo ir a una {visit}",
+        "tienen espacio {day} para una {visit}",
+        "a qué hora es mi {visit}",
+        "voy a llegar tarde a mi {visit}",
+        "necesito otro horario para mi {visit}",
     )),
     "payment_arrangement": Pattern("billing", (
         "can I set up a payment plan for my {thing}",
@@ -299,10 +312,6 @@ PATTERNS: dict[str, Pattern] = {
         "puedo hacer un pago parcial este mes",
     )),
     "dispute_refund": Pattern("billing", (
-        "I was charged {amount} for {med} at the pharmacy",
-        "the pharmacy bill for {med} is wrong",
-        "I was billed twice for my visit with the {provider}",
-        "why is the {provider} charging me {amount}",
         "I was charged twice for the same {visit}",
         "there is a charge on my {card} I don't recognize",
         "I want to dispute this {thing}",
@@ -324,8 +333,6 @@ PATTERNS: dict[str, Pattern] = {
         "I'd like my money back for the {visit}",
         "the hospital took {amount} out of my {card} without asking",
     ), (
-        "me cobraron {amount} por {med} en la farmacia",
-        "el {provider} me cobró dos veces",
         "me cobraron dos veces la misma {visit}",
         "hay un cargo en mi {card} que no reconozco",
         "quiero disputar esta {thing}",
@@ -336,9 +343,16 @@ PATTERNS: dict[str, Pattern] = {
         "me cobraron de más por la {visit}",
         "la {thing} está mal",
         "me mandaron a cobranza sin avisar",
+    ), more_en=(
+        "I was charged {amount} for {med} at the pharmacy",
+        "the pharmacy bill for {med} is wrong",
+        "I was billed twice for my visit with the {provider}",
+        "why is the {provider} charging me {amount}",
+    ), more_es=(
+        "me cobraron {amount} por {med} en la farmacia",
+        "el {provider} me cobró dos veces",
     )),
     "insurance_coverage": Pattern("billing", (
-        "does {insurance} cover a visit with a {provider}",
         "does {insurance} cover my {visit}",
         "I have new insurance, how do I update it",
         "I switched to {insurance}, please update my account",
@@ -356,7 +370,6 @@ PATTERNS: dict[str, Pattern] = {
         "can you resubmit the claim to {insurance}",
         "I don't have insurance right now, what will the {visit} cost",
     ), (
-        "mi seguro cubre la consulta con el {provider}",
         "mi seguro cubre la {visit}",
         "tengo seguro nuevo, cómo lo actualizo",
         "cambié a {insurance}, por favor actualicen mi cuenta",
@@ -365,6 +378,10 @@ PATTERNS: dict[str, Pattern] = {
         "no tengo seguro, cuánto cuesta la {visit}",
         "pueden volver a mandar el reclamo a {insurance}",
         "cómo les mando mi tarjeta del seguro nueva",
+    ), more_en=(
+        "does {insurance} cover a visit with a {provider}",
+    ), more_es=(
+        "mi seguro cubre la consulta con el {provider}",
     )),
     "payment_method": Pattern("billing", (
         "how do I update the {card} on file",
@@ -437,7 +454,6 @@ PATTERNS: dict[str, Pattern] = {
         "mi cuenta dice que está en revisión",
     )),
     "technical": Pattern("technical", (
-        "the video visit with my {provider} won't connect",
         "the app keeps crashing on my {device}",
         "the video visit won't connect",
         "the page is stuck loading",
@@ -453,17 +469,18 @@ PATTERNS: dict[str, Pattern] = {
         "since {day} the app won't open on my {device}",
         "the portal has been down {day}",
     ), (
-        "no conecta la videoconsulta con mi {provider}",
         "la aplicación se cierra sola en mi {device}",
         "la videoconsulta no conecta",
         "la página no carga",
         "me sale un error al subir un documento",
         "no funciona la cámara en la videollamada",
         "la pantalla se queda en blanco",
+    ), more_en=(
+        "the video visit with my {provider} won't connect",
+    ), more_es=(
+        "no conecta la videoconsulta con mi {provider}",
     )),
     "records": Pattern("records", (
-        "please send my {record} to my {provider}",
-        "my {provider} needs my {record} before the {visit}",
         "I need a copy of my {record}",
         "please send my {record} to my new doctor",
         "my {record} aren't showing in the portal",
@@ -479,17 +496,19 @@ PATTERNS: dict[str, Pattern] = {
         "can I see {who}'s {record} online",
         "download my {record}",
     ), (
-        "manden mi {record} a mi {provider}",
         "necesito una copia de mi {record}",
         "manden mi {record} a mi nuevo doctor",
         "no aparecen mis {record} en el portal",
         "hay un error en mi {record}",
         "cómo pido el {record} de {who}",
         "cuándo estarán mis {record}",
+    ), more_en=(
+        "please send my {record} to my {provider}",
+        "my {provider} needs my {record} before the {visit}",
+    ), more_es=(
+        "manden mi {record} a mi {provider}",
     )),
     "prescriptions": Pattern("prescriptions", (
-        "my {provider} was supposed to send in {med}",
-        "my {provider} changed my dose of {med} and the pharmacy doesn't have it",
         "I need a refill of {med}",
         "my pharmacy says the prescription for {med} expired",
         "can you send {med} to a different pharmacy",
@@ -501,16 +520,18 @@ PATTERNS: dict[str, Pattern] = {
         "can my doctor change the dose of {med}",
         "{med} is too expensive, is there a generic",
     ), (
-        "mi {provider} no ha mandado la receta de {med}",
         "necesito resurtir {med}",
         "la farmacia dice que la receta de {med} venció",
         "me queda poca {med}",
         "pueden mandar {med} a otra farmacia",
         "renovar la receta de {med}",
+    ), more_en=(
+        "my {provider} was supposed to send in {med}",
+        "my {provider} changed my dose of {med} and the pharmacy doesn't have it",
+    ), more_es=(
+        "mi {provider} no ha mandado la receta de {med}",
     )),
     "general": Pattern("general", (
-        "where is the {provider} office",
-        "what floor is the {provider} on",
         "what are the visiting hours",
         "where do I park",
         "how do I get to the Lakeview campus",
@@ -524,13 +545,17 @@ PATTERNS: dict[str, Pattern] = {
         "is there wifi for visitors",
         "who do I talk to about lost belongings",
     ), (
-        "dónde está el consultorio del {provider}",
         "cuál es el horario de visitas",
         "dónde me estaciono",
         "cómo llego al campus Lakeview",
         "quiero poner una queja",
         "tienen intérpretes",
         "qué debo llevar a mi primera visita",
+    ), more_en=(
+        "where is the {provider} office",
+        "what floor is the {provider} on",
+    ), more_es=(
+        "dónde está el consultorio del {provider}",
     )),
 }
 
@@ -705,6 +730,8 @@ PATTERNS.update({
         "get a copy of my {record}",
         "send my {record} to another doctor",
         "see my {record} online",
+        "view {who}'s {record} in the portal",
+        "look at my {record} on my {device}",
         "correct a mistake in my {record}",
         "download {who}'s {record}",
         "get my {record} on a CD",
@@ -715,6 +742,7 @@ PATTERNS.update({
         "conseguir una copia de mi {record}",
         "mandar mi {record} a otro doctor",
         "ver mi {record} en línea",
+        "ver el {record} de {who} en el portal",
         "corregir un error en mi {record}",
     ), framed=True),
     "tech_asks": Pattern("technical", (
@@ -780,6 +808,14 @@ def _split(values: Sequence[str], held: bool) -> list[str]:
     return list(values[cut:] if held else values[:cut])
 
 
+def _split_more(values: Sequence[str], held: bool) -> list[str]:
+    """A pattern's added templates: split like any list from ``HOLD`` of them on; fewer
+    are all trained on (held back, a lone template would never be learned at all)."""
+    if len(values) < HOLD:
+        return [] if held else list(values)
+    return _split(values, held)
+
+
 def _typo(text: str, rng: random.Random) -> str:
     """One or two slips of the keyboard in words of four letters or more."""
     words = text.split(" ")
@@ -834,7 +870,8 @@ def rows(per_pattern: int, *, held: bool, seed: int) -> list[tuple[str, str, str
     }
     out: list[tuple[str, str, str]] = []
     for name, pattern in PATTERNS.items():
-        templates = {"en": _split(pattern.en, held), "es": _split(pattern.es, held)}
+        templates = {"en": _split(pattern.en, held) + _split_more(pattern.more_en, held),
+                     "es": _split(pattern.es, held) + _split_more(pattern.more_es, held)}
         frames = {"en": _split(FRAMES_EN, held), "es": _split(FRAMES_ES, held)}
         seen: set[str] = set()
         attempts = 0
