@@ -40,14 +40,14 @@ def retrain_cmd(force: bool, seed: int) -> None:
     """Train a new version from the corpus plus agents' labels; promote it unless it regresses."""
     from helpdesk.routing.training import retrain  # lazy: training imports scikit-learn; the CLI loads with every app
 
-    progress = _Progress(total=12)
+    progress = _Progress(total=15)
     try:
         report = retrain(force=force, seed=seed, progress=progress)
     finally:
         progress.close()
     h, e = report.holdout, report.project_eval
     click.echo(f"examples: {report.n_examples} ({report.n_corpus} corpus + {report.n_tickets} labelled tickets, de-identified)")
-    click.echo(f"held-out:        macro-F1 {h['macro_f1']:.3f}  accuracy {h['accuracy']:.3f}  "
+    click.echo(f"held-out (copy): macro-F1 {h['macro_f1']:.3f}  accuracy {h['accuracy']:.3f}  "
                f"coverage {h['coverage']:.3f}  auto-accuracy {h['auto_accuracy']:.3f}  (n={h['n']})")
     click.echo(f"yardstick:       macro-F1 {e['macro_f1']:.3f}  accuracy {e['accuracy']:.3f}  "
                f"coverage {e['coverage']:.3f}  auto-accuracy {e['auto_accuracy']:.3f}  (n={e['n']})")
