@@ -28,7 +28,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy.dialects import postgresql, sqlite
 
-from helpdesk import jobs
+from helpdesk import inserts, jobs
 from helpdesk.extensions import db
 
 P = ParamSpec("P")
@@ -47,6 +47,7 @@ def in_unit_of_work() -> bool:
 
 
 def _discard(session: Any) -> None:
+    inserts.forget(session)
     session.rollback()
     jobs.discard_pending()
 
@@ -75,11 +76,26 @@ def unit_of_work() -> Iterator[None]:
         _discard(session)
         raise UnitOfWorkRolledBack("a nested unit of work failed; the whole unit was rolled back")
     try:
+        if inserts.preferred(session):
+            inserts.flush(session)  # a new request's rows in one statement (helpdesk.inserts)
+            inserts.forget(session)
         session.commit()  # the one commit of every service (see the module docstring)
     except BaseException:
         _discard(session)
         raise
     jobs.dispatch_pending()
+
+
+@contextmanager
+def new_rows_unit() -> Iterator[None]:
+    """A unit of work that makes new rows (a new request): as :func:`unit_of_work`, and
+    when it is the outermost one, on PostgreSQL, its new rows are written in one statement
+    at the commit (``helpdesk.inserts``). Nested in another unit it simply joins it."""
+    outermost = not in_unit_of_work()
+    with unit_of_work():
+        if outermost:
+            inserts.prefer()
+        yield
 
 
 def transactional(func: Callable[P, R]) -> Callable[P, R]:

@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy.orm.attributes import set_committed_value
 
-from helpdesk import audit
+from helpdesk import audit, inserts
 from helpdesk.auth import sessions, throttle
 from helpdesk.auth.activation import send_link
 from helpdesk.auth.models import ApiToken, AuthSession, Role, Scope, User, verify_dummy_password
@@ -517,7 +517,7 @@ def find_or_create_patient(*, email: object, name: object, actor: User) -> User:
     # The portal integration has checked its user's address: trusted, as all it sends.
     user = User(email=address, display_name=display, role=Role.PATIENT, active=True, email_verified_at=utcnow())
     db.session.add(user)
-    db.session.flush()
+    inserts.assign_ids(user)  # its id for the audit event: a flush, or the next of its sequence
     audit.record("user.created", "user", user.id, actor_id=actor.id,
                  changes={"role": {"before": None, "after": "patient"}, "via": "api"})
     return user

@@ -38,14 +38,17 @@ nothing is filtered afterwards, and no count is made.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
+from helpdesk import inserts
 from helpdesk.auth.models import Role, User
 from helpdesk.extensions import db
 from helpdesk.permissions import can_read_internal_notes, can_view_message
@@ -104,6 +107,42 @@ def reindex(ticket_ids: Iterable[int]) -> None:
             sa.text("INSERT INTO ticket_search (rowid, subject, public, notes) VALUES (:id, :s, :p, :n)"),
             {"id": ticket_id, "s": search_text.index_text(subject), "p": search_text.index_text(public),
              "n": search_text.index_text(notes)})
+
+
+def index_new(ticket: Ticket, message: Message) -> None:
+    """The search document of a request just made, whose only message is ``message``
+    (public, never corrected): on PostgreSQL, in a unit of work that writes its new rows
+    in one statement (``helpdesk.inserts``), built from the values in hand and written
+    with them — the document :func:`reindex` builds from the rows (the empty notes add
+    nothing to it). Otherwise :func:`reindex`."""
+    if _dialect() != "postgresql" or not inserts.preferred(db.session()):
+        reindex([ticket.id])
+        return
+
+    inserts.add_statement(_new_document(), {
+        "search_ticket_id": ticket.id, "search_queue_id": ticket.queue.id, "search_status": ticket.status.value,
+        "search_subject": ticket.subject, "search_body": message.body})
+
+
+@functools.cache
+def _new_document() -> Any:
+    """``INSERT`` of one search document from its subject and public text (PostgreSQL)."""
+
+    def weighted(name: str, weight: str) -> list[Any]:
+        return [sa.func.setweight(sa.func.to_tsvector(sa.literal_column(f"'{config}'"),
+                                                      sa.func.helpdesk_search_text(sa.bindparam(name, type_=sa.Text))),
+                                  sa.literal_column(f"'{weight}'")) for config in ("english", "spanish")]
+
+    parts = [*weighted("search_subject", "A"), *weighted("search_body", "B")]
+    doc = parts[0]
+    for part in parts[1:]:
+        doc = doc.op("||")(part)
+    stmt = postgresql.insert(SEARCH_TABLE).values(
+        ticket_id=sa.bindparam("search_ticket_id", type_=sa.Integer),
+        queue_id=sa.bindparam("search_queue_id", type_=sa.Integer),
+        status=sa.bindparam("search_status", type_=sa.String), doc=doc)
+    return stmt.on_conflict_do_update(index_elements=["ticket_id"], set_={
+        "queue_id": stmt.excluded.queue_id, "status": stmt.excluded.status, "doc": stmt.excluded.doc})
 
 
 def documents(conn: sa.Connection, ids: list[int] | None) -> Iterable[tuple[int, str, str, str]]:

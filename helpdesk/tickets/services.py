@@ -21,13 +21,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from helpdesk import audit, cache, jobs
+from helpdesk import audit, cache, inserts, jobs
 from helpdesk.auth import portal
 from helpdesk.auth.models import Role, User
 from helpdesk.auth.services import find_or_create_patient
 from helpdesk.clinical.queries import CLINICAL_QUEUE as EMERGENCY_QUEUE
 from helpdesk.clinical.services import raise_alert
-from helpdesk.db import in_unit_of_work, transactional, unit_of_work
+from helpdesk.db import in_unit_of_work, new_rows_unit, transactional, unit_of_work
 from helpdesk.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.i18n import N_
@@ -152,7 +152,7 @@ def create_ticket(
     """A patient's new request: the ticket and its first message, then routing."""
 
     def create(check_reference: bool) -> Ticket:
-        with unit_of_work():
+        with new_rows_unit():
             return _new_ticket(
                 requester=requester,
                 subject=subject,
@@ -246,8 +246,8 @@ def _new_ticket(
     message = Message(ticket=ticket, author=requester, body=body_text, public=True, channel=channel, created_at=now)
     db.session.add_all([ticket, message])
     set_committed_value(message, "versions", [])  # a new message has no corrections: no query to say so
-    db.session.flush()
-    search.reindex([ticket.id])
+    inserts.assign_ids(ticket, message)  # a flush, or (new_rows_unit) the next ids of their sequences
+    search.index_new(ticket, message)
     files.attach(message, checked_files, uploader_id=requester.id)
     sla.on_ticket_created(ticket, now)
     audit.record(
@@ -620,7 +620,7 @@ def create_ticket_for_requester(
     account is created when new. One transaction: nothing is kept if any part fails."""
 
     def create(check_reference: bool) -> Ticket:
-        with unit_of_work():
+        with new_rows_unit():
             requester = find_or_create_patient(email=requester_email, name=requester_name, actor=created_by)
             return _new_ticket(
                 requester=requester, subject=subject, body=body, channel=channel, created_by=created_by,
@@ -646,7 +646,7 @@ def create_ticket_for_patient(
     One transaction: nothing is kept if any part fails."""
 
     def create(check_reference: bool) -> Ticket:
-        with unit_of_work():
+        with new_rows_unit():
             requester, identifier = portal.resolve_patient(
                 system=patient.get("system"), value=patient.get("value"), name=patient.get("name"),
                 email=patient.get("email"), actor=created_by)

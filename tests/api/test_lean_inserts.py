@@ -1,0 +1,143 @@
+"""A new request's rows written in one statement (``helpdesk.inserts``, PostgreSQL): the
+same rows as the ORM's flush writes, in fewer statements, and the ORM's flush whenever
+the unit of work does more than add rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from helpdesk import cache, inserts
+from helpdesk.db import new_rows_unit
+from helpdesk.extensions import db
+from helpdesk.tickets import search
+from helpdesk.tickets import services as ticket_services
+from helpdesk.tickets.models import Channel, Ticket
+from tests.api.test_lookup_caches import _auth, statements
+
+pytestmark = pytest.mark.usefixtures("ctx")
+
+NEW_ROW_TABLES = ("users", "tickets", "messages", "ticket_search", "audit_events", "sla_metrics", "ticket_sla",
+                  "job_outbox")
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only(ctx):
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("lean writes are PostgreSQL's (SQLite keeps the ORM's flush)")
+
+
+def _post(client, secret: str, email: str) -> Any:
+    answer = client.post("/api/v1/tickets", headers=_auth(secret), json={
+        "subject": "Charged twice for my visit", "body": "I was charged twice for my visit on Monday, please check.",
+        "requester": {"email": email, "name": "Lean Patient"}})
+    assert answer.status_code == 201, answer.get_json()
+    return answer
+
+
+def _create(client, secret: str, email: str) -> Ticket:
+    answer = _post(client, secret, email)
+    db.session.expire_all()
+    return db.session.scalar(sa.select(Ticket).where(Ticket.reference == answer.get_json()["reference"]))
+
+
+def _rows(ticket: Ticket) -> dict[str, Any]:
+    """Every row the create wrote, with what differs between two requests by nature (ids,
+    references, the patient's address, clock times) replaced by what must be equal."""
+    conn = db.session.connection()
+
+    def one(sql: str, **params: Any) -> list[dict[str, Any]]:
+        return [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
+
+    made = ticket.created_at
+    drop = {"id", "reference", "requester_id", "ticket_id", "author_id", "object_id", "hash", "session_token", "email",
+            "request_id", "args"}
+
+    def clean(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for row in rows:
+            out.append({k: (round((v - made).total_seconds()) if hasattr(v, "tzinfo") and v is not None else v)
+                        for k, v in row.items() if k not in drop})  # times: whole seconds after the request
+        return sorted(out, key=repr)
+
+    return {
+        "users": clean(one("SELECT * FROM users WHERE id = :id", id=ticket.requester_id)),
+        "tickets": clean(one("SELECT * FROM tickets WHERE id = :id", id=ticket.id)),
+        "messages": clean(one("SELECT * FROM messages WHERE ticket_id = :id", id=ticket.id)),
+        "ticket_search": clean(one("SELECT ticket_id, queue_id, status, doc::text AS doc FROM ticket_search "
+                                   "WHERE ticket_id = :id", id=ticket.id)),
+        "audit_events": clean(one("SELECT * FROM audit_events WHERE object_id IN (:ref, :uid) AND action IN "
+                                  "('ticket.created', 'user.created')", ref=ticket.reference,
+                                  uid=str(ticket.requester_id))),
+        "sla_metrics": clean(one("SELECT * FROM sla_metrics WHERE ticket_id = :id", id=ticket.id)),
+        "ticket_sla": clean(one("SELECT * FROM ticket_sla WHERE ticket_id = :id", id=ticket.id)),
+        "job_outbox": clean(one("SELECT * FROM job_outbox WHERE args::text LIKE :arg", arg=f"[{ticket.id},%")),
+    }
+
+
+def test_a_new_request_writes_the_same_rows_as_the_orm_flush(client, portal, queues, monkeypatch):
+    _user, secret = portal
+    lean = _create(client, secret, "lean.one@example.net")
+    with monkeypatch.context() as m:
+        m.setattr(inserts, "prefer", lambda session=None: None)  # the ORM's flush, as before
+        flushed = _create(client, secret, "lean.two@example.net")
+    assert lean.created_at - flushed.created_at < timedelta(minutes=1)
+    lean_rows, flushed_rows = _rows(lean), _rows(flushed)
+    for table in NEW_ROW_TABLES:
+        assert lean_rows[table], f"no {table} row"
+        assert lean_rows[table] == flushed_rows[table], table
+    # the search document written from the values is the one reindexing builds from the rows
+    before = lean_rows["ticket_search"]
+    search.reindex([lean.id])
+    assert _rows(lean)["ticket_search"] == before
+
+
+def test_a_new_patients_request_is_one_write_statement(client, portal, queues, configure):
+    _user, secret = portal
+    with configure(lookup_cache_seconds=300, sla_policy_cache_seconds=300):
+        cache.invalidate()
+        try:
+            _post(client, secret, "lean.warm@example.net")  # the caches filled, the token's last use recorded
+            with statements(client.application, until_commit=True) as seen:
+                _post(client, secret, "lean.three@example.net")
+        finally:
+            cache.invalidate()
+    writes = [s for s in seen if s.split()[0] in ("INSERT", "UPDATE", "DELETE", "WITH")]
+    assert len(writes) == 1 and writes[0].startswith("WITH"), "\n".join(w[:120] for w in writes)
+    for table in NEW_ROW_TABLES:
+        assert f"INSERT INTO {table} " in writes[0], table
+    work = [s for s in seen if s.split()[0] in ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")]
+    assert len(work) <= 4, "\n".join(w[:120] for w in work)  # the patient looked up, two sets of ids, the write
+
+
+def test_a_unit_that_also_changes_a_row_is_flushed_by_the_orm_and_still_indexed(patient, queues):
+    with new_rows_unit():
+        made = ticket_services._new_ticket(  # noqa: SLF001 - the create inside a unit that does more
+            requester=patient, subject="Lost my card", body="I lost my insurance card at the front desk.",
+            channel=Channel.WEB, created_by=patient, priority=None, follow_up_of=None).ticket
+        queues["billing"].description = "Bills, payments and refunds (changed in the same unit)"
+    db.session.expire_all()
+    assert db.session.get(Ticket, made.id) is not None
+    assert queues["billing"].description.endswith("(changed in the same unit)")
+    indexed = db.session.execute(sa.text("SELECT count(*) FROM ticket_search WHERE ticket_id = :id"),
+                                 {"id": made.id}).scalar()
+    assert indexed == 1
+
+
+def test_a_unit_that_fails_after_its_ids_were_taken_keeps_nothing(patient, queues):
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(Ticket))
+    with pytest.raises(RuntimeError), new_rows_unit():
+        ticket_services._new_ticket(  # noqa: SLF001
+            requester=patient, subject="Refund", body="Please refund the double charge.", channel=Channel.WEB,
+            created_by=patient, priority=None, follow_up_of=None)
+        raise RuntimeError("after the ids, before the commit")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Ticket)) == count
+    assert not db.session.new
+    assert inserts.preferred(db.session()) is False
+    # and the next unit of work is an ordinary one again
+    made = ticket_services.create_ticket(requester=patient, subject="Refund", body="Please refund the double charge.",
+                                         channel=Channel.WEB, created_by=patient)
+    assert db.session.get(Ticket, made.id).subject == "Refund"
