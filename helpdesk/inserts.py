@@ -25,8 +25,10 @@ writes it flushes, as before.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import RelationshipDirection, Session, attributes
 
@@ -106,13 +108,16 @@ def add_statement(template: Any, params: dict[str, Any]) -> None:
 
 #: The compiled statement of each shape of lean write (tables, columns, rows per table,
 #: templates): compiled once per process, so each write is only its parameters.
-_COMPILED: dict[tuple[Any, ...], tuple[str, dict[str, Any], tuple[int, ...]]] = {}
+_COMPILED: dict[tuple[Any, ...], tuple[str, tuple[str, ...], dict[str, Any], tuple[int, ...]]] = {}
+_PLACEHOLDER = re.compile(r"%\(([^)]+)\)s")
 
 
 def _statement(session: Session, shape: tuple[Any, ...], groups: list[tuple[sa.Table, tuple[str, ...], int]],
-               templates: list[Any]) -> tuple[str, dict[str, Any], tuple[int, ...]]:
-    """The SQL of one shape, its parameters' bind processors, and the groups whose new ids
-    the statement returns (rows ``(group, id)``)."""
+               templates: list[Any]) -> tuple[str, tuple[str, ...], dict[str, Any], tuple[int, ...]]:
+    """The SQL of one shape with PostgreSQL's own placeholders (``$1`` …: psycopg's raw
+    cursor sends it as it is, with no parsing of a long statement on every write, and
+    prepares it after a few uses), the parameters' names in placeholder order, their bind
+    processors, and the groups whose new ids the statement returns (rows ``(group, id)``)."""
     compiled = _COMPILED.get(shape)
     if compiled is None:
         ctes, returning = [], []
@@ -131,9 +136,29 @@ def _statement(session: Session, shape: tuple[Any, ...], groups: list[tuple[sa.T
         else:
             final = sa.select(sa.literal_column("1")).add_cte(*ctes)
         result = final.compile(dialect=session.get_bind().dialect)
-        compiled = _COMPILED.setdefault(shape, (result.string, dict(result._bind_processors),  # noqa: SLF001
+        names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            if match.group(1) not in names:
+                names.append(match.group(1))
+            return f"${names.index(match.group(1)) + 1}"
+
+        sql = _PLACEHOLDER.sub(number, result.string).replace("%%", "%")
+        compiled = _COMPILED.setdefault(shape, (sql, tuple(names), dict(result._bind_processors),  # noqa: SLF001
                                                 tuple(g for g, _c in returning)))
     return compiled
+
+
+def _execute_raw(connection: sa.Connection, sql: str, values: tuple[Any, ...]) -> Any:
+    """``sql`` with ``$n`` placeholders through SQLAlchemy (its events, its error types, its
+    transaction) on a psycopg raw cursor."""
+    driver = connection.connection.driver_connection
+    factory = driver.cursor_factory
+    driver.cursor_factory = psycopg.RawCursor
+    try:
+        return connection.exec_driver_sql(sql, values)
+    finally:
+        driver.cursor_factory = factory
 
 
 def flush(session: Session) -> None:
@@ -181,7 +206,7 @@ def write_pending(session: Session) -> bool:
         groups.setdefault((table, tuple(sorted(row))), []).append((state, row))
     ordered = sorted(groups.items(), key=lambda item: (item[0][0].name, item[0][1]))
     shape = (tuple((table.name, keys, len(rows)) for (table, keys), rows in ordered), tuple(t for t, _p in extra))
-    sql, processors, returning = _statement(
+    sql, names, processors, returning = _statement(
         session, shape, [(table, keys, len(rows)) for (table, keys), rows in ordered], [t for t, _p in extra])
     params: dict[str, Any] = {}
     for g, ((_table, keys), rows) in enumerate(ordered):
@@ -189,8 +214,8 @@ def write_pending(session: Session) -> bool:
             params.update((f"w{g}_{r}_{k}", row[k]) for k in keys)
     for _t, values in extra:
         params.update(values)
-    result = session.connection().exec_driver_sql(
-        sql, {k: processors[k](v) if k in processors else v for k, v in params.items()})
+    values = tuple(processors[k](params[k]) if k in processors else params[k] for k in names)
+    result = _execute_raw(session.connection(), sql, values)
     if returning:
         ids: dict[int, list[int]] = {}
         for g, value in result:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -221,12 +222,19 @@ class TicketDetailOut(TicketOut):
 
     def visible_messages(self, ticket) -> list[dict]:
         user = acting_user()
-        out = MessageOut(many=True).dump(
+        out = messages_out().dump(
             [m for m in ticket.messages if m.public or (user is not None and can_view_message(user, m))])
         by_message = files.for_ticket(ticket, include_internal=user is not None and can_read_internal_notes(user))
         for message in out:
             message["attachments"] = [attachment_out(a) for a in by_message.get(message["id"], [])]
         return out
+
+
+@functools.cache
+def messages_out() -> MessageOut:
+    """One schema object for every dump of a thread (a schema keeps no state between dumps;
+    building one, and its nested fields, costs more than most dumps)."""
+    return MessageOut(many=True)
 
 
 class NewTicketOut(TicketDetailOut):
@@ -238,7 +246,7 @@ class NewTicketOut(TicketDetailOut):
         return None
 
     def visible_messages(self, ticket) -> list[dict]:
-        out = MessageOut(many=True).dump(ticket.messages)
+        out = messages_out().dump(ticket.messages)
         for message in out:
             message["attachments"] = []
         return out

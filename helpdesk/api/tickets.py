@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,6 +42,11 @@ def _authenticate() -> None:
 
 def _user() -> User:
     return g.api_user
+
+
+@functools.cache
+def _new_ticket_out() -> NewTicketOut:
+    return NewTicketOut()  # one per process: a schema keeps no state between dumps
 
 
 @blp.route("")
@@ -99,7 +105,7 @@ class Tickets(MethodView):
             )
         location = url_for("api_tickets.TicketItem", reference=ticket.reference)
         # the same fields as TicketDetailOut, from the objects in hand (see NewTicketOut)
-        response = jsonify(NewTicketOut().dump(ticket))
+        response = jsonify(_new_ticket_out().dump(ticket))
         response.status_code = 201
         response.headers["Location"] = location
         return response
