@@ -170,7 +170,8 @@ def create_ticket(
 
 def _with_free_reference(create: Callable[[bool], Ticket]) -> Ticket:
     """Run ``create`` — one whole unit of work making one new request — so that the
-    request gets a reference no other has, at the cost of no statement in the common case.
+    request gets a reference no other has, at the cost of no statement in the common case
+    (and so that two first requests of one new patient at once both succeed).
 
     References are random (30^6 of them), so one can be taken already (about 1 in 700 at
     a million requests). Inside another unit of work the reference is looked up before
@@ -182,14 +183,24 @@ def _with_free_reference(create: Callable[[bool], Ticket]) -> Ticket:
     try:
         return create(False)
     except IntegrityError as exc:
-        if not _reference_taken(exc):
+        if not (_reference_taken(exc) or _patient_made_meanwhile(exc)):
             raise
     return create(True)
 
 
+def _constraint(exc: IntegrityError) -> str | None:
+    return getattr(getattr(exc.orig, "diag", None), "constraint_name", None)  # PostgreSQL
+
+
 def _reference_taken(exc: IntegrityError) -> bool:
-    constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)  # PostgreSQL
-    return constraint == "uq_tickets_reference" or "tickets.reference" in str(exc.orig)  # SQLite
+    return _constraint(exc) == "uq_tickets_reference" or "tickets.reference" in str(exc.orig)  # SQLite
+
+
+def _patient_made_meanwhile(exc: IntegrityError) -> bool:
+    """Two first requests of the same new patient at once: both looked the address up and
+    found nobody, and the second to commit collides with the first's new account. Run
+    again, it finds that account (committed: the collision is only raised once it is)."""
+    return _constraint(exc) == "uq_users_email" or "users.email" in str(exc.orig)  # SQLite
 
 
 def _new_ticket(

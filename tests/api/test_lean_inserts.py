@@ -141,3 +141,32 @@ def test_a_unit_that_fails_after_its_ids_were_taken_keeps_nothing(patient, queue
     made = ticket_services.create_ticket(requester=patient, subject="Refund", body="Please refund the double charge.",
                                          channel=Channel.WEB, created_by=patient)
     assert db.session.get(Ticket, made.id).subject == "Refund"
+
+
+def test_two_first_requests_of_one_new_patient_at_once_both_succeed(client, portal, queues, monkeypatch):
+    """The second to commit collides with the first's new account: it is run again and
+    finds that account (a 201, one account, both requests)."""
+    from helpdesk.auth.models import User
+    from helpdesk.timeutil import utcnow
+
+    _user, secret = portal
+    email = "lean.race@example.net"
+    real = ticket_services.find_or_create_patient
+    calls = []
+
+    def meanwhile(**kwargs):
+        user = real(**kwargs)
+        if not calls:  # looked up, nobody found; the other request commits its account now
+            with db.engine.begin() as other:
+                other.execute(sa.insert(User.__table__).values(
+                    email=email, display_name="Lean Patient", role="patient", active=True, language="en",
+                    session_token="a" * 32, available=True, kb_editor=False, created_at=utcnow(),
+                    email_verified_at=utcnow()))
+        calls.append(user)
+        return user
+
+    monkeypatch.setattr(ticket_services, "find_or_create_patient", meanwhile)
+    ticket = _create(client, secret, email)
+    assert len(calls) == 2
+    owners = db.session.scalars(sa.select(User.id).where(User.email == email)).all()
+    assert owners == [ticket.requester_id]
