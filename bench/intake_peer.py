@@ -157,8 +157,10 @@ class App:
         return int(self.conn.execute(query).fetchone()[0])
 
     def start(self, name: str, argv: list[str]) -> None:
+        logs = os.environ.get("BENCH_LOG_DIR")  # each process's log kept there (to find a failed request)
+        out = open(Path(logs) / f"{name}.log", "ab") if logs else subprocess.DEVNULL  # noqa: SIM115
         self.procs[name] = subprocess.Popen(argv, cwd=self.root, env={**os.environ, **self.env, "FLASK_APP": "wsgi"},
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                            stdout=out, stderr=out)
 
     def start_web(self) -> None:
         self.start("web", [str(self.root / ".venv" / "bin" / "gunicorn"), "-w", "2", "--worker-class", "sync",

@@ -35,6 +35,7 @@ from sqlalchemy.orm import RelationshipDirection, Session, attributes
 from helpdesk.extensions import db
 
 _LEAN = "helpdesk_lean_inserts"
+_WRITING = "helpdesk_lean_writing"
 _EXTRA = "helpdesk_lean_extra"
 
 #: The mapped classes written here (their tables: one integer id from a sequence,
@@ -163,32 +164,51 @@ def _execute_raw(connection: sa.Connection, sql: str, values: tuple[Any, ...]) -
 
 def flush(session: Session) -> None:
     """Before the commit of a unit that prefers lean writes: its new rows in one
-    statement, or (when that would not be the same) the ORM's flush and then the
-    statements queued by :func:`add_statement`."""
-    if write_pending(session):
-        return
+    statement (:func:`write_pending`), then the ORM's flush for whatever else the unit
+    changed, then the statements queued by :func:`add_statement` if the lean write could
+    not take them."""
+    write_pending(session)
     session.flush()
     for template, params in session.info.pop(_EXTRA, None) or []:
         session.execute(template, params)
 
 
+def before_orm_flush(session: Session, _flush_context: Any, _instances: Any) -> None:
+    """``before_flush`` (``helpdesk.listeners``): in a unit that prefers lean writes, every
+    flush — an autoflush before a query included — first writes the unit's new rows in one
+    statement; the ORM's flush then does the rest. So the rows are always written together,
+    in one statement whose foreign keys are checked at its end: the ORM orders its INSERTs
+    only by relationships, and a row that names its request by a plain foreign key (an SLA
+    clock) could otherwise be sent before the request, whose id was taken from its
+    sequence without a flush."""
+    if preferred(session) and not session.info.get(_WRITING):
+        write_pending(session)
+
+
 def write_pending(session: Session) -> bool:
-    """Write the session's new objects in one statement; False (nothing done) when the
-    ORM's flush must do it."""
-    if not preferred(session) or session.dirty or session.deleted:
+    """Write the session's new objects of :data:`ALLOWED` classes in one statement (the
+    ORM's flush does everything else afterwards). False, with nothing written, when the
+    ORM's flush must write them too: one refers to a new object of another class, or the
+    flush would write one differently (see :func:`_row`)."""
+    if not preferred(session) or session.info.get(_WRITING):
         return False
-    states = [attributes.instance_state(o) for o in session.new]
+    session.info[_WRITING] = True
+    try:
+        return _write(session)
+    finally:
+        session.info.pop(_WRITING, None)
+
+
+def _write(session: Session) -> bool:
+    if not _writable(session):
+        return False
+    session.dispatch.before_flush(session, None, list(session.new))  # the audit events' hashes, …
+    if not _writable(session):  # a listener may have added some
+        return False
+    states = [s for s in map(attributes.instance_state, session.new) if s.class_ in ALLOWED]
     extra = session.info.get(_EXTRA) or []
     if not states and not extra:
         return True
-    if any(s.class_ not in ALLOWED for s in states):
-        return False
-    if any(p.direction is RelationshipDirection.MANYTOMANY for s in states for p in s.mapper.relationships):
-        return False
-    session.dispatch.before_flush(session, None, list(session.new))
-    states = [attributes.instance_state(o) for o in session.new]  # a listener may add some
-    if any(s.class_ not in ALLOWED for s in states):
-        return False
     # ids first for the new rows that other new rows refer to; the others get theirs
     # from the write itself (RETURNING), as the flush's INSERT … RETURNING does
     new = set(states)
@@ -231,6 +251,28 @@ def write_pending(session: Session) -> bool:
     session.dispatch.after_flush(session, None)
     session._register_persistent(set(states))  # noqa: SLF001 - what flush does after its writes
     session.dispatch.after_flush_postexec(session, None)
+    return True
+
+
+def _writable(session: Session) -> bool:
+    """Can the new rows of allowed classes be written before everything else? Not when one
+    refers (by a relationship) to a new object of another class, or has a many-to-many
+    relationship: the ORM's flush must then order them all."""
+    new = {attributes.instance_state(o) for o in session.new}
+    for state in new:
+        if state.class_ not in ALLOWED:
+            continue
+        for prop in state.mapper.relationships:
+            value = state.dict.get(prop.key)
+            if value is None:
+                continue
+            if prop.direction is RelationshipDirection.MANYTOMANY:
+                if value:
+                    return False
+            elif prop.direction is RelationshipDirection.MANYTOONE:
+                target = attributes.instance_state(value)
+                if target in new and target.class_ not in ALLOWED:
+                    return False
     return True
 
 

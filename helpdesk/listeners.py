@@ -18,6 +18,9 @@ makes it, inside its unit of work (``helpdesk.db.unit_of_work``).
   it is written (``before_flush``; no lock: the periodic ``audit.seal`` chains them in
   batches). Integrity bookkeeping of the rows themselves, like a computed column, so it
   cannot be left to each caller of ``audit.record``.
+* A unit of work that prefers lean writes (``helpdesk.db.new_rows_unit``) writes its new
+  rows in one statement at every flush, before the ORM's flush does the rest
+  (``helpdesk.inserts``): bookkeeping of how rows are written, like the flush itself.
 * A job for a row not written yet (``helpdesk.jobs.enqueue_for``) gets its outbox row
   after the flush that gives the row its id (``after_flush_postexec``).
 * The short-lived caches (``helpdesk.cache``: SLA policies and calendars, queues, webhook
@@ -60,6 +63,8 @@ LISTENERS: list[tuple[Any, str, Callable[..., Any]]] = [
     (Session, "do_orm_execute", audit.refuse_bulk_changes),
     # the audit log's event hashes
     (Session, "before_flush", audit.hash_new_events),
+    # a unit that writes a new request lean: every flush writes its new rows together first
+    (Session, "before_flush", inserts.before_orm_flush),
     # the outbox rows of jobs for rows that had no id yet (``jobs.enqueue_for``)
     (Session, "after_flush_postexec", jobs.enqueue_flushed),
     # the short-lived caches

@@ -70,10 +70,24 @@ def redact_exception(exc_info: tuple[type[BaseException], BaseException, Traceba
             parts.append("\nWhile handling that exception, another one was raised:\n\n")
         parts.append("Traceback (most recent call last):\n")
         parts.extend(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
-        parts.append(f"{type(exc).__module__}.{type(exc).__qualname__}: {WITHHELD}\n")
+        parts.append(f"{type(exc).__module__}.{type(exc).__qualname__}: {WITHHELD}{_database_detail(exc)}\n")
     if not chain:
         parts.append(f"{exc_info[0].__qualname__ if exc_info[0] else 'Exception'}: {WITHHELD}\n")
     return redact("".join(parts)).rstrip("\n")
+
+
+def _database_detail(exc: BaseException) -> str:
+    """What PostgreSQL says of a failed statement that names no data: its SQLSTATE and the
+    constraint, table and column involved (schema names; the message, which may quote
+    values, stays withheld)."""
+    diag = getattr(getattr(exc, "orig", exc), "diag", None)
+    if diag is None:
+        return ""
+    named = [(label, getattr(diag, attr, None)) for label, attr in (
+        ("sqlstate", "sqlstate"), ("constraint", "constraint_name"), ("table", "table_name"),
+        ("column", "column_name"))]
+    named = [(label, value) for label, value in named if value and re.fullmatch(r"[A-Za-z0-9_]{1,63}", value)]
+    return f" ({', '.join(f'{label} {value}' for label, value in named)})" if named else ""
 
 
 def redact_record(record: logging.LogRecord) -> None:

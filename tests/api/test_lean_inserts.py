@@ -170,3 +170,25 @@ def test_two_first_requests_of_one_new_patient_at_once_both_succeed(client, port
     assert len(calls) == 2
     owners = db.session.scalars(sa.select(User.id).where(User.email == email)).all()
     assert owners == [ticket.requester_id]
+
+
+def test_a_query_inside_the_unit_writes_the_new_rows_together_first(client, patient, queues):
+    """An autoflush (a query in the unit, like a cache refilled) writes the new rows in one
+    statement too: the ORM would order its INSERTs by relationships only, and an SLA clock
+    names its request by a plain foreign key (seen: the clock sent before the request)."""
+    from helpdesk.tickets.models import Queue
+
+    with statements(client.application) as seen, new_rows_unit():
+        made = ticket_services._new_ticket(  # noqa: SLF001
+            requester=patient, subject="Moved appointment", body="Can I move my appointment to Friday?",
+            channel=Channel.WEB, created_by=patient, priority=None, follow_up_of=None).ticket
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Queue)) >= 1  # an autoflush
+    writes = [s for s in seen if s.split()[0] in ("INSERT", "UPDATE", "DELETE", "WITH")]
+    assert writes and all(w.startswith("WITH") for w in writes), "\n".join(w[:120] for w in writes)
+    for table in ("tickets", "messages", "sla_metrics", "ticket_sla", "audit_events", "ticket_search"):
+        assert any(f"INSERT INTO {table} " in w for w in writes), table
+    # the request, and each clock, in the same statement or after it
+    first = {t: next(i for i, w in enumerate(writes) if f"INSERT INTO {t} " in w) for t in ("tickets", "sla_metrics")}
+    assert first["tickets"] <= first["sla_metrics"]
+    db.session.expire_all()
+    assert db.session.get(Ticket, made.id).subject == "Moved appointment"

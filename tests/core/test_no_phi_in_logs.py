@@ -166,3 +166,26 @@ def test_production_error_pages_show_no_traceback(make_app, caplog):
     assert "unhandled RuntimeError on GET /explode" in caplog.text
     api = prod.test_client().get("/api/v1/nope", base_url="https://localhost")
     assert api.status_code == 404 and api.is_json
+
+
+def test_a_failed_statement_logs_its_constraint_not_the_values(ctx, caplog, patient):
+    """PostgreSQL names the constraint a write broke (schema names only): operators can
+    tell which one without the row, whose values stay out of the log."""
+    import sqlalchemy as sa
+
+    from helpdesk.auth.models import User
+    from helpdesk.extensions import db
+
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLSTATE and constraint names come from PostgreSQL")
+    caplog.set_level(logging.DEBUG)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(sa.insert(User.__table__).values(
+                email=patient.email, display_name="Maria Secret", role="patient", active=True, language="en",
+                session_token="b" * 32, available=True, kb_editor=False, created_at=patient.created_at))
+    except sa.exc.IntegrityError:
+        logging.getLogger("helpdesk.test").exception("the insert failed")
+    text = caplog.text
+    assert "IntegrityError: [message withheld] (sqlstate 23505, constraint uq_users_email" in text
+    assert patient.email not in text and "Maria Secret" not in text
