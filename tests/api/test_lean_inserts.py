@@ -192,3 +192,19 @@ def test_a_query_inside_the_unit_writes_the_new_rows_together_first(client, pati
     assert first["tickets"] <= first["sla_metrics"]
     db.session.expire_all()
     assert db.session.get(Ticket, made.id).subject == "Moved appointment"
+
+
+def test_a_unit_that_fails_after_its_rows_were_written_keeps_nothing(client, patient, queues):
+    from helpdesk.tickets.models import Queue
+
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(Ticket))
+    with pytest.raises(RuntimeError), new_rows_unit():
+        made = ticket_services._new_ticket(  # noqa: SLF001
+            requester=patient, subject="Refund", body="Please refund the double charge.", channel=Channel.WEB,
+            created_by=patient, priority=None, follow_up_of=None).ticket
+        db.session.scalar(sa.select(sa.func.count()).select_from(Queue))  # the rows written (an autoflush)
+        assert sa.inspect(made).persistent
+        raise RuntimeError("after the write, before the commit")
+    assert not sa.inspect(made).persistent  # rolled back with the transaction, as after a flush
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Ticket)) == count
+    assert db.session.scalar(sa.text("SELECT count(*) FROM ticket_search WHERE ticket_id = :id"), {"id": made.id}) == 0
