@@ -208,3 +208,13 @@ def test_a_unit_that_fails_after_its_rows_were_written_keeps_nothing(client, pat
     assert not sa.inspect(made).persistent  # rolled back with the transaction, as after a flush
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Ticket)) == count
     assert db.session.scalar(sa.text("SELECT count(*) FROM ticket_search WHERE ticket_id = :id"), {"id": made.id}) == 0
+
+
+def test_the_flush_listeners_are_the_ones_lean_writes_dispatch_to():
+    """A lean write dispatches the session's flush events itself (with no flush context):
+    a new listener must be checked against that (then added here)."""
+    session = db.session()
+    names = {event: sorted(getattr(f, "__qualname__", repr(f)) for f in getattr(session.dispatch, event))
+             for event in ("before_flush", "after_flush", "after_flush_postexec")}
+    assert names == {"before_flush": ["before_orm_flush", "hash_new_events"], "after_flush": ["note_flush"],
+                     "after_flush_postexec": ["enqueue_flushed"]}
