@@ -167,28 +167,16 @@ def main() -> int:
     redis = ip.Redis()
     redis.start()
     db_url = os.environ.get("BENCH_DATABASE_URL", ip.DEFAULT_DB)
-    env = {"HELPDESK_ENV": "production", "SECRET_KEY": "bench-" + "x" * 32, "DATABASE_URL": db_url,
-           "EXTERNAL_URL": "https://helpdesk.bench.invalid", "REDIS_URL": redis.url, "HELPDESK_PHONE": "+1 555 0100",
-           "HELPDESK_INSTANCE_PATH": str(ROOT / "instance" / "bench"), "API_RATE_LIMIT": "1000000 per minute"}
+    env = ip.app_env(ROOT, db_url, redis.url)
     app = ip.App(ROOT, env)
     subprocess.run([app.python, "-c", "import sys; sys.path.insert(0, 'bench'); from intake import ensure_database;"
                     f"ensure_database({db_url!r})"], cwd=ROOT, check=True)
     prepared = json.loads(app.run(ip.PREPARE))
-    peer_env = {**os.environ, "PEER_DH_DB": os.environ.get("PEER_DH_DB", "peer_dh"), "PEER_PG_HOST": "127.0.0.1",
-                "PEER_PG_PORT": "5432", "PEER_PG_USER": "peer", "PEER_PG_PASSWORD": "peer"}
-    queue_id = subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "peer", "-d", peer_env["PEER_DH_DB"], "-Atqc",
-         "select id from helpdesk_queue where slug='support'"],
-        env={**peer_env, "PGPASSWORD": "peer"}, capture_output=True, text=True, check=True).stdout.strip()
-    peer = subprocess.Popen([str(peer_dir / "venv-dh" / "bin" / "gunicorn"), "peerdh.wsgi:application",
-                             "--workers", "2", "--worker-class", "sync", "--bind", f"127.0.0.1:{ip.PEER_PORT}",
-                             "--timeout", "120", "--log-level", "warning", "--no-control-socket"],
-                            cwd=peer_dir / "djhd_project", env=peer_env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peer = ip.Peer(peer_dir)
     floor_env = {"FLOOR_DATABASE_URL": db_url.replace("postgresql+psycopg", "postgresql"), "FLOOR_REDIS_URL": redis.url}
     results: dict[str, dict] = {}
     try:
-        ip.wait_http(ip.PEER_PORT, "/bench/ok", timeout=240)
+        peer.start()
         app.start_web()
         app.start_worker("worker")
         app.env.update(floor_env)  # the floor reads these; the app ignores them
@@ -198,14 +186,6 @@ def main() -> int:
         ip.wait_http(FLOOR_PORT, "/", timeout=60)
         pbase, abase, fbase = (f"http://127.0.0.1:{p}" for p in (ip.PEER_PORT, ip.APP_PORT, FLOOR_PORT))
         c, d, token = args.clients, args.duration, prepared["token"]
-        peer_token = os.environ.get("PEER_API_TOKEN", "peerbenchtoken0000000000000000000000000a")
-
-        def peer_count(prefix: str) -> int:
-            return int(subprocess.run(
-                ["psql", "-h", "127.0.0.1", "-U", "peer", "-d", peer_env["PEER_DH_DB"], "-Atqc",
-                 f"select count(*) from helpdesk_ticket where title like '{prefix}-%'"],
-                env={**peer_env, "PGPASSWORD": "peer"}, capture_output=True, text=True, check=True).stdout.strip())
-
         def app_count(prefix: str) -> int:
             return app.sql(f"SELECT count(*) FROM tickets WHERE subject LIKE '{prefix}-%'")
 
@@ -214,12 +194,7 @@ def main() -> int:
             ("peer_ok", load.Get, pbase, ["get", "--url", f"{pbase}/bench/ok"], None),
             ("app_ok", load.Get, abase, ["get", "--url", f"{abase}/livez"], None),
             ("floor_ok", load.Get, fbase, ["get", "--url", f"{fbase}/"], None),
-            ("peer_api", load.JsonPost, pbase, [
-                "json-post", "--url", f"{pbase}/api/tickets/", "--token", peer_token, "--expect-status", "201",
-                "--body", json.dumps({"queue": int(queue_id), "title": "{uniq} api ticket",
-                                      "description": "Created through the REST API, request {n}.",
-                                      "submitter_email": "api{n}@example.org", "priority": 3, "status": 1})],
-             peer_count),
+            ("peer_api", load.JsonPost, pbase, peer.api_args(pbase), peer.count),
             ("app_api", load.JsonPost, abase, [*app_post, "--url", f"{abase}/api/v1/tickets"], app_count),
             ("floor_api", load.JsonPost, fbase, [*app_post, "--url", f"{fbase}/create"], app_count),
         ]
@@ -229,8 +204,7 @@ def main() -> int:
                   f"errors {results[name]['errors'] or 0}")
     finally:
         app.stop_all()
-        peer.terminate()
-        peer.wait()
+        peer.stop()
         redis.stop()
 
     r = {k: v["rate"] for k, v in results.items()}

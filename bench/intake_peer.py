@@ -319,6 +319,56 @@ def drain_rate(app: App, timeout: float = 300) -> tuple[float, int]:
     return tickets * (done_jobs / jobs_before) / (end - first), tickets
 
 
+def app_env(root: Path, db_url: str, redis_url: str) -> dict[str, str]:
+    """This app's production settings for a bench run."""
+    return {"HELPDESK_ENV": "production", "SECRET_KEY": "bench-" + "x" * 32, "DATABASE_URL": db_url,
+            "EXTERNAL_URL": "https://helpdesk.bench.invalid", "REDIS_URL": redis_url, "HELPDESK_PHONE": "+1 555 0100",
+            "HELPDESK_INSTANCE_PATH": str(root / "instance" / "bench"),
+            # the portal's token may make this many calls (the default, 600 a minute, is a
+            # per-token guard; the peer has none): the bench measures the write path, not 429s
+            "API_RATE_LIMIT": os.environ.get("BENCH_API_RATE_LIMIT", "1000000 per minute")}
+
+
+class Peer:
+    """django-helpdesk, set up by ../shared/peer, under its own gunicorn (2 sync workers)."""
+
+    def __init__(self, peer_dir: Path) -> None:
+        self.dir = peer_dir
+        self.env = {**os.environ, "PEER_DH_DB": os.environ.get("PEER_DH_DB", "peer_dh"), "PEER_PG_HOST": "127.0.0.1",
+                    "PEER_PG_PORT": "5432", "PEER_PG_USER": "peer", "PEER_PG_PASSWORD": "peer"}
+        self.token = os.environ.get("PEER_API_TOKEN", "peerbenchtoken0000000000000000000000000a")
+        self.queue_id = self.sql("select id from helpdesk_queue where slug='support'")
+        self.proc: subprocess.Popen | None = None
+
+    def sql(self, query: str) -> str:
+        return subprocess.run(["psql", "-h", "127.0.0.1", "-U", "peer", "-d", self.env["PEER_DH_DB"], "-Atqc", query],
+                              env={**self.env, "PGPASSWORD": "peer"}, capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    def count(self, prefix: str) -> int:
+        return int(self.sql(f"select count(*) from helpdesk_ticket where title like '{prefix}-%'"))
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([str(self.dir / "venv-dh" / "bin" / "gunicorn"), "peerdh.wsgi:application",
+                                      "--workers", "2", "--worker-class", "sync", "--bind", f"127.0.0.1:{PEER_PORT}",
+                                      "--timeout", "120", "--log-level", "warning", "--no-control-socket"],
+                                     cwd=self.dir / "djhd_project", env=self.env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_http(PEER_PORT, "/bench/ok", timeout=240)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait()
+
+    def api_args(self, base: str) -> list[str]:
+        """load.py's arguments for the peer's REST create."""
+        return ["json-post", "--url", f"{base}/api/tickets/", "--token", self.token, "--expect-status", "201",
+                "--body", json.dumps({"queue": int(self.queue_id), "title": "{uniq} api ticket",
+                                      "description": "Created through the REST API, request {n}.",
+                                      "submitter_email": "api{n}@example.org", "priority": 3, "status": 1})]
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:5.2f}" if b else "  n/a"
 
@@ -342,12 +392,7 @@ def main() -> None:
     redis.start()
     db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     root = Path(args.app_root).resolve()
-    env = {"HELPDESK_ENV": "production", "SECRET_KEY": "bench-" + "x" * 32, "DATABASE_URL": db_url,
-           "EXTERNAL_URL": "https://helpdesk.bench.invalid", "REDIS_URL": redis.url, "HELPDESK_PHONE": "+1 555 0100",
-           "HELPDESK_INSTANCE_PATH": str(root / "instance" / "bench"),
-           # the portal's token may make this many calls (the default, 600 a minute, is a
-           # per-token guard; the peer has none): the bench measures the write path, not 429s
-           "API_RATE_LIMIT": os.environ.get("BENCH_API_RATE_LIMIT", "1000000 per minute")}
+    env = app_env(root, db_url, redis.url)
     app = App(root, env)
     subprocess.run([app.python, "-c", "import sys; sys.path.insert(0, 'bench'); from intake import ensure_database;"
                     f"ensure_database({db_url!r})"], cwd=ROOT, check=True)
@@ -357,55 +402,32 @@ def main() -> None:
           f"API_RATE_LIMIT={env['API_RATE_LIMIT']!r}, LOOKUP_CACHE_SECONDS and SLA_POLICY_CACHE_SECONDS at their "
           "defaults (5)")
 
-    peer_env = {**os.environ, "PEER_DH_DB": os.environ.get("PEER_DH_DB", "peer_dh"),
-                "PEER_PG_HOST": "127.0.0.1", "PEER_PG_PORT": "5432", "PEER_PG_USER": "peer",
-                "PEER_PG_PASSWORD": "peer"}
-    queue_id = subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "peer", "-d", peer_env["PEER_DH_DB"], "-Atqc",
-         "select id from helpdesk_queue where slug='support'"],
-        env={**peer_env, "PGPASSWORD": "peer"}, capture_output=True, text=True, check=True).stdout.strip()
-    peer = subprocess.Popen([str(peer_dir / "venv-dh" / "bin" / "gunicorn"), "peerdh.wsgi:application",
-                             "--workers", "2", "--worker-class", "sync", "--bind", f"127.0.0.1:{PEER_PORT}",
-                             "--timeout", "120", "--log-level", "warning", "--no-control-socket"],
-                            cwd=peer_dir / "djhd_project", env=peer_env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peer = Peer(peer_dir)
     results: dict[str, dict] = {}
     try:
-        wait_http(PEER_PORT, "/bench/ok", timeout=240)
+        peer.start()
         app.start_web()
         app.start_worker("worker")
         app.start("scheduler", [str(root / ".venv" / "bin" / "flask"), "scheduler"])
         pbase, abase = f"http://127.0.0.1:{PEER_PORT}", f"http://127.0.0.1:{APP_PORT}"
         c, d = args.clients, args.duration
         token = prepared["token"]
-        peer_token = os.environ.get("PEER_API_TOKEN", "peerbenchtoken0000000000000000000000000a")
-        def peer_count(prefix: str) -> int:
-            return int(subprocess.run(
-                ["psql", "-h", "127.0.0.1", "-U", "peer", "-d", peer_env["PEER_DH_DB"], "-Atqc",
-                 f"select count(*) from helpdesk_ticket where title like '{prefix}-%'"],
-                env={**peer_env, "PGPASSWORD": "peer"}, capture_output=True, text=True, check=True).stdout.strip())
-
         def app_count(prefix: str) -> int:
             return app.sql(f"SELECT count(*) FROM tickets WHERE subject LIKE '{prefix}-%'")
 
         results["peer_ok"] = measure(load, load.Get, pbase, ["get", "--url", f"{pbase}/bench/ok"], d, c)
         results["app_ok"] = measure(load, load.Get, abase, ["get", "--url", f"{abase}/livez"], d, c)
-        results["peer_api"] = measure(load, load.JsonPost, pbase, [
-            "json-post", "--url", f"{pbase}/api/tickets/", "--token", peer_token, "--expect-status", "201", "--body",
-            json.dumps({"queue": int(queue_id), "title": "{uniq} api ticket",
-                        "description": "Created through the REST API, request {n}.",
-                        "submitter_email": "api{n}@example.org", "priority": 3, "status": 1})], d, c,
-            stored=peer_count)
+        results["peer_api"] = measure(load, load.JsonPost, pbase, peer.api_args(pbase), d, c, stored=peer.count)
         results["app_api"] = measure(load, load.JsonPost, abase, [
             "json-post", "--url", f"{abase}/api/v1/tickets", "--token", token, "--expect-status", "201",
             "--body", app_body()], d, c, stored=app_count)
         results["peer_form"] = measure(load, load.FormPost, pbase, [
             "form-post", "--get-url", f"{pbase}/tickets/submit/", "--post-url", f"{pbase}/tickets/submit/",
             "--multipart", "--csrf-field", "csrfmiddlewaretoken", "--fields",
-            json.dumps({"queue": queue_id, "title": "{uniq} printer on fire",
+            json.dumps({"queue": peer.queue_id, "title": "{uniq} printer on fire",
                         "body": "Hello, my printer is on fire since this morning. Please help. Request {n}.",
                         "priority": "3", "due_date": "", "submitter_email": "customer{n}@example.org"})], d, c,
-            stored=peer_count)
+            stored=peer.count)
         results["app_form"] = measure(load, load.FormPost, abase, [
             "form-post", "--get-url", f"{abase}/help", "--post-url", f"{abase}/help", "--csrf-field", "csrf_token",
             "--expect-status", "302", "--fields",
@@ -468,8 +490,7 @@ def main() -> None:
         results["backlog_after_load"] = {"jobs": backlog_after_load, "drained": drained_after_load}
     finally:
         app.stop_all()
-        peer.terminate()
-        peer.wait()
+        peer.stop()
         redis.stop()
 
     r = results

@@ -163,11 +163,10 @@ def _execute_raw(connection: sa.Connection, sql: str, values: tuple[Any, ...]) -
 
 
 def flush(session: Session) -> None:
-    """Before the commit of a unit that prefers lean writes: its new rows in one
-    statement (:func:`write_pending`), then the ORM's flush for whatever else the unit
-    changed, then the statements queued by :func:`add_statement` if the lean write could
-    not take them."""
-    write_pending(session)
+    """Before the commit of a unit that prefers lean writes: the flush (whose
+    :func:`before_orm_flush` writes the new rows in one statement, and whose ORM part does
+    whatever else the unit changed), then the statements queued by :func:`add_statement`
+    if the lean write could not take them."""
     session.flush()
     for template, params in session.info.pop(_EXTRA, None) or []:
         session.execute(template, params)
